@@ -1,0 +1,69 @@
+import { AepClient, ensureResource } from '../client';
+import { isAepError } from '../errors';
+
+const BASE = '/data/foundation/conversion';
+
+export interface MappingOperation {
+  sourceType: 'ATTRIBUTE' | 'EXPRESSION' | 'CONSTANT';
+  source: string;
+  destination: string;
+  name?: string;
+  description?: string;
+}
+
+export interface MappingSetRequest {
+  name?: string;
+  outputSchema: { schemaRef: { id: string; contentType: string } };
+  inputSchema?: { id?: string; version?: number; schemaRef?: { id: string; contentType: string } };
+  mappings: MappingOperation[];
+}
+
+export interface MappingSet extends MappingSetRequest {
+  id: string;
+  version?: number;
+  [key: string]: unknown;
+}
+
+interface MappingSetList {
+  data?: MappingSet[];
+  _page?: { count?: number };
+}
+
+/** Data Prep: mapping sets that turn source columns into XDM fields. */
+export class DataPrep {
+  constructor(private readonly client: AepClient) {}
+
+  async get(id: string): Promise<MappingSet> {
+    return (await this.client.request<MappingSet>({ method: 'GET', path: `${BASE}/mappingSets/${encodeURIComponent(id)}` })).data;
+  }
+
+  async findByName(name: string): Promise<MappingSet | undefined> {
+    const pages = this.client.paginate<MappingSetList, MappingSet>(
+      { method: 'GET', path: `${BASE}/mappingSets`, query: { limit: 100, start: 0 } },
+      (page) => page.data ?? [],
+      (page, query) => ((page.data?.length ?? 0) < 100 ? undefined : { ...query, start: Number(query.start ?? 0) + 100 }),
+    );
+    for await (const set of pages) {
+      if (set.name === name) return set;
+    }
+    return undefined;
+  }
+
+  /** Mapping sets have no unique name in AEP; ours carry one so a retry finds the first instead of making a second. */
+  ensure(request: MappingSetRequest & { name: string }) {
+    return ensureResource<MappingSet>(
+      () => this.findByName(request.name),
+      async () => (await this.client.request<MappingSet>({ method: 'POST', path: `${BASE}/mappingSets`, body: request })).data,
+    );
+  }
+
+  async delete(id: string): Promise<boolean> {
+    try {
+      await this.client.request({ method: 'DELETE', path: `${BASE}/mappingSets/${encodeURIComponent(id)}` });
+      return true;
+    } catch (error) {
+      if (isAepError(error, 'not-found')) return false;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,105 @@
+import type { Clock } from '../../ports/clock';
+import { AepClient, ensureResource } from '../client';
+import { AepError, isAepError } from '../errors';
+
+const BASE = '/data/core/ups';
+
+export interface SegmentDefinitionRequest {
+  name: string;
+  description?: string;
+  schema: { name: string };
+  expression: { type: 'PQL'; format: 'pql/text'; value: string };
+  evaluationInfo?: { batch?: { enabled: boolean }; continuous?: { enabled: boolean }; synchronous?: { enabled: boolean } };
+}
+
+export interface SegmentDefinition extends SegmentDefinitionRequest {
+  id: string;
+  [key: string]: unknown;
+}
+
+export interface SegmentJob {
+  id: string;
+  status: 'NEW' | 'QUEUED' | 'PROCESSING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLING' | 'CANCELLED' | string;
+  segments?: Array<{ segmentId: string }>;
+  metrics?: { segmentedProfileCounter?: Record<string, number>; totalProfiles?: number; [key: string]: unknown };
+  errors?: Array<{ code?: string; msg?: string; message?: string }>;
+  [key: string]: unknown;
+}
+
+interface DefinitionList {
+  segments?: SegmentDefinition[];
+  page?: { totalCount?: number; pageSize?: number; next?: string };
+  _page?: { next?: string };
+}
+
+/** Segmentation: segment definitions (audiences by PQL rule) and the jobs that evaluate them. */
+export class Segmentation {
+  constructor(private readonly client: AepClient) {}
+
+  async findDefinition(name: string): Promise<SegmentDefinition | undefined> {
+    const pages = this.client.paginate<DefinitionList, SegmentDefinition>(
+      { method: 'GET', path: `${BASE}/segment/definitions`, query: { limit: 100 } },
+      (page) => page.segments ?? [],
+      (page, query) => {
+        const next = page.page?.next ?? page._page?.next;
+        return next ? { ...query, start: next } : undefined;
+      },
+    );
+    for await (const definition of pages) {
+      if (definition.name === name) return definition;
+    }
+    return undefined;
+  }
+
+  ensureDefinition(request: SegmentDefinitionRequest) {
+    return ensureResource<SegmentDefinition>(
+      () => this.findDefinition(request.name),
+      async () => (await this.client.request<SegmentDefinition>({ method: 'POST', path: `${BASE}/segment/definitions`, body: request })).data,
+    );
+  }
+
+  async updateDefinition(id: string, patch: Partial<SegmentDefinitionRequest>): Promise<SegmentDefinition> {
+    const ops = Object.entries(patch).map(([key, value]) => ({ op: 'add', path: `/${key}`, value }));
+    return (await this.client.request<SegmentDefinition>({ method: 'PATCH', path: `${BASE}/segment/definitions/${encodeURIComponent(id)}`, body: ops })).data;
+  }
+
+  async deleteDefinition(id: string): Promise<boolean> {
+    try {
+      await this.client.request({ method: 'DELETE', path: `${BASE}/segment/definitions/${encodeURIComponent(id)}` });
+      return true;
+    } catch (error) {
+      if (isAepError(error, 'not-found')) return false;
+      throw error;
+    }
+  }
+
+  async createJob(segmentIds: string[]): Promise<SegmentJob> {
+    return (
+      await this.client.request<SegmentJob>({
+        method: 'POST',
+        path: `${BASE}/segment/jobs`,
+        body: segmentIds.map((segmentId) => ({ segmentId })),
+      })
+    ).data;
+  }
+
+  async getJob(id: string): Promise<SegmentJob> {
+    return (await this.client.request<SegmentJob>({ method: 'GET', path: `${BASE}/segment/jobs/${encodeURIComponent(id)}` })).data;
+  }
+
+  async waitForJob(id: string, options: { clock: Clock; timeoutMs: number; pollIntervalMs?: number }): Promise<SegmentJob> {
+    const started = options.clock.now().getTime();
+    for (;;) {
+      const job = await this.getJob(id);
+      if (job.status === 'SUCCEEDED') return job;
+      if (job.status === 'FAILED' || job.status === 'CANCELLED') {
+        const reason = (job.errors ?? []).map((e) => [e.code, e.msg ?? e.message].filter(Boolean).join(' ')).join('; ');
+        throw new AepError(`Segment job ${id} ended ${job.status}${reason ? `: ${reason}` : ''}`, { kind: 'failed-operation', detail: reason || undefined });
+      }
+      if (options.clock.now().getTime() - started > options.timeoutMs) {
+        throw new AepError(`Segment job ${id} still ${job.status} after ${Math.round(options.timeoutMs / 1000)} s`, { kind: 'failed-operation' });
+      }
+      await options.clock.sleep(options.pollIntervalMs ?? 10_000);
+    }
+  }
+}

@@ -1,0 +1,162 @@
+import { z } from 'zod';
+
+/** AEP's production endpoints and the IMS scopes the server-to-server credential asks for. */
+export const AEP_DEFAULTS = {
+  imsEndpoint: 'https://ims-na1.adobelogin.com',
+  platformEndpoint: 'https://platform.adobe.io',
+  scopes: 'openid,AdobeID,read_organizations,additional_info.projectedProductContext,session',
+  queryServicePort: 80,
+} as const;
+
+export const DEFAULT_PREFIXES = {
+  egress: 'egress/',
+  ingress: 'ingress/',
+  models: 'models/',
+  runs: 'runs/',
+} as const;
+
+const nonEmpty = (what: string) => z.string({ error: `${what} is required` }).trim().min(1, `${what} must not be empty`);
+
+const httpUrl = z
+  .string()
+  .trim()
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return url.protocol === 'https:' || url.protocol === 'http:';
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL')
+  .transform((value) => value.replace(/\/+$/, ''));
+
+const prefix = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9!_.*'()-]+(\/[A-Za-z0-9!_.*'()-]+)*\/?$/, 'must be a relative S3 key prefix such as "egress/"')
+  .transform((value) => (value.endsWith('/') ? value : `${value}/`));
+
+/** Client credentials given directly (local runs), or the ARN of a Secrets Manager secret holding them (Lambda). */
+export const credentialsSchema = z.union(
+  [
+    z.object({ clientId: nonEmpty('client id'), clientSecret: nonEmpty('client secret') }).strict(),
+    z
+      .object({
+        secretArn: z
+          .string()
+          .trim()
+          .regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/, 'must be a Secrets Manager secret ARN'),
+      })
+      .strict(),
+  ],
+  { error: 'give either clientId and clientSecret, or secretArn (a Secrets Manager secret holding them)' },
+);
+
+export const queryDialects = ['data-distiller', 'postgres'] as const;
+
+export const pipelineConfigSchema = z
+  .object({
+    aep: z
+      .object({
+        orgId: z
+          .string({ error: 'IMS org id is required' })
+          .trim()
+          .regex(/^[A-Za-z0-9]+@AdobeOrg$/, 'must be an IMS org id such as 0123456789ABCDEF01234567@AdobeOrg'),
+        sandbox: z
+          .string()
+          .trim()
+          .regex(/^[a-z0-9][a-z0-9-]*$/, 'must be a sandbox name: lowercase letters, digits and hyphens')
+          .default('prod'),
+        /** Tenant id without the leading underscore; read from the Schema Registry when absent. */
+        tenantId: z
+          .string()
+          .trim()
+          .regex(/^[a-z0-9_]+$/, 'must be the tenant id without its leading underscore, e.g. "acme"')
+          .optional(),
+        credentials: credentialsSchema,
+        scopes: z.string().trim().min(1).default(AEP_DEFAULTS.scopes),
+        imsEndpoint: httpUrl.default(AEP_DEFAULTS.imsEndpoint),
+        platformEndpoint: httpUrl.default(AEP_DEFAULTS.platformEndpoint),
+        queryService: z
+          .object({
+            /** `<org-name>.platform-query.adobe.io`; read from Query Service's connection parameters when absent. */
+            host: z
+              .string()
+              .trim()
+              .regex(/^[A-Za-z0-9.-]+$/, 'must be a host name')
+              .optional(),
+            port: z.coerce.number({ error: 'must be a port number' }).int().min(1).max(65535).default(AEP_DEFAULTS.queryServicePort),
+            ssl: z.boolean().default(true),
+            dialect: z.enum(queryDialects).default('data-distiller'),
+          })
+          .strict()
+          .default({ port: AEP_DEFAULTS.queryServicePort, ssl: true, dialect: 'data-distiller' }),
+      })
+      .strict(),
+    storage: z
+      .object({
+        bucket: z
+          .string({ error: 'bucket is required' })
+          .trim()
+          .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)'),
+        region: z.string().trim().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as us-east-1').default('us-east-1'),
+        /** An S3-compatible endpoint (the embedded platform's store); AWS's own when absent. */
+        endpoint: httpUrl.optional(),
+        forcePathStyle: z.boolean().default(false),
+        prefixes: z
+          .object({
+            egress: prefix.default(DEFAULT_PREFIXES.egress),
+            ingress: prefix.default(DEFAULT_PREFIXES.ingress),
+            models: prefix.default(DEFAULT_PREFIXES.models),
+            runs: prefix.default(DEFAULT_PREFIXES.runs),
+          })
+          .strict()
+          .default({ ...DEFAULT_PREFIXES }),
+      })
+      .strict(),
+    /** Datasets the pipeline has created or been pointed at (a notebook's config.ini names them too). */
+    datasets: z
+      .object({
+        events: z.string().trim().regex(/^[A-Za-z0-9]+$/, 'must be a dataset id').optional(),
+        features: z.string().trim().regex(/^[A-Za-z0-9]+$/, 'must be a dataset id').optional(),
+        scores: z.string().trim().regex(/^[A-Za-z0-9]+$/, 'must be a dataset id').optional(),
+      })
+      .strict()
+      .default({}),
+    export: z
+      .object({
+        format: z.enum(['parquet', 'json']).default('parquet'),
+        compression: z.enum(['gzip', 'none']).default('gzip'),
+      })
+      .strict()
+      .default({ format: 'parquet', compression: 'gzip' }),
+    model: z
+      .object({
+        name: z
+          .string()
+          .trim()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'must be 1-64 letters, digits, "_" or "-"')
+          .default('cmle_propensity_model'),
+      })
+      .strict()
+      .default({ name: 'cmle_propensity_model' }),
+    http: z
+      .object({
+        timeoutMs: z.coerce.number().int().min(100).default(30_000),
+        maxAttempts: z.coerce.number().int().min(1).max(20).default(6),
+        baseDelayMs: z.coerce.number().int().min(0).default(500),
+        maxDelayMs: z.coerce.number().int().min(0).default(30_000),
+      })
+      .strict()
+      .default({ timeoutMs: 30_000, maxAttempts: 6, baseDelayMs: 500, maxDelayMs: 30_000 }),
+  })
+  .strict();
+
+export type PipelineConfig = z.infer<typeof pipelineConfigSchema>;
+export type AepConfig = PipelineConfig['aep'];
+export type StorageConfig = PipelineConfig['storage'];
+export type AepCredentialsConfig = z.infer<typeof credentialsSchema>;
+export type QueryDialect = (typeof queryDialects)[number];
+
+/** Everything the configuration can hold, before defaults and validation. */
+export type PipelineConfigInput = z.input<typeof pipelineConfigSchema>;

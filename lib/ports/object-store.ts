@@ -1,0 +1,19 @@
+import type { Readable } from 'stream';
+
+export interface StoredObject {
+  key: string;
+  size: number;
+  lastModified?: Date;
+}
+
+/** The bucket as the stages see it: S3 in AWS, the embedded S3-compatible store locally, through the same SDK. */
+export interface ObjectStore {
+  readonly bucket: string;
+  put(key: string, body: Buffer | string | Readable, contentType?: string): Promise<void>;
+  get(key: string): Promise<Buffer>;
+  getStream(key: string): Promise<Readable>;
+  /** Undefined when the key does not exist. */
+  head(key: string): Promise<StoredObject | undefined>;
+  list(prefix: string): AsyncIterable<StoredObject>;
+  delete(key: string): Promise<void>;
+}
