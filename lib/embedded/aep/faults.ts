@@ -1,0 +1,85 @@
+/**
+ * Fault injection for tests: make the next N matching requests fail the way AEP's gateway or a
+ * service does under load or on an outage (429 with Retry-After, 5xx), before the request reaches
+ * authentication or the service.
+ */
+export interface FaultSpec {
+  /** HTTP method to match (any when absent). */
+  method?: string;
+  /** Tested against the request path (without the query string). */
+  path: RegExp;
+  status: number;
+  /** How many matching requests fail (at least 1). */
+  times: number;
+  /** Sent as the Retry-After header (seconds) when given. */
+  retryAfterSeconds?: number;
+  /** Response body; an AEP gateway-shaped body for the status when absent. */
+  body?: unknown;
+}
+
+export interface InjectedFault {
+  status: number;
+  body: unknown;
+  headers: Record<string, string>;
+}
+
+interface ActiveFault extends FaultSpec {
+  remaining: number;
+}
+
+/** The gateway's answer for a status, as Adobe I/O returns it. */
+function defaultBody(status: number): unknown {
+  switch (status) {
+    case 429:
+      return { error_code: '429050', message: 'Too many requests' };
+    case 500:
+      return { error_code: '500000', message: 'Internal Server Error' };
+    case 502:
+      return { error_code: '502000', message: 'Bad Gateway' };
+    case 503:
+      return { error_code: '503000', message: 'Service Unavailable' };
+    case 504:
+      return { error_code: '504000', message: 'Gateway Timeout' };
+    default:
+      return { error_code: `${status}000`, message: `Injected fault (HTTP ${status})` };
+  }
+}
+
+export class FaultInjector {
+  private faults: ActiveFault[] = [];
+
+  /** Adds a fault; faults are consulted in the order they were added. */
+  add(spec: FaultSpec): void {
+    if (!(spec.path instanceof RegExp)) throw new TypeError('fault path must be a RegExp');
+    if (!Number.isInteger(spec.status) || spec.status < 100 || spec.status > 599) {
+      throw new RangeError(`fault status must be an HTTP status code, got ${spec.status}`);
+    }
+    const times = Math.max(1, Math.floor(spec.times));
+    this.faults.push({ ...spec, remaining: times });
+  }
+
+  clear(): void {
+    this.faults = [];
+  }
+
+  /** Number of injected failures still to be served. */
+  get pending(): number {
+    return this.faults.reduce((n, f) => n + f.remaining, 0);
+  }
+
+  /** Consumes and returns the fault for this request, if one matches. */
+  take(method: string, path: string): InjectedFault | undefined {
+    for (const fault of this.faults) {
+      if (fault.remaining <= 0) continue;
+      if (fault.method && fault.method.toUpperCase() !== method.toUpperCase()) continue;
+      fault.path.lastIndex = 0;
+      if (!fault.path.test(path)) continue;
+      fault.remaining -= 1;
+      this.faults = this.faults.filter((f) => f.remaining > 0);
+      const headers: Record<string, string> = {};
+      if (fault.retryAfterSeconds !== undefined) headers['retry-after'] = String(fault.retryAfterSeconds);
+      return { status: fault.status, body: fault.body ?? defaultBody(fault.status), headers };
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,134 @@
+import { CreateBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
+import { randomBytes } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { createS3Client, S3ObjectStore } from '../aws/s3-object-store';
+import { loadConfig } from '../config/load';
+import type { PipelineConfig } from '../config/schema';
+import { AepStandIn } from './aep/server';
+import { ObjectStoreServer } from './object-store/server';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './postgres';
+
+export interface EmbeddedPlatformOptions {
+  /** Folder for this platform's files; the bucket's objects are kept under `<dataDir>/objects` after the run. */
+  dataDir: string;
+  bucket?: string;
+  orgId?: string;
+  sandbox?: string;
+  tenantId?: string;
+}
+
+/** The loopback store accepts any key; these placate the SDK's credential chain without touching real AWS. */
+export const EMBEDDED_S3_CREDENTIALS = { accessKeyId: 'embedded', secretAccessKey: 'embedded' };
+
+export interface EmbeddedPlatform {
+  /**
+   * The sandbox's tenant id. Deliberately not in the configuration: like a first run against a real
+   * sandbox, the pipeline reads it from the Schema Registry.
+   */
+  tenantId: string;
+  /** Pipeline configuration pointing every endpoint at the embedded platform. */
+  config: PipelineConfig;
+  /**
+   * The same configuration as environment variables, as a deployed Lambda reads it. The client secret is
+   * made anew for every platform, so nothing secret outlives the run.
+   */
+  env: Record<string, string>;
+  objectStoreDir: string;
+  postgres: EmbeddedPostgres;
+  objectStore: ObjectStoreServer;
+  aep: AepStandIn;
+  /** The bucket, through the same S3 adapter the stages use. */
+  bucket: S3ObjectStore;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the embedded platform in-process on loopback ports chosen at run time: PGlite behind the
+ * Postgres wire protocol as Query Service, an S3-compatible store keeping plain files, and the AEP
+ * stand-in. Stops whatever started if a later part fails.
+ */
+export async function startEmbeddedPlatform(options: EmbeddedPlatformOptions): Promise<EmbeddedPlatform> {
+  const orgId = options.orgId ?? 'EMBEDDED0000000000000000@AdobeOrg';
+  const sandbox = options.sandbox ?? 'embedded';
+  const tenantId = options.tenantId ?? 'embedded';
+  const bucketName = options.bucket ?? 'aep-pipeline-local';
+  const clientId = 'embedded-pipeline-client';
+  const clientSecret = randomBytes(24).toString('base64url');
+  const objectStoreDir = path.join(options.dataDir, 'objects');
+  fs.mkdirSync(objectStoreDir, { recursive: true });
+
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) {
+      await stop().catch(() => undefined);
+    }
+    stops.length = 0;
+  };
+
+  try {
+    const postgres = await startEmbeddedPostgres();
+    stops.push(() => postgres.stop());
+
+    const objectStore = new ObjectStoreServer({ rootDir: objectStoreDir });
+    const { endpoint: s3Endpoint } = await objectStore.start();
+    stops.push(() => objectStore.stop());
+
+    const aep = new AepStandIn({
+      db: postgres.db,
+      orgId,
+      sandbox,
+      clientId,
+      clientSecret,
+      tenantId,
+      queryService: { host: postgres.host, port: postgres.port },
+    });
+    const { baseUrl } = await aep.start();
+    stops.push(() => aep.stop());
+
+    const env: Record<string, string> = {
+      AEP_ORG_ID: orgId,
+      AEP_SANDBOX: sandbox,
+      AEP_CLIENT_ID: clientId,
+      AEP_CLIENT_SECRET: clientSecret,
+      AEP_IMS_ENDPOINT: baseUrl,
+      AEP_PLATFORM_ENDPOINT: baseUrl,
+      AEP_QUERY_SERVICE_HOST: postgres.host,
+      AEP_QUERY_SERVICE_PORT: String(postgres.port),
+      AEP_QUERY_SERVICE_SSL: 'false',
+      AEP_QUERY_DIALECT: 'postgres',
+      PIPELINE_BUCKET: bucketName,
+      PIPELINE_S3_ENDPOINT: s3Endpoint,
+      PIPELINE_S3_FORCE_PATH_STYLE: 'true',
+      AWS_ACCESS_KEY_ID: EMBEDDED_S3_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: EMBEDDED_S3_CREDENTIALS.secretAccessKey,
+      AWS_REGION: 'us-east-1',
+    };
+    // The embedded platform answers in milliseconds; short HTTP timeouts make a hang show at once.
+    const { config } = loadConfig({ env, overrides: { http: { timeoutMs: 60_000, maxAttempts: 4, baseDelayMs: 50, maxDelayMs: 1000 } } });
+
+    const s3 = createS3Client(config.storage, EMBEDDED_S3_CREDENTIALS);
+    const exists = await s3.send(new HeadBucketCommand({ Bucket: bucketName })).then(
+      () => true,
+      () => false,
+    );
+    if (!exists) {
+      await s3.send(new CreateBucketCommand({ Bucket: bucketName }));
+    }
+
+    return {
+      tenantId,
+      config,
+      env,
+      objectStoreDir,
+      postgres,
+      objectStore,
+      aep,
+      bucket: new S3ObjectStore(s3, bucketName),
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
