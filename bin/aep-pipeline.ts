@@ -1,0 +1,125 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from 'commander';
+import * as fs from 'fs';
+import * as path from 'path';
+import { createAepServices } from '../lib/aep';
+import { consoleLog } from '../lib/cli/console-log';
+import { runLocalPipeline, seedAndExplore } from '../lib/cli/local-run';
+import { seedProgressReporter } from '../lib/cli/progress';
+import { renderExploration } from '../lib/cli/render';
+import { hideSdkNodeVersionWarning } from '../lib/cli/warnings';
+import { loadConfig } from '../lib/config';
+import { explore } from '../lib/explore/explore';
+import { systemClock } from '../lib/ports/clock';
+import { dialectFor } from '../lib/sql/dialect';
+import { validateUserCount } from '../lib/synthetic/seed';
+
+hideSdkNodeVersionWarning();
+
+const count = (what: string) => (value: string) => {
+  try {
+    return validateUserCount(value, what);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+};
+const integer = (value: string) => {
+  if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`must be an integer, got ${JSON.stringify(value)}`);
+  return Number(value);
+};
+
+const program = new Command()
+  .name('aep-pipeline')
+  .description('Adobe Experience Platform AI/ML feature pipeline: run it on the embedded platform, or against a real sandbox.')
+  .option('--verbose', 'log every AEP call and step', false);
+
+program
+  .command('run')
+  .description('Run the pipeline end to end on the embedded platform (no cloud account needed)')
+  .option('--users <n>', 'synthetic users to generate', count('user count'), 20_000)
+  .option('--batch-users <n>', 'users per ingestion batch', count('users per batch'), 10_000)
+  .option('--seed <n>', 'random seed of the synthetic data', integer, 42)
+  .option('--runs-dir <dir>', 'folder that receives one run folder per run', '.run')
+  .action(async (opts: { users: number; batchUsers: number; seed: number; runsDir: string }) => {
+    const out = process.stdout;
+    const progress = seedProgressReporter(out);
+    out.write(`Embedded platform: seeding ${opts.users.toLocaleString('en-US')} synthetic users (seed ${opts.seed})\n`);
+    const result = await runLocalPipeline({
+      users: opts.users,
+      usersPerBatch: opts.batchUsers,
+      seed: opts.seed,
+      runsRoot: opts.runsDir,
+      log: consoleLog(program.opts().verbose),
+      onProgress: (p) => progress.update(p),
+      onStep: (step) => {
+        if (step === 'explore') progress.stop();
+      },
+    });
+    progress.stop();
+    out.write(
+      `Seeded ${result.seed.events.toLocaleString('en-US')} events in ${result.seed.batches.length} batches ` +
+        `into dataset ${result.seed.datasetId} (table ${result.seed.tableName})\n\n`,
+    );
+    out.write(`${renderExploration(result.exploration)}\n\n`);
+    const t = result.timingsMs;
+    out.write(`Timings: platform ${t.platform} ms, seed ${t.seed} ms, explore ${t.explore} ms, total ${t.total} ms\n`);
+    out.write(`Run folder: ${path.relative(process.cwd(), result.runDir) || '.'} (seed.json, exploration.json, objects/ = the bucket)\n`);
+  });
+
+const configOptions = (command: Command) =>
+  command
+    .option('--config <file>', 'JSON configuration file (else PIPELINE_CONFIG_FILE)')
+    .option('--config-ini <file>', 'a CMLE notebook config.ini (else AEP_CONFIG_INI)');
+
+configOptions(
+  program
+    .command('seed')
+    .description('Create the synthetic events dataset in a real AEP sandbox and explore it (week 1), using the configured credentials')
+    .option('--users <n>', 'synthetic users to generate', count('user count'), 100_000)
+    .option('--batch-users <n>', 'users per ingestion batch', count('users per batch'), 10_000)
+    .option('--seed <n>', 'random seed of the synthetic data', integer, 42)
+    .option('--name-prefix <prefix>', 'prefix of the field group, schema and dataset names', 'CMLE')
+    .option('--out <file>', 'also write the results as JSON to this file'),
+).action(async (opts: { users: number; batchUsers: number; seed: number; namePrefix: string; config?: string; configIni?: string; out?: string }) => {
+  const log = consoleLog(program.opts().verbose);
+  const { config, warnings } = loadConfig({ file: opts.config, configIni: opts.configIni });
+  warnings.forEach((w) => log.warn(w));
+  const progress = seedProgressReporter(process.stdout);
+  const result = await seedAndExplore(
+    createAepServices(config, { log }),
+    config,
+    { clock: systemClock, log, onProgress: (p) => progress.update(p) },
+    { users: opts.users, usersPerBatch: opts.batchUsers, seed: opts.seed, now: new Date(), namePrefix: opts.namePrefix },
+  );
+  progress.stop();
+  process.stdout.write(`Events dataset ${result.seed.datasetId} (table ${result.seed.tableName})\n${renderExploration(result.exploration)}\n`);
+  if (opts.out) fs.writeFileSync(opts.out, `${JSON.stringify(result, null, 2)}\n`);
+});
+
+configOptions(
+  program
+    .command('explore')
+    .description('Explore an existing events dataset in AEP through Query Service (week 1)')
+    .option('--dataset <id>', 'events dataset id (else datasets.events / PIPELINE_EVENTS_DATASET_ID)')
+    .option('--out <file>', 'also write the results as JSON to this file'),
+).action(async (opts: { dataset?: string; config?: string; configIni?: string; out?: string }) => {
+  const log = consoleLog(program.opts().verbose);
+  const { config, warnings } = loadConfig({ file: opts.config, configIni: opts.configIni });
+  warnings.forEach((w) => log.warn(w));
+  const datasetId = opts.dataset ?? config.datasets.events;
+  if (!datasetId) throw new InvalidArgumentError('Give --dataset or configure datasets.events (PIPELINE_EVENTS_DATASET_ID)');
+  const aep = createAepServices(config, { log });
+  const tenantId = config.aep.tenantId ?? (await aep.schemaRegistry.tenantId());
+  const result = await explore(aep.queryConnections.runner(), dialectFor(config.aep.queryService.dialect), {
+    table: await aep.catalog.tableName(datasetId),
+    tenantId,
+  });
+  process.stdout.write(`${renderExploration(result)}\n`);
+  if (opts.out) fs.writeFileSync(opts.out, `${JSON.stringify(result, null, 2)}\n`);
+});
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  process.stderr.write(`\nError: ${error instanceof Error ? error.message : String(error)}\n`);
+  if (program.opts().verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,89 @@
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  NotFound,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { Readable } from 'stream';
+import type { StorageConfig } from '../config/schema';
+import type { ObjectStore, StoredObject } from '../ports/object-store';
+
+export class ObjectNotFoundError extends Error {
+  constructor(
+    readonly bucket: string,
+    readonly key: string,
+  ) {
+    super(`s3://${bucket}/${key} does not exist`);
+    this.name = 'ObjectNotFoundError';
+  }
+}
+
+/** An S3 client for the configured bucket; with `endpoint` set it talks to an S3-compatible store instead of AWS. */
+export function createS3Client(storage: StorageConfig, credentials?: S3ClientConfig['credentials']): S3Client {
+  return new S3Client({
+    region: storage.region,
+    endpoint: storage.endpoint,
+    forcePathStyle: storage.forcePathStyle,
+    credentials,
+  });
+}
+
+export class S3ObjectStore implements ObjectStore {
+  constructor(
+    private readonly s3: S3Client,
+    readonly bucket: string,
+  ) {}
+
+  async put(key: string, body: Buffer | string | Readable, contentType?: string): Promise<void> {
+    // Upload streams in parts, so an object of any size is sent without holding it in memory.
+    await new Upload({ client: this.s3, params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType } }).done();
+  }
+
+  async getStream(key: string): Promise<Readable> {
+    try {
+      const response = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return response.Body as Readable;
+    } catch (error) {
+      if (error instanceof NoSuchKey) throw new ObjectNotFoundError(this.bucket, key);
+      throw error;
+    }
+  }
+
+  async get(key: string): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of await this.getStream(key)) {
+      chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
+    }
+    return Buffer.concat(chunks);
+  }
+
+  async head(key: string): Promise<StoredObject | undefined> {
+    try {
+      const response = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return { key, size: response.ContentLength ?? 0, lastModified: response.LastModified };
+    } catch (error) {
+      if (error instanceof NotFound || error instanceof NoSuchKey || (error as { name?: string }).name === 'NotFound') return undefined;
+      throw error;
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<StoredObject> {
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
+      for (const item of page.Contents ?? []) {
+        if (item.Key) yield { key: item.Key, size: item.Size ?? 0, lastModified: item.LastModified };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+  }
+}

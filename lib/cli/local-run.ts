@@ -1,0 +1,85 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { createAepServices, type AepServices } from '../aep';
+import type { PipelineConfig } from '../config/schema';
+import { startEmbeddedPlatform } from '../embedded/platform';
+import { explore, type ExplorationResult } from '../explore/explore';
+import { systemClock, type Clock } from '../ports/clock';
+import type { Log } from '../ports/logger';
+import { dialectFor } from '../sql/dialect';
+import { seedSyntheticData, type SeedProgress, type SeedResult } from '../synthetic/seed';
+
+export interface LocalRunOptions {
+  users: number;
+  usersPerBatch: number;
+  seed: number;
+  /** Parent folder of run folders; each run gets `<runsRoot>/<UTC timestamp>`. */
+  runsRoot: string;
+  now?: Date;
+  log: Log;
+  onProgress?: (p: SeedProgress) => void;
+  /** Called with each finished step, so a caller can print as the run goes. */
+  onStep?: (step: string, detail: unknown) => void;
+}
+
+export interface LocalRunResult {
+  runDir: string;
+  objectStoreDir: string;
+  seed: SeedResult;
+  exploration: ExplorationResult;
+  timingsMs: { platform: number; seed: number; explore: number; total: number };
+}
+
+function runFolderName(now: Date): string {
+  return now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+/** Seeds and explores against any AEP, real or embedded, through the same client and SQL. */
+export async function seedAndExplore(
+  aep: AepServices,
+  config: PipelineConfig,
+  deps: { clock: Clock; log: Log; onProgress?: (p: SeedProgress) => void },
+  options: { users: number; usersPerBatch: number; seed: number; now: Date; namePrefix: string; batchPollIntervalMs?: number },
+): Promise<{ seed: SeedResult; exploration: ExplorationResult; timingsMs: { seed: number; explore: number } }> {
+  const t0 = Date.now();
+  const seed = await seedSyntheticData(aep, deps, { ...options, tenantId: config.aep.tenantId });
+  const t1 = Date.now();
+  const exploration = await explore(aep.queryConnections.runner(), dialectFor(config.aep.queryService.dialect), {
+    table: seed.tableName,
+    tenantId: seed.tenantId,
+  });
+  return { seed, exploration, timingsMs: { seed: t1 - t0, explore: Date.now() - t1 } };
+}
+
+/** `npm start`: the pipeline on the embedded platform, leaving its bucket and results in a run folder. */
+export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalRunResult> {
+  const started = Date.now();
+  const now = options.now ?? new Date();
+  const runDir = path.resolve(options.runsRoot, runFolderName(now));
+  fs.mkdirSync(runDir, { recursive: true });
+
+  const platform = await startEmbeddedPlatform({ dataDir: runDir });
+  const platformMs = Date.now() - started;
+  try {
+    options.onStep?.('platform', { runDir, env: { ...platform.env, AEP_CLIENT_SECRET: '(generated for this run)' } });
+    const aep = createAepServices(platform.config, { clock: systemClock, log: options.log });
+    const { seed, exploration, timingsMs } = await seedAndExplore(
+      aep,
+      platform.config,
+      { clock: systemClock, log: options.log, onProgress: options.onProgress },
+      { users: options.users, usersPerBatch: options.usersPerBatch, seed: options.seed, now, namePrefix: 'CMLE', batchPollIntervalMs: 100 },
+    );
+    fs.writeFileSync(path.join(runDir, 'seed.json'), `${JSON.stringify(seed, null, 2)}\n`);
+    fs.writeFileSync(path.join(runDir, 'exploration.json'), `${JSON.stringify(exploration, null, 2)}\n`);
+    options.onStep?.('explore', exploration);
+    return {
+      runDir,
+      objectStoreDir: platform.objectStoreDir,
+      seed,
+      exploration,
+      timingsMs: { platform: platformMs, ...timingsMs, total: Date.now() - started },
+    };
+  } finally {
+    await platform.stop();
+  }
+}

@@ -1,0 +1,143 @@
+import type { AepServices } from '../aep';
+import type { Clock } from '../ports/clock';
+import type { Log } from '../ports/logger';
+import { generateUsers, type SyntheticOptions } from './generator';
+import { ecidIdentityDescriptor, eventsSchema, syntheticResourceNames, userIdFieldGroup } from './xdm';
+
+export interface SeedOptions {
+  users: number;
+  /** Users per ingestion batch; the notebook uses 10 batches of 10,000. */
+  usersPerBatch: number;
+  seed: number;
+  /** The synthetic window ends two weeks before this instant. */
+  now: Date;
+  /** Prefix of the names of the field group, schema and dataset. */
+  namePrefix: string;
+  /** Tenant id without underscore; read from the Schema Registry when absent. */
+  tenantId?: string;
+  /** Longest wait for one batch to be ingested. */
+  batchTimeoutMs?: number;
+  /** How often to ask Catalog about a batch; AEP takes minutes, the embedded platform milliseconds. */
+  batchPollIntervalMs?: number;
+}
+
+export interface SeedProgress {
+  phase: 'resources' | 'upload' | 'ingest' | 'done';
+  usersUploaded: number;
+  batchesUploaded: number;
+  batchesIngested: number;
+  batches: number;
+}
+
+export interface SeedResult {
+  tenantId: string;
+  fieldGroupId: string;
+  schemaId: string;
+  datasetId: string;
+  tableName: string;
+  users: number;
+  events: number;
+  subscribers: number;
+  batches: Array<{ id: string; users: number; events: number; recordsIngested: number | undefined }>;
+}
+
+export class SeedInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SeedInputError';
+  }
+}
+
+export function validateUserCount(value: unknown, what = 'user count'): number {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
+    throw new SeedInputError(`The ${what} must be a whole number of at least 1, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+/**
+ * Week 1: creates the events field group, schema, ECID identity and dataset through the AEP APIs, then
+ * ingests the synthetic events with Batch Ingestion and waits for every batch, exactly as against a real
+ * sandbox. Refuses a dataset that already holds ingested data, so a re-run never doubles the events.
+ */
+export async function seedSyntheticData(
+  aep: AepServices,
+  deps: { clock: Clock; log: Log; onProgress?: (p: SeedProgress) => void },
+  options: SeedOptions,
+): Promise<SeedResult> {
+  const users = validateUserCount(options.users);
+  const usersPerBatch = validateUserCount(options.usersPerBatch, 'users per batch');
+  const batchCount = Math.ceil(users / usersPerBatch);
+  const progress = (p: Omit<SeedProgress, 'batches'>) => deps.onProgress?.({ ...p, batches: batchCount });
+  progress({ phase: 'resources', usersUploaded: 0, batchesUploaded: 0, batchesIngested: 0 });
+
+  const tenantId = options.tenantId ?? (await aep.schemaRegistry.tenantId());
+  const names = syntheticResourceNames(options.namePrefix);
+  const fieldGroup = await aep.schemaRegistry.ensureFieldGroup(userIdFieldGroup(names.fieldGroup, tenantId));
+  const schema = await aep.schemaRegistry.ensureSchema(eventsSchema(names.schema, fieldGroup.resource.$id));
+  await aep.schemaRegistry.ensureIdentityDescriptor(ecidIdentityDescriptor(schema.resource.$id, tenantId));
+  const dataset = await aep.catalog.ensureDataset({
+    name: names.dataset,
+    description: 'Synthetic experience events for the AI/ML feature pipeline',
+    schemaRef: { id: schema.resource.$id, contentType: 'application/vnd.adobe.xed-full+json;version=1' },
+  });
+  const datasetId = dataset.resource.id;
+  if (!dataset.created) {
+    const loaded = (await aep.catalog.listBatches(datasetId)).filter((b) => b.status === 'success');
+    if (loaded.length > 0) {
+      throw new SeedInputError(
+        `Dataset "${names.dataset}" (${datasetId}) already holds ${loaded.length} ingested batch(es); ` +
+          'seeding again would duplicate its events. Use another name prefix, or delete the dataset first.',
+      );
+    }
+  }
+  deps.log.info('Synthetic data resources ready', { tenantId, schemaId: schema.resource.$id, datasetId });
+
+  const generatorOptions: SyntheticOptions = { seed: options.seed, now: options.now, tenantId: `_${tenantId}` };
+  const submitted: Array<{ id: string; users: number; events: number }> = [];
+  let subscribers = 0;
+  let events = 0;
+  for (let start = 0; start < users; start += usersPerBatch) {
+    const count = Math.min(usersPerBatch, users - start);
+    const lines: string[] = [];
+    let batchEvents = 0;
+    for (const user of generateUsers(start, count, generatorOptions)) {
+      if (user.subscribed) subscribers++;
+      for (const event of user.events) {
+        lines.push(JSON.stringify(event));
+      }
+      batchEvents += user.events.length;
+    }
+    const batchId = await aep.ingestion.createBatch(datasetId, { format: 'json' });
+    await aep.ingestion.uploadFile(batchId, datasetId, `events-${String(submitted.length + 1).padStart(3, '0')}.json`, Buffer.from(lines.join('\n') + '\n'));
+    await aep.ingestion.completeBatch(batchId);
+    submitted.push({ id: batchId, users: count, events: batchEvents });
+    events += batchEvents;
+    progress({ phase: 'upload', usersUploaded: start + count, batchesUploaded: submitted.length, batchesIngested: 0 });
+  }
+
+  const batches: SeedResult['batches'] = [];
+  for (const batch of submitted) {
+    const done = await aep.ingestion.waitForBatch(batch.id, {
+      clock: deps.clock,
+      timeoutMs: options.batchTimeoutMs ?? 30 * 60 * 1000,
+      pollIntervalMs: options.batchPollIntervalMs ?? 15_000,
+    });
+    batches.push({ ...batch, recordsIngested: done.metrics?.outputRecordCount });
+    progress({ phase: 'ingest', usersUploaded: users, batchesUploaded: submitted.length, batchesIngested: batches.length });
+  }
+  progress({ phase: 'done', usersUploaded: users, batchesUploaded: submitted.length, batchesIngested: batches.length });
+
+  return {
+    tenantId,
+    fieldGroupId: fieldGroup.resource.$id,
+    schemaId: schema.resource.$id,
+    datasetId,
+    tableName: await aep.catalog.tableName(datasetId),
+    users,
+    events,
+    subscribers,
+    batches,
+  };
+}

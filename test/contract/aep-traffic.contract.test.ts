@@ -1,0 +1,220 @@
+/**
+ * Every request our AEP client sends and every response the embedded AEP stand-in returns, checked
+ * against Adobe's OpenAPI files. Week 1's traffic runs through the stand-in for real; requests for the
+ * services whose stand-in comes with later stages are captured before they leave the client.
+ */
+import axios, { type AxiosAdapter, type InternalAxiosRequestConfig } from 'axios';
+import { AepClient, Activation, credentialsFrom, DataPrep, FlowService, FLOW_SPECS, QueryServiceApi, Segmentation } from '../../lib/aep';
+import { runLocalPipeline } from '../../lib/cli/local-run';
+import { silentLog } from '../../lib/ports/logger';
+import { startTestPlatform } from '../helpers/platform';
+import { OpenApiContract, type KnownDeviation, type RecordedExchange } from './openapi-contract';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+const contract = OpenApiContract.load();
+
+/**
+ * Where Adobe's published files disagree with what AEP does. Each entry says why; anything not listed
+ * here fails the test.
+ */
+const DEVIATIONS: KnownDeviation[] = [
+  {
+    operation: 'schema-registry POST /tenant/descriptors',
+    part: 'requestBody',
+    match: /xdm:sourceVersion: must be string/,
+    reason: 'The file types xdm:sourceVersion as a string; Adobe\'s descriptor guide and AEP use the number 1, which we send.',
+  },
+  {
+    operation: 'batch-ingestion POST /batches',
+    part: 'requestBody',
+    match: /inputFormat\/format: must be equal to one of the allowed values/,
+    reason: 'The file lists upper-case formats (JSON, Parquet, CSV); Adobe\'s batch ingestion guide and AEP use lower-case "json", which we send.',
+  },
+  {
+    operation: 'ad-hoc-activation POST /adhocrun',
+    part: 'requestBody',
+    reason:
+      'Dataset exports use the dataset variant of ad hoc activation (Accept application/vnd.adobe.adhoc.dataset.activation+json; version=1), ' +
+      'whose body { activationInfo: { destinations: [{ flowId, datasets: [{ id }] }] } } the file does not describe: it models only audience activation.',
+  },
+  {
+    operation: 'ad-hoc-activation POST /adhocrun',
+    part: 'parameters',
+    match: /header parameter 'Accept' \(value "application\/vnd\.adobe\.adhoc\.dataset\.activation\+json; version=1"\)/,
+    reason: 'The same dataset variant: its Accept value is the one Adobe documents for dataset exports, absent from the file\'s enum.',
+  },
+];
+
+function isIms(url: string): boolean {
+  return new URL(url, 'http://x').pathname.startsWith('/ims/');
+}
+
+describe('week 1 traffic between the client and the AEP stand-in', () => {
+  const exchanges: RecordedExchange[] = [];
+
+  beforeAll(async () => {
+    const runsRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'contract-'));
+    // runLocalPipeline starts its own platform; record that one's traffic by hooking the stand-in class.
+    const { AepStandIn } = await import('../../lib/embedded/aep/server');
+    const originalStart = AepStandIn.prototype.start;
+    const spy = jest.spyOn(AepStandIn.prototype, 'start').mockImplementation(async function (this: InstanceType<typeof AepStandIn>) {
+      this.onExchange((ex) => exchanges.push(ex as RecordedExchange));
+      return originalStart.call(this);
+    });
+    try {
+      await runLocalPipeline({ users: 200, usersPerBatch: 100, seed: 3, runsRoot, log: silentLog, now: new Date('2026-01-01T00:00:00Z') });
+    } finally {
+      spy.mockRestore();
+      fs.rmSync(runsRoot, { recursive: true, force: true });
+    }
+  });
+
+  it('exercised the operations week 1 needs', () => {
+    const operations = new Set(
+      exchanges.filter((e) => !isIms(e.url)).map((e) => `${e.method} ${contract.findOperation(e.method, e.url)?.path ?? '(undocumented)'}`),
+    );
+    expect([...operations]).toEqual(
+      expect.arrayContaining([
+        'GET /stats',
+        'GET /{CONTAINER_ID}/fieldgroups',
+        'POST /tenant/fieldgroups',
+        'GET /{CONTAINER_ID}/schemas',
+        'POST /tenant/schemas',
+        'GET /{CONTAINER_ID}/descriptors',
+        'POST /tenant/descriptors',
+        'GET /dataSets',
+        'POST /dataSets',
+        'GET /dataSets/{DATASET_ID}',
+        'POST /batches',
+        'PUT /batches/{batchId}/datasets/{datasetId}/files/{filePath}',
+        'POST /batches/{batchId}',
+        'GET /batches/{BATCH_ID}',
+      ]),
+    );
+  });
+
+  it('every platform request matches its documented operation and parameters', () => {
+    const violations = exchanges.filter((e) => !isIms(e.url)).flatMap((e) => contract.checkRequest(e, { deviations: DEVIATIONS }));
+    expect(violations).toEqual([]);
+  });
+
+  it('every stand-in response matches its documented status and body', () => {
+    const violations = exchanges.filter((e) => !isIms(e.url)).flatMap((e) => contract.checkResponse(e, { deviations: DEVIATIONS }));
+    expect(violations).toEqual([]);
+  });
+});
+
+describe('the stand-in rejects what AEP rejects, in documented shapes', () => {
+  it('answers unknown ids and bad requests with statuses the files document', async () => {
+    const platform = await startTestPlatform();
+    const exchanges: RecordedExchange[] = [];
+    platform.aep.onExchange((ex) => exchanges.push(ex as RecordedExchange));
+    try {
+      const client = AepClient.fromConfig(platform.config);
+      const calls = [
+        client.request({ method: 'GET', path: '/data/foundation/catalog/dataSets/000000000000000000000000' }),
+        client.request({ method: 'GET', path: '/data/foundation/catalog/batches/000000000000000000000000' }),
+        client.request({ method: 'GET', path: '/data/foundation/query/queries/00000000-0000-0000-0000-000000000000' }),
+        client.request({ method: 'POST', path: '/data/foundation/import/batches', body: { datasetId: '000000000000000000000000', inputFormat: { format: 'json' } } }),
+      ];
+      const outcomes = await Promise.allSettled(calls);
+      expect(outcomes.every((o) => o.status === 'rejected')).toBe(true);
+      const errors = exchanges.filter((e) => !isIms(e.url) && e.status >= 400);
+      expect(errors.length).toBeGreaterThanOrEqual(4);
+      expect(errors.flatMap((e) => contract.checkResponse(e))).toEqual([]);
+    } finally {
+      await platform.dispose();
+    }
+  });
+});
+
+describe('requests for the services later stages use', () => {
+  /** Captures each request as it would leave the client and answers it with a minimal success. */
+  function capturingClient(): { client: AepClient; captured: RecordedExchange[] } {
+    const captured: RecordedExchange[] = [];
+    const adapter: AxiosAdapter = async (config: InternalAxiosRequestConfig) => {
+      const url = new URL(config.url ?? '', config.baseURL);
+      for (const [key, value] of Object.entries(config.params ?? {})) if (value !== undefined) url.searchParams.set(key, String(value));
+      const isIms = url.pathname.startsWith('/ims/');
+      const body = typeof config.data === 'string' && !isIms ? JSON.parse(config.data) : undefined;
+      if (!isIms) {
+        captured.push({
+          method: (config.method ?? 'get').toUpperCase(),
+          url: url.toString(),
+          requestHeaders: Object.fromEntries(Object.entries(config.headers ?? {}).map(([k, v]) => [k, String(v)])),
+          requestBody: body,
+          requestContentType: String(config.headers?.['Content-Type'] ?? ''),
+          status: 200,
+        });
+      }
+      const data = isIms ? { access_token: 'token', token_type: 'bearer', expires_in: 86399 } : config.method === 'get' ? { items: [], segments: [], data: [] } : { id: 'created-id', order: [] };
+      return { data, status: isIms ? 200 : config.method === 'post' ? 201 : 200, statusText: 'OK', headers: {}, config };
+    };
+    const client = new AepClient({
+      orgId: '0123456789ABCDEF01234567@AdobeOrg',
+      sandbox: 'dev',
+      platformEndpoint: 'https://platform.adobe.io',
+      imsEndpoint: 'https://ims-na1.adobelogin.com',
+      scopes: 'openid',
+      credentials: credentialsFrom({ clientId: 'id', clientSecret: 'secret' }),
+      retry: { maxAttempts: 1, baseDelayMs: 0, maxDelayMs: 0 },
+      timeoutMs: 1000,
+      http: axios.create({ adapter }),
+    });
+    return { client, captured };
+  }
+
+  it('match Adobe\'s files', async () => {
+    const { client, captured } = capturingClient();
+    const flows = new FlowService(client);
+    await flows.ensureBaseConnection({
+      name: 'pipeline s3',
+      connectionSpec: { id: FLOW_SPECS.s3DestinationConnectionSpec, version: '1.0' },
+      auth: { specName: 'Amazon S3 role-based Authentication', params: { s3Role: 'arn:aws:iam::123456789012:role/aep' } },
+    });
+    await flows.ensureSourceConnection({
+      name: 'pipeline datasets',
+      connectionSpec: { id: FLOW_SPECS.datasetSourceConnectionSpec, version: '1.0' },
+      params: { datasets: [{ dataSetId: 'abc' }] },
+    });
+    await flows.ensureTargetConnection({
+      name: 'pipeline egress',
+      baseConnectionId: 'base',
+      connectionSpec: { id: FLOW_SPECS.s3DestinationConnectionSpec, version: '1.0' },
+      params: { mode: 'Server-to-server', bucketName: 'bucket', path: 'egress', datasetFileType: 'PARQUET', compression: 'GZIP' },
+    });
+    await flows.ensureFlow({
+      name: 'pipeline export',
+      flowSpec: { id: FLOW_SPECS.datasetExportFlowSpec, version: '1.0' },
+      sourceConnectionIds: ['source'],
+      targetConnectionIds: ['target'],
+      scheduleParams: { interval: 3, timeUnit: 'hour', startTime: 1767225600 },
+    });
+    await flows.runsOf('flow');
+    await new Activation(client).runDatasetExport('flow', ['dataset-a']);
+    await new DataPrep(client).ensure({
+      name: 'scores mapping',
+      outputSchema: { schemaRef: { id: 'https://ns.adobe.com/acme/schemas/abc', contentType: 'application/vnd.adobe.xed-full+json;version=1' } },
+      mappings: [{ sourceType: 'ATTRIBUTE', source: 'prediction', destination: '_acme.propensity' }],
+    });
+    const segmentation = new Segmentation(client);
+    await segmentation.ensureDefinition({
+      name: 'propensity 0.8 to 1',
+      schema: { name: '_xdm.context.profile' },
+      expression: { type: 'PQL', format: 'pql/text', value: '_acme.propensity >= 0.8 and _acme.propensity <= 1' },
+    });
+    await segmentation.createJob(['segment']);
+    await segmentation.getJob('job');
+    const queries = new QueryServiceApi(client);
+    await queries.submit({ dbName: 'dev:all', sql: 'SELECT 1', name: 'probe' });
+    await queries.findTemplate('features');
+    await queries.connectionParameters();
+
+    expect(captured.length).toBeGreaterThanOrEqual(15);
+    const unmatched = captured.filter((e) => !contract.findOperation(e.method, e.url)).map((e) => `${e.method} ${e.url}`);
+    expect(unmatched).toEqual([]);
+    expect(captured.flatMap((e) => contract.checkRequest(e, { deviations: DEVIATIONS }))).toEqual([]);
+  });
+});

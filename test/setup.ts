@@ -1,0 +1,3 @@
+import { hideSdkNodeVersionWarning } from '../lib/cli/warnings';
+
+hideSdkNodeVersionWarning();
