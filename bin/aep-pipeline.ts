@@ -8,7 +8,8 @@ import { runLocalPipeline, seedAndExplore } from '../lib/cli/local-run';
 import { seedProgressReporter } from '../lib/cli/progress';
 import { renderExploration } from '../lib/cli/render';
 import { hideSdkNodeVersionWarning } from '../lib/cli/warnings';
-import { loadConfig } from '../lib/config';
+import { loadConfig, type PipelineConfig } from '../lib/config';
+import type { Log } from '../lib/ports/logger';
 import { explore } from '../lib/explore/explore';
 import { systemClock } from '../lib/ports/clock';
 import { dialectFor } from '../lib/sql/dialect';
@@ -28,17 +29,32 @@ const integer = (value: string) => {
   return Number(value);
 };
 
+/** The synthetic-data options `run` and `seed` share. */
+const syntheticDataOptions = (command: Command, defaultUsers: number) =>
+  command
+    .option('--users <n>', 'synthetic users to generate', count('user count'), defaultUsers)
+    .option('--batch-users <n>', 'users per ingestion batch', count('users per batch'), 10_000)
+    .option('--seed <n>', 'random seed of the synthetic data', integer, 42);
+
+const configOptions = (command: Command) =>
+  command
+    .option('--config <file>', 'JSON configuration file (else PIPELINE_CONFIG_FILE)')
+    .option('--config-ini <file>', 'a CMLE notebook config.ini (else AEP_CONFIG_INI)');
+
+/** Validated configuration for commands that talk to a real sandbox; settings it ignores are reported. */
+function configured(opts: { config?: string; configIni?: string }, log: Log): PipelineConfig {
+  const { config, warnings } = loadConfig({ file: opts.config, configIni: opts.configIni });
+  warnings.forEach((w) => log.warn(w));
+  return config;
+}
+
 const program = new Command()
   .name('aep-pipeline')
   .description('Adobe Experience Platform AI/ML feature pipeline: run it on the embedded platform, or against a real sandbox.')
   .option('--verbose', 'log every AEP call and step', false);
 
-program
-  .command('run')
+syntheticDataOptions(program.command('run'), 20_000)
   .description('Run the pipeline end to end on the embedded platform (no cloud account needed)')
-  .option('--users <n>', 'synthetic users to generate', count('user count'), 20_000)
-  .option('--batch-users <n>', 'users per ingestion batch', count('users per batch'), 10_000)
-  .option('--seed <n>', 'random seed of the synthetic data', integer, 42)
   .option('--runs-dir <dir>', 'folder that receives one run folder per run', '.run')
   .action(async (opts: { users: number; batchUsers: number; seed: number; runsDir: string }) => {
     const out = process.stdout;
@@ -51,9 +67,6 @@ program
       runsRoot: opts.runsDir,
       log: consoleLog(program.opts().verbose),
       onProgress: (p) => progress.update(p),
-      onStep: (step) => {
-        if (step === 'explore') progress.stop();
-      },
     });
     progress.stop();
     out.write(
@@ -63,27 +76,18 @@ program
     out.write(`${renderExploration(result.exploration)}\n\n`);
     const t = result.timingsMs;
     out.write(`Timings: platform ${t.platform} ms, seed ${t.seed} ms, explore ${t.explore} ms, total ${t.total} ms\n`);
-    out.write(`Run folder: ${path.relative(process.cwd(), result.runDir) || '.'} (seed.json, exploration.json, objects/ = the bucket)\n`);
+    const relative = path.relative(process.cwd(), result.runDir);
+    out.write(`Run folder: ${relative.startsWith('..') ? result.runDir : relative} (seed.json, exploration.json, objects/ = the bucket)\n`);
   });
 
-const configOptions = (command: Command) =>
-  command
-    .option('--config <file>', 'JSON configuration file (else PIPELINE_CONFIG_FILE)')
-    .option('--config-ini <file>', 'a CMLE notebook config.ini (else AEP_CONFIG_INI)');
-
 configOptions(
-  program
-    .command('seed')
+  syntheticDataOptions(program.command('seed'), 100_000)
     .description('Create the synthetic events dataset in a real AEP sandbox and explore it (week 1), using the configured credentials')
-    .option('--users <n>', 'synthetic users to generate', count('user count'), 100_000)
-    .option('--batch-users <n>', 'users per ingestion batch', count('users per batch'), 10_000)
-    .option('--seed <n>', 'random seed of the synthetic data', integer, 42)
     .option('--name-prefix <prefix>', 'prefix of the field group, schema and dataset names', 'CMLE')
     .option('--out <file>', 'also write the results as JSON to this file'),
 ).action(async (opts: { users: number; batchUsers: number; seed: number; namePrefix: string; config?: string; configIni?: string; out?: string }) => {
   const log = consoleLog(program.opts().verbose);
-  const { config, warnings } = loadConfig({ file: opts.config, configIni: opts.configIni });
-  warnings.forEach((w) => log.warn(w));
+  const config = configured(opts, log);
   const progress = seedProgressReporter(process.stdout);
   const result = await seedAndExplore(
     createAepServices(config, { log }),
@@ -104,8 +108,7 @@ configOptions(
     .option('--out <file>', 'also write the results as JSON to this file'),
 ).action(async (opts: { dataset?: string; config?: string; configIni?: string; out?: string }) => {
   const log = consoleLog(program.opts().verbose);
-  const { config, warnings } = loadConfig({ file: opts.config, configIni: opts.configIni });
-  warnings.forEach((w) => log.warn(w));
+  const config = configured(opts, log);
   const datasetId = opts.dataset ?? config.datasets.events;
   if (!datasetId) throw new InvalidArgumentError('Give --dataset or configure datasets.events (PIPELINE_EVENTS_DATASET_ID)');
   const aep = createAepServices(config, { log });

@@ -5,6 +5,7 @@ import type { AepConfig, PipelineConfig } from '../config/schema';
 import { systemClock, type Clock } from '../ports/clock';
 import { silentLog, type Log } from '../ports/logger';
 import { credentialsFrom, type CredentialsSource, type SecretFetcher } from './credentials';
+import { isAepError } from './errors';
 import { sendWithRetry } from './http';
 import { ImsTokenProvider } from './ims';
 import type { RetryPolicy } from './retry';
@@ -149,6 +150,17 @@ export class AepClient {
       headers[key.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value === undefined || value === null ? undefined : String(value);
     }
     return { status: response.status, data: response.data, headers };
+  }
+
+  /** Deletes a resource; true if it was there, false if it was already gone (so destroy can be re-run). */
+  async deleteIfExists(path: string, headers?: Record<string, string>): Promise<boolean> {
+    try {
+      await this.request({ method: 'DELETE', path, headers });
+      return true;
+    } catch (error) {
+      if (isAepError(error, 'not-found')) return false;
+      throw error;
+    }
   }
 
   /**

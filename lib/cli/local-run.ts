@@ -18,8 +18,6 @@ export interface LocalRunOptions {
   now?: Date;
   log: Log;
   onProgress?: (p: SeedProgress) => void;
-  /** Called with each finished step, so a caller can print as the run goes. */
-  onStep?: (step: string, detail: unknown) => void;
 }
 
 export interface LocalRunResult {
@@ -61,7 +59,6 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
   const platform = await startEmbeddedPlatform({ dataDir: runDir });
   const platformMs = Date.now() - started;
   try {
-    options.onStep?.('platform', { runDir, env: { ...platform.env, AEP_CLIENT_SECRET: '(generated for this run)' } });
     const aep = createAepServices(platform.config, { clock: systemClock, log: options.log });
     const { seed, exploration, timingsMs } = await seedAndExplore(
       aep,
@@ -71,7 +68,6 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
     );
     fs.writeFileSync(path.join(runDir, 'seed.json'), `${JSON.stringify(seed, null, 2)}\n`);
     fs.writeFileSync(path.join(runDir, 'exploration.json'), `${JSON.stringify(exploration, null, 2)}\n`);
-    options.onStep?.('explore', exploration);
     return {
       runDir,
       objectStoreDir: platform.objectStoreDir,

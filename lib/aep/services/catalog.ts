@@ -1,5 +1,4 @@
 import { AepClient, ensureResource } from '../client';
-import { isAepError } from '../errors';
 
 const BASE = '/data/foundation/catalog';
 /** The Catalog tag naming a dataset's table in Query Service. */
@@ -106,13 +105,7 @@ export class Catalog {
   }
 
   async deleteDataset(id: string): Promise<boolean> {
-    try {
-      await this.client.request({ method: 'DELETE', path: `${BASE}/dataSets/${encodeURIComponent(id)}` });
-      return true;
-    } catch (error) {
-      if (isAepError(error, 'not-found')) return false;
-      throw error;
-    }
+    return this.client.deleteIfExists(`${BASE}/dataSets/${encodeURIComponent(id)}`);
   }
 
   /** The dataset's table name in Query Service, from its `adobe/pqs/table` tag. */

@@ -1,5 +1,4 @@
 import { AepClient, ensureResource } from '../client';
-import { isAepError } from '../errors';
 
 const BASE = '/data/foundation/conversion';
 
@@ -58,12 +57,6 @@ export class DataPrep {
   }
 
   async delete(id: string): Promise<boolean> {
-    try {
-      await this.client.request({ method: 'DELETE', path: `${BASE}/mappingSets/${encodeURIComponent(id)}` });
-      return true;
-    } catch (error) {
-      if (isAepError(error, 'not-found')) return false;
-      throw error;
-    }
+    return this.client.deleteIfExists(`${BASE}/mappingSets/${encodeURIComponent(id)}`);
   }
 }

@@ -34,16 +34,8 @@ export interface BaseConnectionRequest {
   auth?: { specName: string; params: Record<string, unknown> };
 }
 
-export interface SourceConnectionRequest {
-  name: string;
-  description?: string;
-  baseConnectionId?: string;
-  connectionSpec: SpecRef;
-  data?: Record<string, unknown>;
-  params?: Record<string, unknown>;
-}
-
-export interface TargetConnectionRequest {
+/** Source and target connections take the same shape: where the data is, in the connection spec's terms. */
+export interface ConnectionRequest {
   name: string;
   description?: string;
   baseConnectionId?: string;
@@ -123,10 +115,10 @@ export class FlowService {
   ensureBaseConnection(request: BaseConnectionRequest) {
     return this.ensure('connections', request);
   }
-  ensureSourceConnection(request: SourceConnectionRequest) {
+  ensureSourceConnection(request: ConnectionRequest) {
     return this.ensure('sourceConnections', request);
   }
-  ensureTargetConnection(request: TargetConnectionRequest) {
+  ensureTargetConnection(request: ConnectionRequest) {
     return this.ensure('targetConnections', request);
   }
   ensureFlow(request: FlowRequest) {
@@ -141,17 +133,14 @@ export class FlowService {
 
   /** Deletes with the resource's etag, as Flow Service requires; a resource already gone counts as deleted. */
   async delete(collection: Exclude<Collection, 'runs'>, id: string): Promise<boolean> {
+    let current: FlowServiceResource;
     try {
-      const current = await this.get(collection, id);
-      await this.client.request({
-        method: 'DELETE',
-        path: `${BASE}/${collection}/${encodeURIComponent(id)}`,
-        headers: current.etag ? { 'If-Match': current.etag } : {},
-      });
-      return true;
+      current = await this.get(collection, id);
     } catch (error) {
       if (isAepError(error, 'not-found')) return false;
       throw error;
     }
+    return this.client.deleteIfExists(`${BASE}/${collection}/${encodeURIComponent(id)}`, current.etag ? { 'If-Match': current.etag } : {});
   }
+
 }

@@ -1,6 +1,6 @@
 import type { Clock } from '../../ports/clock';
 import { AepClient, ensureResource } from '../client';
-import { AepError, isAepError } from '../errors';
+import { AepError } from '../errors';
 
 const BASE = '/data/foundation/query';
 
@@ -138,13 +138,7 @@ export class QueryServiceApi {
   }
 
   async deleteTemplate(id: string): Promise<boolean> {
-    try {
-      await this.client.request({ method: 'DELETE', path: `${BASE}/query-templates/${encodeURIComponent(id)}` });
-      return true;
-    } catch (error) {
-      if (isAepError(error, 'not-found')) return false;
-      throw error;
-    }
+    return this.client.deleteIfExists(`${BASE}/query-templates/${encodeURIComponent(id)}`);
   }
 
   /** Host, port, database and credentials for the PostgreSQL wire protocol. */

@@ -1,5 +1,4 @@
 import { AepClient, ensureResource } from '../client';
-import { isAepError } from '../errors';
 
 const BASE = '/data/foundation/schemaregistry';
 const ACCEPT_LIST = 'application/vnd.adobe.xed-id+json';
@@ -108,13 +107,7 @@ export class SchemaRegistry {
 
   /** Deletes a resource; a resource already gone counts as deleted. */
   private async remove(kind: ResourceKind, id: string): Promise<boolean> {
-    try {
-      await this.client.request({ method: 'DELETE', path: `${BASE}/tenant/${kind}/${encodeURIComponent(id)}` });
-      return true;
-    } catch (error) {
-      if (isAepError(error, 'not-found')) return false;
-      throw error;
-    }
+    return this.client.deleteIfExists(`${BASE}/tenant/${kind}/${encodeURIComponent(id)}`);
   }
 
   findFieldGroup(title: string) {
@@ -190,12 +183,6 @@ export class SchemaRegistry {
   }
 
   async deleteDescriptor(id: string): Promise<boolean> {
-    try {
-      await this.client.request({ method: 'DELETE', path: `${BASE}/tenant/descriptors/${encodeURIComponent(id)}` });
-      return true;
-    } catch (error) {
-      if (isAepError(error, 'not-found')) return false;
-      throw error;
-    }
+    return this.client.deleteIfExists(`${BASE}/tenant/descriptors/${encodeURIComponent(id)}`);
   }
 }

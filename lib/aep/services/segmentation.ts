@@ -1,6 +1,6 @@
 import type { Clock } from '../../ports/clock';
 import { AepClient, ensureResource } from '../client';
-import { AepError, isAepError } from '../errors';
+import { AepError } from '../errors';
 
 const BASE = '/data/core/ups';
 
@@ -64,13 +64,7 @@ export class Segmentation {
   }
 
   async deleteDefinition(id: string): Promise<boolean> {
-    try {
-      await this.client.request({ method: 'DELETE', path: `${BASE}/segment/definitions/${encodeURIComponent(id)}` });
-      return true;
-    } catch (error) {
-      if (isAepError(error, 'not-found')) return false;
-      throw error;
-    }
+    return this.client.deleteIfExists(`${BASE}/segment/definitions/${encodeURIComponent(id)}`);
   }
 
   async createJob(segmentIds: string[]): Promise<SegmentJob> {
