@@ -7,6 +7,7 @@ import { consoleLog } from '../lib/cli/console-log';
 import { runLocalPipeline, seedAndExplore } from '../lib/cli/local-run';
 import { seedProgressReporter } from '../lib/cli/progress';
 import { renderExploration } from '../lib/cli/render';
+import { configuredLedger, localRunLedger, recentRuns, renderRuns } from '../lib/cli/runs';
 import { hideSdkNodeVersionWarning } from '../lib/cli/warnings';
 import { loadConfig, type PipelineConfig } from '../lib/config';
 import type { Log } from '../lib/ports/logger';
@@ -119,6 +120,27 @@ configOptions(
   });
   process.stdout.write(`${renderExploration(result)}\n`);
   if (opts.out) fs.writeFileSync(opts.out, `${JSON.stringify(result, null, 2)}\n`);
+});
+
+configOptions(
+  program
+    .command('runs')
+    .description("Show each stage's recent runs from the runs/ ledger, of a local run folder or of the configured bucket")
+    .option('--run-dir <dir>', 'a run folder of npm start (else the configured bucket)')
+    .option('--stage <name>', 'only this stage')
+    .option('--limit <n>', 'runs per stage', count('limit'), 10),
+).action(async (opts: { runDir?: string; stage?: string; limit: number; config?: string; configIni?: string }) => {
+  if (opts.runDir) {
+    const local = await localRunLedger(opts.runDir);
+    try {
+      process.stdout.write(`${renderRuns(await recentRuns(local.ledger, opts))}\n`);
+    } finally {
+      await local.close();
+    }
+    return;
+  }
+  const ledger = configuredLedger(configured(opts, consoleLog(program.opts().verbose)));
+  process.stdout.write(`${renderRuns(await recentRuns(ledger, opts))}\n`);
 });
 
 program.parseAsync(process.argv).catch((error: unknown) => {

@@ -6,6 +6,7 @@ import { startEmbeddedPlatform } from '../embedded/platform';
 import { explore, type ExplorationResult } from '../explore/explore';
 import { systemClock, type Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
+import { RunLedger } from '../ledger/run-ledger';
 import { dialectFor } from '../sql/dialect';
 import { seedSyntheticData, type SeedProgress, type SeedResult } from '../synthetic/seed';
 
@@ -32,20 +33,37 @@ function runFolderName(now: Date): string {
   return now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 }
 
-/** Seeds and explores against any AEP, real or embedded, through the same client and SQL. */
+/**
+ * Seeds and explores against any AEP, real or embedded, through the same client and SQL. With a ledger,
+ * each step is recorded as a run under `runs/seed/` and `runs/explore/`.
+ */
 export async function seedAndExplore(
   aep: AepServices,
   config: PipelineConfig,
-  deps: { clock: Clock; log: Log; onProgress?: (p: SeedProgress) => void },
+  deps: { clock: Clock; log: Log; onProgress?: (p: SeedProgress) => void; ledger?: RunLedger },
   options: { users: number; usersPerBatch: number; seed: number; now: Date; namePrefix: string; batchPollIntervalMs?: number },
 ): Promise<{ seed: SeedResult; exploration: ExplorationResult; timingsMs: { seed: number; explore: number } }> {
+  const step = async <T>(stage: string, work: () => Promise<T>, outputs: (result: T) => Record<string, unknown>): Promise<T> => {
+    if (!deps.ledger) return work();
+    let result: T | undefined;
+    await deps.ledger.run(stage, async () => {
+      result = await work();
+      return { outputs: outputs(result) };
+    });
+    return result as T;
+  };
   const t0 = Date.now();
-  const seed = await seedSyntheticData(aep, deps, { ...options, tenantId: config.aep.tenantId });
+  const seed = await step(
+    'seed',
+    () => seedSyntheticData(aep, deps, { ...options, tenantId: config.aep.tenantId }),
+    (s) => ({ datasetId: s.datasetId, tableName: s.tableName, users: s.users, events: s.events, batchIds: s.batches.map((b) => b.id) }),
+  );
   const t1 = Date.now();
-  const exploration = await explore(aep.queryConnections.runner(), dialectFor(config.aep.queryService.dialect), {
-    table: seed.tableName,
-    tenantId: seed.tenantId,
-  });
+  const exploration = await step(
+    'explore',
+    () => explore(aep.queryConnections.runner(), dialectFor(config.aep.queryService.dialect), { table: seed.tableName, tenantId: seed.tenantId }),
+    (e) => ({ table: e.table, rows: e.rows, users: e.users, subscriberShare: e.subscriberShare }),
+  );
   return { seed, exploration, timingsMs: { seed: t1 - t0, explore: Date.now() - t1 } };
 }
 
@@ -63,7 +81,12 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
     const { seed, exploration, timingsMs } = await seedAndExplore(
       aep,
       platform.config,
-      { clock: systemClock, log: options.log, onProgress: options.onProgress },
+      {
+        clock: systemClock,
+        log: options.log,
+        onProgress: options.onProgress,
+        ledger: new RunLedger(platform.bucket, platform.config.storage.prefixes.runs, systemClock),
+      },
       { users: options.users, usersPerBatch: options.usersPerBatch, seed: options.seed, now, namePrefix: 'CMLE', batchPollIntervalMs: 100 },
     );
     fs.writeFileSync(path.join(runDir, 'seed.json'), `${JSON.stringify(seed, null, 2)}\n`);

@@ -26,6 +26,11 @@ describe('aep-pipeline command line', () => {
       expect(result.stdout).toMatch(/directMarketing\.emailSent/);
       const [runDir] = fs.readdirSync(runs);
       expect(fs.existsSync(path.join(runs, runDir, 'exploration.json'))).toBe(true);
+
+      const ledger = cli(['runs', '--run-dir', path.join(runs, runDir)]);
+      expect(ledger.status).toBe(0);
+      expect(ledger.stdout).toMatch(/seed\s+│ \S+\s+│ succeeded/);
+      expect(ledger.stdout).toMatch(/explore\s+│ \S+\s+│ succeeded/);
     } finally {
       fs.rmSync(runs, { recursive: true, force: true });
     }
@@ -35,6 +40,14 @@ describe('aep-pipeline command line', () => {
     const result = cli(['run', '--users', value]);
     expect(result.status).not.toBe(0);
     expect(result.stderr).toMatch(/user count must be a whole number of at least 1/);
+  });
+
+  it('says clearly when a folder is not a run folder', () => {
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'not-a-run-'));
+    const result = cli(['runs', '--run-dir', empty]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/is not a run folder of npm start/);
+    fs.rmSync(empty, { recursive: true, force: true });
   });
 
   it('lists every configuration problem before touching AEP', () => {

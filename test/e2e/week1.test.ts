@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { runLocalPipeline, type LocalRunResult } from '../../lib/cli/local-run';
+import { localRunLedger } from '../../lib/cli/runs';
 import { createAepServices } from '../../lib/aep';
 import { EMAIL_FUNNEL, SUBSCRIPTION_EVENT } from '../../lib/explore/explore';
 import { systemClock } from '../../lib/ports/clock';
@@ -80,6 +81,19 @@ describe('week 1 on the embedded platform', () => {
     expect(result.exploration.eventsPerUser).toBeLessThan(11.6);
     expect(result.exploration.subscriberShare).toBeGreaterThan(0.11);
     expect(result.exploration.subscriberShare).toBeLessThan(0.19);
+  });
+
+  it('records the seed and explore runs in the runs/ ledger', async () => {
+    const local = await localRunLedger(result.runDir);
+    try {
+      const [seedRun] = await local.ledger.recent('seed', 1);
+      const [exploreRun] = await local.ledger.recent('explore', 1);
+      expect(seedRun).toMatchObject({ status: 'succeeded', outputs: { datasetId: result.seed.datasetId, events: result.seed.events } });
+      expect(seedRun.outputs?.batchIds).toEqual(result.seed.batches.map((b) => b.id));
+      expect(exploreRun).toMatchObject({ status: 'succeeded', outputs: { rows: result.exploration.rows, users: result.exploration.users } });
+    } finally {
+      await local.close();
+    }
   });
 
   it('leaves the results in the run folder, without the run secret', () => {

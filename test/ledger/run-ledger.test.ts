@@ -1,0 +1,66 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { createS3Client, S3ObjectStore } from '../../lib/aws/s3-object-store';
+import { DEFAULT_PREFIXES } from '../../lib/config/schema';
+import { EMBEDDED_S3_CREDENTIALS } from '../../lib/embedded/platform';
+import { ObjectStoreServer } from '../../lib/embedded/object-store/server';
+import { RunLedger } from '../../lib/ledger/run-ledger';
+import { recordingClock } from '../helpers/recording-clock';
+
+let dir: string;
+let server: ObjectStoreServer;
+let store: S3ObjectStore;
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledger-'));
+  server = new ObjectStoreServer({ rootDir: dir });
+  const { endpoint } = await server.start();
+  const s3 = createS3Client({ bucket: 'ledger-bucket', region: 'us-east-1', endpoint, forcePathStyle: true, prefixes: { ...DEFAULT_PREFIXES } }, EMBEDDED_S3_CREDENTIALS);
+  await s3.send(new CreateBucketCommand({ Bucket: 'ledger-bucket' }));
+  store = new S3ObjectStore(s3, 'ledger-bucket');
+});
+afterAll(async () => {
+  await server.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+it('records a successful run with its outputs under runs/<stage>/', async () => {
+  const clock = recordingClock();
+  const ledger = new RunLedger(store, 'runs/', clock);
+  const run = await ledger.run('featurize', async () => {
+    await clock.sleep(1500);
+    return { inputs: { snapshot: 7 }, outputs: { datasetId: 'abc' } };
+  });
+  expect(run).toMatchObject({ stage: 'featurize', status: 'succeeded', inputs: { snapshot: 7 }, outputs: { datasetId: 'abc' } });
+  expect(Date.parse(run.finishedAt) - Date.parse(run.startedAt)).toBe(1500);
+  const file = path.join(dir, 'ledger-bucket', 'runs', 'featurize', `${run.runId}.json`);
+  expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual(run);
+});
+
+it('records a failed run with the reason, and rethrows', async () => {
+  const ledger = new RunLedger(store, 'runs/', recordingClock());
+  await expect(ledger.run('export', async () => Promise.reject(new Error('flow not ready')))).rejects.toThrow('flow not ready');
+  const [latest] = await ledger.recent('export', 1);
+  expect(latest).toMatchObject({ stage: 'export', status: 'failed', reason: 'flow not ready' });
+});
+
+it('lists the newest runs first, up to the limit, and the stages that ran', async () => {
+  const clock = recordingClock(Date.parse('2026-05-01T00:00:00Z'));
+  const ledger = new RunLedger(store, 'runs/', clock);
+  const ids: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    await clock.sleep(60_000);
+    ids.push((await ledger.run('score', async () => ({ outputs: { i } }))).runId);
+  }
+  const recent = await ledger.recent('score', 3);
+  expect(recent.map((r) => r.runId)).toEqual([ids[3], ids[2], ids[1]]);
+  expect(await ledger.stages()).toEqual(expect.arrayContaining(['export', 'featurize', 'score']));
+});
+
+it('refuses a stage name that could escape its prefix', async () => {
+  const ledger = new RunLedger(store, 'runs/', recordingClock());
+  await expect(ledger.run('../models', async () => ({}))).rejects.toThrow(/Invalid stage name/);
+  await expect(ledger.recent('Featurize')).rejects.toThrow(/Invalid stage name/);
+});
