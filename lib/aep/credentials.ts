@@ -42,7 +42,21 @@ export function credentialsFrom(config: AepCredentialsConfig, fetchSecret: Secre
     return async () => credentials;
   }
   return async () => {
-    const raw = await fetchSecret(config.secretArn);
+    let raw: unknown;
+    try {
+      raw = await fetchSecret(config.secretArn);
+    } catch (error) {
+      // A secret the construct created stays empty until the user fills it; say how.
+      throw new ConfigError('Cannot read the AEP credentials secret', [
+        {
+          path: 'aep.credentials.secretArn',
+          source: config.secretArn,
+          message:
+            `${(error as Error).message}. If the secret has no value yet, put one: aws secretsmanager put-secret-value ` +
+            `--secret-id ${config.secretArn} --secret-string '{"clientId":"...","clientSecret":"..."}'`,
+        },
+      ]);
+    }
     const parsed = secretPayload.safeParse(raw);
     if (!parsed.success) {
       // The ARN is not secret; the payload is, so it never appears in the message.

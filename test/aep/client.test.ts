@@ -202,6 +202,11 @@ it('reads credentials from a Secrets Manager secret without exposing it', async 
   await expect(new SchemaRegistry(aep).tenantId()).resolves.toBe(platform.tenantId);
   expect(fetched[0]).toBe(arn);
 
+  const empty = credentialsFrom({ secretArn: arn }, async () => {
+    throw new Error("Secrets Manager can't find the specified secret value for VersionStage: AWSCURRENT");
+  });
+  await expect(empty()).rejects.toThrow(/Cannot read the AEP credentials secret[\s\S]*put-secret-value --secret-id arn:aws:secretsmanager/);
+
   const broken = credentialsFrom({ secretArn: arn }, async () => ({ clientId: 'only-the-id', note: 'super-secret-value' }));
   await expect(broken()).rejects.toThrow(/must be JSON with clientId and clientSecret/);
   await expect(broken()).rejects.not.toThrow(/super-secret-value/);
