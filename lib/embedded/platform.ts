@@ -19,7 +19,7 @@ export interface EmbeddedPlatformOptions {
 }
 
 /** The loopback store accepts any key; these placate the SDK's credential chain without touching real AWS. */
-export const EMBEDDED_S3_CREDENTIALS = { accessKeyId: 'embedded', secretAccessKey: 'embedded' };
+export const EMBEDDED_S3_CREDENTIALS = { accessKeyId: 'embedded-store', secretAccessKey: 'any-key-is-accepted-locally' };
 
 export interface EmbeddedPlatform {
   /**

@@ -104,6 +104,24 @@ export class Catalog {
     return { resource, created: result.created };
   }
 
+  /**
+   * Adds (or replaces) the given tags on a dataset with a JSON Patch, leaving its other tags alone; e.g.
+   * `{ unifiedProfile: ['enabled:true'] }` enables it for Profile (catalog.yaml's PATCH example).
+   */
+  async addDatasetTags(id: string, tags: Record<string, string[]>): Promise<void> {
+    const dataset = await this.getDataset(id);
+    const pointer = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
+    const body = dataset.tags
+      ? Object.entries(tags).map(([key, value]) => ({ op: 'add', path: `/tags/${pointer(key)}`, value }))
+      : [{ op: 'add', path: '/tags', value: tags }];
+    await this.client.request({
+      method: 'PATCH',
+      path: `${BASE}/dataSets/${encodeURIComponent(id)}`,
+      headers: { 'Content-Type': 'application/json-patch+json' },
+      body,
+    });
+  }
+
   async deleteDataset(id: string): Promise<boolean> {
     return this.client.deleteIfExists(`${BASE}/dataSets/${encodeURIComponent(id)}`);
   }

@@ -1,0 +1,465 @@
+import type { AepServices } from '../aep';
+import { PQS_TABLE_TAG, type Dataset } from '../aep/services/catalog';
+import type { Descriptor } from '../aep/services/schema-registry';
+import type { Log } from '../ports/logger';
+import { ecidIdentityDescriptor } from '../synthetic/xdm';
+import {
+  PROFILE_CLASS,
+  PROFILE_DATASET_TAGS,
+  SCHEMA_REF_CONTENT_TYPE,
+  USER_ID_NAMESPACE,
+  parseProvisioningPlan,
+  planIssues,
+  propensityFieldGroup,
+  propensityProfileSchema,
+  provisioningPlanSchema,
+  ProvisioningInputError,
+  resourceNames,
+  sameNames,
+  type InputIssue,
+  type ProvisioningPlan,
+  type ResourceNames,
+} from './provisioning-plan';
+
+/**
+ * The AEP provisioner: keeps the AEP resources the scoring side of the pipeline needs (week 4) in step
+ * with Terraform. It runs in a Lambda invoked by `aws_lambda_invocation` with `lifecycle_scope = "CRUD"`:
+ * the event is the resource's input (a provisioning plan) plus `tf: { action, prev_input }`, and what it
+ * returns is stored in Terraform state, so it returns ids and names only.
+ */
+
+export const DEFAULT_TERRAFORM_KEY = 'tf';
+
+export type ProvisionAction = 'create' | 'update' | 'delete';
+const ACTIONS: readonly ProvisionAction[] = ['create', 'update', 'delete'];
+
+/** The resources, in the order they are created (and deleted in reverse). */
+export type ResourceKind = 'fieldGroup' | 'schema' | 'descriptor' | 'scoresDataset';
+
+/** What `create` and `update` return (Terraform keeps it as the resource's `result`): ids and names only. */
+export interface ProvisionResult {
+  /** Tenant id, without its leading underscore. */
+  tenantId: string;
+  /** `$id` of the propensity field group. */
+  fieldGroupId: string;
+  /** `$id` of the profile schema. */
+  schemaId: string;
+  /** `@id` of the identity descriptor marking `/_<tenant>/userid` as the primary ECID. */
+  descriptorId: string;
+  /** Catalog id of the scores dataset. */
+  scoresDatasetId: string;
+  /** The scores dataset's table in Query Service (its `adobe/pqs/table` tag). */
+  scoresTable: string;
+}
+
+/**
+ * What `delete` returns (Terraform discards it with the resource). Each map gives the ids of the
+ * resources in that state; `absent` lists those that were already gone, so a re-run destroy succeeds.
+ */
+export interface DeprovisionResult {
+  tenantId: string;
+  deleted: Partial<Record<ResourceKind, string>>;
+  /** The scores dataset under `retainDatasetOnDestroy`, with the schema, descriptor and field group it is built on. */
+  retained: Partial<Record<ResourceKind, string>>;
+  absent: ResourceKind[];
+}
+
+export interface ProvisionDeps {
+  log: Log;
+  /** Tenant id without underscore; read from the Schema Registry when absent. */
+  tenantId?: string;
+  /** The `terraform_key` of the `aws_lambda_invocation` resource. */
+  terraformKey?: string;
+}
+
+export interface ProvisionEvent {
+  action: ProvisionAction;
+  plan: ProvisioningPlan;
+  /** On update, the plan of the previous apply. */
+  previous?: ProvisioningPlan;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Reads an invocation event: the plan with the Terraform key beside it. Throws ProvisioningInputError
+ * naming every bad field. On `delete` Terraform sends the last applied input as the plan (and the same
+ * again as `prev_input`, which is then ignored); on `create` `prev_input` is null.
+ */
+export function parseProvisionEvent(event: unknown, terraformKey: string = DEFAULT_TERRAFORM_KEY): ProvisionEvent {
+  if (!isPlainObject(event)) {
+    throw new ProvisioningInputError('Invalid provisioning event', [
+      { path: '(event)', message: `must be a JSON object (the provisioning plan plus "${terraformKey}"), got ${describe(event)}` },
+    ]);
+  }
+  const { [terraformKey]: tf, ...input } = event;
+  const issues: InputIssue[] = [];
+  let action: ProvisionAction | undefined;
+  let prevInput: unknown;
+  if (tf === undefined) {
+    issues.push({
+      path: terraformKey,
+      message:
+        'is missing: the provisioner expects { action, prev_input } there, as aws_lambda_invocation adds with lifecycle_scope = "CRUD"' +
+        ` (and terraform_key = "${terraformKey}")`,
+    });
+  } else if (!isPlainObject(tf)) {
+    issues.push({ path: terraformKey, message: `must be an object { action, prev_input }, got ${describe(tf)}` });
+  } else {
+    if (typeof tf.action === 'string' && (ACTIONS as readonly string[]).includes(tf.action)) {
+      action = tf.action as ProvisionAction;
+    } else {
+      issues.push({ path: `${terraformKey}.action`, message: `must be "create", "update" or "delete", got ${describe(tf.action)}` });
+    }
+    prevInput = tf.prev_input;
+    if (action === 'update' && !isPlainObject(prevInput)) {
+      issues.push({ path: `${terraformKey}.prev_input`, message: `must be the previous input object on update, got ${describe(prevInput)}` });
+    }
+  }
+
+  const parsed = provisioningPlanSchema.safeParse(input);
+  if (!parsed.success) {
+    issues.push(...planIssues(parsed.error));
+  }
+  if (issues.length > 0 || !parsed.success || action === undefined) {
+    throw new ProvisioningInputError('Invalid provisioning event', issues);
+  }
+  const previous = action === 'update' ? parseProvisioningPlan(stripKey(prevInput, terraformKey), `${terraformKey}.prev_input`) : undefined;
+  return { action, plan: parsed.data, previous };
+}
+
+function stripKey(value: unknown, key: string): unknown {
+  if (!isPlainObject(value)) return value;
+  const { [key]: _ignored, ...rest } = value;
+  void _ignored;
+  return rest;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  const text = JSON.stringify(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+export interface ResourceRef {
+  kind: ResourceKind;
+  id: string;
+  /** Title or name; the descriptor has none. */
+  name?: string;
+}
+
+const LABELS: Record<ResourceKind, string> = {
+  fieldGroup: 'field group',
+  schema: 'schema',
+  descriptor: 'identity descriptor',
+  scoresDataset: 'scores dataset',
+};
+
+function label(ref: ResourceRef): string {
+  return `${LABELS[ref.kind]}${ref.name ? ` "${ref.name}"` : ''} (${ref.id})`;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A provisioning step failed. Says which step, AEP's answer, and what was rolled back or left in place. */
+export class ProvisionError extends Error {
+  readonly step: string;
+  /** Resources this invocation created and then deleted again. */
+  readonly rolledBack: ResourceRef[];
+  /** Resources that could not be rolled back; they need deleting by hand. */
+  readonly notRolledBack: ResourceRef[];
+
+  constructor(message: string, details: { step: string; cause: unknown; rolledBack?: ResourceRef[]; notRolledBack?: ResourceRef[] }) {
+    super(message, { cause: details.cause });
+    this.name = 'ProvisionError';
+    this.step = details.step;
+    this.rolledBack = details.rolledBack ?? [];
+    this.notRolledBack = details.notRolledBack ?? [];
+  }
+}
+
+/**
+ * Runs one Terraform lifecycle action on the plan's AEP resources.
+ * - create: finds each resource by name or creates it (field group, profile schema, ECID identity
+ *   descriptor, Profile enablement, scores dataset). Idempotent. If a step fails, deletes what this
+ *   invocation created, in reverse order, and throws a ProvisionError naming the step.
+ * - update: ensures the resources of the new plan (same guarantee); when the names changed, then deletes
+ *   the previous plan's resources, except the scores dataset (and what it is built on) if either plan
+ *   retains it.
+ * - delete: deletes the dataset (unless retained), descriptor, schema and field group; what is already
+ *   gone counts as deleted.
+ * The event is validated before any AEP call.
+ */
+export async function provision(aep: AepServices, event: unknown, deps: ProvisionDeps): Promise<ProvisionResult | DeprovisionResult> {
+  const { action, plan, previous } = parseProvisionEvent(event, deps.terraformKey ?? DEFAULT_TERRAFORM_KEY);
+  const log = deps.log;
+  const names = resourceNames(plan);
+  log.info('AEP provisioning', { action, namePrefix: plan.namePrefix, retainDatasetOnDestroy: plan.scores.retainDatasetOnDestroy });
+  const tenantId = deps.tenantId ?? (await runStep('read the tenant id from the Schema Registry', () => aep.schemaRegistry.tenantId()));
+
+  if (action === 'create') {
+    return ensureResources(aep, tenantId, names, log);
+  }
+  if (action === 'delete') {
+    return removeResources(aep, tenantId, names, plan.scores.retainDatasetOnDestroy, log);
+  }
+
+  const oldNames = resourceNames(previous!);
+  if (sameNames(oldNames, names)) {
+    log.info('AEP resource names unchanged; ensuring they exist', { namePrefix: plan.namePrefix });
+    return ensureResources(aep, tenantId, names, log);
+  }
+  log.info('AEP resource names changed; replacing the resources', { from: previous!.namePrefix, to: plan.namePrefix });
+  const result = await ensureResources(aep, tenantId, names, log);
+  // Data is never lost by a rename unless both the old and the new plan allow deleting it.
+  const retain = previous!.scores.retainDatasetOnDestroy || plan.scores.retainDatasetOnDestroy;
+  try {
+    await removeResources(aep, tenantId, oldNames, retain, log);
+  } catch (error) {
+    const step = error instanceof ProvisionError ? error.step : 'remove the previous resources';
+    throw new ProvisionError(
+      `Replacing the AEP resources of "${previous!.namePrefix}" with those of "${plan.namePrefix}": the new resources are in place ` +
+        `(schema ${result.schemaId}, dataset ${result.scoresDatasetId}), but removing the previous ones failed: ${messageOf(error)}`,
+      { step, cause: error },
+    );
+  }
+  return result;
+}
+
+/** Runs a step that has nothing to roll back; a failure becomes a ProvisionError naming the step. */
+async function runStep<T>(step: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw new ProvisionError(`AEP provisioning failed at step "${step}": ${messageOf(error)}`, { step, cause: error });
+  }
+}
+
+/** Fails an adopted resource that does not fit the plan (a name clash), rather than building on it. */
+class ResourceConflict extends Error {}
+
+async function ensureResources(aep: AepServices, tenantId: string, names: ResourceNames, log: Log): Promise<ProvisionResult> {
+  const registry = aep.schemaRegistry;
+  const created: ResourceRef[] = [];
+  const existed: ResourceRef[] = [];
+  let step = '';
+  const track = (ref: ResourceRef, wasCreated: boolean) => {
+    (wasCreated ? created : existed).push(ref);
+    log.info(`AEP ${LABELS[ref.kind]} ${wasCreated ? 'created' : 'already exists'}`, { kind: ref.kind, name: ref.name, id: ref.id, tenantId });
+  };
+
+  try {
+    step = `ensure field group "${names.fieldGroup}"`;
+    const fieldGroup = await registry.ensureFieldGroup(propensityFieldGroup(names.fieldGroup, tenantId));
+    const fieldGroupId = fieldGroup.resource.$id;
+    track({ kind: 'fieldGroup', id: fieldGroupId, name: names.fieldGroup }, fieldGroup.created);
+    if (!fieldGroup.created) {
+      step = `check field group "${names.fieldGroup}"`;
+      const existing = await registry.getFieldGroup(fieldGroupId);
+      if (!(existing['meta:intendedToExtend'] ?? []).includes(PROFILE_CLASS)) {
+        throw new ResourceConflict(
+          `a field group titled "${names.fieldGroup}" (${fieldGroupId}) already exists and does not extend the profile class ${PROFILE_CLASS}; ` +
+            'choose another namePrefix or delete that field group',
+        );
+      }
+    }
+
+    step = `ensure schema "${names.schema}"`;
+    const schema = await registry.ensureSchema(propensityProfileSchema(names.schema, fieldGroupId));
+    const schemaId = schema.resource.$id;
+    track({ kind: 'schema', id: schemaId, name: names.schema }, schema.created);
+    if (!schema.created) {
+      step = `check schema "${names.schema}"`;
+      await checkSchema(aep, schemaId, names.schema, fieldGroupId);
+    }
+
+    step = `ensure the primary ECID identity descriptor on /_${tenantId}/userid of schema "${names.schema}"`;
+    const descriptor = await registry.ensureIdentityDescriptor(ecidIdentityDescriptor(schemaId, tenantId));
+    const descriptorId = descriptor.resource['@id'];
+    track({ kind: 'descriptor', id: descriptorId }, descriptor.created);
+    if (!descriptor.created) checkDescriptor(descriptor.resource, schemaId);
+
+    step = `enable schema "${names.schema}" for Profile`;
+    await registry.enableSchemaForProfile(schemaId);
+    log.info('AEP schema enabled for Profile (union)', { schemaId });
+
+    step = `ensure dataset "${names.scoresDataset}"`;
+    const dataset = await aep.catalog.ensureDataset({
+      name: names.scoresDataset,
+      description: 'Propensity scores written back to profiles by the AI/ML feature pipeline',
+      schemaRef: { id: schemaId, contentType: SCHEMA_REF_CONTENT_TYPE },
+      tags: { ...PROFILE_DATASET_TAGS },
+    });
+    const scoresDatasetId = dataset.resource.id;
+    track({ kind: 'scoresDataset', id: scoresDatasetId, name: names.scoresDataset }, dataset.created);
+    if (!dataset.created && dataset.resource.schemaRef?.id !== schemaId) {
+      throw new ResourceConflict(
+        `a dataset named "${names.scoresDataset}" (${scoresDatasetId}) already exists on schema ${dataset.resource.schemaRef?.id ?? '(none)'}, ` +
+          `not on ${schemaId}; choose another namePrefix or delete that dataset`,
+      );
+    }
+    if (!isProfileEnabled(dataset.resource)) {
+      step = `enable dataset "${names.scoresDataset}" for Profile`;
+      await aep.catalog.addDatasetTags(scoresDatasetId, { ...PROFILE_DATASET_TAGS });
+      log.info('AEP dataset enabled for Profile', { datasetId: scoresDatasetId });
+    }
+
+    step = `read the Query Service table of dataset "${names.scoresDataset}"`;
+    const scoresTable = dataset.resource.tags?.[PQS_TABLE_TAG]?.[0] ?? (await aep.catalog.tableName(scoresDatasetId));
+
+    const result: ProvisionResult = { tenantId, fieldGroupId, schemaId, descriptorId, scoresDatasetId, scoresTable };
+    log.info('AEP resources ready', { ...result, created: created.map((r) => r.kind), existing: existed.map((r) => r.kind) });
+    return result;
+  } catch (error) {
+    log.error('AEP provisioning step failed; rolling back what this invocation created', { step, error: messageOf(error) });
+    const { rolledBack, notRolledBack } = await rollBack(aep, created, log);
+    const parts = [`AEP provisioning failed at step "${step}": ${messageOf(error)}.`];
+    parts.push(
+      rolledBack.length > 0
+        ? `Rolled back what this invocation created: ${rolledBack.map(label).join(', ')}.`
+        : 'This invocation had created nothing, so there was nothing to roll back.',
+    );
+    if (notRolledBack.length > 0) parts.push(`Could not delete (remove by hand): ${notRolledBack.map(label).join(', ')}.`);
+    if (existed.length > 0) parts.push(`Left in place, as they existed before: ${existed.map(label).join(', ')}.`);
+    throw new ProvisionError(parts.join(' '), { step, cause: error, rolledBack, notRolledBack });
+  }
+}
+
+async function checkSchema(aep: AepServices, schemaId: string, title: string, fieldGroupId: string): Promise<void> {
+  const schema = await aep.schemaRegistry.getSchema(schemaId);
+  const refs = (schema.allOf ?? []).map((item) => item.$ref);
+  const xdmClass = schema['meta:class'] ?? refs.find((ref) => ref === PROFILE_CLASS);
+  if (xdmClass !== PROFILE_CLASS || !refs.includes(fieldGroupId)) {
+    throw new ResourceConflict(
+      `a schema titled "${title}" (${schemaId}) already exists but is not the profile class with field group ${fieldGroupId}; ` +
+        'choose another namePrefix or delete that schema',
+    );
+  }
+}
+
+function checkDescriptor(descriptor: Descriptor, schemaId: string): void {
+  const namespace = String(descriptor['xdm:namespace'] ?? '');
+  if (namespace.toUpperCase() !== USER_ID_NAMESPACE || descriptor['xdm:isPrimary'] !== true) {
+    throw new ResourceConflict(
+      `schema ${schemaId} already has identity descriptor ${descriptor['@id']} on the user id with namespace "${namespace}"` +
+        `${descriptor['xdm:isPrimary'] === true ? '' : ', not primary'}; expected the primary ${USER_ID_NAMESPACE} identity`,
+    );
+  }
+}
+
+function isProfileEnabled(dataset: Dataset): boolean {
+  return Object.entries(PROFILE_DATASET_TAGS).every(([key, values]) => values.every((v) => dataset.tags?.[key]?.includes(v)));
+}
+
+function deleterFor(aep: AepServices, kind: ResourceKind): (id: string) => Promise<boolean> {
+  switch (kind) {
+    case 'scoresDataset':
+      return (id) => aep.catalog.deleteDataset(id);
+    case 'descriptor':
+      return (id) => aep.schemaRegistry.deleteDescriptor(id);
+    case 'schema':
+      return (id) => aep.schemaRegistry.deleteSchema(id);
+    case 'fieldGroup':
+      return (id) => aep.schemaRegistry.deleteFieldGroup(id);
+  }
+}
+
+/** Deletes what one invocation created, newest first; carries on past a failure so as much as possible goes. */
+async function rollBack(aep: AepServices, created: ResourceRef[], log: Log): Promise<{ rolledBack: ResourceRef[]; notRolledBack: ResourceRef[] }> {
+  const rolledBack: ResourceRef[] = [];
+  const notRolledBack: ResourceRef[] = [];
+  for (const ref of [...created].reverse()) {
+    try {
+      await deleterFor(aep, ref.kind)(ref.id);
+      rolledBack.push(ref);
+      log.info(`AEP ${LABELS[ref.kind]} rolled back`, { kind: ref.kind, name: ref.name, id: ref.id });
+    } catch (error) {
+      notRolledBack.push(ref);
+      log.error(`AEP ${LABELS[ref.kind]} could not be rolled back`, { kind: ref.kind, name: ref.name, id: ref.id, error: messageOf(error) });
+    }
+  }
+  return { rolledBack, notRolledBack };
+}
+
+/**
+ * Deletes the named resources in reverse order of creation. A retained scores dataset keeps the schema,
+ * identity descriptor and field group it is built on (AEP refuses to delete a schema a dataset uses).
+ */
+async function removeResources(
+  aep: AepServices,
+  tenantId: string,
+  names: ResourceNames,
+  retainDataset: boolean,
+  log: Log,
+): Promise<DeprovisionResult> {
+  const registry = aep.schemaRegistry;
+  const dataset = await runStep(`find dataset "${names.scoresDataset}"`, () => aep.catalog.findDataset(names.scoresDataset));
+  const schema = await runStep(`find schema "${names.schema}"`, () => registry.findSchema(names.schema));
+  const fieldGroup = await runStep(`find field group "${names.fieldGroup}"`, () => registry.findFieldGroup(names.fieldGroup));
+  const descriptor = schema
+    ? await runStep(`find the identity descriptor of schema "${names.schema}"`, async () =>
+        (await registry.listDescriptors(schema.$id)).find(
+          (d) => d['@type'] === 'xdm:descriptorIdentity' && d['xdm:sourceProperty'] === `/_${tenantId}/userid`,
+        ),
+      )
+    : undefined;
+
+  const found: Array<{ ref: ResourceRef | undefined; kind: ResourceKind }> = [
+    { kind: 'scoresDataset', ref: dataset && { kind: 'scoresDataset', id: dataset.id, name: names.scoresDataset } },
+    { kind: 'descriptor', ref: descriptor && { kind: 'descriptor', id: descriptor['@id'] } },
+    { kind: 'schema', ref: schema && { kind: 'schema', id: schema.$id, name: names.schema } },
+    { kind: 'fieldGroup', ref: fieldGroup && { kind: 'fieldGroup', id: fieldGroup.$id, name: names.fieldGroup } },
+  ];
+  const result: DeprovisionResult = { tenantId, deleted: {}, retained: {}, absent: [] };
+
+  if (dataset && retainDataset) {
+    // The dataset keeps its schema; the schema keeps its identity and field group.
+    const keepsSchema = schema !== undefined && dataset.schemaRef?.id === schema.$id;
+    for (const { kind, ref } of found) {
+      if (!ref) result.absent.push(kind);
+      else if (kind === 'scoresDataset' || keepsSchema) result.retained[kind] = ref.id;
+    }
+    log.warn('AEP scores dataset retained (retainDatasetOnDestroy is true)', {
+      datasetId: dataset.id,
+      name: names.scoresDataset,
+      alsoRetained: keepsSchema ? 'its schema, identity descriptor and field group, which AEP needs while the dataset exists' : undefined,
+    });
+    if (keepsSchema) return result;
+  }
+
+  for (const { kind, ref } of found) {
+    if (result.retained[kind] !== undefined || result.absent.includes(kind)) continue;
+    if (!ref) {
+      result.absent.push(kind);
+      continue;
+    }
+    const step = `delete ${label(ref)}`;
+    let wasThere: boolean;
+    try {
+      wasThere = await deleterFor(aep, kind)(ref.id);
+    } catch (error) {
+      const done = Object.entries(result.deleted).map(([k, id]) => `${LABELS[k as ResourceKind]} ${id}`);
+      throw new ProvisionError(
+        `AEP deprovisioning failed at step "${step}": ${messageOf(error)}.` +
+          (done.length > 0 ? ` Already deleted: ${done.join(', ')}.` : ' Nothing was deleted yet.') +
+          ' Re-running the delete carries on from here.',
+        { step, cause: error },
+      );
+    }
+    if (wasThere) {
+      result.deleted[kind] = ref.id;
+      log.info(`AEP ${LABELS[kind]} deleted`, { kind, name: ref.name, id: ref.id });
+    } else {
+      result.absent.push(kind);
+      log.info(`AEP ${LABELS[kind]} was already gone`, { kind, name: ref.name, id: ref.id });
+    }
+  }
+  return result;
+}
