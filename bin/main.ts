@@ -1,22 +1,50 @@
 #!/usr/bin/env node
 /**
- * The CDKTF app that `cdktf.json` runs: an example stack for `cdktf synth` / `cdktf deploy`. The
- * pipeline's constructs are composed into it as they land (issue "constructs"); today it configures
- * the AWS provider only.
+ * The CDKTF app that `cdktf.json` runs: an example stack composing the propensity pipeline. Settings
+ * come from the environment so `cdktf synth` works on a fresh clone with no AWS credentials.
  */
-import { App, TerraformStack } from 'cdktf';
+import { App, S3Backend, TerraformOutput, TerraformStack } from 'cdktf';
 import type { Construct } from 'constructs';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
+import { PropensityPipeline } from '../constructs';
+
+export interface ExamplePipelineStackProps {
+  region: string;
+  imsOrgId: string;
+  sandbox: string;
+  credentialsSecretArn?: string;
+  /** Remote state, as any shared deployment should have; local state when absent. */
+  stateBucket?: string;
+}
 
 export class ExamplePipelineStack extends TerraformStack {
-  constructor(scope: Construct, id: string, props: { region: string }) {
+  readonly pipeline: PropensityPipeline;
+
+  constructor(scope: Construct, id: string, props: ExamplePipelineStackProps) {
     super(scope, id);
     new AwsProvider(this, 'aws', { region: props.region });
+    if (props.stateBucket) {
+      new S3Backend(this, { bucket: props.stateBucket, key: `${id}/terraform.tfstate`, region: props.region, encrypt: true });
+    }
+    this.pipeline = new PropensityPipeline(this, 'Pipeline', {
+      aep: { imsOrgId: props.imsOrgId, sandbox: props.sandbox, credentialsSecretArn: props.credentialsSecretArn },
+    });
+    new TerraformOutput(this, 'bucket_name', { value: this.pipeline.bucket.bucketName });
+    new TerraformOutput(this, 'aep_role_arn', { value: this.pipeline.aepAccessRole.roleArn, description: 'Role AEP assumes for the S3 destination and source' });
+    new TerraformOutput(this, 'credentials_secret_arn', { value: this.pipeline.credentials.secretArn, description: 'Put {"clientId","clientSecret"} here' });
+    new TerraformOutput(this, 'alarm_topic_arn', { value: this.pipeline.alarmTopic.topicArn });
+    new TerraformOutput(this, 'scores_dataset_id', { value: this.pipeline.provisioning.scoresDatasetId });
   }
 }
 
 if (require.main === module) {
   const app = new App();
-  new ExamplePipelineStack(app, 'aep-feature-pipeline', { region: process.env.AWS_REGION ?? 'us-east-1' });
+  new ExamplePipelineStack(app, 'aep-feature-pipeline', {
+    region: process.env.AWS_REGION ?? 'us-east-1',
+    imsOrgId: process.env.AEP_ORG_ID ?? '0123456789ABCDEF01234567@AdobeOrg',
+    sandbox: process.env.AEP_SANDBOX ?? 'prod',
+    credentialsSecretArn: process.env.AEP_CREDENTIALS_SECRET_ARN,
+    stateBucket: process.env.TF_STATE_BUCKET,
+  });
   app.synth();
 }

@@ -1,0 +1,105 @@
+import * as path from 'path';
+import { Construct } from 'constructs';
+import { Fn } from 'cdktf';
+import { LambdaInvocation } from '@cdktf/provider-aws/lib/lambda-invocation';
+import { PipelineFunction, type PipelineFunctionProps } from './pipeline-function';
+
+/** The Lambda handler that provisions AEP resources, shipped with this library. */
+export const PROVISIONER_ENTRY = path.join(__dirname, '..', 'lib', 'handlers', 'provision.ts');
+
+export interface AepProvisioningProps {
+  /** IMS organization id (`…@AdobeOrg`). */
+  readonly imsOrgId: string;
+  /**
+   * Sandbox the resources live in.
+   * @default 'prod'
+   */
+  readonly sandbox?: string;
+  /**
+   * Tenant id without its underscore.
+   * @default read from the Schema Registry at run time
+   */
+  readonly tenantId?: string;
+  /** ARN of the Secrets Manager secret holding `{"clientId","clientSecret"}`; only the ARN reaches Terraform. */
+  readonly credentialsSecretArn: string;
+  /** The pipeline's bucket name (part of the pipeline configuration every handler validates). */
+  readonly bucketName: string;
+  /**
+   * Prefix of the AEP resource names (field group, schema, dataset), so several pipelines share a sandbox.
+   * @default 'cmle'
+   */
+  readonly namePrefix?: string;
+  /**
+   * Keep the scores dataset, and the schema it needs, on `cdktf destroy`.
+   * @default true
+   */
+  readonly retainDatasetOnDestroy?: boolean;
+  /**
+   * SNS topic for the provisioner function's alarms.
+   * @default the function creates its own
+   */
+  readonly alarmTopicArn?: string;
+  /**
+   * Anything else for the provisioner function (memory, log retention, bundling, tags).
+   * @default the PipelineFunction defaults, with a 300 s timeout
+   */
+  readonly functionOptions?: Omit<PipelineFunctionProps, 'entry' | 'environment' | 'secretArns' | 'alarmTopicArn'>;
+}
+
+/**
+ * Provisions the AEP resources the pipeline needs at deploy time. AEP has no Terraform provider, so a
+ * provisioner Lambda is driven by `aws_lambda_invocation` with `lifecycle_scope = "CRUD"`: it creates on
+ * `cdktf deploy`, updates when the inputs change and deletes on `cdktf destroy`. Its input and result
+ * hold names and ids only; the credentials stay in Secrets Manager.
+ */
+export class AepProvisioning extends Construct {
+  readonly function: PipelineFunction;
+  readonly invocation: LambdaInvocation;
+  /** The provisioner's result, decoded: the ids below are lookups into it. */
+  readonly result: unknown;
+  readonly tenantId: string;
+  readonly fieldGroupId: string;
+  readonly schemaId: string;
+  readonly scoresDatasetId: string;
+  readonly scoresTable: string;
+
+  constructor(scope: Construct, id: string, props: AepProvisioningProps) {
+    super(scope, id);
+    const environment: Record<string, string> = {
+      AEP_ORG_ID: props.imsOrgId,
+      AEP_SANDBOX: props.sandbox ?? 'prod',
+      AEP_CREDENTIALS_SECRET_ARN: props.credentialsSecretArn,
+      PIPELINE_BUCKET: props.bucketName,
+      ...(props.tenantId ? { AEP_TENANT_ID: props.tenantId } : {}),
+    };
+    this.function = new PipelineFunction(this, 'Function', {
+      timeoutSeconds: 300,
+      description: 'Creates, updates and deletes the AEP resources of the propensity pipeline',
+      ...props.functionOptions,
+      entry: PROVISIONER_ENTRY,
+      environment,
+      secretArns: [props.credentialsSecretArn],
+      alarmTopicArn: props.alarmTopicArn,
+    });
+
+    this.invocation = new LambdaInvocation(this, 'Invocation', {
+      functionName: this.function.functionName,
+      input: JSON.stringify({
+        namePrefix: props.namePrefix ?? 'cmle',
+        scores: { retainDatasetOnDestroy: props.retainDatasetOnDestroy ?? true },
+      }),
+      lifecycleScope: 'CRUD',
+      terraformKey: 'tf',
+      // On destroy the invocation's delete must run while the function can still read the secret and log.
+      dependsOn: [this.function.function, this.function.policy, this.function.logGroup],
+    });
+
+    this.result = Fn.jsondecode(this.invocation.result);
+    const field = (name: string) => Fn.lookup(this.result, name, '') as string;
+    this.tenantId = field('tenantId');
+    this.fieldGroupId = field('fieldGroupId');
+    this.schemaId = field('schemaId');
+    this.scoresDatasetId = field('scoresDatasetId');
+    this.scoresTable = field('scoresTable');
+  }
+}

@@ -1,0 +1,68 @@
+import { AepProvisioning, PROVISIONER_ENTRY } from '../../constructs/aep-provisioning';
+import { expectLeastPrivilege, newStack, onlyResource, resolved, synth } from './synth-helpers';
+
+const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:aep-credentials-AbCdEf';
+
+function provisioning(props: Partial<ConstructorParameters<typeof AepProvisioning>[2]> = {}) {
+  const { stack } = newStack();
+  const construct = new AepProvisioning(stack, 'Provisioning', {
+    imsOrgId: '0123456789ABCDEF01234567@AdobeOrg',
+    sandbox: 'dev',
+    credentialsSecretArn: SECRET_ARN,
+    bucketName: 'pipeline-bucket',
+    ...props,
+  });
+  return { stack, construct, json: synth(stack) };
+}
+
+describe('AepProvisioning', () => {
+  it('drives the provisioner with a CRUD-scoped invocation carrying names only', () => {
+    const { json } = provisioning({ namePrefix: 'acme churn', retainDatasetOnDestroy: false });
+    const invocation = onlyResource(json, 'aws_lambda_invocation');
+    expect(invocation.lifecycle_scope).toBe('CRUD');
+    expect(invocation.terraform_key).toBe('tf');
+    expect(JSON.parse(invocation.input)).toEqual({ namePrefix: 'acme churn', scores: { retainDatasetOnDestroy: false } });
+    expect(invocation.function_name).toMatch(/^\$\{aws_lambda_function\.\w+\.function_name\}$/);
+    // Deleted before the function, its policy and its log group on destroy.
+    expect(invocation.depends_on).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^aws_lambda_function\./), expect.stringMatching(/^aws_iam_role_policy\./), expect.stringMatching(/^aws_cloudwatch_log_group\./)]),
+    );
+  });
+
+  it('defaults to the cmle prefix and to keeping the scores dataset', () => {
+    const { json } = provisioning();
+    expect(JSON.parse(onlyResource(json, 'aws_lambda_invocation').input)).toEqual({ namePrefix: 'cmle', scores: { retainDatasetOnDestroy: true } });
+  });
+
+  it('gives the function the secret ARN, never a secret value, and read access to that secret only', () => {
+    const { json } = provisioning({ tenantId: 'acme' });
+    const fn = onlyResource(json, 'aws_lambda_function');
+    expect(fn.environment.variables).toEqual({
+      AEP_ORG_ID: '0123456789ABCDEF01234567@AdobeOrg',
+      AEP_SANDBOX: 'dev',
+      AEP_TENANT_ID: 'acme',
+      AEP_CREDENTIALS_SECRET_ARN: SECRET_ARN,
+      PIPELINE_BUCKET: 'pipeline-bucket',
+      NODE_OPTIONS: expect.any(String),
+    });
+    expect(JSON.stringify(json)).not.toMatch(/clientSecret|AEP_CLIENT_SECRET/);
+    const secretStatements = JSON.stringify(json).match(/secretsmanager:GetSecretValue/g) ?? [];
+    expect(secretStatements.length).toBeGreaterThan(0);
+    expectLeastPrivilege(json);
+  });
+
+  it('bundles the real provisioner handler, small enough for fast cold starts', () => {
+    const { construct } = provisioning();
+    expect(PROVISIONER_ENTRY).toMatch(/lib[\\/]handlers[\\/]provision\.ts$/);
+    expect(construct.function.bundleSizeBytes).toBeGreaterThan(10_000);
+    expect(construct.function.bundleSizeBytes).toBeLessThan(5 * 1024 * 1024);
+  });
+
+  it('exposes the provisioned ids as lookups into the invocation result', () => {
+    const { stack, construct } = provisioning();
+    expect(resolved(stack, construct.scoresDatasetId)).toBe(
+      `\${jsondecode(aws_lambda_invocation.${Object.keys(synth(stack).resource?.aws_lambda_invocation ?? {})[0]}.result).scoresDatasetId}`,
+    );
+    expect(resolved(stack, construct.schemaId)).toMatch(/jsondecode\(aws_lambda_invocation\.\w+\.result\)\.schemaId/);
+  });
+});

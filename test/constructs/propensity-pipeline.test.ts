@@ -1,0 +1,77 @@
+import { Testing } from 'cdktf';
+import { ExamplePipelineStack } from '../../bin/main';
+import { PropensityPipeline } from '../../constructs';
+import { allStrings, expectLeastPrivilege, newStack, onlyResource, resourcesOf, synth, type SynthesizedStack } from './synth-helpers';
+
+const ORG = '0123456789ABCDEF01234567@AdobeOrg';
+
+function pipeline(props: Partial<ConstructorParameters<typeof PropensityPipeline>[2]> = {}) {
+  const { stack } = newStack();
+  const construct = new PropensityPipeline(stack, 'Pipeline', { aep: { imsOrgId: ORG }, ...props });
+  return { stack, construct, json: synth(stack) };
+}
+
+/** Asset hashes and bundle paths change with every code change; the snapshot is about the infrastructure. */
+function normalized(json: SynthesizedStack): SynthesizedStack {
+  return JSON.parse(
+    JSON.stringify(json)
+      .replace(/[0-9a-f]{64}/g, '<hash>')
+      .replace(/assets\/[^"]+?\/<hash>/g, 'assets/<asset>/<hash>'),
+  );
+}
+
+describe('PropensityPipeline', () => {
+  it('wires the bucket, the AEP role, the credentials secret, one alarm topic and the provisioner', () => {
+    const { construct, json } = pipeline();
+    expect(Object.keys(resourcesOf(json, 'aws_s3_bucket'))).toHaveLength(1);
+    expect(Object.keys(resourcesOf(json, 'aws_sns_topic'))).toHaveLength(1);
+    expect(Object.keys(resourcesOf(json, 'aws_secretsmanager_secret'))).toHaveLength(1);
+    expect(resourcesOf(json, 'aws_secretsmanager_secret_version')).toEqual({});
+    const invocation = onlyResource(json, 'aws_lambda_invocation');
+    expect(invocation.lifecycle_scope).toBe('CRUD');
+    const fn = onlyResource(json, 'aws_lambda_function');
+    expect(fn.environment.variables.AEP_CREDENTIALS_SECRET_ARN).toMatch(/aws_secretsmanager_secret\.\w+\.arn/);
+    expect(fn.environment.variables.PIPELINE_BUCKET).toMatch(/aws_s3_bucket\.\w+\.bucket/);
+    // Every inner construct is reachable for the user to extend.
+    for (const part of [construct.bucket, construct.aepAccessRole, construct.credentials, construct.alarmTopic, construct.provisioning]) {
+      expect(part).toBeDefined();
+    }
+    expect(construct.provisioning.function.alarmTopicArn).toBe(construct.alarmTopic.topicArn);
+  });
+
+  it('uses an existing secret and bucket when given, creating neither', () => {
+    const secretArn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:aep-AbCdEf';
+    const { json } = pipeline({ aep: { imsOrgId: ORG, credentialsSecretArn: secretArn }, bucket: { existingBucket: { name: 'shared-bucket' } } });
+    expect(resourcesOf(json, 'aws_secretsmanager_secret')).toEqual({});
+    expect(resourcesOf(json, 'aws_s3_bucket')).toEqual({});
+    expect(onlyResource(json, 'aws_lambda_function').environment.variables).toMatchObject({ AEP_CREDENTIALS_SECRET_ARN: secretArn, PIPELINE_BUCKET: 'shared-bucket' });
+  });
+
+  it('is least-privilege, has no IAM users or keys, and carries no secret values', () => {
+    const { json } = pipeline({ alarmEmails: ['ops@example.com'] });
+    expectLeastPrivilege(json);
+    expect(resourcesOf(json, 'aws_iam_user')).toEqual({});
+    expect(resourcesOf(json, 'aws_iam_access_key')).toEqual({});
+    // Adobe client secrets start with p8e-; AWS access key ids with AKIA; and no JSON credential anywhere.
+    const secretShaped = /p8e-[A-Za-z0-9_-]{10,}|"clientSecret"\s*:\s*"[^"]+"|AKIA[0-9A-Z]{16}|BEGIN (RSA )?PRIVATE KEY/;
+    const suspicious = allStrings(json).filter(({ value }) => secretShaped.test(value));
+    expect(suspicious).toEqual([]);
+  });
+});
+
+describe('the example stack that cdktf.json runs', () => {
+  it('synthesizes with no AWS credentials and matches its snapshot', () => {
+    const app = Testing.app();
+    const stack = new ExamplePipelineStack(app, 'aep-feature-pipeline', { region: 'us-east-1', imsOrgId: ORG, sandbox: 'prod' });
+    const json = synth(stack);
+    expect(Object.keys(json.output as object).sort()).toEqual(['aep_role_arn', 'alarm_topic_arn', 'bucket_name', 'credentials_secret_arn', 'scores_dataset_id']);
+    expect(normalized(json)).toMatchSnapshot();
+  });
+
+  it('stores state remotely, encrypted, when given a state bucket', () => {
+    const app = Testing.app();
+    const stack = new ExamplePipelineStack(app, 'aep-feature-pipeline', { region: 'eu-west-1', imsOrgId: ORG, sandbox: 'dev', stateBucket: 'tf-state' });
+    const json = synth(stack) as SynthesizedStack & { terraform: { backend: { s3: Record<string, unknown> } } };
+    expect(json.terraform.backend.s3).toMatchObject({ bucket: 'tf-state', key: 'aep-feature-pipeline/terraform.tfstate', encrypt: true, region: 'eu-west-1' });
+  });
+});
