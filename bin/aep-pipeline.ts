@@ -7,6 +7,7 @@ import { consoleLog } from '../lib/cli/console-log';
 import { runLocalPipeline, seedAndExplore } from '../lib/cli/local-run';
 import { seedProgressReporter } from '../lib/cli/progress';
 import { renderExploration } from '../lib/cli/render';
+import { invokeDeployedStage, runEmbeddedStage } from '../lib/cli/stage-command';
 import { configuredLedger, localRunLedger, recentRuns, renderRuns } from '../lib/cli/runs';
 import { hideSdkNodeVersionWarning } from '../lib/cli/warnings';
 import { loadConfig, type PipelineConfig } from '../lib/config';
@@ -121,6 +122,18 @@ configOptions(
   process.stdout.write(`${renderExploration(result)}\n`);
   if (opts.out) fs.writeFileSync(opts.out, `${JSON.stringify(result, null, 2)}\n`);
 });
+
+program
+  .command('stage <name>')
+  .description('Run one stage now: on a fresh embedded platform, or by invoking its deployed function (--function)')
+  .option('--function <name>', 'the deployed stage function to invoke (AWS credentials from the usual chain)')
+  .option('--runs-dir <dir>', 'folder that receives the embedded run folder', '.run')
+  .action(async (stage: string, opts: { function?: string; runsDir: string }) => {
+    const result = opts.function
+      ? await invokeDeployedStage(stage, opts.function)
+      : await runEmbeddedStage(stage, path.join(opts.runsDir, `${stage}-${new Date().toISOString().replace(/[-:.]/g, '')}`), consoleLog(program.opts().verbose));
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  });
 
 configOptions(
   program
