@@ -1,8 +1,10 @@
 /**
- * `npm run bench`: speed and memory of the pipeline on the embedded platform, reported in BENCHMARKS.md.
- * Each size runs in a fresh child process so peak memory is that run's own.
- *   npm run bench                    # seed + explore at 10,000 and 100,000 users
+ * `npm run bench`: speed and memory, reported in BENCHMARKS.md.
+ * - `cdktf synth` of the example stack, bundling included, and the size of every function bundle;
+ * - seed + explore on the embedded platform; each size in a fresh child process so peak memory is its own.
+ *   npm run bench                    # synth, then seed + explore at 10,000 and 100,000 users
  *   npm run bench -- --users 20000   # other sizes, comma-separated
+ *   npm run bench -- --only synth    # one part
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -52,7 +54,58 @@ async function child(users: number): Promise<void> {
   }
 }
 
+interface SynthFigures {
+  synthSeconds: number;
+  bundles: Array<{ asset: string; zippedBytes: number }>;
+}
+
+function filesNamed(dir: string, name: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    return entry.isDirectory() ? filesNamed(full, name) : entry.name === name ? [full] : [];
+  });
+}
+
+/** The real `cdktf synth`, as a user runs it: CLI start, the app, esbuild bundling and archiving. */
+function synthBenchmark(): SynthFigures {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'aep-bench-synth-'));
+  try {
+    const root = path.resolve(__dirname, '..');
+    const started = process.hrtime.bigint();
+    execFileSync(path.join(root, 'node_modules', '.bin', 'cdktf'), ['synth', '--output', out], {
+      cwd: root,
+      env: { ...process.env, CHECKPOINT_DISABLE: '1', CI: '1' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const synthSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const bundles = filesNamed(out, 'archive.zip').map((file) => ({
+      asset: path.basename(path.dirname(path.dirname(file))).replace(/_code_[0-9A-F]+$/, ''),
+      zippedBytes: fs.statSync(file).size,
+    }));
+    return { synthSeconds, bundles };
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+}
+
 function main(): void {
+  const only = argValue('--only');
+  const machine = { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30) };
+  process.stdout.write(`\nMachine: ${JSON.stringify(machine)}\n`);
+  let synth: SynthFigures | undefined;
+  if (!only || only === 'synth') {
+    process.stderr.write('cdktf synth of the example stack ...\n');
+    synth = synthBenchmark();
+    process.stdout.write(
+      `\ncdktf synth: ${synth.synthSeconds.toFixed(1)} s\n\n| function bundle | zipped (KB) |\n|---|---:|\n` +
+        synth.bundles.map((b) => `| ${b.asset} | ${(b.zippedBytes / 1024).toFixed(0)} |`).join('\n') +
+        '\n',
+    );
+  }
+  if (only && only !== 'seed') {
+    writeResults({ machine, synth });
+    return;
+  }
   const sizes = (argValue('--users') ?? '10000,100000').split(',').map(Number);
   const results: SeedExploreFigures[] = [];
   for (const users of sizes) {
@@ -64,7 +117,6 @@ function main(): void {
     });
     results.push(JSON.parse(output.trim().split('\n').pop() as string));
   }
-  const machine = { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30) };
   const lines = [
     '| users | events | events/user | subscribers | platform start (s) | seed (s) | explore (s) | seed + explore (s) | peak RSS (MB) |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -74,10 +126,14 @@ function main(): void {
         `${(r.platformMs / 1000).toFixed(1)} | ${(r.seedMs / 1000).toFixed(1)} | ${(r.exploreMs / 1000).toFixed(1)} | ${(r.seedAndExploreMs / 1000).toFixed(1)} | ${r.peakRssMb} |`,
     ),
   ];
-  process.stdout.write(`\nMachine: ${JSON.stringify(machine)}\n\n${lines.join('\n')}\n`);
+  process.stdout.write(`\n${lines.join('\n')}\n`);
+  writeResults({ machine, synth, seedAndExplore: results });
+}
+
+function writeResults(results: object): void {
   const outDir = path.join(__dirname, 'results');
   fs.mkdirSync(outDir, { recursive: true });
-  fs.writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify({ machine, seedAndExplore: results }, null, 2)}\n`);
+  fs.writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
 }
 
 if (process.argv.includes('--child')) {
