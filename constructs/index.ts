@@ -7,3 +7,4 @@ export * from './stage-schedule';
 export * from './aep-provisioning';
 export * from './propensity-pipeline';
 export { bundleHandler } from './bundling';
+export * from './dead-letter-queue';

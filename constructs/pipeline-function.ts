@@ -12,6 +12,7 @@ import {
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
+import { DeadLetterQueue } from './dead-letter-queue';
 import { AlarmTopic } from './alarm-topic';
 import { bundleHandler, DEFAULT_EXTERNAL_MODULES, type BundleResult } from './bundling';
 import { isLiteral, nameFromPath, normalizePrefix } from './naming';
@@ -201,7 +202,6 @@ const RESERVED_ENVIRONMENT_VARIABLES = new Set([
 ]);
 
 /** SQS keeps a message at most 14 days: the longest a failed event can wait for someone to look. */
-const FOURTEEN_DAYS_SECONDS = 14 * 24 * 3600;
 
 /** Oldest Node.js major version accepted (the brief's supported LTS floor). */
 const MIN_NODE_MAJOR = 22;
@@ -248,6 +248,7 @@ export class PipelineFunction extends Construct {
   public readonly policy: IamRolePolicy;
   public readonly logGroup: CloudwatchLogGroup;
   /** Receives asynchronous invocations that failed after their retries. */
+  public readonly deadLetters: DeadLetterQueue;
   public readonly deadLetterQueue: SqsQueue;
   public readonly eventInvokeConfig: LambdaFunctionEventInvokeConfig;
   /** The topic created for the alarms; undefined when `alarmTopicArn` was given. */
@@ -324,12 +325,21 @@ export class PipelineFunction extends Construct {
       tags: props.tags,
     });
 
-    this.deadLetterQueue = new SqsQueue(this, 'dead-letters', {
-      name: nameFromPath(this, { maxLength: 80, allowedCharacters: 'A-Za-z0-9_-', suffix: '-dlq' }),
-      sqsManagedSseEnabled: true,
-      messageRetentionSeconds: FOURTEEN_DAYS_SECONDS,
+    if (props.alarmTopicArn !== undefined) {
+      this.alarmTopicArn = props.alarmTopicArn;
+    } else {
+      this.alarmTopic = new AlarmTopic(this, 'alarms', { tags: props.tags });
+      this.alarmTopicArn = this.alarmTopic.topicArn;
+    }
+
+    this.deadLetters = new DeadLetterQueue(this, 'dead-letters', {
+      queueName: nameFromPath(this, { maxLength: 80, allowedCharacters: 'A-Za-z0-9_-', suffix: '-dlq' }),
+      meaning: `Failed invocations of ${functionName} are waiting in its dead-letter queue`,
+      alarmName: `${functionName}-dead-letters`,
+      alarmTopicArn: this.alarmTopicArn,
       tags: props.tags,
     });
+    this.deadLetterQueue = this.deadLetters.queue;
 
     this.policyDocument = new DataAwsIamPolicyDocument(this, 'permissions', {
       statement: this.permissionStatements(props, what),
@@ -385,13 +395,6 @@ export class PipelineFunction extends Construct {
       dependsOn: [this.policy],
     });
 
-    if (props.alarmTopicArn !== undefined) {
-      this.alarmTopicArn = props.alarmTopicArn;
-    } else {
-      this.alarmTopic = new AlarmTopic(this, 'alarms', { tags: props.tags });
-      this.alarmTopicArn = this.alarmTopic.topicArn;
-    }
-
     this.errorAlarm = new CloudwatchMetricAlarm(this, 'error-alarm', {
       alarmName: `${functionName}-errors`,
       alarmDescription: `${functionName} reported an error`,
@@ -408,21 +411,7 @@ export class PipelineFunction extends Construct {
       alarmActions: [this.alarmTopicArn],
       tags: props.tags,
     });
-    this.deadLetterAlarm = new CloudwatchMetricAlarm(this, 'dead-letter-alarm', {
-      alarmName: `${functionName}-dead-letters`,
-      alarmDescription: `Failed invocations of ${functionName} are waiting in its dead-letter queue`,
-      namespace: 'AWS/SQS',
-      metricName: 'ApproximateNumberOfMessagesVisible',
-      dimensions: { QueueName: this.deadLetterQueue.name },
-      statistic: 'Maximum',
-      period: 300,
-      evaluationPeriods: 1,
-      threshold: 1,
-      comparisonOperator: 'GreaterThanOrEqualToThreshold',
-      treatMissingData: 'notBreaching',
-      alarmActions: [this.alarmTopicArn],
-      tags: props.tags,
-    });
+    this.deadLetterAlarm = this.deadLetters.alarm as CloudwatchMetricAlarm;
   }
 
   private permissionStatements(props: PipelineFunctionProps, what: string): DataAwsIamPolicyDocumentStatement[] {

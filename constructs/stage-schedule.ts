@@ -5,6 +5,7 @@ import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
 import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
+import { DeadLetterQueue } from './dead-letter-queue';
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import { isLiteral, nameFromPath } from './naming';
 
@@ -138,6 +139,7 @@ export class StageSchedule extends Construct {
   public readonly policyDocument: DataAwsIamPolicyDocument;
   public readonly policy: IamRolePolicy;
   /** The created dead-letter queue; undefined when `deadLetterQueueArn` was given. */
+  public readonly deadLetters?: DeadLetterQueue;
   public readonly deadLetterQueue?: SqsQueue;
   public readonly deadLetterQueueArn: string;
   /** Alarm on the created dead-letter queue, when `alarmTopicArn` was given. */
@@ -182,30 +184,16 @@ export class StageSchedule extends Construct {
     if (props.deadLetterQueueArn !== undefined) {
       this.deadLetterQueueArn = props.deadLetterQueueArn;
     } else {
-      this.deadLetterQueue = new SqsQueue(this, 'dead-letters', {
-        name: nameFromPath(this, { maxLength: 80, allowedCharacters: 'A-Za-z0-9_-', suffix: '-dlq' }),
-        sqsManagedSseEnabled: true,
-        messageRetentionSeconds: 14 * 24 * 3600,
+      this.deadLetters = new DeadLetterQueue(this, 'dead-letters', {
+        queueName: nameFromPath(this, { maxLength: 80, allowedCharacters: 'A-Za-z0-9_-', suffix: '-dlq' }),
+        meaning: `Scheduler could not invoke the ${props.stage} stage`,
+        alarmName: `${scheduleName}-undelivered`,
+        alarmTopicArn: props.alarmTopicArn,
         tags: props.tags,
       });
-      this.deadLetterQueueArn = this.deadLetterQueue.arn;
-      if (props.alarmTopicArn !== undefined) {
-        this.deadLetterAlarm = new CloudwatchMetricAlarm(this, 'dead-letter-alarm', {
-          alarmName: `${scheduleName}-undelivered`,
-          alarmDescription: `Scheduler could not invoke the ${props.stage} stage`,
-          namespace: 'AWS/SQS',
-          metricName: 'ApproximateNumberOfMessagesVisible',
-          dimensions: { QueueName: this.deadLetterQueue.name },
-          statistic: 'Maximum',
-          period: 300,
-          evaluationPeriods: 1,
-          threshold: 1,
-          comparisonOperator: 'GreaterThanOrEqualToThreshold',
-          treatMissingData: 'notBreaching',
-          alarmActions: [props.alarmTopicArn],
-          tags: props.tags,
-        });
-      }
+      this.deadLetterQueue = this.deadLetters.queue;
+      this.deadLetterQueueArn = this.deadLetters.queueArn;
+      this.deadLetterAlarm = this.deadLetters.alarm;
     }
 
     const account = new DataAwsCallerIdentity(this, 'account');
