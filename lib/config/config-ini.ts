@@ -135,5 +135,5 @@ export function configFromNotebookIni(sections: IniSections): { input: PipelineC
   set('export', 'compression', compression === 'uncompressed' ? 'none' : compression);
   set('model', 'name', value(cloud, 'model_name'));
 
-  return { input: input as PipelineConfigInput, warnings };
+  return { input: input as unknown as PipelineConfigInput, warnings };
 }

@@ -123,13 +123,30 @@ export const pipelineConfigSchema = z
       })
       .strict()
       .default({}),
+    /** Prefix of the names of what the pipeline creates in AEP (datasets, connections, flows). */
+    namePrefix: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9 _-]{0,39}$/, 'must be 1-40 letters, digits, spaces, "_" or "-", starting with a letter or digit')
+      .default('cmle'),
     export: z
       .object({
         format: z.enum(['parquet', 'json']).default('parquet'),
         compression: z.enum(['gzip', 'none']).default('gzip'),
+        /** The role AEP assumes to write to the bucket (the AepAccessRole construct's). */
+        roleArn: z
+          .string()
+          .trim()
+          .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, 'must be an IAM role ARN')
+          .optional(),
+        /** Hours between AEP's scheduled exports (3, 6, 9, 12 or 24); the export stage also runs them at once. */
+        intervalHours: z.coerce
+          .number()
+          .pipe(z.union([z.literal(3), z.literal(6), z.literal(9), z.literal(12), z.literal(24)], { error: 'must be 3, 6, 9, 12 or 24' }))
+          .default(24),
       })
       .strict()
-      .default({ format: 'parquet', compression: 'gzip' }),
+      .default({ format: 'parquet', compression: 'gzip', intervalHours: 24 }),
     model: z
       .object({
         name: z

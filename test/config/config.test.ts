@@ -138,7 +138,7 @@ describe('CMLE notebook config.ini', () => {
     expect(config.datasets).toEqual({ events: '64f0c0ffee0000000000abcd', features: '64f0c0ffee0000000000abce' });
     expect(config.storage).toMatchObject({ bucket: 'cmle-notebook-bucket', region: 'us-west-2' });
     expect(config.storage.prefixes).toMatchObject({ egress: 'cmle/egress/', ingress: 'cmle/ingress/' });
-    expect(config.export).toEqual({ format: 'parquet', compression: 'gzip' });
+    expect(config.export).toEqual({ format: 'parquet', compression: 'gzip', intervalHours: 24 });
     expect(config.model.name).toBe('cmle_propensity_model');
     // Retired JWT settings and static AWS keys are dropped, each with a reason.
     expect(warnings.join('\n')).toMatch(/private_key_path is ignored/);

@@ -1,0 +1,29 @@
+import { ConfigError } from '../config/errors';
+import { WEEK2_FEATURES } from '../features/spec';
+import { exportFeatures } from '../stages/export';
+import { stageContext } from './stage-context';
+
+/** Scheduled export stage: exports finished featurizations to the bucket's egress folder and verifies the files. */
+export async function handler(): Promise<unknown> {
+  const { config, aep, store, ledger, clock, log } = stageContext('aep-export');
+  const roleArn = config.export.roleArn;
+  if (!roleArn) {
+    throw new ConfigError('The export stage needs the role AEP assumes', [{ path: 'export.roleArn', source: 'PIPELINE_AEP_ROLE_ARN', message: 'is required' }]);
+  }
+  return exportFeatures(
+    { aep, store, ledger, clock, log },
+    {
+      namePrefix: config.namePrefix,
+      roleArn,
+      bucket: config.storage.bucket,
+      egressPrefix: config.storage.prefixes.egress,
+      format: config.export.format,
+      compression: config.export.compression,
+      intervalHours: config.export.intervalHours,
+      spec: WEEK2_FEATURES,
+      // Leave a Lambda's 15 minutes a margin; a slower export is verified by the next run.
+      waitBudgetMs: 10 * 60 * 1000,
+      pollIntervalMs: 15_000,
+    },
+  );
+}
