@@ -1,0 +1,83 @@
+import { ParquetReader } from '@dsnp/parquetjs';
+import type { ObjectStore } from '../ports/object-store';
+
+export class ExportVerificationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExportVerificationError';
+  }
+}
+
+export interface ExportedFile {
+  key: string;
+  bytes: number;
+  rows: number;
+}
+
+export interface ExportedFolder {
+  /** `<egress>/<datasetId>/exportTime=<UTC YYYYMMDDHHMMSS>/` */
+  prefix: string;
+  exportTime: string;
+  files: ExportedFile[];
+  rows: number;
+  columns: string[];
+}
+
+const EXPORT_TIME = /exportTime=(\d{14})\/$/;
+
+/** The export folders AEP has written for a dataset, oldest first. */
+export async function exportFolders(store: ObjectStore, egressPrefix: string, datasetId: string): Promise<string[]> {
+  const folders = new Set<string>();
+  for await (const object of store.list(`${egressPrefix}${datasetId}/`)) {
+    const folder = object.key.slice(0, object.key.lastIndexOf('/') + 1);
+    if (EXPORT_TIME.test(folder)) folders.add(folder);
+  }
+  return [...folders].sort();
+}
+
+/**
+ * Reads an export folder's parquet files: each must open, and together they give the row count and
+ * the column names. A missing, empty or unreadable file is an error naming its key.
+ */
+export async function inspectExportFolder(store: ObjectStore, prefix: string): Promise<ExportedFolder> {
+  const exportTime = EXPORT_TIME.exec(prefix)?.[1];
+  if (!exportTime) {
+    throw new ExportVerificationError(`${prefix} is not an export folder (<dataset>/exportTime=<YYYYMMDDHHMMSS>/)`);
+  }
+  const files: ExportedFile[] = [];
+  let columns: string[] | undefined;
+  for await (const object of store.list(prefix)) {
+    if (!object.key.endsWith('.parquet')) continue;
+    let reader: ParquetReader;
+    try {
+      reader = await ParquetReader.openBuffer(await store.get(object.key));
+    } catch (error) {
+      throw new ExportVerificationError(`Export file ${object.key} is not readable parquet: ${(error as Error).message}`);
+    }
+    try {
+      const names = reader.getSchema().fieldList.map((f) => f.name);
+      if (columns && names.join(',') !== columns.join(',')) {
+        throw new ExportVerificationError(`Export file ${object.key} has columns ${names.join(', ')}, unlike the other parts (${columns.join(', ')})`);
+      }
+      columns = names;
+      files.push({ key: object.key, bytes: object.size, rows: Number(reader.getRowCount()) });
+    } finally {
+      await reader.close();
+    }
+  }
+  if (files.length === 0) {
+    throw new ExportVerificationError(`No parquet files under ${prefix}`);
+  }
+  return { prefix, exportTime, files, rows: files.reduce((n, f) => n + f.rows, 0), columns: columns ?? [] };
+}
+
+/** Checks an export against what the featurize query produced. */
+export function verifyExport(folder: ExportedFolder, expected: { rows?: number; columns: string[] }): void {
+  const missing = expected.columns.filter((c) => !folder.columns.includes(c));
+  if (missing.length > 0) {
+    throw new ExportVerificationError(`Export ${folder.prefix} lacks the columns ${missing.join(', ')}`);
+  }
+  if (expected.rows !== undefined && folder.rows !== expected.rows) {
+    throw new ExportVerificationError(`Export ${folder.prefix} holds ${folder.rows} rows; the query produced ${expected.rows}`);
+  }
+}

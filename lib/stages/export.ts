@@ -1,0 +1,123 @@
+import type { AepServices } from '../aep';
+import { AepError } from '../aep/errors';
+import { trainingColumns, scoringColumns, type FeatureSpec } from '../features/spec';
+import type { RunLedger, RunRecord } from '../ledger/run-ledger';
+import type { Clock } from '../ports/clock';
+import type { Log } from '../ports/logger';
+import type { ObjectStore } from '../ports/object-store';
+import { ensureExportDataflow, type ExportDataflowOptions } from './export-dataflow';
+import { exportFolders, inspectExportFolder, verifyExport, type ExportedFolder } from './export-files';
+import type { FeaturizeOutputs } from './featurize';
+
+export interface ExportOptions extends Omit<ExportDataflowOptions, 'datasetIds' | 'path' | 'startTime'> {
+  /** The bucket's egress prefix, e.g. `egress/`. */
+  egressPrefix: string;
+  spec: FeatureSpec;
+  /** How long this run waits for AEP to write the files; past it the run is recorded pending and the next one checks. */
+  waitBudgetMs: number;
+  pollIntervalMs: number;
+}
+
+export interface ExportDeps {
+  aep: AepServices;
+  store: ObjectStore;
+  ledger: RunLedger;
+  clock: Clock;
+  log: Log;
+}
+
+/** What an export run hands the training and scoring stages through the ledger. */
+export interface ExportOutputs extends Record<string, unknown> {
+  featurizeRunId: string;
+  flowId: string;
+  training: { datasetId: string; folder: string; rows: number; files: string[] };
+  scoring: { datasetId: string; folder: string; rows: number; files: string[] };
+}
+
+/**
+ * Export (notebook week 2): once the newest featurization's queries have succeeded, runs the
+ * dataset-export dataflow at once (ad hoc), waits for AEP to write the parquet files under
+ * `egress/<datasetId>/exportTime=<ts>/`, verifies them (readable, expected columns, the training rows the
+ * query produced) and records them. "Not ready, retry in 10 minutes" and "a run already exists" are
+ * recorded as skipped: the next scheduled run continues.
+ */
+export async function exportFeatures(deps: ExportDeps, options: ExportOptions): Promise<RunRecord> {
+  return deps.ledger.run('export', async () => {
+    const featurizeRun = (await deps.ledger.recent('featurize', 20)).find((r) => r.status === 'succeeded');
+    if (!featurizeRun) {
+      return { status: 'skipped', reason: 'No featurization to export yet' };
+    }
+    const exported = (await deps.ledger.recent('export', 50)).some((r) => r.status === 'succeeded' && r.outputs?.featurizeRunId === featurizeRun.runId);
+    if (exported) {
+      return { status: 'skipped', reason: `Featurization ${featurizeRun.runId} is already exported`, inputs: { featurizeRunId: featurizeRun.runId } };
+    }
+    const features = featurizeRun.outputs as FeaturizeOutputs;
+    const inputs = { featurizeRunId: featurizeRun.runId, trainingQueryId: features.trainingQueryId, scoringQueryId: features.scoringQueryId };
+
+    const [trainingQuery, scoringQuery] = await Promise.all([features.trainingQueryId, features.scoringQueryId].map((id) => deps.aep.queryService.get(id)));
+    for (const query of [trainingQuery, scoringQuery]) {
+      if (query.state === 'SUCCESS') continue;
+      if (['SUBMITTED', 'IN_PROGRESS'].includes(query.state)) {
+        return { status: 'skipped', reason: `Featurization query ${query.id} is ${query.state}`, inputs };
+      }
+      const reason = (query.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(' ')).join('; ');
+      throw new AepError(`Featurization query ${query.id} ended ${query.state}${reason ? `: ${reason}` : ''}; nothing is exported`, {
+        kind: 'failed-operation',
+      });
+    }
+
+    const trainingDataset = await deps.aep.catalog.findDataset(features.trainingTable);
+    const scoringDataset = await deps.aep.catalog.findDataset(features.scoringTable);
+    if (!trainingDataset || !scoringDataset) {
+      throw new AepError(`The feature datasets ${features.trainingTable} and ${features.scoringTable} are not both in Catalog`, { kind: 'not-found' });
+    }
+    const flow = await ensureExportDataflow(deps.aep, {
+      ...options,
+      path: options.egressPrefix.replace(/\/$/, ''),
+      datasetIds: [trainingDataset.id, scoringDataset.id],
+      startTime: deps.clock.now(),
+    });
+    // Files written after the featurization finished belong to it; they may come from an earlier run
+    // of this stage that started the export and ran out of time waiting.
+    const since = featurizeRun.finishedAt.replace(/[-:T]/g, '').slice(0, 14);
+    const newestFolder = async (datasetId: string) =>
+      (await exportFolders(deps.store, options.egressPrefix, datasetId)).filter((f) => (/exportTime=(\d{14})\/$/.exec(f)?.[1] ?? '') >= since).pop();
+    const written = async () => ({ training: await newestFolder(trainingDataset.id), scoring: await newestFolder(scoringDataset.id) });
+
+    let folders = await written();
+    if (!folders.training || !folders.scoring) {
+      const outcome = await deps.aep.activation.runDatasetExport(flow.flowId, [trainingDataset.id, scoringDataset.id]);
+      if (outcome.kind === 'not-ready') {
+        return { status: 'skipped', reason: `AEP is not ready to export: ${outcome.message}`, inputs: { ...inputs, flowId: flow.flowId } };
+      }
+      const deadline = deps.clock.now().getTime() + options.waitBudgetMs;
+      while ((!folders.training || !folders.scoring) && deps.clock.now().getTime() < deadline) {
+        await deps.clock.sleep(options.pollIntervalMs);
+        folders = await written();
+      }
+      if (!folders.training || !folders.scoring) {
+        return {
+          status: 'skipped',
+          reason: `The export of flow ${flow.flowId} is under way (${outcome.kind}); the next run verifies its files`,
+          inputs: { ...inputs, flowId: flow.flowId },
+        };
+      }
+    }
+    const trainingFolder = folders.training;
+    const scoringFolder = folders.scoring;
+
+    const training = await inspectExportFolder(deps.store, trainingFolder);
+    const scoring = await inspectExportFolder(deps.store, scoringFolder);
+    verifyExport(training, { rows: trainingQuery.rowCount, columns: trainingColumns(options.spec) });
+    verifyExport(scoring, { rows: scoringQuery.rowCount, columns: scoringColumns(options.spec) });
+    const summary = (datasetId: string, folder: ExportedFolder) => ({ datasetId, folder: folder.prefix, rows: folder.rows, files: folder.files.map((f) => f.key) });
+    const outputs: ExportOutputs = {
+      featurizeRunId: featurizeRun.runId,
+      flowId: flow.flowId,
+      training: summary(trainingDataset.id, training),
+      scoring: summary(scoringDataset.id, scoring),
+    };
+    deps.log.info('Features exported', { trainingRows: training.rows, scoringRows: scoring.rows, flowId: flow.flowId });
+    return { inputs, outputs };
+  });
+}

@@ -1,0 +1,114 @@
+import type { AepServices } from '../aep';
+import { compileFeatureStatement } from '../features/compile';
+import type { FeatureSpec } from '../features/spec';
+import type { RunLedger, RunRecord } from '../ledger/run-ledger';
+import type { Log } from '../ports/logger';
+import type { QueryRunner } from '../ports/query-runner';
+import { assertIdentifier, type SqlDialect } from '../sql/dialect';
+
+export interface FeaturizeOptions {
+  eventsDatasetId: string;
+  /** Prefix of the feature tables: `<prefix>_training_features` and `<prefix>_scoring_features`. */
+  namePrefix: string;
+  spec: FeatureSpec;
+  /** Tenant id without underscore; read from the Schema Registry when absent. */
+  tenantId?: string;
+}
+
+export interface FeaturizeDeps {
+  aep: AepServices;
+  /** Interactive Query Service, for the short snapshot look-up; the featurization itself is a batch query. */
+  query: QueryRunner;
+  dialect: SqlDialect;
+  ledger: RunLedger;
+  log: Log;
+}
+
+/** What a featurize run hands the export stage through the ledger. */
+export interface FeaturizeOutputs extends Record<string, unknown> {
+  snapshotFrom: number | null;
+  snapshotTo: number;
+  trainingTable: string;
+  scoringTable: string;
+  trainingQueryId: string;
+  scoringQueryId: string;
+  /** First run: CREATE TABLE AS; after: INSERT INTO. Per table, in case one of them failed before. */
+  modes: { training: 'create' | 'insert'; scoring: 'create' | 'insert' };
+}
+
+export function featureTableNames(namePrefix: string): { training: string; scoring: string } {
+  const base = namePrefix.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
+  return {
+    training: assertIdentifier('training table', `${base}_training_features`),
+    scoring: assertIdentifier('scoring table', `${base}_scoring_features`),
+  };
+}
+
+const FINISHED_OK = 'SUCCESS';
+const FINISHED_BAD = new Set(['FAILED', 'KILLED', 'CANCELLED', 'CANCELED', 'DELETED']);
+
+/**
+ * Featurize (notebook week 2), once per new range of event snapshots: submits the training and the
+ * scoring feature queries as batch queries and records them, without waiting (a Lambda's 15 minutes
+ * must never bound a query). The export stage picks them up when they have finished. A run whose
+ * queries failed is redone from the same snapshot; a run still in progress makes this run skip.
+ */
+export async function featurize(deps: FeaturizeDeps, options: FeaturizeOptions): Promise<RunRecord> {
+  return deps.ledger.run('featurize', async () => {
+    const tenantId = options.tenantId ?? (await deps.aep.schemaRegistry.tenantId());
+    const eventsTable = await deps.aep.catalog.tableName(options.eventsDatasetId);
+    const snapshots = await deps.query.query<{ snapshot_id: string | number }>(deps.dialect.snapshotIdsQuery(eventsTable));
+    const latest = snapshots.map((s) => Number(s.snapshot_id)).reduce((max, id) => Math.max(max, id), -1);
+    if (latest < 0) {
+      return { status: 'skipped', reason: `The events table ${eventsTable} holds no data yet`, inputs: { eventsTable } };
+    }
+
+    const previous = (await deps.ledger.recent('featurize', 20)).find((r) => r.status === 'succeeded');
+    let from: number | null = null;
+    if (previous) {
+      const outputs = previous.outputs as FeaturizeOutputs;
+      const states = await Promise.all([outputs.trainingQueryId, outputs.scoringQueryId].map((id) => deps.aep.queryService.get(id)));
+      if (states.some((q) => q.state !== FINISHED_OK && !FINISHED_BAD.has(q.state))) {
+        return { status: 'skipped', reason: `The featurization of run ${previous.runId} is still running`, inputs: { previousRunId: previous.runId } };
+      }
+      // A failed featurization is redone from where it started; a successful one is continued.
+      from = states.every((q) => q.state === FINISHED_OK) ? outputs.snapshotTo : outputs.snapshotFrom;
+    }
+    if (from !== null && latest <= from) {
+      return { status: 'skipped', reason: `No event snapshot after ${from}`, inputs: { eventsTable, snapshotFrom: from } };
+    }
+
+    const tables = featureTableNames(options.namePrefix);
+    const modeOf = async (table: string): Promise<'create' | 'insert'> => ((await deps.aep.catalog.findDataset(table)) ? 'insert' : 'create');
+    const modes = { training: await modeOf(tables.training), scoring: await modeOf(tables.scoring) };
+    // Training rows come from the users with new events; the scoring set is every profile as of now.
+    const ranges = { training: { ...(from !== null ? { from } : {}), to: latest }, scoring: { to: latest } };
+    const submit = (kind: 'training' | 'scoring') =>
+      deps.aep.queryService.submit({
+        dbName: deps.aep.queryService.allDatabase,
+        name: `${options.namePrefix} ${kind} features ${kind === 'training' && from !== null ? from : 'start'}-${latest}`,
+        sql: compileFeatureStatement(options.spec, deps.dialect, {
+          kind,
+          eventsTable,
+          tenantId,
+          snapshots: ranges[kind],
+          outputTable: tables[kind],
+          mode: modes[kind],
+        }),
+      });
+    const training = await submit('training');
+    const scoring = await submit('scoring');
+    deps.log.info('Featurization submitted', { trainingQueryId: training.id, scoringQueryId: scoring.id, from, to: latest });
+
+    const outputs: FeaturizeOutputs = {
+      snapshotFrom: from,
+      snapshotTo: latest,
+      trainingTable: tables.training,
+      scoringTable: tables.scoring,
+      trainingQueryId: training.id,
+      scoringQueryId: scoring.id,
+      modes,
+    };
+    return { inputs: { eventsDatasetId: options.eventsDatasetId, eventsTable, tenantId }, outputs };
+  });
+}
