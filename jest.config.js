@@ -3,8 +3,13 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  // Type checking is done once by `tsc --noEmit` in `npm test`; per-file transpilation keeps jest fast.
-  transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
+  transform: {
+    // Type checking is done once by `tsc --noEmit` in `npm test`; per-file transpilation keeps jest fast.
+    '^.+\\.ts$': ['ts-jest', { diagnostics: false }],
+    '/node_modules/uuid/.+\\.js$': '<rootDir>/test/esm-to-cjs-transform.js',
+  },
+  // node_modules stay untransformed, except the ES-module-only uuid (see test/esm-to-cjs-transform.js).
+  transformIgnorePatterns: ['/node_modules/(?!(thrift/node_modules/)?uuid/)'],
   testTimeout: 120000,
   maxWorkers: 2,
   setupFiles: ['<rootDir>/test/setup.ts'],

@@ -5,7 +5,7 @@ import * as path from 'path';
 import { createS3Client, S3ObjectStore } from '../aws/s3-object-store';
 import { loadConfig } from '../config/load';
 import type { PipelineConfig } from '../config/schema';
-import { AepStandIn } from './aep/server';
+import { AepStandIn, type AepStandInOptions } from './aep/server';
 import { ObjectStoreServer } from './object-store/server';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './postgres';
 
@@ -16,6 +16,8 @@ export interface EmbeddedPlatformOptions {
   orgId?: string;
   sandbox?: string;
   tenantId?: string;
+  /** Options of the AEP stand-in, e.g. `exportReadyAfterMs` to see "not ready for dataset export" answers. */
+  aep?: Pick<AepStandInOptions, 'exportReadyAfterMs' | 'exportRunDelayMs' | 'exportRowsPerFile'>;
 }
 
 /** The loopback store accepts any key; these placate the SDK's credential chain without touching real AWS. */
@@ -82,6 +84,9 @@ export async function startEmbeddedPlatform(options: EmbeddedPlatformOptions): P
       clientSecret,
       tenantId,
       queryService: { host: postgres.host, port: postgres.port },
+      // Dataset export runs write to the bucket through the store's S3 API, as AEP writes to S3.
+      objectStore: { endpoint: s3Endpoint, region: 'us-east-1', credentials: EMBEDDED_S3_CREDENTIALS },
+      ...options.aep,
     });
     const { baseUrl } = await aep.start();
     stops.push(() => aep.stop());

@@ -1,12 +1,14 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { startEmbeddedPlatform, type EmbeddedPlatform } from '../../lib/embedded/platform';
+import { startEmbeddedPlatform, type EmbeddedPlatform, type EmbeddedPlatformOptions } from '../../lib/embedded/platform';
 
 /** Starts an embedded platform in a temporary folder for a test file; stops it and removes the folder after. */
-export async function startTestPlatform(): Promise<EmbeddedPlatform & { dataDir: string; dispose(): Promise<void> }> {
+export async function startTestPlatform(
+  options: Omit<EmbeddedPlatformOptions, 'dataDir'> = {},
+): Promise<EmbeddedPlatform & { dataDir: string; dispose(): Promise<void> }> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'aep-platform-test-'));
-  const platform = await startEmbeddedPlatform({ dataDir });
+  const platform = await startEmbeddedPlatform({ ...options, dataDir });
   return {
     ...platform,
     dataDir,

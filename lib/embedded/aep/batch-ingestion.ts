@@ -190,7 +190,7 @@ export class BatchIngestion {
           this.finish(batch, 'failed');
           return;
         }
-        const result = await loadBatch(this.db, target, files, batch.format);
+        const result = await loadBatch(this.db, target, files, batch.format, batch.id);
         batch.recordCount = result.records;
         batch.size = result.bytes;
         if (result.ok) {

@@ -170,6 +170,35 @@ export class Catalog {
     return rec;
   }
 
+  /**
+   * Records the batch a batch query wrote into a dataset (CREATE TABLE AS, INSERT INTO), as Query
+   * Service does: a successful batch of `records` rows, and the dataset's last batch.
+   */
+  noteQueryBatch(datasetId: string, id: string, records: number): void {
+    const now = Date.now();
+    const rec: BatchRecord = {
+      id,
+      datasetId,
+      status: 'success',
+      created: now,
+      updated: now,
+      started: now,
+      completed: now,
+      externalId: id,
+      inputFormat: { format: 'parquet' },
+      format: { kind: 'json', multiLine: false },
+      tags: {},
+      files: new Map(),
+      errors: [],
+      recordCount: records,
+      failedRecordCount: 0,
+      size: 0,
+      versionPatch: 1,
+    };
+    this.batches.set(id, rec);
+    this.noteBatchOutcome(rec);
+  }
+
   /** Records the end of a batch on its dataset. */
   noteBatchOutcome(batch: BatchRecord): void {
     const d = this.datasets.get(batch.datasetId);

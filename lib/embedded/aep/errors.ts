@@ -8,6 +8,10 @@
  * - Catalog and Batch Ingestion (no error schema in their specs): Platform's RFC 7807 problem details
  *   `{ type, title, status, detail }` with the service's error-type prefix
  * - Query Service: `{ message, statusCode }`
+ * - Flow Service: RFC 7807 problem details with the `FLOW` prefix (destinations.yaml types its errors
+ *   as any object)
+ * - Ad hoc activation: the same problem details plus `message`, the one field ad-hoc-activation.yaml
+ *   documents for its errors
  */
 import { randomUUID } from 'crypto';
 import { ApiError, ErrorFactory } from './http';
@@ -77,3 +81,9 @@ export const ingestError: ErrorFactory = (status, message, code = '1000') => pro
 export const queryError: ErrorFactory = (status, message) => new ApiError(status, { message, statusCode: status });
 export const schemaRegistryError: ErrorFactory = (status, message, code) => xdmError(status, message, code);
 
+
+export const flowServiceError: ErrorFactory = (status, message, code = '1000') => problem('FLOW', status, message, code);
+export const activationError: ErrorFactory = (status, message, code = '1000') => {
+  const e = problem('ACTIVATION', status, message, code);
+  return new ApiError(status, { ...(e.body as Record<string, unknown>), message });
+};

@@ -9,8 +9,9 @@ import type { JobRunner } from './batch-ingestion';
 import type { Catalog } from './catalog';
 import { queryError } from './errors';
 import { intParam, isPlainObject, objectBody, Reply, RequestContext, Router } from './http';
-import { uuid } from './ids';
+import { batchId, uuid } from './ids';
 import { compareValues, matchesFilters, parsePropertyFilter } from './listing';
+import { adoptQueryTable, hasSnapshotColumn, nextSnapshotId, recordSnapshot, rowsInSnapshot, tagInsertsWhileRunning } from './snapshots';
 import { existingRelations, quoteIdent } from './xdm-tables';
 
 export const QUERY_BASE = '/data/foundation/query';
@@ -59,6 +60,27 @@ const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 1000;
 const CTAS = /^\s*create\s+table\s+(?:if\s+not\s+exists\s+)?((?:"[^"]+"|[A-Za-z_][\w$]*)(?:\.(?:"[^"]+"|[A-Za-z_][\w$]*))?)\s+(?:\([^)]*\)\s*)?as\b/i;
 const INSERT_INTO = /^\s*insert\s+into\b/i;
+const TABLE_NAME = '((?:"[^"]+"|[A-Za-z_][\\w$]*)(?:\\.(?:"[^"]+"|[A-Za-z_][\\w$]*))?)';
+/** Every CREATE TABLE ... AS (not temporary tables) and INSERT INTO in a query, wherever it stands. */
+const CTAS_ANYWHERE = new RegExp(`\\bcreate\\s+table\\s+(?:if\\s+not\\s+exists\\s+)?${TABLE_NAME}\\s+(?:\\([^)]*\\)\\s*)?as\\b`, 'gi');
+const INSERT_ANYWHERE = new RegExp(`\\binsert\\s+into\\s+${TABLE_NAME}`, 'gi');
+
+/** A dataset a batch query wrote: a new snapshot of it. */
+interface QueryWrite {
+  table: string;
+  /** Made by CREATE TABLE AS (a new dataset). */
+  created: boolean;
+  rows: number;
+  batchId: string;
+  snapshotId: number;
+}
+
+/** Tables a query's SQL creates with CREATE TABLE AS and inserts into, by name (lower case unless quoted). */
+export function writeTargets(sql: string): { created: string[]; inserted: string[] } {
+  const created = [...sql.matchAll(CTAS_ANYWHERE)].map((m) => unquoteTable(m[1]));
+  const inserted = [...sql.matchAll(INSERT_ANYWHERE)].map((m) => unquoteTable(m[1]));
+  return { created: [...new Set(created)], inserted: [...new Set(inserted)] };
+}
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function stringParams(value: unknown, what: string): Record<string, string> {
@@ -253,28 +275,63 @@ export class QueryService {
         q.state = 'IN_PROGRESS';
         q.startedAt = Date.now();
         touch();
+        const before = await existingRelations(this.db);
+        const targets = writeTargets(q.effectiveSQL);
+        // Rows the query inserts into existing datasets make a new snapshot of each.
+        const inserted = new Map<string, number>();
+        for (const table of targets.inserted) {
+          if (inserted.has(table) || !before.has(table) || !this.catalog.findDatasetByTable(table)) continue;
+          if (!(await hasSnapshotColumn(this.db, table))) continue;
+          inserted.set(table, await nextSnapshotId(this.db));
+        }
+        const untag = await tagInsertsWhileRunning(this.db, inserted);
         let results;
         try {
           results = await this.db.exec(q.effectiveSQL);
         } finally {
           // A query must not leave the shared session inside a transaction.
           if (this.db.isInTransaction()) await this.db.exec('ROLLBACK');
+          await untag();
         }
         const last = results[results.length - 1];
         let rowCount = last ? (last.affectedRows && last.affectedRows > 0 ? last.affectedRows : last.rows.length) : 0;
-        let ctasCreated = false;
-        if (q.ctasTable && (await existingRelations(this.db)).has(q.ctasTable)) {
-          // PostgreSQL reports no row count for CREATE TABLE AS; Query Service reports the rows persisted.
-          ctasCreated = true;
-          const counted = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${quoteIdent(q.ctasTable)}`);
-          rowCount = counted.rows[0].n;
+        const written: QueryWrite[] = [];
+        const after = await existingRelations(this.db);
+        for (const table of targets.created) {
+          if (written.some((w) => w.table === table) || !after.has(table)) continue;
+          if (before.has(table) && this.catalog.findDatasetByTable(table)) continue; // CREATE TABLE IF NOT EXISTS on a dataset: nothing written
+          // A table made by CREATE TABLE AS is a new dataset whose first snapshot holds every row.
+          const snapshotId = await nextSnapshotId(this.db);
+          await adoptQueryTable(this.db, table, snapshotId);
+          const counted = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${quoteIdent(table)}`);
+          const batch = batchId();
+          await recordSnapshot(this.db, table, snapshotId, batch);
+          written.push({ table, created: true, rows: counted.rows[0].n, batchId: batch, snapshotId });
         }
-        return { rowCount, ctasCreated };
+        for (const [table, snapshotId] of inserted) {
+          if (written.some((w) => w.table === table)) continue;
+          const rows = await rowsInSnapshot(this.db, table, snapshotId);
+          if (rows === 0) continue;
+          const batch = batchId();
+          await recordSnapshot(this.db, table, snapshotId, batch);
+          written.push({ table, created: false, rows, batchId: batch, snapshotId });
+        }
+        // PostgreSQL reports no row count for CREATE TABLE AS; Query Service reports the rows persisted.
+        const ctas = q.ctasTable ? written.find((w) => w.table === q.ctasTable && w.created) : undefined;
+        if (ctas) rowCount = ctas.rows;
+        else if (q.ctasTable && after.has(q.ctasTable)) rowCount = 0;
+        else if (q.isInsertInto && written.length === 1 && !written[0].created) rowCount = written[0].rows;
+        return { rowCount, written, ctasExists: q.ctasTable !== undefined && after.has(q.ctasTable) };
       });
       if (!results) return;
       q.rowCount = results.rowCount;
-      if (results.ctasCreated && q.ctasTable) {
-        q.createdDatasetId = this.catalog.registerQueryDataset(q.ctasTable, q.request.description as string | undefined).id;
+      const description = q.request.description as string | undefined;
+      for (const w of results.written) {
+        const dataset = w.created ? this.catalog.registerQueryDataset(w.table, description) : this.catalog.findDatasetByTable(w.table);
+        if (dataset) this.catalog.noteQueryBatch(dataset.id, w.batchId, w.rows);
+      }
+      if (results.ctasExists && q.ctasTable) {
+        q.createdDatasetId = (this.catalog.findDatasetByTable(q.ctasTable) ?? this.catalog.registerQueryDataset(q.ctasTable, description)).id;
       }
       q.state = 'SUCCESS';
     } catch (err) {

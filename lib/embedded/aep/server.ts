@@ -9,13 +9,17 @@ import type { AddressInfo } from 'net';
 import type { PGlite } from '@electric-sql/pglite';
 import { BatchIngestion, JobRunner } from './batch-ingestion';
 import { Catalog } from './catalog';
-import { catalogError, gatewayError, imsError, ingestError, queryError, xdmError } from './errors';
+import { Activation } from './activation';
+import { activationError, catalogError, flowServiceError, gatewayError, imsError, ingestError, queryError, xdmError } from './errors';
+import { FlowService, type ObjectStoreAccess } from './flow-service';
 import { FaultInjector } from './faults';
 import { ApiError, ErrorFactory, header, isJsonMediaType, mediaType, Reply, RequestContext, Router, ServiceName } from './http';
 import { requestId as newRequestId, uuid } from './ids';
 import { registerIms, TokenStore } from './ims';
 import { QueryService } from './query-service';
 import { SchemaRegistry } from './schema-registry';
+import { installSnapshots } from './snapshots';
+import { withExclusiveSession } from '../postgres';
 
 export interface AepStandInOptions {
   db: PGlite;
@@ -34,6 +38,20 @@ export interface AepStandInOptions {
   host?: string;
   /** Port; default 0 (chosen at run time). */
   port?: number;
+  /**
+   * The S3-compatible store dataset export runs write to (the bucket is the target connection's).
+   * Without it, export runs fail with an error saying so.
+   */
+  objectStore?: ObjectStoreAccess;
+  /**
+   * Ad hoc export runs of a dataflow or dataset younger than this are refused as "not ready for
+   * dataset export" (AEP asks to wait about 10 minutes); default 0.
+   */
+  exportReadyAfterMs?: number;
+  /** How long an export run stays queued before it starts (to observe runs in progress); default 0. */
+  exportRunDelayMs?: number;
+  /** Rows per exported part file; default 500000. */
+  exportRowsPerFile?: number;
 }
 
 type HeaderMap = Record<string, string | string[] | undefined>;
@@ -67,6 +85,8 @@ const ERROR_FACTORIES: Record<ServiceName, ErrorFactory> = {
   catalog: catalogError,
   import: ingestError,
   query: queryError,
+  flowservice: flowServiceError,
+  activation: activationError,
 };
 
 class BodyTooLarge extends Error {}
@@ -91,7 +111,11 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
 
 export class AepStandIn {
   readonly faults = new FaultInjector();
-  private readonly options: Required<Omit<AepStandInOptions, 'host' | 'port'>> & { host: string; port: number };
+  private readonly options: Required<Omit<AepStandInOptions, 'host' | 'port' | 'objectStore'>> & {
+    host: string;
+    port: number;
+    objectStore?: ObjectStoreAccess;
+  };
   private readonly tokens: TokenStore;
   private readonly router = new Router();
   private readonly listeners = new Set<ExchangeListener>();
@@ -100,6 +124,7 @@ export class AepStandIn {
   private url: string | undefined;
   private readonly registry: SchemaRegistry;
   private readonly catalog: Catalog;
+  private readonly flowService: FlowService;
 
   constructor(options: AepStandInOptions) {
     for (const k of ['orgId', 'sandbox', 'clientId', 'clientSecret', 'tenantId'] as const) {
@@ -113,11 +138,21 @@ export class AepStandIn {
       tokenTtlSeconds: options.tokenTtlSeconds ?? 86400,
       host: options.host ?? '127.0.0.1',
       port: options.port ?? 0,
+      exportReadyAfterMs: options.exportReadyAfterMs ?? 0,
+      exportRunDelayMs: options.exportRunDelayMs ?? 0,
+      exportRowsPerFile: options.exportRowsPerFile ?? 500_000,
     };
+    for (const k of ['exportReadyAfterMs', 'exportRunDelayMs'] as const) {
+      if (!Number.isFinite(this.options[k]) || this.options[k] < 0) throw new Error(`AepStandIn: option '${k}' must be a number of milliseconds >= 0`);
+    }
+    if (!Number.isInteger(this.options.exportRowsPerFile) || this.options.exportRowsPerFile < 1) {
+      throw new Error('AepStandIn: option exportRowsPerFile must be a positive integer');
+    }
     const { orgId, sandbox, clientId, clientSecret, tenantId, db } = this.options;
     this.tokens = new TokenStore({ clientId, clientSecret, orgId, tokenTtlSeconds: this.options.tokenTtlSeconds });
     const jobs: JobRunner = { run: (name, job) => this.runJob(name, job) };
-    this.registry = new SchemaRegistry({ orgId, sandbox, sandboxId: uuid(), tenantId, clientId });
+    const sandboxId = uuid();
+    this.registry = new SchemaRegistry({ orgId, sandbox, sandboxId, tenantId, clientId });
     this.catalog = new Catalog({ orgId, clientId, sandbox }, db, this.registry);
     const ingestion = new BatchIngestion(db, this.catalog, jobs);
     const query = new QueryService({ orgId, sandbox, clientId, queryService: this.options.queryService }, db, this.catalog, jobs);
@@ -126,6 +161,14 @@ export class AepStandIn {
     this.catalog.register(this.router);
     ingestion.register(this.router);
     query.register(this.router);
+    this.flowService = new FlowService({ orgId, sandbox, sandboxId, clientId }, db, this.catalog, jobs, {
+      objectStore: this.options.objectStore,
+      exportReadyAfterMs: this.options.exportReadyAfterMs,
+      exportRunDelayMs: this.options.exportRunDelayMs,
+      exportRowsPerFile: this.options.exportRowsPerFile,
+    });
+    this.flowService.register(this.router);
+    new Activation(this.flowService, this.catalog, { exportReadyAfterMs: this.options.exportReadyAfterMs }).register(this.router);
   }
 
   /** Base URL (scheme, host and port) of the running server, for both IMS and the platform. */
@@ -136,6 +179,8 @@ export class AepStandIn {
 
   async start(): Promise<{ baseUrl: string }> {
     if (this.server) return { baseUrl: this.baseUrl };
+    // Data Distiller's snapshot bookkeeping (history_meta) lives in the database, ready before any dataset is written.
+    await withExclusiveSession(this.options.db, () => installSnapshots(this.options.db));
     const server = http.createServer((req, res) => {
       this.handle(req, res).catch((err) => {
         // handle() answers every error itself; this only guards against a broken socket.
@@ -161,7 +206,7 @@ export class AepStandIn {
     return { baseUrl: this.url };
   }
 
-  /** Stops accepting requests and waits for batches and queries still running. */
+  /** Stops accepting requests and waits for batches, queries and export runs still running. */
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
@@ -172,6 +217,7 @@ export class AepStandIn {
       });
     }
     while (this.jobs.size > 0) await Promise.allSettled([...this.jobs]);
+    this.flowService.close();
   }
 
   /** Calls `listener` with every request/response; returns a function that removes it. */
@@ -187,7 +233,7 @@ export class AepStandIn {
     this.tokens.revokeAll();
   }
 
-  /** Resolves when no batch load or query is running (for tests that inspect the database). */
+  /** Resolves when no batch load, query or export run is queued or running (for tests that inspect the results). */
   async idle(): Promise<void> {
     while (this.jobs.size > 0) await Promise.allSettled([...this.jobs]);
   }

@@ -11,6 +11,7 @@
  */
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import { withExclusiveSession } from '../postgres';
+import { nextSnapshotId, recordSnapshot, SNAPSHOT_COLUMN } from './snapshots';
 import { FieldTree, lookupPath, XdmField } from './xdm';
 
 export interface ColumnDef {
@@ -45,7 +46,7 @@ export interface BatchError {
 }
 
 export type LoadResult =
-  | { ok: true; records: number; bytes: number }
+  | { ok: true; records: number; bytes: number; snapshotId: number }
   | { ok: false; records: number; failedRecords: number; bytes: number; errors: BatchError[] };
 
 /** Error codes the stand-in reports for rejected batches. */
@@ -116,8 +117,9 @@ export async function existingRelations(db: PGlite): Promise<Set<string>> {
   return new Set(res.rows.map((r) => r.name));
 }
 
+/** Creates a dataset's table: one column per top-level field, then the snapshot system column. */
 export async function createTable(db: PGlite, table: string, columns: ColumnDef[]): Promise<void> {
-  const cols = columns.map((c) => `${quoteIdent(c.name)} ${c.sqlType}`).join(', ');
+  const cols = [...columns.map((c) => `${quoteIdent(c.name)} ${c.sqlType}`), `${quoteIdent(SNAPSHOT_COLUMN)} bigint`].join(', ');
   await withExclusiveSession(db, () => db.exec(`CREATE TABLE ${quoteIdent(table)} (${cols})`));
 }
 
@@ -245,9 +247,9 @@ function knownKeyList(target: TableTarget): string {
   return target.columns.map((c) => quoteLiteral(c.name)).join(', ');
 }
 
-function insertJsonSql(target: TableTarget): string {
-  const cols = target.columns.map((c) => quoteIdent(c.name)).join(', ');
-  const rcols = target.columns.map((c) => `r.${quoteIdent(c.name)}`).join(', ');
+function insertJsonSql(target: TableTarget, snapshotId: number): string {
+  const cols = [...target.columns.map((c) => quoteIdent(c.name)), quoteIdent(SNAPSHOT_COLUMN)].join(', ');
+  const rcols = [...target.columns.map((c) => `r.${quoteIdent(c.name)}`), `${Number(snapshotId)}::bigint`].join(', ');
   const requiredCheck = target.required.map((f) => ` AND r.${quoteIdent(f)} IS NOT NULL`).join('');
   return `WITH src AS MATERIALIZED (
       SELECT aep_src.l::jsonb AS j FROM ${PLAIN_LINES_OF_BLOB} WHERE ${NOT_BLANK}
@@ -263,8 +265,8 @@ function insertJsonSql(target: TableTarget): string {
              WHERE k NOT IN (${knownKeyList(target)})) AS unknown_keys`;
 }
 
-async function insertJsonFile(tx: Transaction, target: TableTarget, data: Buffer | string): Promise<JsonLoadStats> {
-  const res = await tx.query<{ records: number; inserted: number; unknown_keys: string[] | null }>(insertJsonSql(target), [], {
+async function insertJsonFile(tx: Transaction, target: TableTarget, data: Buffer | string, snapshotId: number): Promise<JsonLoadStats> {
+  const res = await tx.query<{ records: number; inserted: number; unknown_keys: string[] | null }>(insertJsonSql(target, snapshotId), [], {
     blob: new Blob([data]),
   });
   const row = res.rows[0];
@@ -400,14 +402,21 @@ async function stageCsv(q: Transaction, plan: CsvPlan, format: Extract<BatchForm
   return stage;
 }
 
-async function insertCsvFile(tx: Transaction, target: TableTarget, plan: CsvPlan, format: Extract<BatchFormat, { kind: 'csv' }>, data: Buffer): Promise<JsonLoadStats> {
+async function insertCsvFile(
+  tx: Transaction,
+  target: TableTarget,
+  plan: CsvPlan,
+  format: Extract<BatchFormat, { kind: 'csv' }>,
+  data: Buffer,
+  snapshotId: number,
+): Promise<JsonLoadStats> {
   const stage = await stageCsv(tx, plan, format, data);
   const cols = [...plan.expressions.keys()];
   const requiredCheck = target.required.map((f) => (plan.expressions.has(f) ? `${plan.expressions.get(f)} IS NOT NULL` : 'false'));
   const where = requiredCheck.length > 0 ? `WHERE ${requiredCheck.join(' AND ')}` : '';
   const res = await tx.query<{ records: number; inserted: number }>(
-    `WITH ins AS (INSERT INTO ${quoteIdent(target.table)} (${cols.map(quoteIdent).join(', ')})
-       SELECT ${cols.map((c) => plan.expressions.get(c)).join(', ')} FROM ${stage} ${where} RETURNING 1)
+    `WITH ins AS (INSERT INTO ${quoteIdent(target.table)} (${[...cols.map(quoteIdent), quoteIdent(SNAPSHOT_COLUMN)].join(', ')})
+       SELECT ${[...cols.map((c) => plan.expressions.get(c)), `${Number(snapshotId)}::bigint`].join(', ')} FROM ${stage} ${where} RETURNING 1)
      SELECT (SELECT count(*) FROM ${stage})::int AS records, (SELECT count(*) FROM ins)::int AS inserted`,
   );
   return { records: res.rows[0].records, inserted: res.rows[0].inserted, unknownKeys: [] };
@@ -533,8 +542,10 @@ class BatchRejected extends Error {}
 /**
  * Loads the files of one batch into the dataset's table in one transaction: every record is inserted,
  * or (on the first bad record, unknown field, missing required field, unparsable value) none is.
+ * A loaded batch is a new snapshot of the dataset: its rows carry the snapshot id, and the snapshot
+ * is listed (with `batchId`) in the same transaction, so a rejected batch makes none.
  */
-export async function loadBatch(db: PGlite, target: TableTarget, files: BatchFile[], format: BatchFormat): Promise<LoadResult> {
+export async function loadBatch(db: PGlite, target: TableTarget, files: BatchFile[], format: BatchFormat, batchId?: string): Promise<LoadResult> {
   const bytes = files.reduce((n, f) => n + f.data.length, 0);
   if (files.length === 0) {
     return { ok: false, records: 0, failedRecords: 0, bytes, errors: [{ code: BATCH_ERROR.noFiles, description: 'The batch has no files; upload at least one file before completing it' }] };
@@ -546,16 +557,22 @@ export async function loadBatch(db: PGlite, target: TableTarget, files: BatchFil
   const ready = prepared as PreparedFile[];
   return withExclusiveSession(db, async () => {
     let records = 0;
+    let snapshotId = 0;
     let dbError: Error | undefined;
     try {
       await db.transaction(async (tx) => {
+        snapshotId = await nextSnapshotId(tx);
         for (const f of ready) {
-          const stats = f.plan && format.kind === 'csv' ? await insertCsvFile(tx, target, f.plan, format, f.data as Buffer) : await insertJsonFile(tx, target, f.data);
+          const stats =
+            f.plan && format.kind === 'csv'
+              ? await insertCsvFile(tx, target, f.plan, format, f.data as Buffer, snapshotId)
+              : await insertJsonFile(tx, target, f.data, snapshotId);
           records += stats.records;
           if (stats.unknownKeys.length > 0 || stats.inserted !== stats.records) throw new BatchRejected();
         }
+        await recordSnapshot(tx, target.table, snapshotId, batchId);
       });
-      return { ok: true as const, records, bytes };
+      return { ok: true as const, records, bytes, snapshotId };
     } catch (err) {
       if (!(err instanceof BatchRejected)) dbError = err as Error;
     }

@@ -14,14 +14,15 @@ import {
   TENANT,
 } from './stand-in-helpers';
 
-async function columns(f: StandInFixture, table: string): Promise<Record<string, string>> {
+/** The table's columns; the snapshot system column (`_acp_snapshot_id`) only when `system` is set. */
+async function columns(f: StandInFixture, table: string, system = false): Promise<Record<string, string>> {
   const res = await withExclusiveSession(f.pg.db, () =>
     f.pg.db.query<{ column_name: string; data_type: string }>(
       `SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position`,
       [table],
     ),
   );
-  return Object.fromEntries(res.rows.map((r) => [r.column_name, r.data_type]));
+  return Object.fromEntries(res.rows.filter((r) => system || r.column_name !== '_acp_snapshot_id').map((r) => [r.column_name, r.data_type]));
 }
 
 describe('Catalog stand-in', () => {
@@ -49,6 +50,8 @@ describe('Catalog stand-in', () => {
       _experience: 'jsonb',
       [`_${TENANT}`]: 'jsonb',
     });
+    // Besides the fields, every dataset table has the snapshot system column.
+    expect((await columns(f, table, true))._acp_snapshot_id).toBe('bigint');
     const got = await f.api.get(`${CATALOG}/dataSets/${id}`);
     expectStatus(got, 200);
     expect(Object.keys(got.data)).toEqual([id]);
