@@ -6,7 +6,7 @@ import { createAepServices } from '../lib/aep';
 import { consoleLog } from '../lib/cli/console-log';
 import { runLocalPipeline, seedAndExplore } from '../lib/cli/local-run';
 import { seedProgressReporter } from '../lib/cli/progress';
-import { renderExploration } from '../lib/cli/render';
+import { renderExploration, renderExport } from '../lib/cli/render';
 import { invokeDeployedStage, runEmbeddedStage } from '../lib/cli/stage-command';
 import { configuredLedger, localRunLedger, recentRuns, renderRuns } from '../lib/cli/runs';
 import { hideSdkNodeVersionWarning } from '../lib/cli/warnings';
@@ -76,8 +76,11 @@ syntheticDataOptions(program.command('run'), 20_000)
         `into dataset ${result.seed.datasetId} (table ${result.seed.tableName})\n\n`,
     );
     out.write(`${renderExploration(result.exploration)}\n\n`);
+    out.write(`${renderExport(result.exported)}\n\n`);
     const t = result.timingsMs;
-    out.write(`Timings: platform ${t.platform} ms, seed ${t.seed} ms, explore ${t.explore} ms, total ${t.total} ms\n`);
+    out.write(
+      `Timings: platform ${t.platform} ms, seed ${t.seed} ms, explore ${t.explore} ms, featurize ${t.featurize} ms, export ${t.export} ms, total ${t.total} ms\n`,
+    );
     const relative = path.relative(process.cwd(), result.runDir);
     out.write(`Run folder: ${relative.startsWith('..') ? result.runDir : relative} (seed.json, exploration.json, objects/ = the bucket)\n`);
   });

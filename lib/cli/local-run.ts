@@ -7,6 +7,9 @@ import { explore, type ExplorationResult } from '../explore/explore';
 import { systemClock, type Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
 import { RunLedger } from '../ledger/run-ledger';
+import { WEEK2_FEATURES } from '../features/spec';
+import { exportFeatures, type ExportOutputs } from '../stages/export';
+import { featurize, type FeaturizeOutputs } from '../stages/featurize';
 import { dialectFor } from '../sql/dialect';
 import { seedSyntheticData, type SeedProgress, type SeedResult } from '../synthetic/seed';
 
@@ -26,8 +29,13 @@ export interface LocalRunResult {
   objectStoreDir: string;
   seed: SeedResult;
   exploration: ExplorationResult;
-  timingsMs: { platform: number; seed: number; explore: number; total: number };
+  /** The export stage's record: the parquet files AEP wrote for the training and scoring sets. */
+  exported: ExportOutputs;
+  timingsMs: { platform: number; seed: number; explore: number; featurize: number; export: number; total: number };
 }
+
+/** The embedded platform does not assume roles; the export dataflow still names one, as in AWS. */
+const EMBEDDED_AEP_ROLE_ARN = 'arn:aws:iam::000000000000:role/embedded-aep-access';
 
 function runFolderName(now: Date): string {
   return now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -91,12 +99,45 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
     );
     fs.writeFileSync(path.join(runDir, 'seed.json'), `${JSON.stringify(seed, null, 2)}\n`);
     fs.writeFileSync(path.join(runDir, 'exploration.json'), `${JSON.stringify(exploration, null, 2)}\n`);
+
+    // Week 2: the same stages the scheduled Lambdas run, one after the other.
+    const ledger = new RunLedger(platform.bucket, platform.config.storage.prefixes.runs, systemClock);
+    const t0 = Date.now();
+    const featurized = await featurize(
+      { aep, query: aep.queryConnections.runner(), dialect: dialectFor(platform.config.aep.queryService.dialect), ledger, log: options.log },
+      { eventsDatasetId: seed.datasetId, namePrefix: platform.config.namePrefix, spec: WEEK2_FEATURES, tenantId: seed.tenantId },
+    );
+    const queries = featurized.outputs as FeaturizeOutputs;
+    for (const id of [queries.trainingQueryId, queries.scoringQueryId]) {
+      await aep.queryService.waitFor(id, { clock: systemClock, timeoutMs: 30 * 60 * 1000, pollIntervalMs: 100 });
+    }
+    const t1 = Date.now();
+    const exportRun = await exportFeatures(
+      { aep, store: platform.bucket, ledger, clock: systemClock, log: options.log },
+      {
+        namePrefix: platform.config.namePrefix,
+        roleArn: EMBEDDED_AEP_ROLE_ARN,
+        bucket: platform.config.storage.bucket,
+        egressPrefix: platform.config.storage.prefixes.egress,
+        format: platform.config.export.format,
+        compression: platform.config.export.compression,
+        intervalHours: platform.config.export.intervalHours,
+        spec: WEEK2_FEATURES,
+        waitBudgetMs: 30 * 60 * 1000,
+        pollIntervalMs: 100,
+      },
+    );
+    if (exportRun.status !== 'succeeded') {
+      throw new Error(`The export stage did not export: ${exportRun.reason ?? exportRun.status}`);
+    }
+    const exported = exportRun.outputs as ExportOutputs;
     return {
       runDir,
       objectStoreDir: platform.objectStoreDir,
       seed,
       exploration,
-      timingsMs: { platform: platformMs, ...timingsMs, total: Date.now() - started },
+      exported,
+      timingsMs: { platform: platformMs, ...timingsMs, featurize: t1 - t0, export: Date.now() - t1, total: Date.now() - started },
     };
   } finally {
     await platform.stop();

@@ -1,5 +1,6 @@
 import Table from 'cli-table3';
 import type { ExplorationResult } from '../explore/explore';
+import type { ExportOutputs } from '../stages/export';
 
 /** Plain borders and headings: the tables also go to logs and files, where colour codes are noise. */
 const style = { head: [] as string[], border: [] as string[] };
@@ -32,4 +33,13 @@ export function renderExploration(result: ExplorationResult): string {
   }
 
   return [`Events table ${result.table}`, overview.toString(), funnel.toString(), types.toString()].join('\n');
+}
+
+/** The export stage's files: where the features landed and how many rows each holds. */
+export function renderExport(exported: ExportOutputs): string {
+  const table = new Table({ style, head: ['Feature set', 'Dataset', 'Rows', 'Files'] });
+  for (const [name, set] of [['training', exported.training], ['scoring', exported.scoring]] as const) {
+    table.push([name, set.datasetId, int(set.rows), set.files.join('\n')]);
+  }
+  return `Exported features (dataset export dataflow ${exported.flowId})\n${table.toString()}`;
 }

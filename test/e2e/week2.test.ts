@@ -1,0 +1,164 @@
+import { ParquetReader } from '@dsnp/parquetjs';
+import { createAepServices, type AepServices } from '../../lib/aep';
+import { scoringColumns, trainingColumns, WEEK2_FEATURES } from '../../lib/features/spec';
+import { RunLedger } from '../../lib/ledger/run-ledger';
+import { systemClock } from '../../lib/ports/clock';
+import { silentLog } from '../../lib/ports/logger';
+import { dialectFor } from '../../lib/sql/dialect';
+import { exportFeatures, type ExportOutputs } from '../../lib/stages/export';
+import { featurize, type FeaturizeOutputs } from '../../lib/stages/featurize';
+import { seedSyntheticData } from '../../lib/synthetic/seed';
+import { startTestPlatform } from '../helpers/platform';
+
+const NOW = new Date('2026-03-01T12:00:00Z');
+type Platform = Awaited<ReturnType<typeof startTestPlatform>>;
+
+describe('week 2 on the embedded platform: featurize and export', () => {
+  let platform: Platform;
+  let aep: AepServices;
+  let ledger: RunLedger;
+  let eventsDatasetId: string;
+  let tenantId: string;
+
+  const featurizeNow = () =>
+    featurize(
+      { aep, query: aep.queryConnections.runner(), dialect: dialectFor(platform.config.aep.queryService.dialect), ledger, log: silentLog },
+      { eventsDatasetId, namePrefix: 'e2e', spec: WEEK2_FEATURES, tenantId },
+    );
+  const waitForQueries = async (outputs: FeaturizeOutputs) => {
+    for (const id of [outputs.trainingQueryId, outputs.scoringQueryId]) {
+      await aep.queryService.waitFor(id, { clock: systemClock, timeoutMs: 60_000, pollIntervalMs: 50 }).catch(() => undefined);
+    }
+  };
+  const exportNow = () =>
+    exportFeatures(
+      { aep, store: platform.bucket, ledger, clock: systemClock, log: silentLog },
+      {
+        namePrefix: 'e2e',
+        roleArn: 'arn:aws:iam::123456789012:role/aep-access',
+        bucket: platform.config.storage.bucket,
+        egressPrefix: 'egress/',
+        format: 'parquet',
+        compression: 'gzip',
+        intervalHours: 24,
+        spec: WEEK2_FEATURES,
+        waitBudgetMs: 60_000,
+        pollIntervalMs: 50,
+      },
+    );
+
+  beforeAll(async () => {
+    platform = await startTestPlatform();
+    aep = createAepServices(platform.config);
+    ledger = new RunLedger(platform.bucket, 'runs/', systemClock);
+    tenantId = platform.tenantId;
+    const seeded = await seedSyntheticData(
+      aep,
+      { clock: systemClock, log: silentLog },
+      { users: 600, usersPerBatch: 600, seed: 11, now: NOW, namePrefix: 'e2e', batchPollIntervalMs: 20, tenantId },
+    );
+    eventsDatasetId = seeded.datasetId;
+  });
+  afterAll(async () => platform?.dispose());
+
+  async function parquetRows(key: string): Promise<Record<string, unknown>[]> {
+    const reader = await ParquetReader.openBuffer(await platform.bucket.get(key));
+    const rows: Record<string, unknown>[] = [];
+    const cursor = reader.getCursor();
+    for (let row = await cursor.next(); row; row = await cursor.next()) rows.push(row as Record<string, unknown>);
+    await reader.close();
+    return rows;
+  }
+
+  it('featurizes the events and exports one verified parquet row per user to egress/', async () => {
+    const run = await featurizeNow();
+    expect(run.status).toBe('succeeded');
+    const outputs = run.outputs as FeaturizeOutputs;
+    expect(outputs).toMatchObject({ snapshotFrom: null, modes: { training: 'create', scoring: 'create' } });
+    await waitForQueries(outputs);
+
+    const exported = await exportNow();
+    expect(exported.status).toBe('succeeded');
+    const files = exported.outputs as ExportOutputs;
+    const users = await aep.queryConnections.runner().query<{ n: string }>(
+      `SELECT COUNT(DISTINCT ("_${tenantId}"->>'userid')) AS n FROM "${await aep.catalog.tableName(eventsDatasetId)}"`,
+    );
+    expect(files.training.rows).toBe(Number(users[0].n));
+    expect(files.scoring.rows).toBe(Number(users[0].n));
+    expect(files.training.folder).toMatch(new RegExp(`^egress/${files.training.datasetId}/exportTime=\\d{14}/$`));
+    const rows = await parquetRows(files.training.files[0]);
+    expect(Object.keys(rows[0]).sort()).toEqual([...trainingColumns(WEEK2_FEATURES)].sort());
+    expect(Object.keys((await parquetRows(files.scoring.files[0]))[0]).sort()).toEqual([...scoringColumns(WEEK2_FEATURES)].sort());
+    expect(new Set(rows.map((r) => r.userId)).size).toBe(rows.length);
+  });
+
+  it('does nothing new when run again', async () => {
+    expect(await featurizeNow()).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/No event snapshot after/) });
+    expect(await exportNow()).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/already exported/) });
+  });
+
+  it('featurizes only the new snapshot next time, and exports only its rows', async () => {
+    // New users arrive in a new batch (a new snapshot) of the same dataset.
+    const batchId = await aep.ingestion.createBatch(eventsDatasetId, { format: 'json' });
+    const { generateUsers } = await import('../../lib/synthetic/generator');
+    const lines = [...generateUsers(600, 150, { seed: 11, now: NOW, tenantId: `_${tenantId}` })].flatMap((u) => u.events.map((e) => JSON.stringify(e)));
+    await aep.ingestion.uploadFile(batchId, eventsDatasetId, 'more.json', Buffer.from(lines.join('\n')));
+    await aep.ingestion.completeBatch(batchId);
+    await aep.ingestion.waitForBatch(batchId, { clock: systemClock, timeoutMs: 60_000, pollIntervalMs: 20 });
+
+    const run = await featurizeNow();
+    const outputs = run.outputs as FeaturizeOutputs;
+    expect(outputs.snapshotFrom).not.toBeNull();
+    expect(outputs.modes).toEqual({ training: 'insert', scoring: 'insert' });
+    await waitForQueries(outputs);
+    const training = await aep.queryService.get(outputs.trainingQueryId);
+    expect(training.rowCount).toBeGreaterThan(0);
+    expect(training.rowCount).toBeLessThanOrEqual(150);
+
+    const exported = await exportNow();
+    expect(exported.status).toBe('succeeded');
+    expect((exported.outputs as ExportOutputs).training.rows).toBe(training.rowCount);
+  });
+
+  it('surfaces a failed featurization query and exports nothing', async () => {
+    // A dataset whose table is not an events table: the feature query fails in Query Service.
+    const q = await aep.queryService.submit({ dbName: aep.queryService.allDatabase, sql: 'CREATE TABLE not_events AS SELECT 1 AS x' });
+    const done = await aep.queryService.waitFor(q.id, { clock: systemClock, timeoutMs: 30_000, pollIntervalMs: 20 });
+    const badDataset = (done._links as { created_dataset: { id: string } }).created_dataset.id;
+    const badLedger = new RunLedger(platform.bucket, 'runs-bad/', systemClock);
+    const run = await featurize(
+      { aep, query: aep.queryConnections.runner(), dialect: dialectFor('postgres'), ledger: badLedger, log: silentLog },
+      { eventsDatasetId: badDataset, namePrefix: 'bad', spec: WEEK2_FEATURES, tenantId },
+    );
+    await waitForQueries(run.outputs as FeaturizeOutputs);
+    const egressBefore: string[] = [];
+    for await (const o of platform.bucket.list('egress/')) egressBefore.push(o.key);
+
+    await expect(
+      exportFeatures(
+        { aep, store: platform.bucket, ledger: badLedger, clock: systemClock, log: silentLog },
+        { namePrefix: 'bad', roleArn: 'arn:aws:iam::123456789012:role/aep-access', bucket: platform.config.storage.bucket, egressPrefix: 'egress/', format: 'parquet', compression: 'gzip', intervalHours: 24, spec: WEEK2_FEATURES, waitBudgetMs: 5000, pollIntervalMs: 50 },
+      ),
+    ).rejects.toThrow(/ended FAILED: .*nothing is exported/);
+    const [failed] = await badLedger.recent('export', 1);
+    expect(failed.status).toBe('failed');
+    const egressAfter: string[] = [];
+    for await (const o of platform.bucket.list('egress/')) egressAfter.push(o.key);
+    expect(egressAfter).toEqual(egressBefore);
+  });
+
+  it('skips an events dataset that holds no data yet', async () => {
+    const empty = await seedEmptyDataset();
+    const run = await featurize(
+      { aep, query: aep.queryConnections.runner(), dialect: dialectFor('postgres'), ledger: new RunLedger(platform.bucket, 'runs-empty/', systemClock), log: silentLog },
+      { eventsDatasetId: empty, namePrefix: 'empty', spec: WEEK2_FEATURES, tenantId },
+    );
+    expect(run).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/holds no data yet/) });
+  });
+
+  async function seedEmptyDataset(): Promise<string> {
+    const existing = await aep.catalog.getDataset(eventsDatasetId);
+    const id = await aep.catalog.createDataset({ name: 'e2e empty events', schemaRef: existing.schemaRef as { id: string; contentType: string } });
+    return id;
+  }
+});
