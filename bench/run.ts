@@ -23,6 +23,9 @@ interface SeedExploreFigures {
   seedMs: number;
   exploreMs: number;
   seedAndExploreMs: number;
+  featurizeMs: number;
+  exportMs: number;
+  exportedTrainingRows: number;
   peakRssMb: number;
 }
 
@@ -46,6 +49,9 @@ async function child(users: number): Promise<void> {
       seedMs: result.timingsMs.seed,
       exploreMs: result.timingsMs.explore,
       seedAndExploreMs: result.timingsMs.seed + result.timingsMs.explore,
+      featurizeMs: result.timingsMs.featurize,
+      exportMs: result.timingsMs.export,
+      exportedTrainingRows: result.exported.training.rows,
       peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
     };
     process.stdout.write(`${JSON.stringify(figures)}\n`);
@@ -109,7 +115,7 @@ function main(): void {
   const sizes = (argValue('--users') ?? '10000,100000').split(',').map(Number);
   const results: SeedExploreFigures[] = [];
   for (const users of sizes) {
-    process.stderr.write(`seed + explore, ${users.toLocaleString('en-US')} users ...\n`);
+    process.stderr.write(`pipeline (seed, explore, featurize, export), ${users.toLocaleString('en-US')} users ...\n`);
     const output = execFileSync(process.execPath, [...process.execArgv, __filename, '--child', String(users)], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -126,7 +132,16 @@ function main(): void {
         `${(r.platformMs / 1000).toFixed(1)} | ${(r.seedMs / 1000).toFixed(1)} | ${(r.exploreMs / 1000).toFixed(1)} | ${(r.seedAndExploreMs / 1000).toFixed(1)} | ${r.peakRssMb} |`,
     ),
   ];
-  process.stdout.write(`\n${lines.join('\n')}\n`);
+  const stages = [
+    '| users | featurize (s) | export (s) | featurize + export (s) | training rows exported |',
+    '|---:|---:|---:|---:|---:|',
+    ...results.map(
+      (r) =>
+        `| ${r.users.toLocaleString('en-US')} | ${(r.featurizeMs / 1000).toFixed(1)} | ${(r.exportMs / 1000).toFixed(1)} | ` +
+        `${((r.featurizeMs + r.exportMs) / 1000).toFixed(1)} | ${r.exportedTrainingRows.toLocaleString('en-US')} |`,
+    ),
+  ];
+  process.stdout.write(`\n${lines.join('\n')}\n\n${stages.join('\n')}\n`);
   writeResults({ machine, synth, seedAndExplore: results });
 }
 

@@ -191,7 +191,11 @@ export class AepStandIn {
         void err;
       });
     });
-    server.keepAliveTimeout = 5000;
+    // PGlite runs on this thread, so a long query can block the event loop for many seconds. With a
+    // short keep-alive timeout the server would then close idle sockets just as a client reuses them,
+    // and a POST on such a socket fails with ECONNRESET. Gateways keep connections a minute; so do we.
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.options.port, this.options.host, () => {
