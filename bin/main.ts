@@ -13,6 +13,8 @@ export interface ExamplePipelineStackProps {
   imsOrgId: string;
   sandbox: string;
   credentialsSecretArn?: string;
+  /** The AEP dataset of experience events to featurize. */
+  eventsDatasetId: string;
   /** Remote state, as any shared deployment should have; local state when absent. */
   stateBucket?: string;
 }
@@ -28,6 +30,7 @@ export class ExamplePipelineStack extends TerraformStack {
     }
     this.pipeline = new PropensityPipeline(this, 'Pipeline', {
       aep: { imsOrgId: props.imsOrgId, sandbox: props.sandbox, credentialsSecretArn: props.credentialsSecretArn },
+      features: { eventsDatasetId: props.eventsDatasetId },
     });
     new TerraformOutput(this, 'bucket_name', { value: this.pipeline.bucket.bucketName });
     new TerraformOutput(this, 'aep_role_arn', { value: this.pipeline.aepAccessRole.roleArn, description: 'Role AEP assumes for the S3 destination and source' });
@@ -44,6 +47,8 @@ if (require.main === module) {
     imsOrgId: process.env.AEP_ORG_ID ?? '0123456789ABCDEF01234567@AdobeOrg',
     sandbox: process.env.AEP_SANDBOX ?? 'prod',
     credentialsSecretArn: process.env.AEP_CREDENTIALS_SECRET_ARN,
+    // A stand-in id lets `cdktf synth` run anywhere; deploy with your events dataset's id.
+    eventsDatasetId: process.env.PIPELINE_EVENTS_DATASET_ID ?? '000000000000000000000000',
     stateBucket: process.env.TF_STATE_BUCKET,
   });
   app.synth();

@@ -2,6 +2,7 @@ import * as path from 'path';
 import { Construct } from 'constructs';
 import { Fn } from 'cdktf';
 import { LambdaInvocation } from '@cdktf/provider-aws/lib/lambda-invocation';
+import { pipelineEnvironment } from './pipeline-environment';
 import { PipelineFunction, type PipelineFunctionProps } from './pipeline-function';
 
 /** The Lambda handler that provisions AEP resources, shipped with this library. */
@@ -65,13 +66,7 @@ export class AepProvisioning extends Construct {
 
   constructor(scope: Construct, id: string, props: AepProvisioningProps) {
     super(scope, id);
-    const environment: Record<string, string> = {
-      AEP_ORG_ID: props.imsOrgId,
-      AEP_SANDBOX: props.sandbox ?? 'prod',
-      AEP_CREDENTIALS_SECRET_ARN: props.credentialsSecretArn,
-      PIPELINE_BUCKET: props.bucketName,
-      ...(props.tenantId ? { AEP_TENANT_ID: props.tenantId } : {}),
-    };
+    const environment = pipelineEnvironment(props);
     this.function = new PipelineFunction(this, 'Function', {
       timeoutSeconds: 300,
       description: 'Creates, updates and deletes the AEP resources of the propensity pipeline',

@@ -3,7 +3,13 @@ import { AepAccessRole } from './aep-access-role';
 import { AepCredentialsSecret } from './aep-credentials-secret';
 import { AepProvisioning } from './aep-provisioning';
 import { AlarmTopic } from './alarm-topic';
+import * as path from 'path';
 import { PipelineBucket, type PipelineBucketProps } from './pipeline-bucket';
+import { pipelineEnvironment } from './pipeline-environment';
+import { PipelineFunction, type PipelineFunctionProps } from './pipeline-function';
+import { StageSchedule } from './stage-schedule';
+
+const HANDLERS = path.join(__dirname, '..', 'lib', 'handlers');
 
 export interface PropensityPipelineAepProps {
   /** IMS organization id (`…@AdobeOrg`); also the external id of the role AEP assumes. */
@@ -35,8 +41,49 @@ export interface PropensityPipelineAepProps {
   readonly retainDatasetsOnDestroy?: boolean;
 }
 
+/** When and how a scheduled stage runs. */
+export interface StageOptions {
+  /**
+   * EventBridge Scheduler expression.
+   * @default the stage's own (see each stage)
+   */
+  readonly schedule?: string;
+  /**
+   * Time zone of the schedule.
+   * @default 'UTC'
+   */
+  readonly timezone?: string;
+  /**
+   * Anything else for the stage's function (memory, timeout, log retention).
+   * @default the PipelineFunction defaults, with the stage's timeout
+   */
+  readonly functionOptions?: Omit<PipelineFunctionProps, 'entry' | 'environment' | 'secretArns' | 'alarmTopicArn' | 'bucketAccess'>;
+}
+
+export interface PropensityPipelineFeatureProps {
+  /** The AEP dataset of experience events to featurize (with `_<tenant>.userid`). */
+  readonly eventsDatasetId: string;
+  /**
+   * Featurize: submits the feature queries for new event snapshots.
+   * @default daily at 03:00 (`cron(0 3 * * ? *)`)
+   */
+  readonly featurize?: StageOptions;
+  /**
+   * Export: runs the dataset export to egress/ once the queries finished, and verifies the files.
+   * @default daily at 04:00, an hour after featurize (`cron(0 4 * * ? *)`)
+   */
+  readonly export?: StageOptions;
+  /**
+   * Hours between AEP's own scheduled exports (3, 6, 9, 12 or 24); the export stage also runs them at once.
+   * @default 24
+   */
+  readonly exportIntervalHours?: 3 | 6 | 9 | 12 | 24;
+}
+
 export interface PropensityPipelineProps {
   readonly aep: PropensityPipelineAepProps;
+  /** The featurize and export stages (notebook week 2). */
+  readonly features: PropensityPipelineFeatureProps;
   /**
    * The storage bucket: options for a new one, or `existingBucket`.
    * @default a new bucket with the PipelineBucket defaults
@@ -61,6 +108,10 @@ export class PropensityPipeline extends Construct {
   readonly credentials: AepCredentialsSecret;
   readonly alarmTopic: AlarmTopic;
   readonly provisioning: AepProvisioning;
+  readonly featurize: PipelineFunction;
+  readonly featurizeSchedule: StageSchedule;
+  readonly export: PipelineFunction;
+  readonly exportSchedule: StageSchedule;
 
   constructor(scope: Construct, id: string, props: PropensityPipelineProps) {
     super(scope, id);
@@ -78,5 +129,46 @@ export class PropensityPipeline extends Construct {
       retainDatasetOnDestroy: props.aep.retainDatasetsOnDestroy,
       alarmTopicArn: this.alarmTopic.topicArn,
     });
+
+    const environment = {
+      ...pipelineEnvironment({ ...props.aep, credentialsSecretArn: this.credentials.secretArn, bucketName: this.bucket.bucketName }),
+      PIPELINE_NAME_PREFIX: props.aep.namePrefix ?? 'cmle',
+      PIPELINE_EVENTS_DATASET_ID: props.features.eventsDatasetId,
+      PIPELINE_EGRESS_PREFIX: this.bucket.prefixes.egress,
+      PIPELINE_RUNS_PREFIX: this.bucket.prefixes.runs,
+    };
+    const stage = (name: 'featurize' | 'export', options: StageOptions | undefined, defaults: { schedule: string; timeoutSeconds: number }, extra: {
+      environment?: Record<string, string>;
+      read: string[];
+    }) => {
+      const fn = new PipelineFunction(this, name === 'featurize' ? 'Featurize' : 'Export', {
+        timeoutSeconds: defaults.timeoutSeconds,
+        description: `The ${name} stage of the propensity pipeline`,
+        ...options?.functionOptions,
+        entry: path.join(HANDLERS, `${name}.ts`),
+        environment: { ...environment, ...extra.environment },
+        secretArns: [this.credentials.secretArn],
+        alarmTopicArn: this.alarmTopic.topicArn,
+        bucketAccess: { bucketArn: this.bucket.bucketArn, read: extra.read, write: [this.bucket.prefixes.runs], kmsKeyArn: this.bucket.kmsKeyArn },
+      });
+      const schedule = new StageSchedule(this, name === 'featurize' ? 'FeaturizeSchedule' : 'ExportSchedule', {
+        functionArn: fn.functionArn,
+        stage: name,
+        scheduleExpression: options?.schedule ?? defaults.schedule,
+        timezone: options?.timezone,
+        alarmTopicArn: this.alarmTopic.topicArn,
+      });
+      return { fn, schedule };
+    };
+    // Featurize only submits queries; export may wait up to ten minutes for AEP's files.
+    const featurize = stage('featurize', props.features.featurize, { schedule: 'cron(0 3 * * ? *)', timeoutSeconds: 300 }, { read: [this.bucket.prefixes.runs] });
+    const exporter = stage('export', props.features.export, { schedule: 'cron(0 4 * * ? *)', timeoutSeconds: 900 }, {
+      read: [this.bucket.prefixes.runs, this.bucket.prefixes.egress],
+      environment: { PIPELINE_AEP_ROLE_ARN: this.aepAccessRole.roleArn, PIPELINE_EXPORT_INTERVAL_HOURS: String(props.features.exportIntervalHours ?? 24) },
+    });
+    this.featurize = featurize.fn;
+    this.featurizeSchedule = featurize.schedule;
+    this.export = exporter.fn;
+    this.exportSchedule = exporter.schedule;
   }
 }

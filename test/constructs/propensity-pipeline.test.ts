@@ -4,11 +4,16 @@ import { PropensityPipeline } from '../../constructs';
 import { allStrings, expectLeastPrivilege, newStack, onlyResource, resourcesOf, synth, type SynthesizedStack } from './synth-helpers';
 
 const ORG = '0123456789ABCDEF01234567@AdobeOrg';
+const EVENTS = '65f0c0ffee0000000000abcd';
 
 function pipeline(props: Partial<ConstructorParameters<typeof PropensityPipeline>[2]> = {}) {
   const { stack } = newStack();
-  const construct = new PropensityPipeline(stack, 'Pipeline', { aep: { imsOrgId: ORG }, ...props });
+  const construct = new PropensityPipeline(stack, 'Pipeline', { aep: { imsOrgId: ORG }, features: { eventsDatasetId: EVENTS }, ...props });
   return { stack, construct, json: synth(stack) };
+}
+
+function provisionerFunction(json: SynthesizedStack) {
+  return Object.entries(resourcesOf(json, 'aws_lambda_function')).find(([id]) => id.includes('AepProvisioning'))?.[1] as Record<string, any>;
 }
 
 /** Asset hashes and bundle paths change with every code change; the snapshot is about the infrastructure. */
@@ -29,7 +34,7 @@ describe('PropensityPipeline', () => {
     expect(resourcesOf(json, 'aws_secretsmanager_secret_version')).toEqual({});
     const invocation = onlyResource(json, 'aws_lambda_invocation');
     expect(invocation.lifecycle_scope).toBe('CRUD');
-    const fn = onlyResource(json, 'aws_lambda_function');
+    const fn = provisionerFunction(json);
     expect(fn.environment.variables.AEP_CREDENTIALS_SECRET_ARN).toMatch(/aws_secretsmanager_secret\.\w+\.arn/);
     expect(fn.environment.variables.PIPELINE_BUCKET).toMatch(/aws_s3_bucket\.\w+\.bucket/);
     // Every inner construct is reachable for the user to extend.
@@ -44,7 +49,25 @@ describe('PropensityPipeline', () => {
     const { json } = pipeline({ aep: { imsOrgId: ORG, credentialsSecretArn: secretArn }, bucket: { existingBucket: { name: 'shared-bucket' } } });
     expect(resourcesOf(json, 'aws_secretsmanager_secret')).toEqual({});
     expect(resourcesOf(json, 'aws_s3_bucket')).toEqual({});
-    expect(onlyResource(json, 'aws_lambda_function').environment.variables).toMatchObject({ AEP_CREDENTIALS_SECRET_ARN: secretArn, PIPELINE_BUCKET: 'shared-bucket' });
+    for (const fn of Object.values(resourcesOf(json, 'aws_lambda_function'))) {
+      expect(fn.environment.variables).toMatchObject({ AEP_CREDENTIALS_SECRET_ARN: secretArn, PIPELINE_BUCKET: 'shared-bucket' });
+    }
+  });
+
+  it('schedules featurize daily and export an hour later, each a bundled function with its configuration', () => {
+    const { construct, json } = pipeline({ features: { eventsDatasetId: EVENTS, featurize: { timezone: 'Europe/Paris' }, exportIntervalHours: 6 } });
+    const schedules = Object.values(resourcesOf(json, 'aws_scheduler_schedule'));
+    expect(schedules.map((s) => [JSON.parse(s.target.input).stage, s.schedule_expression, s.schedule_expression_timezone]).sort()).toEqual([
+      ['export', 'cron(0 4 * * ? *)', 'UTC'],
+      ['featurize', 'cron(0 3 * * ? *)', 'Europe/Paris'],
+    ]);
+    const functions = resourcesOf(json, 'aws_lambda_function');
+    const byStage = (name: string) => Object.entries(functions).find(([id]) => id.includes(name))?.[1] as Record<string, any>;
+    expect(byStage('Featurize').environment.variables).toMatchObject({ PIPELINE_EVENTS_DATASET_ID: EVENTS, PIPELINE_NAME_PREFIX: 'cmle' });
+    expect(byStage('Export').environment.variables).toMatchObject({ PIPELINE_EXPORT_INTERVAL_HOURS: '6', PIPELINE_AEP_ROLE_ARN: expect.stringMatching(/aws_iam_role\.\w+\.arn/) });
+    expect(byStage('Export').timeout).toBe(900);
+    expect(construct.featurize.bundleSizeBytes).toBeLessThan(5 * 1024 * 1024);
+    expect(construct.export.bundleSizeBytes).toBeLessThan(5 * 1024 * 1024);
   });
 
   it('is least-privilege, has no IAM users or keys, and carries no secret values', () => {
@@ -62,7 +85,7 @@ describe('PropensityPipeline', () => {
 describe('the example stack that cdktf.json runs', () => {
   it('synthesizes with no AWS credentials and matches its snapshot', () => {
     const app = Testing.app();
-    const stack = new ExamplePipelineStack(app, 'aep-feature-pipeline', { region: 'us-east-1', imsOrgId: ORG, sandbox: 'prod' });
+    const stack = new ExamplePipelineStack(app, 'aep-feature-pipeline', { region: 'us-east-1', imsOrgId: ORG, sandbox: 'prod', eventsDatasetId: EVENTS });
     const json = synth(stack);
     expect(Object.keys(json.output as object).sort()).toEqual(['aep_role_arn', 'alarm_topic_arn', 'bucket_name', 'credentials_secret_arn', 'scores_dataset_id']);
     expect(normalized(json)).toMatchSnapshot();
@@ -70,7 +93,7 @@ describe('the example stack that cdktf.json runs', () => {
 
   it('stores state remotely, encrypted, when given a state bucket', () => {
     const app = Testing.app();
-    const stack = new ExamplePipelineStack(app, 'aep-feature-pipeline', { region: 'eu-west-1', imsOrgId: ORG, sandbox: 'dev', stateBucket: 'tf-state' });
+    const stack = new ExamplePipelineStack(app, 'aep-feature-pipeline', { region: 'eu-west-1', imsOrgId: ORG, sandbox: 'dev', eventsDatasetId: EVENTS, stateBucket: 'tf-state' });
     const json = synth(stack) as SynthesizedStack & { terraform: { backend: { s3: Record<string, unknown> } } };
     expect(json.terraform.backend.s3).toMatchObject({ bucket: 'tf-state', key: 'aep-feature-pipeline/terraform.tfstate', encrypt: true, region: 'eu-west-1' });
   });
