@@ -47,8 +47,8 @@ export async function exportFeatures(deps: ExportDeps, options: ExportOptions): 
     if (!featurizeRun) {
       return { status: 'skipped', reason: 'No featurization to export yet' };
     }
-    const exported = (await deps.ledger.recent('export', 50)).some((r) => r.status === 'succeeded' && r.outputs?.featurizeRunId === featurizeRun.runId);
-    if (exported) {
+    const earlierExports = (await deps.ledger.recent('export', 50)).filter((r) => r.status === 'succeeded');
+    if (earlierExports.some((r) => r.outputs?.featurizeRunId === featurizeRun.runId)) {
       return { status: 'skipped', reason: `Featurization ${featurizeRun.runId} is already exported`, inputs: { featurizeRunId: featurizeRun.runId } };
     }
     const features = featurizeRun.outputs as FeaturizeOutputs;
@@ -77,11 +77,15 @@ export async function exportFeatures(deps: ExportDeps, options: ExportOptions): 
       datasetIds: [trainingDataset.id, scoringDataset.id],
       startTime: deps.clock.now(),
     });
-    // Files written after the featurization finished belong to it; they may come from an earlier run
-    // of this stage that started the export and ran out of time waiting.
+    // Files written after the featurization finished, and not claimed by an earlier export, belong to
+    // it; they may come from an earlier run of this stage that started the export and ran out of time.
+    // Export times have one-second resolution, so the claimed folders matter when runs come quickly.
     const since = featurizeRun.finishedAt.replace(/[-:T]/g, '').slice(0, 14);
+    const claimed = new Set(earlierExports.flatMap((r) => [(r.outputs as ExportOutputs).training?.folder, (r.outputs as ExportOutputs).scoring?.folder]));
     const newestFolder = async (datasetId: string) =>
-      (await exportFolders(deps.store, options.egressPrefix, datasetId)).filter((f) => (/exportTime=(\d{14})\/$/.exec(f)?.[1] ?? '') >= since).pop();
+      (await exportFolders(deps.store, options.egressPrefix, datasetId))
+        .filter((f) => !claimed.has(f) && (/exportTime=(\d{14})\/$/.exec(f)?.[1] ?? '') >= since)
+        .pop();
     const written = async () => ({ training: await newestFolder(trainingDataset.id), scoring: await newestFolder(scoringDataset.id) });
 
     let folders = await written();

@@ -162,3 +162,47 @@ describe('week 2 on the embedded platform: featurize and export', () => {
     return id;
   }
 });
+
+describe('week 2 under AEP throttling and outages', () => {
+  it('retries 429 and 503 while submitting and polling, and still exports', async () => {
+    const platform = await startTestPlatform();
+    try {
+      const aep = createAepServices(platform.config);
+      const ledger = new RunLedger(platform.bucket, 'runs/', systemClock);
+      const seeded = await seedSyntheticData(
+        aep,
+        { clock: systemClock, log: silentLog },
+        { users: 200, usersPerBatch: 200, seed: 5, now: NOW, namePrefix: 'faults', batchPollIntervalMs: 20, tenantId: platform.tenantId },
+      );
+      const statuses: string[] = [];
+      platform.aep.onExchange((ex) => {
+        if (/\/query\/queries|\/adhocrun/.test(ex.url)) statuses.push(`${ex.method} ${ex.status}`);
+      });
+      platform.aep.faults.add({ method: 'POST', path: /\/data\/foundation\/query\/queries$/, status: 429, times: 2, retryAfterSeconds: 0 });
+      platform.aep.faults.add({ method: 'GET', path: /\/data\/foundation\/query\/queries\/[^/]+$/, status: 503, times: 2 });
+      platform.aep.faults.add({ method: 'POST', path: /\/adhocrun$/, status: 503, times: 1 });
+
+      const run = await featurize(
+        { aep, query: aep.queryConnections.runner(), dialect: dialectFor('postgres'), ledger, log: silentLog },
+        { eventsDatasetId: seeded.datasetId, namePrefix: 'faults', spec: WEEK2_FEATURES, tenantId: platform.tenantId },
+      );
+      expect(run.status).toBe('succeeded');
+      const outputs = run.outputs as FeaturizeOutputs;
+      for (const id of [outputs.trainingQueryId, outputs.scoringQueryId]) {
+        await aep.queryService.waitFor(id, { clock: systemClock, timeoutMs: 60_000, pollIntervalMs: 50 });
+      }
+      const exported = await exportFeatures(
+        { aep, store: platform.bucket, ledger, clock: systemClock, log: silentLog },
+        { namePrefix: 'faults', roleArn: 'arn:aws:iam::123456789012:role/aep-access', bucket: platform.config.storage.bucket, egressPrefix: 'egress/', format: 'parquet', compression: 'gzip', intervalHours: 24, spec: WEEK2_FEATURES, waitBudgetMs: 60_000, pollIntervalMs: 50 },
+      );
+      expect(exported.status).toBe('succeeded');
+      expect(statuses.filter((s) => s === 'POST 429')).toHaveLength(2);
+      expect(statuses.filter((s) => s === 'GET 503')).toHaveLength(2);
+      expect(statuses.filter((s) => s === 'POST 503')).toHaveLength(1);
+      // Throttled submissions were refused before any work: exactly two queries exist.
+      expect(statuses.filter((s) => s === 'POST 202')).toHaveLength(2);
+    } finally {
+      await platform.dispose();
+    }
+  });
+});
