@@ -43,27 +43,38 @@ export interface ExportOutputs extends Record<string, unknown> {
  */
 export async function exportFeatures(deps: ExportDeps, options: ExportOptions): Promise<RunRecord> {
   return deps.ledger.run('export', async () => {
-    const featurizeRun = (await deps.ledger.recent('featurize', 20)).find((r) => r.status === 'succeeded');
-    if (!featurizeRun) {
-      return { status: 'skipped', reason: 'No featurization to export yet' };
-    }
+    // Every featurization since the last export goes out in this one: the export is incremental, so
+    // its files hold the rows of all of them (an export can be skipped while featurize runs again).
     const earlierExports = (await deps.ledger.recent('export', 50)).filter((r) => r.status === 'succeeded');
-    if (earlierExports.some((r) => r.outputs?.featurizeRunId === featurizeRun.runId)) {
-      return { status: 'skipped', reason: `Featurization ${featurizeRun.runId} is already exported`, inputs: { featurizeRunId: featurizeRun.runId } };
+    const lastExported = earlierExports[0]?.outputs?.featurizeRunId as string | undefined;
+    const pending = (await deps.ledger.recent('featurize', 50)).filter((r) => r.status === 'succeeded' && (!lastExported || r.runId > lastExported));
+    if (pending.length === 0) {
+      return { status: 'skipped', reason: lastExported ? `Featurization ${lastExported} is already exported; nothing newer` : 'No featurization to export yet' };
     }
+    const featurizeRun = pending[0];
     const features = featurizeRun.outputs as FeaturizeOutputs;
-    const inputs = { featurizeRunId: featurizeRun.runId, trainingQueryId: features.trainingQueryId, scoringQueryId: features.scoringQueryId };
+    const inputs = { featurizeRunIds: pending.map((r) => r.runId), trainingQueryId: features.trainingQueryId, scoringQueryId: features.scoringQueryId };
 
-    const [trainingQuery, scoringQuery] = await Promise.all([features.trainingQueryId, features.scoringQueryId].map((id) => deps.aep.queryService.get(id)));
-    for (const query of [trainingQuery, scoringQuery]) {
-      if (query.state === 'SUCCESS') continue;
-      if (['SUBMITTED', 'IN_PROGRESS'].includes(query.state)) {
-        return { status: 'skipped', reason: `Featurization query ${query.id} is ${query.state}`, inputs };
+    const expected = { training: 0, scoring: 0 };
+    for (const run of pending) {
+      const outputs = run.outputs as FeaturizeOutputs;
+      const [training, scoring] = await Promise.all([outputs.trainingQueryId, outputs.scoringQueryId].map((id) => deps.aep.queryService.get(id)));
+      for (const query of [training, scoring]) {
+        if (['SUBMITTED', 'IN_PROGRESS'].includes(query.state)) {
+          return { status: 'skipped', reason: `Featurization query ${query.id} is ${query.state}`, inputs };
+        }
       }
-      const reason = (query.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(' ')).join('; ');
-      throw new AepError(`Featurization query ${query.id} ended ${query.state}${reason ? `: ${reason}` : ''}; nothing is exported`, {
-        kind: 'failed-operation',
-      });
+      if (training.state === 'SUCCESS' && scoring.state === 'SUCCESS') {
+        expected.training += training.rowCount ?? 0;
+        expected.scoring += scoring.rowCount ?? 0;
+      } else if (run === featurizeRun) {
+        // An older failed featurization was redone by a newer one; the newest failing means nothing to export.
+        const failed = training.state === 'SUCCESS' ? scoring : training;
+        const reason = (failed.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(' ')).join('; ');
+        throw new AepError(`Featurization query ${failed.id} ended ${failed.state}${reason ? `: ${reason}` : ''}; nothing is exported`, {
+          kind: 'failed-operation',
+        });
+      }
     }
 
     const trainingDataset = await deps.aep.catalog.findDataset(features.trainingTable);
@@ -112,8 +123,8 @@ export async function exportFeatures(deps: ExportDeps, options: ExportOptions): 
 
     const training = await inspectExportFolder(deps.store, trainingFolder);
     const scoring = await inspectExportFolder(deps.store, scoringFolder);
-    verifyExport(training, { rows: trainingQuery.rowCount, columns: trainingColumns(options.spec) });
-    verifyExport(scoring, { rows: scoringQuery.rowCount, columns: scoringColumns(options.spec) });
+    verifyExport(training, { rows: expected.training, columns: trainingColumns(options.spec) });
+    verifyExport(scoring, { rows: expected.scoring, columns: scoringColumns(options.spec) });
     const summary = (datasetId: string, folder: ExportedFolder) => ({ datasetId, folder: folder.prefix, rows: folder.rows, files: folder.files.map((f) => f.key) });
     const outputs: ExportOutputs = {
       featurizeRunId: featurizeRun.runId,

@@ -120,6 +120,25 @@ describe('week 2 on the embedded platform: featurize and export', () => {
     expect((exported.outputs as ExportOutputs).training.rows).toBe(training.rowCount);
   });
 
+  it('exports two featurizations at once when an export was missed between them', async () => {
+    const { generateUsers } = await import('../../lib/synthetic/generator');
+    const counts: number[] = [];
+    for (const [start, count] of [[750, 40], [790, 60]]) {
+      const batchId = await aep.ingestion.createBatch(eventsDatasetId, { format: 'json' });
+      const lines = [...generateUsers(start, count, { seed: 11, now: NOW, tenantId: `_${tenantId}` })].flatMap((u) => u.events.map((e) => JSON.stringify(e)));
+      await aep.ingestion.uploadFile(batchId, eventsDatasetId, `more-${start}.json`, Buffer.from(lines.join('\n')));
+      await aep.ingestion.completeBatch(batchId);
+      await aep.ingestion.waitForBatch(batchId, { clock: systemClock, timeoutMs: 60_000, pollIntervalMs: 20 });
+      const run = await featurizeNow();
+      await waitForQueries(run.outputs as FeaturizeOutputs);
+      counts.push((await aep.queryService.get((run.outputs as FeaturizeOutputs).trainingQueryId)).rowCount ?? 0);
+    }
+    const exported = await exportNow();
+    expect(exported.status).toBe('succeeded');
+    expect(exported.inputs?.featurizeRunIds).toHaveLength(2);
+    expect((exported.outputs as ExportOutputs).training.rows).toBe(counts[0] + counts[1]);
+  });
+
   it('surfaces a failed featurization query and exports nothing', async () => {
     // A dataset whose table is not an events table: the feature query fails in Query Service.
     const q = await aep.queryService.submit({ dbName: aep.queryService.allDatabase, sql: 'CREATE TABLE not_events AS SELECT 1 AS x' });
