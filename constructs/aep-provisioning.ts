@@ -1,6 +1,6 @@
 import * as path from 'path';
 import { Construct } from 'constructs';
-import { Fn } from 'cdktf';
+import { Fn, type ITerraformDependable } from 'cdktf';
 import { LambdaInvocation } from '@cdktf/provider-aws/lib/lambda-invocation';
 import { pipelineEnvironment } from './pipeline-environment';
 import { PipelineFunction, type PipelineFunctionProps } from './pipeline-function';
@@ -36,15 +36,41 @@ export interface AepProvisioningProps {
    */
   readonly retainDatasetOnDestroy?: boolean;
   /**
+   * The S3 destination of the dataset export, provisioned at deploy time: AEP's base connection (the
+   * role it assumes) and target connection (bucket and folder). Only the role ARN and names reach the
+   * invocation input; no key.
+   * @default none; the export stage creates the destination at its first run
+   */
+  readonly exportDestination?: AepExportDestinationProps;
+  /**
    * SNS topic for the provisioner function's alarms.
    * @default the function creates its own
    */
   readonly alarmTopicArn?: string;
   /**
+   * Resources the provisioning must wait for, e.g. the policy of the role AEP assumes, which AEP may
+   * check when the S3 connection is created.
+   * @default none beyond the provisioner function itself
+   */
+  readonly waitFor?: ITerraformDependable[];
+  /**
    * Anything else for the provisioner function (memory, log retention, bundling, tags).
    * @default the PipelineFunction defaults, with a 300 s timeout
    */
   readonly functionOptions?: Omit<PipelineFunctionProps, 'entry' | 'environment' | 'secretArns' | 'alarmTopicArn'>;
+}
+
+export interface AepExportDestinationProps {
+  /** ARN of the role AEP assumes to write to the bucket (e.g. the AepAccessRole construct's). */
+  readonly roleArn: string;
+  /** The bucket AEP writes to. */
+  readonly bucket: string;
+  /** The bucket folder AEP writes under, without a leading slash, e.g. `egress`. */
+  readonly path: string;
+  /** @default 'parquet' */
+  readonly format?: 'parquet' | 'json';
+  /** @default 'gzip' */
+  readonly compression?: 'gzip' | 'none';
 }
 
 /**
@@ -63,6 +89,10 @@ export class AepProvisioning extends Construct {
   readonly schemaId: string;
   readonly scoresDatasetId: string;
   readonly scoresTable: string;
+  /** Flow Service id of the export's base connection; empty without `exportDestination`. */
+  readonly exportBaseConnectionId: string;
+  /** Flow Service id of the export's target connection; empty without `exportDestination`. */
+  readonly exportTargetConnectionId: string;
 
   constructor(scope: Construct, id: string, props: AepProvisioningProps) {
     super(scope, id);
@@ -82,11 +112,20 @@ export class AepProvisioning extends Construct {
       input: JSON.stringify({
         namePrefix: props.namePrefix ?? 'cmle',
         scores: { retainDatasetOnDestroy: props.retainDatasetOnDestroy ?? true },
+        ...(props.exportDestination && {
+          export: {
+            roleArn: props.exportDestination.roleArn,
+            bucket: props.exportDestination.bucket,
+            path: props.exportDestination.path,
+            format: props.exportDestination.format ?? 'parquet',
+            compression: props.exportDestination.compression ?? 'gzip',
+          },
+        }),
       }),
       lifecycleScope: 'CRUD',
       terraformKey: 'tf',
       // On destroy the invocation's delete must run while the function can still read the secret and log.
-      dependsOn: [this.function.function, this.function.policy, this.function.logGroup],
+      dependsOn: [this.function.function, this.function.policy, this.function.logGroup, ...(props.waitFor ?? [])],
     });
 
     this.result = Fn.jsondecode(this.invocation.result);
@@ -96,5 +135,7 @@ export class AepProvisioning extends Construct {
     this.schemaId = field('schemaId');
     this.scoresDatasetId = field('scoresDatasetId');
     this.scoresTable = field('scoresTable');
+    this.exportBaseConnectionId = field('exportBaseConnectionId');
+    this.exportTargetConnectionId = field('exportTargetConnectionId');
   }
 }

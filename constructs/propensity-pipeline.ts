@@ -128,6 +128,17 @@ export class PropensityPipeline extends Construct {
       namePrefix: props.aep.namePrefix,
       retainDatasetOnDestroy: props.aep.retainDatasetsOnDestroy,
       alarmTopicArn: this.alarmTopic.topicArn,
+      waitFor: [this.aepAccessRole.policy],
+      // The export's S3 destination needs no dataset, so it is provisioned at deploy time; the export
+      // stage finds it by name and adds the source connection and flow once the feature datasets exist.
+      // Parquet with gzip: the export stage's defaults, which this construct does not override.
+      exportDestination: {
+        roleArn: this.aepAccessRole.roleArn,
+        bucket: this.bucket.bucketName,
+        path: this.bucket.prefixes.egress.replace(/\/+$/, ''),
+        format: 'parquet',
+        compression: 'gzip',
+      },
     });
 
     const environment = {

@@ -7,21 +7,124 @@ import { FLOW_SPECS } from '../aep/services/flow-service';
  */
 export const S3_ASSUMED_ROLE_AUTH = 'Amazon S3 role-based Authentication';
 
-export interface ExportDataflowOptions {
-  /** Prefix of the names of the connections and the flow. */
+export interface ExportDestinationOptions {
+  /** Prefix of the names of the connections. */
   namePrefix: string;
   /** The role AEP assumes to write to the bucket (the AepAccessRole construct's ARN). */
   roleArn: string;
   bucket: string;
   /** The bucket folder AEP writes under, without a trailing slash, e.g. `egress`. */
   path: string;
-  /** Datasets to export: the training and scoring feature datasets. */
-  datasetIds: string[];
   format: 'parquet' | 'json';
   compression: 'gzip' | 'none';
+}
+
+export interface ExportDataflowOptions extends ExportDestinationOptions {
+  /** Datasets to export: the training and scoring feature datasets. */
+  datasetIds: string[];
   /** Hours between scheduled exports: AEP allows 3, 6, 9, 12 or 24. The stage also runs exports at once. */
   intervalHours: 3 | 6 | 9 | 12 | 24;
   startTime: Date;
+}
+
+/** The names of the destination's connections, found by name on every run. */
+export function exportDestinationNames(namePrefix: string): { baseConnection: string; targetConnection: string; sourceConnection: string; flow: string } {
+  return {
+    baseConnection: `${namePrefix} S3 egress`,
+    targetConnection: `${namePrefix} S3 egress folder`,
+    sourceConnection: `${namePrefix} feature datasets`,
+    flow: `${namePrefix} feature export`,
+  };
+}
+
+export type ExportDestinationPiece = 'baseConnection' | 'targetConnection';
+/** Removal also takes the export stage's flow and source connection, which use the target connection. */
+export type ExportRemovalPiece = ExportDestinationPiece | 'flow' | 'sourceConnection';
+
+export interface ExportDestination {
+  baseConnectionId: string;
+  targetConnectionId: string;
+  /** The pieces this call created (the others already existed). */
+  created: ExportDestinationPiece[];
+}
+
+const spec = (id: string) => ({ id, version: '1.0' });
+
+/**
+ * The S3 destination, found by name or created: the base connection (assumed role, no keys) and the
+ * target connection (bucket, folder, file type and compression). They need no dataset, so they can be
+ * provisioned at deploy time. `onEnsured` hears of each piece as soon as it is in place, so a caller
+ * can roll back a created base connection when the target connection then fails.
+ * An existing connection of the same name is adopted as it is: changed settings are not applied to it.
+ */
+export async function ensureExportDestination(
+  aep: AepServices,
+  options: ExportDestinationOptions,
+  onEnsured?: (piece: ExportDestinationPiece, id: string, created: boolean) => void,
+): Promise<ExportDestination> {
+  const names = exportDestinationNames(options.namePrefix);
+  const created: ExportDestinationPiece[] = [];
+  const note = (piece: ExportDestinationPiece, result: { resource: { id: string }; created: boolean }) => {
+    if (result.created) created.push(piece);
+    onEnsured?.(piece, result.resource.id, result.created);
+    return result.resource.id;
+  };
+
+  const baseConnectionId = note(
+    'baseConnection',
+    await aep.flowService.ensureBaseConnection({
+      name: names.baseConnection,
+      description: 'Amazon S3 destination of the feature pipeline, through a role AEP assumes',
+      connectionSpec: spec(FLOW_SPECS.s3DestinationConnectionSpec),
+      auth: { specName: S3_ASSUMED_ROLE_AUTH, params: { s3Role: options.roleArn } },
+    }),
+  );
+  const targetConnectionId = note(
+    'targetConnection',
+    await aep.flowService.ensureTargetConnection({
+      name: names.targetConnection,
+      baseConnectionId,
+      connectionSpec: spec(FLOW_SPECS.s3DestinationConnectionSpec),
+      params: {
+        mode: 'Server-to-server',
+        bucketName: options.bucket,
+        path: options.path,
+        datasetFileType: options.format === 'parquet' ? 'PARQUET' : 'JSON',
+        compression: options.compression === 'gzip' ? 'GZIP' : 'NONE',
+      },
+    }),
+  );
+  return { baseConnectionId, targetConnectionId, created };
+}
+
+export interface ExportDestinationRemoval {
+  /** Ids of the connections deleted. */
+  deleted: Partial<Record<ExportRemovalPiece, string>>;
+  /** The connections that were already gone. */
+  absent: ExportRemovalPiece[];
+}
+
+/**
+ * Deletes the destination's target connection, then its base connection, by name; a connection
+ * already gone counts as deleted, so this can be run again. A dataflow still using the target
+ * connection is not deleted here (AEP may then refuse).
+ */
+export async function removeExportDestination(aep: AepServices, namePrefix: string): Promise<ExportDestinationRemoval> {
+  const names = exportDestinationNames(namePrefix);
+  const result: ExportDestinationRemoval = { deleted: {}, absent: [] };
+  // The export stage's flow and source connection use the target connection; they go first.
+  const pieces: Array<[ExportRemovalPiece, 'flows' | 'sourceConnections' | 'targetConnections' | 'connections', string]> = [
+    ['flow', 'flows', names.flow],
+    ['sourceConnection', 'sourceConnections', names.sourceConnection],
+    ['targetConnection', 'targetConnections', names.targetConnection],
+    ['baseConnection', 'connections', names.baseConnection],
+  ];
+  for (const [piece, collection, name] of pieces) {
+    const found = await aep.flowService.findByName(collection, name);
+    if (found && (await aep.flowService.delete(collection, found.id))) result.deleted[piece] = found.id;
+    else result.absent.push(piece);
+  }
+  return result;
 }
 
 export interface ExportDataflow {
@@ -38,41 +141,17 @@ export interface ExportDataflow {
  * the flow. The datasets must exist first, so the export stage ensures it at its first run.
  */
 export async function ensureExportDataflow(aep: AepServices, options: ExportDataflowOptions): Promise<ExportDataflow> {
-  const spec = (id: string) => ({ id, version: '1.0' });
-  const created: string[] = [];
+  const destination = await ensureExportDestination(aep, options);
+  const created: string[] = [...destination.created];
   const note = <T extends { created: boolean }>(kind: string, result: T): T => {
     if (result.created) created.push(kind);
     return result;
   };
 
-  const base = note(
-    'baseConnection',
-    await aep.flowService.ensureBaseConnection({
-      name: `${options.namePrefix} S3 egress`,
-      description: 'Amazon S3 destination of the feature pipeline, through a role AEP assumes',
-      connectionSpec: spec(FLOW_SPECS.s3DestinationConnectionSpec),
-      auth: { specName: S3_ASSUMED_ROLE_AUTH, params: { s3Role: options.roleArn } },
-    }),
-  );
-  const target = note(
-    'targetConnection',
-    await aep.flowService.ensureTargetConnection({
-      name: `${options.namePrefix} S3 egress folder`,
-      baseConnectionId: base.resource.id,
-      connectionSpec: spec(FLOW_SPECS.s3DestinationConnectionSpec),
-      params: {
-        mode: 'Server-to-server',
-        bucketName: options.bucket,
-        path: options.path,
-        datasetFileType: options.format === 'parquet' ? 'PARQUET' : 'JSON',
-        compression: options.compression === 'gzip' ? 'GZIP' : 'NONE',
-      },
-    }),
-  );
   const source = note(
     'sourceConnection',
     await aep.flowService.ensureSourceConnection({
-      name: `${options.namePrefix} feature datasets`,
+      name: exportDestinationNames(options.namePrefix).sourceConnection,
       connectionSpec: spec(FLOW_SPECS.datasetSourceConnectionSpec),
       params: { datasets: options.datasetIds.map((dataSetId) => ({ dataSetId })) },
     }),
@@ -80,11 +159,11 @@ export async function ensureExportDataflow(aep: AepServices, options: ExportData
   const flow = note(
     'flow',
     await aep.flowService.ensureFlow({
-      name: `${options.namePrefix} feature export`,
+      name: exportDestinationNames(options.namePrefix).flow,
       description: 'Exports the featurized datasets to the pipeline bucket',
       flowSpec: spec(FLOW_SPECS.datasetExportFlowSpec),
       sourceConnectionIds: [source.resource.id],
-      targetConnectionIds: [target.resource.id],
+      targetConnectionIds: [destination.targetConnectionId],
       scheduleParams: {
         exportMode: 'FIRST_FULL_THEN_INCREMENTAL',
         interval: options.intervalHours === 24 ? 1 : options.intervalHours,
@@ -94,8 +173,8 @@ export async function ensureExportDataflow(aep: AepServices, options: ExportData
     }),
   );
   return {
-    baseConnectionId: base.resource.id,
-    targetConnectionId: target.resource.id,
+    baseConnectionId: destination.baseConnectionId,
+    targetConnectionId: destination.targetConnectionId,
     sourceConnectionId: source.resource.id,
     flowId: flow.resource.id,
     created,

@@ -3,6 +3,7 @@ import { PQS_TABLE_TAG, type Dataset } from '../aep/services/catalog';
 import type { Descriptor } from '../aep/services/schema-registry';
 import type { Log } from '../ports/logger';
 import { ecidIdentityDescriptor } from '../synthetic/xdm';
+import { ensureExportDestination, exportDestinationNames, removeExportDestination, type ExportDestinationPiece } from './export-dataflow';
 import {
   PROFILE_CLASS,
   PROFILE_DATASET_TAGS,
@@ -33,8 +34,11 @@ export const DEFAULT_TERRAFORM_KEY = 'tf';
 export type ProvisionAction = 'create' | 'update' | 'delete';
 const ACTIONS: readonly ProvisionAction[] = ['create', 'update', 'delete'];
 
-/** The resources, in the order they are created (and deleted in reverse). */
-export type ResourceKind = 'fieldGroup' | 'schema' | 'descriptor' | 'scoresDataset';
+/**
+ * The resources, in the order they are created (and deleted in reverse). The export connections,
+ * created last when the plan has `export`, are deleted first on destroy.
+ */
+export type ResourceKind = 'fieldGroup' | 'schema' | 'descriptor' | 'scoresDataset' | 'exportBaseConnection' | 'exportTargetConnection';
 
 /** What `create` and `update` return (Terraform keeps it as the resource's `result`): ids and names only. */
 export interface ProvisionResult {
@@ -50,6 +54,10 @@ export interface ProvisionResult {
   scoresDatasetId: string;
   /** The scores dataset's table in Query Service (its `adobe/pqs/table` tag). */
   scoresTable: string;
+  /** Flow Service id of the export's S3 base connection, when the plan has `export`. */
+  exportBaseConnectionId?: string;
+  /** Flow Service id of the export's S3 target connection (bucket and folder), when the plan has `export`. */
+  exportTargetConnectionId?: string;
 }
 
 /**
@@ -158,6 +166,13 @@ const LABELS: Record<ResourceKind, string> = {
   schema: 'schema',
   descriptor: 'identity descriptor',
   scoresDataset: 'scores dataset',
+  exportBaseConnection: 'export base connection',
+  exportTargetConnection: 'export target connection',
+};
+
+const EXPORT_KINDS: Record<ExportDestinationPiece, ResourceKind> = {
+  baseConnection: 'exportBaseConnection',
+  targetConnection: 'exportTargetConnection',
 };
 
 function label(ref: ResourceRef): string {
@@ -188,13 +203,14 @@ export class ProvisionError extends Error {
 /**
  * Runs one Terraform lifecycle action on the plan's AEP resources.
  * - create: finds each resource by name or creates it (field group, profile schema, ECID identity
- *   descriptor, Profile enablement, scores dataset). Idempotent. If a step fails, deletes what this
+ *   descriptor, Profile enablement, scores dataset, then the export's S3 base and target connections
+ *   when the plan has `export`). Idempotent. If a step fails, deletes what this
  *   invocation created, in reverse order, and throws a ProvisionError naming the step.
  * - update: ensures the resources of the new plan (same guarantee); when the names changed, then deletes
  *   the previous plan's resources, except the scores dataset (and what it is built on) if either plan
  *   retains it.
- * - delete: deletes the dataset (unless retained), descriptor, schema and field group; what is already
- *   gone counts as deleted.
+ * - delete: deletes the export connections (when the plan has `export`), then the dataset (unless
+ *   retained), descriptor, schema and field group; what is already gone counts as deleted.
  * The event is validated before any AEP call.
  */
 export async function provision(aep: AepServices, event: unknown, deps: ProvisionDeps): Promise<ProvisionResult | DeprovisionResult> {
@@ -205,23 +221,30 @@ export async function provision(aep: AepServices, event: unknown, deps: Provisio
   const tenantId = deps.tenantId ?? (await runStep('read the tenant id from the Schema Registry', () => aep.schemaRegistry.tenantId()));
 
   if (action === 'create') {
-    return ensureResources(aep, tenantId, names, log);
+    return ensureResources(aep, tenantId, names, plan, log);
   }
   if (action === 'delete') {
-    return removeResources(aep, tenantId, names, plan.scores.retainDatasetOnDestroy, log);
+    return removeResources(aep, tenantId, names, plan.scores.retainDatasetOnDestroy, plan.export ? plan.namePrefix : undefined, log);
   }
 
   const oldNames = resourceNames(previous!);
   if (sameNames(oldNames, names)) {
     log.info('AEP resource names unchanged; ensuring they exist', { namePrefix: plan.namePrefix });
-    return ensureResources(aep, tenantId, names, log);
+    // The export connections are found by name: changed export settings (role, bucket, folder, format)
+    // are not applied to connections that already exist; delete them (or change namePrefix) to apply them.
+    const result = await ensureResources(aep, tenantId, names, plan, log);
+    if (previous!.export && !plan.export) {
+      log.info('AEP export destination dropped from the plan; removing it', { namePrefix: plan.namePrefix });
+      await removeDestination(aep, plan.namePrefix, { tenantId, deleted: {}, retained: {}, absent: [] }, log);
+    }
+    return result;
   }
   log.info('AEP resource names changed; replacing the resources', { from: previous!.namePrefix, to: plan.namePrefix });
-  const result = await ensureResources(aep, tenantId, names, log);
+  const result = await ensureResources(aep, tenantId, names, plan, log);
   // Data is never lost by a rename unless both the old and the new plan allow deleting it.
   const retain = previous!.scores.retainDatasetOnDestroy || plan.scores.retainDatasetOnDestroy;
   try {
-    await removeResources(aep, tenantId, oldNames, retain, log);
+    await removeResources(aep, tenantId, oldNames, retain, previous!.export ? previous!.namePrefix : undefined, log);
   } catch (error) {
     const step = error instanceof ProvisionError ? error.step : 'remove the previous resources';
     throw new ProvisionError(
@@ -245,7 +268,13 @@ async function runStep<T>(step: string, work: () => Promise<T>): Promise<T> {
 /** Fails an adopted resource that does not fit the plan (a name clash), rather than building on it. */
 class ResourceConflict extends Error {}
 
-async function ensureResources(aep: AepServices, tenantId: string, names: ResourceNames, log: Log): Promise<ProvisionResult> {
+async function ensureResources(
+  aep: AepServices,
+  tenantId: string,
+  names: ResourceNames,
+  plan: Pick<ProvisioningPlan, 'namePrefix' | 'export'>,
+  log: Log,
+): Promise<ProvisionResult> {
   const registry = aep.schemaRegistry;
   const created: ResourceRef[] = [];
   const existed: ResourceRef[] = [];
@@ -315,6 +344,20 @@ async function ensureResources(aep: AepServices, tenantId: string, names: Resour
     const scoresTable = dataset.resource.tags?.[PQS_TABLE_TAG]?.[0] ?? (await aep.catalog.tableName(scoresDatasetId));
 
     const result: ProvisionResult = { tenantId, fieldGroupId, schemaId, descriptorId, scoresDatasetId, scoresTable };
+
+    if (plan.export) {
+      // Last, so a failure here rolls back the connections and whatever else this invocation created.
+      const exportNames = exportDestinationNames(plan.namePrefix);
+      const pieceName = { baseConnection: exportNames.baseConnection, targetConnection: exportNames.targetConnection };
+      step = `ensure export base connection "${exportNames.baseConnection}"`;
+      const destination = await ensureExportDestination(aep, { namePrefix: plan.namePrefix, ...plan.export }, (piece, id, wasCreated) => {
+        track({ kind: EXPORT_KINDS[piece], id, name: pieceName[piece] }, wasCreated);
+        if (piece === 'baseConnection') step = `ensure export target connection "${exportNames.targetConnection}"`;
+      });
+      result.exportBaseConnectionId = destination.baseConnectionId;
+      result.exportTargetConnectionId = destination.targetConnectionId;
+    }
+
     log.info('AEP resources ready', { ...result, created: created.map((r) => r.kind), existing: existed.map((r) => r.kind) });
     return result;
   } catch (error) {
@@ -368,6 +411,10 @@ function deleterFor(aep: AepServices, kind: ResourceKind): (id: string) => Promi
       return (id) => aep.schemaRegistry.deleteSchema(id);
     case 'fieldGroup':
       return (id) => aep.schemaRegistry.deleteFieldGroup(id);
+    case 'exportBaseConnection':
+      return (id) => aep.flowService.delete('connections', id);
+    case 'exportTargetConnection':
+      return (id) => aep.flowService.delete('targetConnections', id);
   }
 }
 
@@ -388,8 +435,35 @@ async function rollBack(aep: AepServices, created: ResourceRef[], log: Log): Pro
   return { rolledBack, notRolledBack };
 }
 
+/** Deletes the export's target then base connection by name, recording them in `result`; re-runnable. */
+async function removeDestination(aep: AepServices, namePrefix: string, result: DeprovisionResult, log: Log): Promise<void> {
+  const names = exportDestinationNames(namePrefix);
+  const step = `delete export connections "${names.targetConnection}" and "${names.baseConnection}"`;
+  let removal: Awaited<ReturnType<typeof removeExportDestination>>;
+  try {
+    removal = await removeExportDestination(aep, namePrefix);
+  } catch (error) {
+    throw new ProvisionError(
+      `AEP deprovisioning failed at step "${step}": ${messageOf(error)}. The other AEP resources were not touched yet. Re-running the delete carries on from here.`,
+      { step, cause: error },
+    );
+  }
+  for (const piece of ['targetConnection', 'baseConnection'] as const) {
+    const kind = EXPORT_KINDS[piece];
+    const id = removal.deleted[piece];
+    if (id !== undefined) {
+      result.deleted[kind] = id;
+      log.info(`AEP ${LABELS[kind]} deleted`, { kind, name: names[piece], id });
+    } else {
+      result.absent.push(kind);
+      log.info(`AEP ${LABELS[kind]} was already gone`, { kind, name: names[piece] });
+    }
+  }
+}
+
 /**
- * Deletes the named resources in reverse order of creation. A retained scores dataset keeps the schema,
+ * Deletes the named resources in reverse order of creation: the export connections first (when
+ * `exportPrefix` is given), then the scores chain. A retained scores dataset keeps the schema,
  * identity descriptor and field group it is built on (AEP refuses to delete a schema a dataset uses).
  */
 async function removeResources(
@@ -397,9 +471,13 @@ async function removeResources(
   tenantId: string,
   names: ResourceNames,
   retainDataset: boolean,
+  exportPrefix: string | undefined,
   log: Log,
 ): Promise<DeprovisionResult> {
   const registry = aep.schemaRegistry;
+  const result: DeprovisionResult = { tenantId, deleted: {}, retained: {}, absent: [] };
+  if (exportPrefix !== undefined) await removeDestination(aep, exportPrefix, result, log);
+
   const dataset = await runStep(`find dataset "${names.scoresDataset}"`, () => aep.catalog.findDataset(names.scoresDataset));
   const schema = await runStep(`find schema "${names.schema}"`, () => registry.findSchema(names.schema));
   const fieldGroup = await runStep(`find field group "${names.fieldGroup}"`, () => registry.findFieldGroup(names.fieldGroup));
@@ -417,7 +495,6 @@ async function removeResources(
     { kind: 'schema', ref: schema && { kind: 'schema', id: schema.$id, name: names.schema } },
     { kind: 'fieldGroup', ref: fieldGroup && { kind: 'fieldGroup', id: fieldGroup.$id, name: names.fieldGroup } },
   ];
-  const result: DeprovisionResult = { tenantId, deleted: {}, retained: {}, absent: [] };
 
   if (dataset && retainDataset) {
     // The dataset keeps its schema; the schema keeps its identity and field group.

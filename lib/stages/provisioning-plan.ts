@@ -13,6 +13,22 @@ export const PROFILE_CLASS = 'https://ns.adobe.com/xdm/context/profile';
 /** The identity namespace of the user id: the synthetic users' ids are ECIDs. */
 export const USER_ID_NAMESPACE = 'ECID';
 
+/** An IAM role ARN, in any AWS partition. */
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]{1,512}$/;
+
+/** The S3 destination AEP exports the feature datasets to. Names and the role ARN only: no keys. */
+export const exportDestinationPlanSchema = z
+  .object({
+    /** The role AEP assumes to write to the bucket. */
+    roleArn: z.string({ error: 'must be an IAM role ARN' }).regex(ROLE_ARN, 'must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)'),
+    bucket: z.string({ error: 'must be a bucket name' }).min(1, 'must be a bucket name'),
+    /** The bucket folder AEP writes under, e.g. `egress`. */
+    path: z.string({ error: 'must be a string' }).min(1, 'must not be empty').regex(/^[^/]/, 'must not start with "/"'),
+    format: z.enum(['parquet', 'json'], { error: 'must be "parquet" or "json"' }).default('parquet'),
+    compression: z.enum(['gzip', 'none'], { error: 'must be "gzip" or "none"' }).default('gzip'),
+  })
+  .strict();
+
 const NAME_PREFIX = /^[A-Za-z0-9_-](?:[A-Za-z0-9 _-]{0,38}[A-Za-z0-9_-])?$/;
 
 export const provisioningPlanSchema = z
@@ -35,6 +51,11 @@ export const provisioningPlanSchema = z
       })
       .strict()
       .default({ retainDatasetOnDestroy: true }),
+    /**
+     * The S3 destination of the dataset export (its base and target connections), which needs no
+     * dataset and so is provisioned at deploy time. The export stage adds the source connection and flow.
+     */
+    export: exportDestinationPlanSchema.optional(),
   })
   .strict();
 

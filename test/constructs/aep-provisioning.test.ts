@@ -34,6 +34,26 @@ describe('AepProvisioning', () => {
     expect(JSON.parse(onlyResource(json, 'aws_lambda_invocation').input)).toEqual({ namePrefix: 'cmle', scores: { retainDatasetOnDestroy: true } });
   });
 
+  it('carries the export destination in the input: role ARN, bucket and folder, never a secret', () => {
+    const roleArn = 'arn:aws:iam::123456789012:role/aep-access';
+    const { json } = provisioning({ exportDestination: { roleArn, bucket: 'pipeline-bucket', path: 'egress' } });
+    const invocation = onlyResource(json, 'aws_lambda_invocation');
+    expect(JSON.parse(invocation.input)).toEqual({
+      namePrefix: 'cmle',
+      scores: { retainDatasetOnDestroy: true },
+      export: { roleArn, bucket: 'pipeline-bucket', path: 'egress', format: 'parquet', compression: 'gzip' },
+    });
+    expect(invocation.input).not.toMatch(/secret|clientId|accessKey/i);
+    expect(invocation.input).not.toContain(SECRET_ARN);
+  });
+
+  it('exposes the export connection ids as lookups into the invocation result', () => {
+    const { stack, construct } = provisioning({ exportDestination: { roleArn: 'arn:aws:iam::123456789012:role/r', bucket: 'b', path: 'egress', format: 'json', compression: 'none' } });
+    expect(JSON.parse(onlyResource(synth(stack), 'aws_lambda_invocation').input).export).toMatchObject({ format: 'json', compression: 'none' });
+    expect(resolved(stack, construct.exportBaseConnectionId)).toMatch(/jsondecode\(aws_lambda_invocation\.\w+\.result\)\.exportBaseConnectionId/);
+    expect(resolved(stack, construct.exportTargetConnectionId)).toMatch(/jsondecode\(aws_lambda_invocation\.\w+\.result\)\.exportTargetConnectionId/);
+  });
+
   it('gives the function the secret ARN, never a secret value, and read access to that secret only', () => {
     const { json } = provisioning({ tenantId: 'acme' });
     const fn = onlyResource(json, 'aws_lambda_function');

@@ -175,6 +175,18 @@ describe('week 2 on the embedded platform: featurize and export', () => {
     expect(run).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/holds no data yet/) });
   });
 
+  it('removes the export dataflow the stage made, then the destination the provisioner made', async () => {
+    const { removeExportDestination, exportDestinationNames } = await import('../../lib/stages/export-dataflow');
+    const names = exportDestinationNames('e2e');
+    expect(await aep.flowService.findByName('flows', names.flow)).toBeDefined();
+    const removal = await removeExportDestination(aep, 'e2e');
+    expect(Object.keys(removal.deleted).sort()).toEqual(['baseConnection', 'flow', 'sourceConnection', 'targetConnection']);
+    for (const [collection, name] of [['flows', names.flow], ['sourceConnections', names.sourceConnection], ['targetConnections', names.targetConnection], ['connections', names.baseConnection]] as const) {
+      expect(await aep.flowService.findByName(collection, name)).toBeUndefined();
+    }
+    expect((await removeExportDestination(aep, 'e2e')).absent).toHaveLength(4);
+  });
+
   async function seedEmptyDataset(): Promise<string> {
     const existing = await aep.catalog.getDataset(eventsDatasetId);
     const id = await aep.catalog.createDataset({ name: 'e2e empty events', schemaRef: existing.schemaRef as { id: string; contentType: string } });

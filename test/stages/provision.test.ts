@@ -395,6 +395,143 @@ describe('delete', () => {
   });
 });
 
+describe('export destination', () => {
+  const ROLE = 'arn:aws:iam::123456789012:role/aep-access';
+  const withExport = (namePrefix: string, extra: Partial<ProvisioningPlanInput> = {}): ProvisioningPlanInput => ({
+    namePrefix,
+    scores: { retainDatasetOnDestroy: false },
+    export: { roleArn: ROLE, bucket: 'pipeline-bucket', path: 'egress' },
+    ...extra,
+  });
+  const connections = async (prefix: string) => ({
+    base: await aep.flowService.findByName<{ id: string; name: string; auth?: unknown }>('connections', `${prefix} S3 egress`),
+    target: await aep.flowService.findByName<{ id: string; name: string; params?: Record<string, unknown> }>('targetConnections', `${prefix} S3 egress folder`),
+  });
+  const countNamed = async (collection: 'connections' | 'targetConnections', name: string) =>
+    (await aep.flowService.list<{ id: string; name: string }>(collection)).filter((c) => c.name === name).length;
+
+  it('creates the base and target connections after the scores resources and returns their ids', async () => {
+    const result = await create(withExport('exp create'));
+    const held = await connections('exp create');
+    expect(held.base?.id).toBeDefined();
+    expect(held.target?.id).toBeDefined();
+    expect(result.exportBaseConnectionId).toBe(held.base!.id);
+    expect(result.exportTargetConnectionId).toBe(held.target!.id);
+    expect(held.target!.params).toMatchObject({ bucketName: 'pipeline-bucket', path: 'egress', datasetFileType: 'PARQUET', compression: 'GZIP' });
+    expect(JSON.stringify(held.base)).toContain(ROLE);
+  });
+
+  it('is idempotent: a second create finds the same connections', async () => {
+    const plan = withExport('exp twice');
+    const first = await create(plan);
+    const recorder = traffic();
+    const second = await create(plan);
+    recorder.stop();
+    expect(second).toEqual(first);
+    expect(recorder.calls.filter((c) => !c.startsWith('GET '))).toEqual([]);
+    expect(await countNamed('connections', 'exp twice S3 egress')).toBe(1);
+    expect(await countNamed('targetConnections', 'exp twice S3 egress folder')).toBe(1);
+  });
+
+  it('deletes the connections first on delete, and can be run again', async () => {
+    const plan = withExport('exp doomed');
+    const created = await create(plan);
+    const recorder = traffic();
+    const result = (await run('delete', plan)) as DeprovisionResult;
+    recorder.stop();
+    expect(result.deleted).toEqual({
+      exportTargetConnection: created.exportTargetConnectionId,
+      exportBaseConnection: created.exportBaseConnectionId,
+      scoresDataset: created.scoresDatasetId,
+      descriptor: created.descriptorId,
+      schema: created.schemaId,
+      fieldGroup: created.fieldGroupId,
+    });
+    expect(recorder.calls.filter((c) => c.startsWith('DELETE ')).map((c) => c.split('/').slice(-2, -1)[0])).toEqual([
+      'targetConnections',
+      'connections',
+      'dataSets',
+      'descriptors',
+      'schemas',
+      'fieldgroups',
+    ]);
+    expect(await connections('exp doomed')).toEqual({ base: undefined, target: undefined });
+
+    const again = (await run('delete', plan)) as DeprovisionResult;
+    expect(again.deleted).toEqual({});
+    expect(again.absent).toEqual(['exportTargetConnection', 'exportBaseConnection', 'scoresDataset', 'descriptor', 'schema', 'fieldGroup']);
+  });
+
+  it('removes the connections of a retained plan too, keeping the dataset', async () => {
+    const plan = withExport('exp kept', { scores: { retainDatasetOnDestroy: true } });
+    const created = await create(plan);
+    const result = (await run('delete', plan)) as DeprovisionResult;
+    expect(Object.keys(result.deleted)).toEqual(['exportTargetConnection', 'exportBaseConnection']);
+    expect(result.retained.scoresDataset).toBe(created.scoresDatasetId);
+    expect(await connections('exp kept')).toEqual({ base: undefined, target: undefined });
+  });
+
+  it('rolls back the base connection and everything else it created when the target connection fails', async () => {
+    platform.aep.faults.add({ method: 'POST', path: /\/targetConnections$/, status: 400, times: 1 });
+    const error = await run('create', withExport('exp rollback')).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ProvisionError);
+    const failure = error as ProvisionError;
+    expect(failure.step).toBe('ensure export target connection "exp rollback S3 egress folder"');
+    expect(failure.rolledBack.map((r) => r.kind)).toEqual(['exportBaseConnection', 'scoresDataset', 'descriptor', 'schema', 'fieldGroup']);
+    expect(failure.notRolledBack).toEqual([]);
+    expect(platform.aep.faults.pending).toBe(0);
+    expect(await connections('exp rollback')).toEqual({ base: undefined, target: undefined });
+    const held = await holdings('exp rollback');
+    expect([held.fieldGroups, held.schemas, held.datasets]).toEqual([[], [], []]);
+
+    const retried = await create(withExport('exp rollback'));
+    expect(retried.exportTargetConnectionId).toBe((await connections('exp rollback')).target?.id);
+  });
+
+  it('keeps connections that existed before when a later step fails', async () => {
+    const prefix = 'exp existing';
+    const before = await create(withExport(prefix));
+    await aep.flowService.delete('targetConnections', before.exportTargetConnectionId!);
+    platform.aep.faults.add({ method: 'POST', path: /\/targetConnections$/, status: 500, times: 1 });
+    const failure = (await run('create', withExport(prefix)).catch((e: unknown) => e)) as ProvisionError;
+    expect(failure).toBeInstanceOf(ProvisionError);
+    expect(failure.rolledBack).toEqual([]);
+    expect((await connections(prefix)).base?.id).toBe(before.exportBaseConnectionId);
+  });
+
+  it('on update, removes the connections when export is dropped from the plan, and creates them when added', async () => {
+    const prefix = 'exp toggled';
+    const plain: ProvisioningPlanInput = { namePrefix: prefix, scores: { retainDatasetOnDestroy: false } };
+    const first = await create(plain);
+    expect(first.exportBaseConnectionId).toBeUndefined();
+    const added = (await run('update', withExport(prefix), plain)) as ProvisionResult;
+    expect(added.exportBaseConnectionId).toBe((await connections(prefix)).base?.id);
+    const dropped = (await run('update', plain, withExport(prefix))) as ProvisionResult;
+    expect(dropped).toEqual(first);
+    expect(await connections(prefix)).toEqual({ base: undefined, target: undefined });
+  });
+
+  it('on update with a new prefix, creates the new connections and deletes the old ones', async () => {
+    const old = await create(withExport('exp old'));
+    const renamed = (await run('update', withExport('exp new'), withExport('exp old'))) as ProvisionResult;
+    expect(renamed.exportBaseConnectionId).not.toBe(old.exportBaseConnectionId);
+    expect(await connections('exp old')).toEqual({ base: undefined, target: undefined });
+    expect((await connections('exp new')).target?.id).toBe(renamed.exportTargetConnectionId);
+  });
+
+  it('rejects a malformed export setting before any AEP call', async () => {
+    const recorder = traffic();
+    await expect(
+      run('create', { namePrefix: 'exp bad', export: { roleArn: 'not-an-arn', bucket: 'b', path: '/egress', format: 'csv' } } as unknown as ProvisioningPlanInput),
+    ).rejects.toThrow(/export\.roleArn: must be an IAM role ARN[\s\S]*export\.path: must not start with "\/"[\s\S]*export\.format: must be "parquet" or "json"/);
+    recorder.stop();
+    expect(recorder.calls).toEqual([]);
+  });
+});
+
 describe('malformed events', () => {
   const cases: Array<[string, unknown, RegExp]> = [
     ['not an object', 'create', /\(event\): must be a JSON object/],
