@@ -4,6 +4,7 @@ import { AepCredentialsSecret } from './aep-credentials-secret';
 import { AepProvisioning } from './aep-provisioning';
 import { AlarmTopic } from './alarm-topic';
 import * as path from 'path';
+import { validateSpec, type FeatureSpec } from '../lib/features/spec';
 import { PipelineBucket, type PipelineBucketProps } from './pipeline-bucket';
 import { pipelineEnvironment } from './pipeline-environment';
 import { PipelineFunction, type PipelineFunctionProps } from './pipeline-function';
@@ -63,6 +64,11 @@ export interface StageOptions {
 export interface PropensityPipelineFeatureProps {
   /** The AEP dataset of experience events to featurize (with `_<tenant>.userid`). */
   readonly eventsDatasetId: string;
+  /**
+   * The features: your own specification, or the week-2 set extended with `extendSpec`. Validated at synth.
+   * @default WEEK2_FEATURES, the notebook's features
+   */
+  readonly spec?: FeatureSpec;
   /**
    * Featurize: submits the feature queries for new event snapshots.
    * @default daily at 03:00 (`cron(0 3 * * ? *)`)
@@ -145,6 +151,7 @@ export class PropensityPipeline extends Construct {
       ...pipelineEnvironment({ ...props.aep, credentialsSecretArn: this.credentials.secretArn, bucketName: this.bucket.bucketName }),
       PIPELINE_NAME_PREFIX: props.aep.namePrefix ?? 'cmle',
       PIPELINE_EVENTS_DATASET_ID: props.features.eventsDatasetId,
+      ...(props.features.spec ? { PIPELINE_FEATURE_SPEC: JSON.stringify(validateSpec(props.features.spec)) } : {}),
       PIPELINE_EGRESS_PREFIX: this.bucket.prefixes.egress,
       PIPELINE_RUNS_PREFIX: this.bucket.prefixes.runs,
     };

@@ -36,6 +36,7 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; path: string; 
   { name: 'PIPELINE_SCORES_DATASET_ID', path: 'datasets.scores', parse: asString },
   { name: 'PIPELINE_MODEL_NAME', path: 'model.name', parse: asString },
   { name: 'PIPELINE_NAME_PREFIX', path: 'namePrefix', parse: asString },
+  { name: 'PIPELINE_FEATURE_SPEC', path: 'featureSpec', parse: asString },
   { name: 'PIPELINE_AEP_ROLE_ARN', path: 'export.roleArn', parse: asString },
   { name: 'PIPELINE_EXPORT_INTERVAL_HOURS', path: 'export.intervalHours', parse: asString },
   { name: 'AEP_HTTP_TIMEOUT_MS', path: 'http.timeoutMs', parse: asString },

@@ -123,6 +123,23 @@ export const pipelineConfigSchema = z
       })
       .strict()
       .default({}),
+    /**
+     * The feature specification (lib/features/spec.ts), as JSON; validated by the featurize and export
+     * stages, which use the week-2 set when absent.
+     */
+    featureSpec: z
+      .string()
+      .trim()
+      .optional()
+      .transform((text, ctx) => {
+        if (text === undefined || text === '') return undefined;
+        try {
+          return JSON.parse(text) as unknown;
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: `must be JSON: ${(error as Error).message}` });
+          return z.NEVER;
+        }
+      }),
     /** Prefix of the names of what the pipeline creates in AEP (datasets, connections, flows). */
     namePrefix: z
       .string()

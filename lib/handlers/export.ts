@@ -1,6 +1,6 @@
 import { ConfigError } from '../config/errors';
-import { WEEK2_FEATURES } from '../features/spec';
 import { exportFeatures } from '../stages/export';
+import { configuredFeatureSpec } from './feature-spec';
 import { stageContext } from './stage-context';
 
 /** Scheduled export stage: exports finished featurizations to the bucket's egress folder and verifies the files. */
@@ -20,7 +20,7 @@ export async function handler(): Promise<unknown> {
       format: config.export.format,
       compression: config.export.compression,
       intervalHours: config.export.intervalHours,
-      spec: WEEK2_FEATURES,
+      spec: configuredFeatureSpec(config),
       // Leave a Lambda's 15 minutes a margin; a slower export is verified by the next run.
       waitBudgetMs: 10 * 60 * 1000,
       pollIntervalMs: 15_000,

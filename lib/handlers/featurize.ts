@@ -1,6 +1,6 @@
 import { ConfigError } from '../config/errors';
-import { WEEK2_FEATURES } from '../features/spec';
 import { featurize } from '../stages/featurize';
+import { configuredFeatureSpec } from './feature-spec';
 import { stageContext } from './stage-context';
 
 /** Scheduled featurize stage: submits the feature queries for new event snapshots. */
@@ -10,5 +10,5 @@ export async function handler(): Promise<unknown> {
   if (!eventsDatasetId) {
     throw new ConfigError('The featurize stage needs the events dataset', [{ path: 'datasets.events', source: 'PIPELINE_EVENTS_DATASET_ID', message: 'is required' }]);
   }
-  return featurize({ aep, query, dialect, ledger, log }, { eventsDatasetId, namePrefix: config.namePrefix, spec: WEEK2_FEATURES, tenantId: config.aep.tenantId });
+  return featurize({ aep, query, dialect, ledger, log }, { eventsDatasetId, namePrefix: config.namePrefix, spec: configuredFeatureSpec(config), tenantId: config.aep.tenantId });
 }

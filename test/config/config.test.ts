@@ -93,6 +93,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env: validEnv, file: path.join(os.tmpdir(), 'no-such-config.json') })).toThrow(/Cannot read the configuration file/);
   });
 
+  it('reads a feature specification as JSON and names bad JSON', () => {
+    const { config } = loadConfig({ env: { ...validEnv, PIPELINE_FEATURE_SPEC: '{"seed":"s","features":[]}' } });
+    expect(config.featureSpec).toEqual({ seed: 's', features: [] });
+    const error = configError(() => loadConfig({ env: { ...validEnv, PIPELINE_FEATURE_SPEC: '{"seed":' } }));
+    expect(error.issues[0]).toMatchObject({ path: 'featureSpec', source: 'PIPELINE_FEATURE_SPEC', message: expect.stringMatching(/must be JSON/) });
+  });
+
   it('rejects unknown keys in a configuration file rather than ignoring a typo', () => {
     const file = tempFile('typo.json', JSON.stringify({ aep: { sandbx: 'dev' } }));
     const error = configError(() => loadConfig({ env: validEnv, file }));

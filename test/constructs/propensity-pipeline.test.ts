@@ -1,6 +1,7 @@
 import { Testing } from 'cdktf';
 import { ExamplePipelineStack } from '../../bin/main';
 import { PropensityPipeline } from '../../constructs';
+import { extendSpec, WEEK2_FEATURES } from '../../lib/features/spec';
 import { allStrings, expectLeastPrivilege, newStack, onlyResource, resourcesOf, synth, type SynthesizedStack } from './synth-helpers';
 
 const ORG = '0123456789ABCDEF01234567@AdobeOrg';
@@ -68,6 +69,18 @@ describe('PropensityPipeline', () => {
     expect(byStage('Export').timeout).toBe(900);
     expect(construct.featurize.bundleSizeBytes).toBeLessThan(5 * 1024 * 1024);
     expect(construct.export.bundleSizeBytes).toBeLessThan(5 * 1024 * 1024);
+  });
+
+  it('passes a custom feature specification to both stages, refusing an invalid one at synth', () => {
+    const spec = extendSpec(WEEK2_FEATURES, { remove: ['webLinkClicks'] });
+    const { json } = pipeline({ features: { eventsDatasetId: EVENTS, spec } });
+    const specs = Object.values(resourcesOf(json, 'aws_lambda_function'))
+      .map((fn) => fn.environment.variables.PIPELINE_FEATURE_SPEC)
+      .filter(Boolean);
+    expect(specs).toHaveLength(2);
+    expect(JSON.parse(specs[0])).toEqual(spec);
+    const bad = { ...WEEK2_FEATURES, features: [...WEEK2_FEATURES.features, { kind: 'runningCount', name: 'emailsOpened', eventType: 'x.y' }] };
+    expect(() => pipeline({ features: { eventsDatasetId: EVENTS, spec: bad as typeof WEEK2_FEATURES } })).toThrow(/duplicate name/);
   });
 
   it('is least-privilege, has no IAM users or keys, and carries no secret values', () => {

@@ -237,3 +237,33 @@ describe('week 2 under AEP throttling and outages', () => {
     }
   });
 });
+
+describe('week 2 when AEP is not ready to export', () => {
+  it('records the export as skipped with AEP\'s reason, and exports on a later run', async () => {
+    const platform = await startTestPlatform({ aep: { exportReadyAfterMs: 1500 } });
+    try {
+      const aep = createAepServices(platform.config);
+      const ledger = new RunLedger(platform.bucket, 'runs/', systemClock);
+      const seeded = await seedSyntheticData(
+        aep,
+        { clock: systemClock, log: silentLog },
+        { users: 100, usersPerBatch: 100, seed: 9, now: NOW, namePrefix: 'ready', batchPollIntervalMs: 20, tenantId: platform.tenantId },
+      );
+      const run = await featurize(
+        { aep, query: aep.queryConnections.runner(), dialect: dialectFor('postgres'), ledger, log: silentLog },
+        { eventsDatasetId: seeded.datasetId, namePrefix: 'ready', spec: WEEK2_FEATURES, tenantId: platform.tenantId },
+      );
+      for (const id of [(run.outputs as FeaturizeOutputs).trainingQueryId, (run.outputs as FeaturizeOutputs).scoringQueryId]) {
+        await aep.queryService.waitFor(id, { clock: systemClock, timeoutMs: 60_000, pollIntervalMs: 50 });
+      }
+      const options = { namePrefix: 'ready', roleArn: 'arn:aws:iam::123456789012:role/aep-access', bucket: platform.config.storage.bucket, egressPrefix: 'egress/', format: 'parquet' as const, compression: 'gzip' as const, intervalHours: 24 as const, spec: WEEK2_FEATURES, waitBudgetMs: 30_000, pollIntervalMs: 50 };
+      const first = await exportFeatures({ aep, store: platform.bucket, ledger, clock: systemClock, log: silentLog }, options);
+      expect(first).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/not ready for dataset export.*wait for 10 minutes/) });
+      await new Promise((resolve) => setTimeout(resolve, 1600));
+      const second = await exportFeatures({ aep, store: platform.bucket, ledger, clock: systemClock, log: silentLog }, options);
+      expect(second.status).toBe('succeeded');
+    } finally {
+      await platform.dispose();
+    }
+  });
+});
