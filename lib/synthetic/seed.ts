@@ -57,6 +57,23 @@ export function validateUserCount(value: unknown, what = 'user count'): number {
 }
 
 /**
+ * The events field group (`_<tenant>.userid`), ExperienceEvent schema, primary ECID identity and
+ * dataset, found by name or created.
+ */
+export async function ensureEventsDataset(aep: AepServices, tenantId: string, namePrefix: string) {
+  const names = syntheticResourceNames(namePrefix);
+  const fieldGroup = await aep.schemaRegistry.ensureFieldGroup(userIdFieldGroup(names.fieldGroup, tenantId));
+  const schema = await aep.schemaRegistry.ensureSchema(eventsSchema(names.schema, fieldGroup.resource.$id));
+  await aep.schemaRegistry.ensureIdentityDescriptor(ecidIdentityDescriptor(schema.resource.$id, tenantId));
+  const dataset = await aep.catalog.ensureDataset({
+    name: names.dataset,
+    description: 'Synthetic experience events for the AI/ML feature pipeline',
+    schemaRef: { id: schema.resource.$id, contentType: 'application/vnd.adobe.xed-full+json;version=1' },
+  });
+  return { fieldGroup, schema, dataset };
+}
+
+/**
  * Week 1: creates the events field group, schema, ECID identity and dataset through the AEP APIs, then
  * ingests the synthetic events with Batch Ingestion and waits for every batch, exactly as against a real
  * sandbox. Refuses a dataset that already holds ingested data, so a re-run never doubles the events.
@@ -73,15 +90,8 @@ export async function seedSyntheticData(
   progress({ phase: 'resources', usersUploaded: 0, batchesUploaded: 0, batchesIngested: 0 });
 
   const tenantId = options.tenantId ?? (await aep.schemaRegistry.tenantId());
+  const { fieldGroup, schema, dataset } = await ensureEventsDataset(aep, tenantId, options.namePrefix);
   const names = syntheticResourceNames(options.namePrefix);
-  const fieldGroup = await aep.schemaRegistry.ensureFieldGroup(userIdFieldGroup(names.fieldGroup, tenantId));
-  const schema = await aep.schemaRegistry.ensureSchema(eventsSchema(names.schema, fieldGroup.resource.$id));
-  await aep.schemaRegistry.ensureIdentityDescriptor(ecidIdentityDescriptor(schema.resource.$id, tenantId));
-  const dataset = await aep.catalog.ensureDataset({
-    name: names.dataset,
-    description: 'Synthetic experience events for the AI/ML feature pipeline',
-    schemaRef: { id: schema.resource.$id, contentType: 'application/vnd.adobe.xed-full+json;version=1' },
-  });
   const datasetId = dataset.resource.id;
   if (!dataset.created) {
     const loaded = (await aep.catalog.listBatches(datasetId)).filter((b) => b.status === 'success');

@@ -14,7 +14,7 @@ import { seedSyntheticData } from '../../lib/synthetic/seed';
 import { startTestPlatform } from '../helpers/platform';
 import { mismatches } from './compare';
 import { referenceScoringRow, referenceTrainingRow, type RefEvent, type RefRow } from './reference';
-import { createEventsDataset, ingestBatch, SnapshotShim, snapshotIds } from './snapshot-fixture';
+import { createEventsDataset, ingestBatch, snapshotIds } from './snapshot-fixture';
 
 const USERS = 1500;
 const SEED = 11;
@@ -122,7 +122,6 @@ describe('training and scoring sets over the whole events table', () => {
 describe('incremental runs over snapshots', () => {
   const INCREMENTAL_USERS = 600;
   let table: string;
-  let shim: SnapshotShim;
   let snapshots: number[];
   /** Each user's events, with the number (0, 1, 2) of the batch that carried them. */
   let users: Array<{ ecid: string; events: Array<XdmExperienceEvent & { batch: number }> }>;
@@ -141,11 +140,9 @@ describe('incremental runs over snapshots', () => {
     users = generated.map((u) => ({ ecid: u.ecid, events: u.events.map((e) => ({ ...e, batch: batchOf(e) })) }));
 
     const runner = aep.queryConnections.runner();
-    shim = new SnapshotShim(runner, table);
     for (let b = 0; b < 3; b++) {
       const events = generated.flatMap((u) => u.events.filter((e) => batchOf(e) === b));
       await ingestBatch(aep, dataset, events, `slice-${b}.json`);
-      await shim.afterBatch();
     }
     snapshots = await snapshotIds(runner, table);
   });
@@ -158,8 +155,6 @@ describe('incremental runs over snapshots', () => {
   it('has one snapshot per batch', () => {
     expect(snapshots).toHaveLength(3);
     expect([...snapshots].sort((a, b) => a - b)).toEqual(snapshots);
-    // Tell whoever reads the output whether the platform gave the snapshot ids or the test-only shim did.
-    if (shim.active) console.info('feature tests: _acp_snapshot_id/history_meta created by the test-only SnapshotShim');
   });
 
   it('emits, for snapshots (from, to], the users with events in that range, with features over their full history up to `to`', async () => {
