@@ -86,27 +86,25 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
   const platformMs = Date.now() - started;
   try {
     const aep = createAepServices(platform.config, { clock: systemClock, log: options.log });
+    const ledger = new RunLedger(platform.bucket, platform.config.storage.prefixes.runs, systemClock);
     const { seed, exploration, timingsMs } = await seedAndExplore(
       aep,
       platform.config,
-      {
-        clock: systemClock,
-        log: options.log,
-        onProgress: options.onProgress,
-        ledger: new RunLedger(platform.bucket, platform.config.storage.prefixes.runs, systemClock),
-      },
+      { clock: systemClock, log: options.log, onProgress: options.onProgress, ledger },
       { users: options.users, usersPerBatch: options.usersPerBatch, seed: options.seed, now, namePrefix: 'CMLE', batchPollIntervalMs: 100 },
     );
     fs.writeFileSync(path.join(runDir, 'seed.json'), `${JSON.stringify(seed, null, 2)}\n`);
     fs.writeFileSync(path.join(runDir, 'exploration.json'), `${JSON.stringify(exploration, null, 2)}\n`);
 
     // Week 2: the same stages the scheduled Lambdas run, one after the other.
-    const ledger = new RunLedger(platform.bucket, platform.config.storage.prefixes.runs, systemClock);
     const t0 = Date.now();
     const featurized = await featurize(
       { aep, query: aep.queryConnections.runner(), dialect: dialectFor(platform.config.aep.queryService.dialect), ledger, log: options.log },
       { eventsDatasetId: seed.datasetId, namePrefix: platform.config.namePrefix, spec: WEEK2_FEATURES, tenantId: seed.tenantId },
     );
+    if (featurized.status !== 'succeeded') {
+      throw new Error(`The featurize stage did not featurize: ${featurized.reason ?? featurized.status}`);
+    }
     const queries = featurized.outputs as FeaturizeOutputs;
     for (const id of [queries.trainingQueryId, queries.scoringQueryId]) {
       await aep.queryService.waitFor(id, { clock: systemClock, timeoutMs: 30 * 60 * 1000, pollIntervalMs: 100 });
