@@ -5,12 +5,28 @@ import { RunLedger } from '../../lib/ledger/run-ledger';
 import { systemClock } from '../../lib/ports/clock';
 import { silentLog } from '../../lib/ports/logger';
 import { dialectFor } from '../../lib/sql/dialect';
-import { exportFeatures, type ExportOutputs } from '../../lib/stages/export';
+import { exportFeatures, type ExportOptions, type ExportOutputs } from '../../lib/stages/export';
 import { featurize, type FeaturizeOutputs } from '../../lib/stages/featurize';
 import { seedSyntheticData } from '../../lib/synthetic/seed';
 import { startTestPlatform } from '../helpers/platform';
 
 const NOW = new Date('2026-03-01T12:00:00Z');
+
+/** The export stage's options for a test platform's bucket. */
+function exportOptions(namePrefix: string, bucket: string, waitBudgetMs = 60_000): ExportOptions {
+  return {
+    namePrefix,
+    roleArn: 'arn:aws:iam::123456789012:role/aep-access',
+    bucket,
+    egressPrefix: 'egress/',
+    format: 'parquet',
+    compression: 'gzip',
+    intervalHours: 24,
+    spec: WEEK2_FEATURES,
+    waitBudgetMs,
+    pollIntervalMs: 50,
+  };
+}
 type Platform = Awaited<ReturnType<typeof startTestPlatform>>;
 
 describe('week 2 on the embedded platform: featurize and export', () => {
@@ -33,18 +49,7 @@ describe('week 2 on the embedded platform: featurize and export', () => {
   const exportNow = () =>
     exportFeatures(
       { aep, store: platform.bucket, ledger, clock: systemClock, log: silentLog },
-      {
-        namePrefix: 'e2e',
-        roleArn: 'arn:aws:iam::123456789012:role/aep-access',
-        bucket: platform.config.storage.bucket,
-        egressPrefix: 'egress/',
-        format: 'parquet',
-        compression: 'gzip',
-        intervalHours: 24,
-        spec: WEEK2_FEATURES,
-        waitBudgetMs: 60_000,
-        pollIntervalMs: 50,
-      },
+      exportOptions('e2e', platform.config.storage.bucket),
     );
 
   beforeAll(async () => {
@@ -156,7 +161,7 @@ describe('week 2 on the embedded platform: featurize and export', () => {
     await expect(
       exportFeatures(
         { aep, store: platform.bucket, ledger: badLedger, clock: systemClock, log: silentLog },
-        { namePrefix: 'bad', roleArn: 'arn:aws:iam::123456789012:role/aep-access', bucket: platform.config.storage.bucket, egressPrefix: 'egress/', format: 'parquet', compression: 'gzip', intervalHours: 24, spec: WEEK2_FEATURES, waitBudgetMs: 5000, pollIntervalMs: 50 },
+        exportOptions('bad', platform.config.storage.bucket, 5000),
       ),
     ).rejects.toThrow(/ended FAILED: .*nothing is exported/);
     const [failed] = await badLedger.recent('export', 1);
@@ -224,7 +229,7 @@ describe('week 2 under AEP throttling and outages', () => {
       }
       const exported = await exportFeatures(
         { aep, store: platform.bucket, ledger, clock: systemClock, log: silentLog },
-        { namePrefix: 'faults', roleArn: 'arn:aws:iam::123456789012:role/aep-access', bucket: platform.config.storage.bucket, egressPrefix: 'egress/', format: 'parquet', compression: 'gzip', intervalHours: 24, spec: WEEK2_FEATURES, waitBudgetMs: 60_000, pollIntervalMs: 50 },
+        exportOptions('faults', platform.config.storage.bucket),
       );
       expect(exported.status).toBe('succeeded');
       expect(statuses.filter((s) => s === 'POST 429')).toHaveLength(2);
@@ -256,7 +261,7 @@ describe('week 2 when AEP is not ready to export', () => {
       for (const id of [(run.outputs as FeaturizeOutputs).trainingQueryId, (run.outputs as FeaturizeOutputs).scoringQueryId]) {
         await aep.queryService.waitFor(id, { clock: systemClock, timeoutMs: 60_000, pollIntervalMs: 50 });
       }
-      const options = { namePrefix: 'ready', roleArn: 'arn:aws:iam::123456789012:role/aep-access', bucket: platform.config.storage.bucket, egressPrefix: 'egress/', format: 'parquet' as const, compression: 'gzip' as const, intervalHours: 24 as const, spec: WEEK2_FEATURES, waitBudgetMs: 30_000, pollIntervalMs: 50 };
+      const options = exportOptions('ready', platform.config.storage.bucket, 30_000);
       const first = await exportFeatures({ aep, store: platform.bucket, ledger, clock: systemClock, log: silentLog }, options);
       expect(first).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/not ready for dataset export.*wait for 10 minutes/) });
       await new Promise((resolve) => setTimeout(resolve, 1600));
