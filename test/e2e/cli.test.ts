@@ -1,7 +1,8 @@
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { startTestPlatform } from '../helpers/platform';
 
 const root = path.resolve(__dirname, '../..');
 
@@ -11,6 +12,21 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
     encoding: 'utf8',
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     timeout: 120_000,
+  });
+}
+
+/** The command line in a child process while this process keeps serving a test platform. */
+function cliAsync(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', 'bin/aep-pipeline.ts', ...args], {
+      cwd: root,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
   });
 }
 
@@ -48,6 +64,27 @@ describe('aep-pipeline command line', () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/is not a run folder of npm start/);
     fs.rmSync(empty, { recursive: true, force: true });
+  });
+
+  it('seeds and explores any sandbox given its configuration, as against real AEP', async () => {
+    const platform = await startTestPlatform();
+    try {
+      const out = path.join(platform.dataDir, 'seed-result.json');
+      // The platform's environment plays the part of a real sandbox's: endpoints, org, credentials.
+      const seeded = await cliAsync(['seed', '--users', '120', '--name-prefix', 'cli', '--out', out], platform.env);
+      expect(seeded.stderr).not.toMatch(/Error/);
+      expect(seeded.status).toBe(0);
+      expect(seeded.stdout).toMatch(/Email funnel/);
+      const { seed } = JSON.parse(fs.readFileSync(out, 'utf8'));
+      const explored = await cliAsync(['explore', '--dataset', seed.datasetId], platform.env);
+      expect(explored.status).toBe(0);
+      expect(explored.stdout).toContain(`Events table ${seed.tableName}`);
+      const missing = await cliAsync(['explore', '--dataset', '000000000000000000000000'], platform.env);
+      expect(missing.status).toBe(1);
+      expect(missing.stderr).toMatch(/answered 404/);
+    } finally {
+      await platform.dispose();
+    }
   });
 
   it('lists every configuration problem before touching AEP', () => {
