@@ -1,5 +1,5 @@
 /**
- * Jest loads modules as CommonJS. A few dependencies ship ES modules only (uuid 13, used by
+ * Jest loads modules as CommonJS. A few dependencies ship ES modules only (hyparquet, and uuid 13 used by
  * parquetjs's thrift); esbuild turns those into CommonJS for the tests. Node itself loads them natively.
  */
 const { transformSync } = require('esbuild');

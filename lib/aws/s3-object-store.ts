@@ -1,4 +1,5 @@
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -60,6 +61,27 @@ export class S3ObjectStore implements ObjectStore {
       chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
     }
     return Buffer.concat(chunks);
+  }
+
+  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    if (length <= 0) return Buffer.alloc(0);
+    try {
+      const response = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${offset}-${offset + length - 1}` }));
+      return Buffer.from(await response.Body!.transformToByteArray());
+    } catch (error) {
+      if (error instanceof NoSuchKey) throw new ObjectNotFoundError(this.bucket, key);
+      throw error;
+    }
+  }
+
+  async copy(fromKey: string, toKey: string): Promise<void> {
+    const source = `${this.bucket}/${fromKey.split('/').map(encodeURIComponent).join('/')}`;
+    try {
+      await this.s3.send(new CopyObjectCommand({ Bucket: this.bucket, Key: toKey, CopySource: source }));
+    } catch (error) {
+      if (error instanceof NoSuchKey) throw new ObjectNotFoundError(this.bucket, fromKey);
+      throw error;
+    }
   }
 
   async head(key: string): Promise<StoredObject | undefined> {

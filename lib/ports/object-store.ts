@@ -12,6 +12,10 @@ export interface ObjectStore {
   put(key: string, body: Buffer | string | Readable, contentType?: string): Promise<void>;
   get(key: string): Promise<Buffer>;
   getStream(key: string): Promise<Readable>;
+  /** `length` bytes from `offset`: a ranged GET, for formats read from the end (parquet's footer). */
+  getRange(key: string, offset: number, length: number): Promise<Buffer>;
+  /** A server-side copy: no bytes pass through the caller. */
+  copy(fromKey: string, toKey: string): Promise<void>;
   /** Undefined when the key does not exist. */
   head(key: string): Promise<StoredObject | undefined>;
   list(prefix: string): AsyncIterable<StoredObject>;

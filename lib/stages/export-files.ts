@@ -1,4 +1,4 @@
-import { ParquetReader } from '@dsnp/parquetjs';
+import { openParquetObject } from '../parquet/rows';
 import type { ObjectStore } from '../ports/object-store';
 
 export class ExportVerificationError extends Error {
@@ -36,8 +36,8 @@ export async function exportFolders(store: ObjectStore, egressPrefix: string, da
 }
 
 /**
- * Reads an export folder's parquet files: each must open, and together they give the row count and
- * the column names. A missing, empty or unreadable file is an error naming its key.
+ * Reads the footers of an export folder's parquet files: each must open, and together they give the
+ * row count and the column names. A missing, empty or unreadable file is an error naming its key.
  */
 export async function inspectExportFolder(store: ObjectStore, prefix: string): Promise<ExportedFolder> {
   const exportTime = EXPORT_TIME.exec(prefix)?.[1];
@@ -48,22 +48,12 @@ export async function inspectExportFolder(store: ObjectStore, prefix: string): P
   let columns: string[] | undefined;
   for await (const object of store.list(prefix)) {
     if (!object.key.endsWith('.parquet')) continue;
-    let reader: ParquetReader;
-    try {
-      reader = await ParquetReader.openBuffer(await store.get(object.key));
-    } catch (error) {
-      throw new ExportVerificationError(`Export file ${object.key} is not readable parquet: ${(error as Error).message}`);
+    const parquet = await openParquetObject(store, object.key);
+    if (columns && parquet.columns.join(',') !== columns.join(',')) {
+      throw new ExportVerificationError(`Export file ${object.key} has columns ${parquet.columns.join(', ')}, unlike the other parts (${columns.join(', ')})`);
     }
-    try {
-      const names = reader.getSchema().fieldList.map((f) => f.name);
-      if (columns && names.join(',') !== columns.join(',')) {
-        throw new ExportVerificationError(`Export file ${object.key} has columns ${names.join(', ')}, unlike the other parts (${columns.join(', ')})`);
-      }
-      columns = names;
-      files.push({ key: object.key, bytes: object.size, rows: Number(reader.getRowCount()) });
-    } finally {
-      await reader.close();
-    }
+    columns = parquet.columns;
+    files.push({ key: object.key, bytes: object.size, rows: parquet.rows });
   }
   if (files.length === 0) {
     throw new ExportVerificationError(`No parquet files under ${prefix}`);

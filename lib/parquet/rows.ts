@@ -1,0 +1,103 @@
+import { brotliDecompressSync, gunzipSync } from 'zlib';
+import { parquetMetadataAsync, parquetReadObjects, parquetSchema, type AsyncBuffer, type FileMetaData } from 'hyparquet';
+import type { ObjectStore } from '../ports/object-store';
+
+/** A parquet object that cannot be read as the caller needs: the message names its key. */
+export class ParquetReadError extends Error {
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ParquetReadError';
+  }
+}
+
+export type ParquetValue = number | string | boolean | null;
+export type ParquetRow = Record<string, ParquetValue>;
+
+/** An open parquet object: its footer, read; its row groups, read on demand. */
+export interface ParquetObject {
+  key: string;
+  metadata: FileMetaData;
+  columns: string[];
+  rows: number;
+  file: AsyncBuffer;
+}
+
+// hyparquet decodes snappy itself; gzip and brotli go through Node's zlib, which is native code.
+const COMPRESSORS = {
+  GZIP: (input: Uint8Array) => new Uint8Array(gunzipSync(input)),
+  BROTLI: (input: Uint8Array) => new Uint8Array(brotliDecompressSync(input)),
+};
+
+/**
+ * Opens a parquet object through ranged GETs: the footer first, then each row group's column chunks
+ * when asked, so memory follows a row group, never the file. A missing or malformed object is an error
+ * naming its key.
+ */
+export async function openParquetObject(store: ObjectStore, key: string): Promise<ParquetObject> {
+  const object = await store.head(key);
+  if (!object) throw new ParquetReadError(key, `Parquet file ${key} does not exist`);
+  const file: AsyncBuffer = {
+    byteLength: object.size,
+    slice: async (start, end) => {
+      const bytes = await store.getRange(key, start, (end ?? object.size) - start);
+      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer;
+    },
+  };
+  try {
+    const metadata = await parquetMetadataAsync(file);
+    const columns = parquetSchema(metadata).children.map((child) => child.element.name);
+    return { key, metadata, columns, rows: Number(metadata.num_rows), file };
+  } catch (error) {
+    throw new ParquetReadError(key, `Export file ${key} is not readable parquet: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Plain values: INT64 comes back as BigInt and is made a Number (counts and minutes fit easily);
+ * timestamps become ISO strings; an absent optional value is null.
+ */
+function plainValue(key: string, column: string, value: unknown): ParquetValue {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'bigint') {
+    const number = Number(value);
+    if (!Number.isSafeInteger(number)) throw new ParquetReadError(key, `Export file ${key}: column ${column} holds ${value}, beyond a safe integer`);
+    return number;
+  }
+  if (value instanceof Date) return value.toISOString();
+  throw new ParquetReadError(key, `Export file ${key}: column ${column} holds a nested value; only flat columns are read`);
+}
+
+/**
+ * Streams the rows of parquet objects, one file and one row group at a time. With `columns`, only those
+ * are read, in that order, and a file that lacks one fails naming the file and the column.
+ */
+export async function* parquetRows(store: ObjectStore, keys: readonly string[], options: { columns?: readonly string[] } = {}): AsyncGenerator<ParquetRow> {
+  for (const key of keys) {
+    const parquet = await openParquetObject(store, key);
+    const columns = options.columns ?? parquet.columns;
+    const missing = columns.filter((column) => !parquet.columns.includes(column));
+    if (missing.length > 0) {
+      throw new ParquetReadError(key, `Export file ${key} lacks the column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (it has ${parquet.columns.join(', ')})`);
+    }
+    let rowStart = 0;
+    for (const group of parquet.metadata.row_groups) {
+      const rowEnd = rowStart + Number(group.num_rows);
+      let records: Array<Record<string, unknown>>;
+      try {
+        records = await parquetReadObjects({ file: parquet.file, metadata: parquet.metadata, columns: [...columns], rowStart, rowEnd, compressors: COMPRESSORS });
+      } catch (error) {
+        throw new ParquetReadError(key, `Export file ${key} is not readable parquet: ${(error as Error).message}`);
+      }
+      rowStart = rowEnd;
+      for (const record of records) {
+        const row: ParquetRow = {};
+        for (const column of columns) row[column] = plainValue(key, column, record[column]);
+        yield row;
+      }
+    }
+  }
+}

@@ -1,0 +1,89 @@
+import { ParquetSchema, ParquetWriter } from '@dsnp/parquetjs';
+import { PassThrough } from 'stream';
+import { parquetRows, ParquetReadError, type ParquetRow } from '../../lib/parquet/rows';
+import { startTestPlatform } from '../helpers/platform';
+
+type Platform = Awaited<ReturnType<typeof startTestPlatform>>;
+let platform: Platform;
+
+beforeAll(async () => {
+  platform = await startTestPlatform();
+});
+afterAll(async () => platform?.dispose());
+
+type Codec = 'GZIP' | 'SNAPPY' | 'UNCOMPRESSED';
+
+async function parquet(rows: Array<Record<string, unknown>>, compression: Codec, rowGroupSize = 4096): Promise<Buffer> {
+  const schema = new ParquetSchema({
+    userId: { type: 'UTF8', compression },
+    emailsReceived: { type: 'INT64', compression },
+    minutes_since_emailOpened: { type: 'DOUBLE', optional: true, compression },
+    timestamp: { type: 'TIMESTAMP_MILLIS', optional: true, compression },
+  });
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on('data', (c) => chunks.push(c));
+  const writer = await ParquetWriter.openStream(schema, out as unknown as Parameters<typeof ParquetWriter.openStream>[1], { rowGroupSize });
+  for (const row of rows) await writer.appendRow(row);
+  await writer.close();
+  return Buffer.concat(chunks);
+}
+
+async function collect(rows: AsyncIterable<ParquetRow>): Promise<ParquetRow[]> {
+  const out: ParquetRow[] = [];
+  for await (const row of rows) out.push(row);
+  return out;
+}
+
+const sample = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({
+    userId: `u${i}`,
+    emailsReceived: BigInt(i * 3),
+    minutes_since_emailOpened: i % 3 === 0 ? null : i * 1.5,
+    timestamp: new Date(Date.UTC(2026, 2, 1, 0, i)),
+  }));
+
+it.each<Codec>(['GZIP', 'SNAPPY', 'UNCOMPRESSED'])('reads %s files across row groups and parts as plain values', async (codec) => {
+  const prefix = `rows/${codec}/`;
+  await platform.bucket.put(`${prefix}part-0.parquet`, await parquet(sample(250), codec, 64));
+  await platform.bucket.put(`${prefix}part-1.parquet`, await parquet(sample(3), codec));
+  const rows = await collect(parquetRows(platform.bucket, [`${prefix}part-0.parquet`, `${prefix}part-1.parquet`]));
+  expect(rows).toHaveLength(253);
+  expect(rows[0]).toEqual({ userId: 'u0', emailsReceived: 0, minutes_since_emailOpened: null, timestamp: '2026-03-01T00:00:00.000Z' });
+  expect(rows[200]).toEqual({ userId: 'u200', emailsReceived: 600, minutes_since_emailOpened: 300, timestamp: '2026-03-01T03:20:00.000Z' });
+  expect(typeof rows[249].emailsReceived).toBe('number');
+  expect(rows[252]).toMatchObject({ userId: 'u2', emailsReceived: 6, minutes_since_emailOpened: 3 });
+});
+
+it('reads only the requested columns, in the requested order', async () => {
+  await platform.bucket.put('rows/cols/part-0.parquet', await parquet(sample(5), 'GZIP'));
+  const rows = await collect(parquetRows(platform.bucket, ['rows/cols/part-0.parquet'], { columns: ['minutes_since_emailOpened', 'userId'] }));
+  expect(rows[1]).toEqual({ minutes_since_emailOpened: 1.5, userId: 'u1' });
+  expect(Object.keys(rows[1])).toEqual(['minutes_since_emailOpened', 'userId']);
+});
+
+it('names the file and the column a file lacks', async () => {
+  await platform.bucket.put('rows/missing/part-0.parquet', await parquet(sample(2), 'GZIP'));
+  await expect(collect(parquetRows(platform.bucket, ['rows/missing/part-0.parquet'], { columns: ['userId', 'emailsClicked'] }))).rejects.toThrow(
+    'Export file rows/missing/part-0.parquet lacks the column emailsClicked (it has userId, emailsReceived, minutes_since_emailOpened, timestamp)',
+  );
+});
+
+it('names a corrupt file, a truncated file and a missing one', async () => {
+  await platform.bucket.put('rows/bad/garbage.parquet', Buffer.from('PAR1 this is not parquet at all PAR1'));
+  const good = await parquet(sample(50), 'GZIP');
+  await platform.bucket.put('rows/bad/truncated.parquet', good.subarray(0, good.length - 20));
+  for (const key of ['rows/bad/garbage.parquet', 'rows/bad/truncated.parquet']) {
+    const failure = collect(parquetRows(platform.bucket, [key]));
+    await expect(failure).rejects.toBeInstanceOf(ParquetReadError);
+    await expect(collect(parquetRows(platform.bucket, [key]))).rejects.toThrow(`Export file ${key} is not readable parquet`);
+  }
+  await expect(collect(parquetRows(platform.bucket, ['rows/bad/absent.parquet']))).rejects.toThrow('Parquet file rows/bad/absent.parquet does not exist');
+});
+
+it('the object store reads ranges and copies server-side', async () => {
+  await platform.bucket.put('rows/range/a.txt', 'abcdefghij');
+  expect((await platform.bucket.getRange('rows/range/a.txt', 2, 3)).toString()).toBe('cde');
+  await platform.bucket.copy('rows/range/a.txt', 'rows/range/copy of a.txt');
+  expect((await platform.bucket.get('rows/range/copy of a.txt')).toString()).toBe('abcdefghij');
+});
