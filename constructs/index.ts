@@ -6,5 +6,5 @@ export * from './pipeline-function';
 export * from './stage-schedule';
 export * from './aep-provisioning';
 export * from './propensity-pipeline';
-export { bundleHandler } from './bundling';
+export { bundleHandler } from '../lib/bundling/bundle-handler';
 export * from './dead-letter-queue';

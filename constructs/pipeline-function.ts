@@ -14,7 +14,7 @@ import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric
 import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 import { DeadLetterQueue } from './dead-letter-queue';
 import { AlarmTopic } from './alarm-topic';
-import { bundleHandler, DEFAULT_EXTERNAL_MODULES, type BundleResult } from './bundling';
+import { bundleHandler, DEFAULT_EXTERNAL_MODULES, type BundleResult } from '../lib/bundling/bundle-handler';
 import { isLiteral, nameFromPath, normalizePrefix } from './naming';
 
 /** What the function may do in one S3 bucket, folder by folder. */

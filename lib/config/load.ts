@@ -39,6 +39,8 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; path: string; 
   { name: 'PIPELINE_FEATURE_SPEC', path: 'featureSpec', parse: asString },
   { name: 'PIPELINE_AEP_ROLE_ARN', path: 'export.roleArn', parse: asString },
   { name: 'PIPELINE_EXPORT_INTERVAL_HOURS', path: 'export.intervalHours', parse: asString },
+  { name: 'PIPELINE_POLL_INTERVAL_MS', path: 'polling.intervalMs', parse: asString },
+  { name: 'PIPELINE_WAIT_BUDGET_MS', path: 'polling.budgetMs', parse: asString },
   { name: 'AEP_HTTP_TIMEOUT_MS', path: 'http.timeoutMs', parse: asString },
   { name: 'AEP_HTTP_MAX_ATTEMPTS', path: 'http.maxAttempts', parse: asString },
 ];

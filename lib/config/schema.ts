@@ -174,6 +174,15 @@ export const pipelineConfigSchema = z
       })
       .strict()
       .default({ name: 'cmle_propensity_model' }),
+    /** How a stage waits on AEP's asynchronous work (export runs, segment jobs) within one invocation. */
+    polling: z
+      .object({
+        intervalMs: z.coerce.number().int().min(10, 'must be at least 10 ms').default(15_000),
+        /** Past it the run is recorded as pending and the next scheduled run checks again; keep it under the function's timeout. */
+        budgetMs: z.coerce.number().int().min(0).default(600_000),
+      })
+      .strict()
+      .default({ intervalMs: 15_000, budgetMs: 600_000 }),
     http: z
       .object({
         timeoutMs: z.coerce.number().int().min(100).default(30_000),

@@ -21,9 +21,8 @@ export async function handler(): Promise<unknown> {
       compression: config.export.compression,
       intervalHours: config.export.intervalHours,
       spec: configuredFeatureSpec(config),
-      // Leave a Lambda's 15 minutes a margin; a slower export is verified by the next run.
-      waitBudgetMs: 10 * 60 * 1000,
-      pollIntervalMs: 15_000,
+      waitBudgetMs: config.polling.budgetMs,
+      pollIntervalMs: config.polling.intervalMs,
     },
   );
 }

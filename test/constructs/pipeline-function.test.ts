@@ -3,7 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { PipelineFunction, type PipelineFunctionProps } from '../../constructs/pipeline-function';
-import { bundleHandler } from '../../constructs/bundling';
+import { bundleHandler } from '../../lib/bundling/bundle-handler';
 import {
   documentReferencedBy,
   expectLeastPrivilege,
