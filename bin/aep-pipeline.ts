@@ -82,7 +82,7 @@ syntheticDataOptions(program.command('run'), 20_000)
       `Timings: platform ${t.platform} ms, seed ${t.seed} ms, explore ${t.explore} ms, featurize ${t.featurize} ms, export ${t.export} ms, total ${t.total} ms\n`,
     );
     const relative = path.relative(process.cwd(), result.runDir);
-    out.write(`Run folder: ${relative.startsWith('..') ? result.runDir : relative} (seed.json, exploration.json, objects/ = the bucket)\n`);
+    out.write(`Run folder: ${relative.startsWith('..') ? result.runDir : relative} (seed.json, exploration.json, objects/ = the bucket, bundles/ and logs/ of the stage functions)\n`);
   });
 
 configOptions(

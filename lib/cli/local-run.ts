@@ -6,10 +6,10 @@ import { startEmbeddedPlatform } from '../embedded/platform';
 import { explore, type ExplorationResult } from '../explore/explore';
 import { systemClock, type Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
-import { RunLedger } from '../ledger/run-ledger';
-import { WEEK2_FEATURES } from '../features/spec';
-import { exportFeatures, type ExportOutputs } from '../stages/export';
-import { featurize, type FeaturizeOutputs } from '../stages/featurize';
+import { RunLedger, type RunRecord } from '../ledger/run-ledger';
+import { EmbeddedFunction } from '../embedded/lambda';
+import type { ExportOutputs } from '../stages/export';
+import type { FeaturizeOutputs } from '../stages/featurize';
 import { dialectFor } from '../sql/dialect';
 import { seedSyntheticData, type SeedProgress, type SeedResult } from '../synthetic/seed';
 
@@ -36,6 +36,12 @@ export interface LocalRunResult {
 
 /** The embedded platform does not assume roles; the export dataflow still names one, as in AWS. */
 const EMBEDDED_AEP_ROLE_ARN = 'arn:aws:iam::000000000000:role/embedded-aep-access';
+
+/** The scheduled stages, bundled from `lib/handlers` as `PipelineFunction` bundles them. */
+function stageFunctions(runDir: string, environment: Record<string, string>) {
+  const bundle = (name: string) => EmbeddedFunction.bundle({ name, entry: `lib/handlers/${name}.ts`, environment, workDir: runDir });
+  return { featurize: bundle('featurize'), export: bundle('export') };
+}
 
 function runFolderName(now: Date): string {
   return now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -96,12 +102,17 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
     fs.writeFileSync(path.join(runDir, 'seed.json'), `${JSON.stringify(seed, null, 2)}\n`);
     fs.writeFileSync(path.join(runDir, 'exploration.json'), `${JSON.stringify(exploration, null, 2)}\n`);
 
-    // Week 2: the same stages the scheduled Lambdas run, one after the other.
+    // The stages run as the bundles `cdktf synth` ships, one child process per invocation, with the
+    // environment the constructs set; this function plays EventBridge Scheduler, one stage after another.
+    const functions = stageFunctions(runDir, {
+      ...platform.env,
+      PIPELINE_EVENTS_DATASET_ID: seed.datasetId,
+      PIPELINE_AEP_ROLE_ARN: EMBEDDED_AEP_ROLE_ARN,
+      PIPELINE_POLL_INTERVAL_MS: '100',
+      PIPELINE_WAIT_BUDGET_MS: String(30 * 60 * 1000),
+    });
     const t0 = Date.now();
-    const featurized = await featurize(
-      { aep, query: aep.queryConnections.runner(), dialect: dialectFor(platform.config.aep.queryService.dialect), ledger, log: options.log },
-      { eventsDatasetId: seed.datasetId, namePrefix: platform.config.namePrefix, spec: WEEK2_FEATURES, tenantId: seed.tenantId },
-    );
+    const featurized = (await functions.featurize.invoke({ stage: 'featurize' })) as RunRecord;
     if (featurized.status !== 'succeeded') {
       throw new Error(`The featurize stage did not featurize: ${featurized.reason ?? featurized.status}`);
     }
@@ -110,21 +121,7 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
       await aep.queryService.waitFor(id, { clock: systemClock, timeoutMs: 30 * 60 * 1000, pollIntervalMs: 100 });
     }
     const t1 = Date.now();
-    const exportRun = await exportFeatures(
-      { aep, store: platform.bucket, ledger, clock: systemClock, log: options.log },
-      {
-        namePrefix: platform.config.namePrefix,
-        roleArn: EMBEDDED_AEP_ROLE_ARN,
-        bucket: platform.config.storage.bucket,
-        egressPrefix: platform.config.storage.prefixes.egress,
-        format: platform.config.export.format,
-        compression: platform.config.export.compression,
-        intervalHours: platform.config.export.intervalHours,
-        spec: WEEK2_FEATURES,
-        waitBudgetMs: 30 * 60 * 1000,
-        pollIntervalMs: 100,
-      },
-    );
+    const exportRun = (await functions.export.invoke({ stage: 'export' })) as RunRecord;
     if (exportRun.status !== 'succeeded') {
       throw new Error(`The export stage did not export: ${exportRun.reason ?? exportRun.status}`);
     }

@@ -87,7 +87,7 @@ export class EmbeddedFunction {
         ...this.environment,
         AWS_LAMBDA_FUNCTION_NAME: this.name,
         NODE_PATH: this.nodeModules,
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: '1',
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         NODE_OPTIONS: '--enable-source-maps',
       },
       stdio: ['ignore', log, log, 'ipc'],
