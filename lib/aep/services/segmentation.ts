@@ -26,23 +26,28 @@ export interface SegmentJob {
   [key: string]: unknown;
 }
 
+/** A page of `GET /segment/definitions`, as AEP answers it (the OpenAPI file gives it the single-definition schema). */
 interface DefinitionList {
   segments?: SegmentDefinition[];
-  page?: { totalCount?: number; pageSize?: number; next?: string };
-  _page?: { next?: string };
+  page?: { totalCount?: number; totalPages?: number; pageSize?: number; limit?: number };
+  link?: { next?: string };
 }
+
+const PAGE_SIZE = 100;
 
 /** Segmentation: segment definitions (audiences by PQL rule) and the jobs that evaluate them. */
 export class Segmentation {
   constructor(private readonly client: AepClient) {}
 
   async findDefinition(name: string): Promise<SegmentDefinition | undefined> {
+    // Pages by number: `start` is documented only as an offset "as per created time".
     const pages = this.client.paginate<DefinitionList, SegmentDefinition>(
-      { method: 'GET', path: `${BASE}/segment/definitions`, query: { limit: 100 } },
+      { method: 'GET', path: `${BASE}/segment/definitions`, query: { limit: PAGE_SIZE, page: 0 } },
       (page) => page.segments ?? [],
       (page, query) => {
-        const next = page.page?.next ?? page._page?.next;
-        return next ? { ...query, start: next } : undefined;
+        const current = Number(query.page ?? 0);
+        const more = page.link?.next !== undefined || current + 1 < (page.page?.totalPages ?? 0);
+        return more && (page.segments ?? []).length > 0 ? { ...query, page: current + 1 } : undefined;
       },
     );
     for await (const definition of pages) {
@@ -58,9 +63,22 @@ export class Segmentation {
     );
   }
 
-  async updateDefinition(id: string, patch: Partial<SegmentDefinitionRequest>): Promise<SegmentDefinition> {
-    const ops = Object.entries(patch).map(([key, value]) => ({ op: 'add', path: `/${key}`, value }));
-    return (await this.client.request<SegmentDefinition>({ method: 'PATCH', path: `${BASE}/segment/definitions/${encodeURIComponent(id)}`, body: ops })).data;
+  async getDefinition(id: string): Promise<SegmentDefinition> {
+    return (await this.client.request<SegmentDefinition>({ method: 'GET', path: `${BASE}/segment/definitions/${encodeURIComponent(id)}` })).data;
+  }
+
+  /**
+   * Overwrites a definition. The PATCH body is the definition object (name, schema and expression are
+   * required), not JSON Patch operations; sending the same body again is harmless.
+   */
+  async updateDefinition(id: string, definition: SegmentDefinitionRequest): Promise<SegmentDefinition> {
+    return (
+      await this.client.request<SegmentDefinition>({
+        method: 'PATCH',
+        path: `${BASE}/segment/definitions/${encodeURIComponent(id)}`,
+        body: definition,
+      })
+    ).data;
   }
 
   async deleteDefinition(id: string): Promise<boolean> {
