@@ -35,6 +35,15 @@ interface DefinitionList {
 
 const PAGE_SIZE = 100;
 
+/** Statuses after which a segment job changes no more. */
+const FINAL_JOB_STATUSES = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+
+/** The error for a job that ended FAILED or CANCELLED, with AEP's reasons. */
+export function segmentJobFailure(job: SegmentJob): AepError {
+  const reason = (job.errors ?? []).map((e) => [e.code, e.msg ?? e.message].filter(Boolean).join(' ')).join('; ');
+  return new AepError(`Segment job ${job.id} ended ${job.status}${reason ? `: ${reason}` : ''}`, { kind: 'failed-operation', detail: reason || undefined });
+}
+
 /** Segmentation: segment definitions (audiences by PQL rule) and the jobs that evaluate them. */
 export class Segmentation {
   constructor(private readonly client: AepClient) {}
@@ -99,19 +108,24 @@ export class Segmentation {
     return (await this.client.request<SegmentJob>({ method: 'GET', path: `${BASE}/segment/jobs/${encodeURIComponent(id)}` })).data;
   }
 
-  async waitForJob(id: string, options: { clock: Clock; timeoutMs: number; pollIntervalMs?: number }): Promise<SegmentJob> {
+  /**
+   * Polls a job until it ends (SUCCEEDED, FAILED, CANCELLED) or `budgetMs` has passed, and returns it as
+   * last seen; the caller decides what an unfinished job means.
+   */
+  async pollJob(id: string, options: { clock: Clock; budgetMs: number; pollIntervalMs?: number }): Promise<SegmentJob> {
     const started = options.clock.now().getTime();
     for (;;) {
       const job = await this.getJob(id);
-      if (job.status === 'SUCCEEDED') return job;
-      if (job.status === 'FAILED' || job.status === 'CANCELLED') {
-        const reason = (job.errors ?? []).map((e) => [e.code, e.msg ?? e.message].filter(Boolean).join(' ')).join('; ');
-        throw new AepError(`Segment job ${id} ended ${job.status}${reason ? `: ${reason}` : ''}`, { kind: 'failed-operation', detail: reason || undefined });
-      }
-      if (options.clock.now().getTime() - started > options.timeoutMs) {
-        throw new AepError(`Segment job ${id} still ${job.status} after ${Math.round(options.timeoutMs / 1000)} s`, { kind: 'failed-operation' });
-      }
+      if (FINAL_JOB_STATUSES.has(job.status) || options.clock.now().getTime() - started >= options.budgetMs) return job;
       await options.clock.sleep(options.pollIntervalMs ?? 10_000);
     }
+  }
+
+  /** Waits for a job to succeed; a failed, cancelled or unfinished (after `timeoutMs`) job is an AepError. */
+  async waitForJob(id: string, options: { clock: Clock; timeoutMs: number; pollIntervalMs?: number }): Promise<SegmentJob> {
+    const job = await this.pollJob(id, { clock: options.clock, budgetMs: options.timeoutMs, pollIntervalMs: options.pollIntervalMs });
+    if (job.status === 'SUCCEEDED') return job;
+    if (FINAL_JOB_STATUSES.has(job.status)) throw segmentJobFailure(job);
+    throw new AepError(`Segment job ${id} still ${job.status} after ${Math.round(options.timeoutMs / 1000)} s`, { kind: 'failed-operation' });
   }
 }
