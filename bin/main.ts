@@ -17,6 +17,8 @@ export interface ExamplePipelineStackProps {
   eventsDatasetId: string;
   /** Remote state, as any shared deployment should have; local state when absent. */
   stateBucket?: string;
+  /** The propensity band of the audience built from the scores; the top fifth (0.8 to 1) when absent. */
+  audience?: { low: number; high: number };
 }
 
 export class ExamplePipelineStack extends TerraformStack {
@@ -31,12 +33,14 @@ export class ExamplePipelineStack extends TerraformStack {
     this.pipeline = new PropensityPipeline(this, 'Pipeline', {
       aep: { imsOrgId: props.imsOrgId, sandbox: props.sandbox, credentialsSecretArn: props.credentialsSecretArn },
       features: { eventsDatasetId: props.eventsDatasetId },
+      audience: props.audience ?? { low: 0.8, high: 1 },
     });
     new TerraformOutput(this, 'bucket_name', { value: this.pipeline.bucket.bucketName });
     new TerraformOutput(this, 'aep_role_arn', { value: this.pipeline.aepAccessRole.roleArn, description: 'Role AEP assumes for the S3 destination and source' });
     new TerraformOutput(this, 'credentials_secret_arn', { value: this.pipeline.credentials.secretArn, description: 'Put {"clientId","clientSecret"} here' });
     new TerraformOutput(this, 'alarm_topic_arn', { value: this.pipeline.alarmTopic.topicArn });
     new TerraformOutput(this, 'scores_dataset_id', { value: this.pipeline.provisioning.scoresDatasetId });
+    new TerraformOutput(this, 'audience_definition_id', { value: this.pipeline.audience!.definitionId, description: 'Segment definition of the propensity audience' });
   }
 }
 

@@ -5,6 +5,7 @@ export * from './alarm-topic';
 export * from './pipeline-function';
 export * from './stage-schedule';
 export * from './aep-provisioning';
+export * from './propensity-audience';
 export * from './propensity-pipeline';
 export { bundleHandler } from '../lib/bundling/bundle-handler';
 export * from './dead-letter-queue';

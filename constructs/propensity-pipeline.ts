@@ -8,6 +8,7 @@ import { validateSpec, type FeatureSpec } from '../lib/features/spec';
 import { PipelineBucket, type PipelineBucketProps } from './pipeline-bucket';
 import { pipelineEnvironment } from './pipeline-environment';
 import { PipelineFunction, type PipelineFunctionProps } from './pipeline-function';
+import { PropensityAudience } from './propensity-audience';
 import { StageSchedule } from './stage-schedule';
 
 const HANDLERS = path.join(__dirname, '..', 'lib', 'handlers');
@@ -86,6 +87,19 @@ export interface PropensityPipelineFeatureProps {
   readonly exportIntervalHours?: 3 | 6 | 9 | 12 | 24;
 }
 
+/** The audience of the scored profiles in a propensity band (notebook week 5). */
+export interface PropensityPipelineAudienceProps {
+  /**
+   * Name of the segment definition.
+   * @default '<namePrefix> propensity <low> to <high>'
+   */
+  readonly name?: string;
+  /** Lowest propensity in the audience, included (0 to 1). */
+  readonly low: number;
+  /** Highest propensity in the audience, included (`low` to 1). */
+  readonly high: number;
+}
+
 export interface PropensityPipelineProps {
   readonly aep: PropensityPipelineAepProps;
   /** The featurize and export stages (notebook week 2). */
@@ -100,6 +114,11 @@ export interface PropensityPipelineProps {
    * @default none; subscribe to `alarmTopic.topicArn` as you like
    */
   readonly alarmEmails?: string[];
+  /**
+   * The audience built from the scores: a segment definition provisioned at deploy time.
+   * @default none
+   */
+  readonly audience?: PropensityPipelineAudienceProps;
 }
 
 /**
@@ -118,6 +137,8 @@ export class PropensityPipeline extends Construct {
   readonly featurizeSchedule: StageSchedule;
   readonly export: PipelineFunction;
   readonly exportSchedule: StageSchedule;
+  /** The propensity audience, when `audience` is given. */
+  readonly audience?: PropensityAudience;
 
   constructor(scope: Construct, id: string, props: PropensityPipelineProps) {
     super(scope, id);
@@ -188,5 +209,18 @@ export class PropensityPipeline extends Construct {
     this.featurizeSchedule = featurize.schedule;
     this.export = exporter.fn;
     this.exportSchedule = exporter.schedule;
+
+    if (props.audience) {
+      const { low, high } = props.audience;
+      this.audience = new PropensityAudience(this, 'Audience', {
+        provisioner: this.provisioning.function,
+        name: props.audience.name ?? `${props.aep.namePrefix ?? 'cmle'} propensity ${low} to ${high}`,
+        low,
+        high,
+        tenantId: props.aep.tenantId,
+        // The rule reads _<tenant>.propensity, which the provisioned scores schema brings into the Profile union.
+        waitFor: [this.provisioning.invocation],
+      });
+    }
   }
 }

@@ -17,7 +17,7 @@ export interface EmbeddedPlatformOptions {
   sandbox?: string;
   tenantId?: string;
   /** Options of the AEP stand-in, e.g. `exportReadyAfterMs` to see "not ready for dataset export" answers. */
-  aep?: Pick<AepStandInOptions, 'exportReadyAfterMs' | 'exportRunDelayMs' | 'exportRowsPerFile'>;
+  aep?: Pick<AepStandInOptions, 'exportReadyAfterMs' | 'exportRunDelayMs' | 'exportRowsPerFile' | 'segmentJobDelayMs'>;
 }
 
 /** The loopback store accepts any key; these placate the SDK's credential chain without touching real AWS. */

@@ -100,7 +100,7 @@ describe('the example stack that cdktf.json runs', () => {
     const app = Testing.app();
     const stack = new ExamplePipelineStack(app, 'aep-feature-pipeline', { region: 'us-east-1', imsOrgId: ORG, sandbox: 'prod', eventsDatasetId: EVENTS });
     const json = synth(stack);
-    expect(Object.keys(json.output as object).sort()).toEqual(['aep_role_arn', 'alarm_topic_arn', 'bucket_name', 'credentials_secret_arn', 'scores_dataset_id']);
+    expect(Object.keys(json.output as object).sort()).toEqual(['aep_role_arn', 'alarm_topic_arn', 'audience_definition_id', 'bucket_name', 'credentials_secret_arn', 'scores_dataset_id']);
     expect(normalized(json)).toMatchSnapshot();
   });
 

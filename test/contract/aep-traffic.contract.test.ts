@@ -205,6 +205,11 @@ describe('requests for the services later stages use', () => {
       schema: { name: '_xdm.context.profile' },
       expression: { type: 'PQL', format: 'pql/text', value: '_acme.propensity >= 0.8 and _acme.propensity <= 1' },
     });
+    await segmentation.updateDefinition('segment', {
+      name: 'propensity 0.8 to 1',
+      schema: { name: '_xdm.context.profile' },
+      expression: { type: 'PQL', format: 'pql/text', value: '_acme.propensity >= 0.8 and _acme.propensity <= 1' },
+    });
     await segmentation.createJob(['segment']);
     await segmentation.getJob('job');
     const queries = new QueryServiceApi(client);

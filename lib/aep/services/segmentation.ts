@@ -26,10 +26,22 @@ export interface SegmentJob {
   [key: string]: unknown;
 }
 
+/** A page of `GET /segment/definitions`, as AEP answers it (the OpenAPI file gives it the single-definition schema). */
 interface DefinitionList {
   segments?: SegmentDefinition[];
-  page?: { totalCount?: number; pageSize?: number; next?: string };
-  _page?: { next?: string };
+  page?: { totalCount?: number; totalPages?: number; pageSize?: number; limit?: number };
+  link?: { next?: string };
+}
+
+const PAGE_SIZE = 100;
+
+/** Statuses after which a segment job changes no more. */
+const FINAL_JOB_STATUSES = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+
+/** The error for a job that ended FAILED or CANCELLED, with AEP's reasons. */
+export function segmentJobFailure(job: SegmentJob): AepError {
+  const reason = (job.errors ?? []).map((e) => [e.code, e.msg ?? e.message].filter(Boolean).join(' ')).join('; ');
+  return new AepError(`Segment job ${job.id} ended ${job.status}${reason ? `: ${reason}` : ''}`, { kind: 'failed-operation', detail: reason || undefined });
 }
 
 /** Segmentation: segment definitions (audiences by PQL rule) and the jobs that evaluate them. */
@@ -37,12 +49,14 @@ export class Segmentation {
   constructor(private readonly client: AepClient) {}
 
   async findDefinition(name: string): Promise<SegmentDefinition | undefined> {
+    // Pages by number: `start` is documented only as an offset "as per created time".
     const pages = this.client.paginate<DefinitionList, SegmentDefinition>(
-      { method: 'GET', path: `${BASE}/segment/definitions`, query: { limit: 100 } },
+      { method: 'GET', path: `${BASE}/segment/definitions`, query: { limit: PAGE_SIZE, page: 0 } },
       (page) => page.segments ?? [],
       (page, query) => {
-        const next = page.page?.next ?? page._page?.next;
-        return next ? { ...query, start: next } : undefined;
+        const current = Number(query.page ?? 0);
+        const more = page.link?.next !== undefined || current + 1 < (page.page?.totalPages ?? 0);
+        return more && (page.segments ?? []).length > 0 ? { ...query, page: current + 1 } : undefined;
       },
     );
     for await (const definition of pages) {
@@ -58,9 +72,22 @@ export class Segmentation {
     );
   }
 
-  async updateDefinition(id: string, patch: Partial<SegmentDefinitionRequest>): Promise<SegmentDefinition> {
-    const ops = Object.entries(patch).map(([key, value]) => ({ op: 'add', path: `/${key}`, value }));
-    return (await this.client.request<SegmentDefinition>({ method: 'PATCH', path: `${BASE}/segment/definitions/${encodeURIComponent(id)}`, body: ops })).data;
+  async getDefinition(id: string): Promise<SegmentDefinition> {
+    return (await this.client.request<SegmentDefinition>({ method: 'GET', path: `${BASE}/segment/definitions/${encodeURIComponent(id)}` })).data;
+  }
+
+  /**
+   * Overwrites a definition. The PATCH body is the definition object (name, schema and expression are
+   * required), not JSON Patch operations; sending the same body again is harmless.
+   */
+  async updateDefinition(id: string, definition: SegmentDefinitionRequest): Promise<SegmentDefinition> {
+    return (
+      await this.client.request<SegmentDefinition>({
+        method: 'PATCH',
+        path: `${BASE}/segment/definitions/${encodeURIComponent(id)}`,
+        body: definition,
+      })
+    ).data;
   }
 
   async deleteDefinition(id: string): Promise<boolean> {
@@ -81,19 +108,24 @@ export class Segmentation {
     return (await this.client.request<SegmentJob>({ method: 'GET', path: `${BASE}/segment/jobs/${encodeURIComponent(id)}` })).data;
   }
 
-  async waitForJob(id: string, options: { clock: Clock; timeoutMs: number; pollIntervalMs?: number }): Promise<SegmentJob> {
+  /**
+   * Polls a job until it ends (SUCCEEDED, FAILED, CANCELLED) or `budgetMs` has passed, and returns it as
+   * last seen; the caller decides what an unfinished job means.
+   */
+  async pollJob(id: string, options: { clock: Clock; budgetMs: number; pollIntervalMs?: number }): Promise<SegmentJob> {
     const started = options.clock.now().getTime();
     for (;;) {
       const job = await this.getJob(id);
-      if (job.status === 'SUCCEEDED') return job;
-      if (job.status === 'FAILED' || job.status === 'CANCELLED') {
-        const reason = (job.errors ?? []).map((e) => [e.code, e.msg ?? e.message].filter(Boolean).join(' ')).join('; ');
-        throw new AepError(`Segment job ${id} ended ${job.status}${reason ? `: ${reason}` : ''}`, { kind: 'failed-operation', detail: reason || undefined });
-      }
-      if (options.clock.now().getTime() - started > options.timeoutMs) {
-        throw new AepError(`Segment job ${id} still ${job.status} after ${Math.round(options.timeoutMs / 1000)} s`, { kind: 'failed-operation' });
-      }
+      if (FINAL_JOB_STATUSES.has(job.status) || options.clock.now().getTime() - started >= options.budgetMs) return job;
       await options.clock.sleep(options.pollIntervalMs ?? 10_000);
     }
+  }
+
+  /** Waits for a job to succeed; a failed, cancelled or unfinished (after `timeoutMs`) job is an AepError. */
+  async waitForJob(id: string, options: { clock: Clock; timeoutMs: number; pollIntervalMs?: number }): Promise<SegmentJob> {
+    const job = await this.pollJob(id, { clock: options.clock, budgetMs: options.timeoutMs, pollIntervalMs: options.pollIntervalMs });
+    if (job.status === 'SUCCEEDED') return job;
+    if (FINAL_JOB_STATUSES.has(job.status)) throw segmentJobFailure(job);
+    throw new AepError(`Segment job ${id} still ${job.status} after ${Math.round(options.timeoutMs / 1000)} s`, { kind: 'failed-operation' });
   }
 }

@@ -12,6 +12,8 @@
  *   as any object)
  * - Ad hoc activation: the same problem details plus `message`, the one field ad-hoc-activation.yaml
  *   documents for its errors
+ * - Segmentation (no error schema in segmentation.yaml): Platform's problem details with the `UPS`
+ *   prefix of the Profile service it belongs to
  */
 import { randomUUID } from 'crypto';
 import { ApiError, ErrorFactory } from './http';
@@ -87,3 +89,4 @@ export const activationError: ErrorFactory = (status, message, code = '1000') =>
   const e = problem('ACTIVATION', status, message, code);
   return new ApiError(status, { ...(e.body as Record<string, unknown>), message });
 };
+export const segmentationError: ErrorFactory = (status, message, code = '1000') => problem('UPS', status, message, code);

@@ -183,6 +183,15 @@ export class SchemaRegistry {
       .map((d) => cloneJson(d));
   }
 
+  /**
+   * The Profile union of a class: the schemas of that class enabled for Profile and their merged
+   * fields; undefined when none is enabled.
+   */
+  unionOf(classId: string): { schemaIds: string[]; properties: FieldTree } | undefined {
+    const union = this.unions().find((u) => u.xdmClass.$id === classId);
+    return union && { schemaIds: union.schemas.map((s) => s.$id), properties: cloneJson(union.properties) };
+  }
+
   private find(kind: Kind, ref: string): XdmRecord | undefined {
     for (const rec of this.records.values()) {
       if (rec.kind === kind && (rec.$id === ref || rec.altId === ref || rec.hex === ref)) return rec;

@@ -10,14 +10,16 @@ import type { PGlite } from '@electric-sql/pglite';
 import { BatchIngestion, JobRunner } from './batch-ingestion';
 import { Catalog } from './catalog';
 import { Activation } from './activation';
-import { activationError, catalogError, flowServiceError, gatewayError, imsError, ingestError, queryError, xdmError } from './errors';
+import { activationError, catalogError, flowServiceError, gatewayError, imsError, ingestError, queryError, segmentationError, xdmError } from './errors';
 import { FlowService, type ObjectStoreAccess } from './flow-service';
 import { FaultInjector } from './faults';
 import { ApiError, ErrorFactory, header, isJsonMediaType, mediaType, Reply, RequestContext, Router, ServiceName } from './http';
 import { requestId as newRequestId, uuid } from './ids';
 import { registerIms, TokenStore } from './ims';
+import { ProfileStore } from './profile-store';
 import { QueryService } from './query-service';
 import { SchemaRegistry } from './schema-registry';
+import { Segmentation } from './segmentation';
 import { installSnapshots } from './snapshots';
 import { withExclusiveSession } from '../postgres';
 
@@ -52,6 +54,8 @@ export interface AepStandInOptions {
   exportRunDelayMs?: number;
   /** Rows per exported part file; default 500000. */
   exportRowsPerFile?: number;
+  /** How long a segment job stays queued before it is evaluated (to observe unfinished jobs); default 0. */
+  segmentJobDelayMs?: number;
 }
 
 type HeaderMap = Record<string, string | string[] | undefined>;
@@ -87,6 +91,7 @@ const ERROR_FACTORIES: Record<ServiceName, ErrorFactory> = {
   query: queryError,
   flowservice: flowServiceError,
   activation: activationError,
+  segmentation: segmentationError,
 };
 
 class BodyTooLarge extends Error {}
@@ -141,8 +146,9 @@ export class AepStandIn {
       exportReadyAfterMs: options.exportReadyAfterMs ?? 0,
       exportRunDelayMs: options.exportRunDelayMs ?? 0,
       exportRowsPerFile: options.exportRowsPerFile ?? 500_000,
+      segmentJobDelayMs: options.segmentJobDelayMs ?? 0,
     };
-    for (const k of ['exportReadyAfterMs', 'exportRunDelayMs'] as const) {
+    for (const k of ['exportReadyAfterMs', 'exportRunDelayMs', 'segmentJobDelayMs'] as const) {
       if (!Number.isFinite(this.options[k]) || this.options[k] < 0) throw new Error(`AepStandIn: option '${k}' must be a number of milliseconds >= 0`);
     }
     if (!Number.isInteger(this.options.exportRowsPerFile) || this.options.exportRowsPerFile < 1) {
@@ -169,6 +175,8 @@ export class AepStandIn {
     });
     this.flowService.register(this.router);
     new Activation(this.flowService, this.catalog, { exportReadyAfterMs: this.options.exportReadyAfterMs }).register(this.router);
+    const profiles = new ProfileStore(db, this.catalog, this.registry);
+    new Segmentation({ orgId, sandbox, sandboxId, jobDelayMs: this.options.segmentJobDelayMs }, profiles, jobs).register(this.router);
   }
 
   /** Base URL (scheme, host and port) of the running server, for both IMS and the platform. */

@@ -1,0 +1,85 @@
+/**
+ * The propensity band of an audience (notebook week 5): the profiles whose `_<tenant>.propensity` lies
+ * in [low, high], both ends included, and the PQL rule that selects them on `_xdm.context.profile`.
+ */
+
+/** Both ends are included: a profile with propensity exactly `low` or `high` is in the band. */
+export interface PropensityBand {
+  low: number;
+  high: number;
+}
+
+/** The XDM class a propensity audience is evaluated on. */
+export const PROFILE_SEGMENT_SCHEMA = '_xdm.context.profile';
+
+/** A band or tenant id that cannot make a valid audience; the message names the bad value. */
+export class AudienceInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AudienceInputError';
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value);
+  if (value === undefined) return 'nothing';
+  return JSON.stringify(value) ?? String(value);
+}
+
+/**
+ * Checks a band: both ends finite numbers within [0, 1], and `low <= high`. `names` says what to call
+ * the ends in the message (e.g. the props of a construct). Returns the band unchanged.
+ */
+export function validateBand(band: { low: unknown; high: unknown }, names: { low: string; high: string } = { low: 'low', high: 'high' }): PropensityBand {
+  const problems: string[] = [];
+  for (const end of ['low', 'high'] as const) {
+    const value = band[end];
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      problems.push(`${names[end]} must be a finite number from 0 to 1, got ${describe(value)}`);
+    } else if (value < 0 || value > 1) {
+      problems.push(`${names[end]} must be within [0, 1] (a propensity is a probability), got ${describe(value)}`);
+    }
+  }
+  if (problems.length === 0 && (band.low as number) > (band.high as number)) {
+    problems.push(`${names.low} (${describe(band.low)}) must not be above ${names.high} (${describe(band.high)})`);
+  }
+  if (problems.length > 0) throw new AudienceInputError(`Invalid propensity band: ${problems.join('; ')}`);
+  return { low: band.low as number, high: band.high as number };
+}
+
+const TENANT_ID = /^[A-Za-z0-9]+$/;
+
+/** Checks a tenant id as the PQL field path needs it: letters and digits, without the leading underscore. */
+export function validateTenantId(tenantId: unknown): string {
+  if (typeof tenantId !== 'string' || !TENANT_ID.test(tenantId)) {
+    const hint = typeof tenantId === 'string' && tenantId.startsWith('_') ? ' (give it without the leading underscore)' : '';
+    throw new AudienceInputError(`Invalid tenant id ${describe(tenantId)}: must be letters and digits${hint}`);
+  }
+  return tenantId;
+}
+
+/**
+ * A number as a plain decimal literal that reads back as exactly the same double: JavaScript's shortest
+ * round-trip digits, with any exponent written out (`1e-7` becomes `0.0000001`), since PQL number
+ * literals are plain decimals.
+ */
+export function decimalLiteral(value: number): string {
+  if (!Number.isFinite(value)) throw new AudienceInputError(`Cannot write ${describe(value)} as a PQL number`);
+  const text = String(value);
+  const match = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(text);
+  if (!match) return text;
+  const [, sign, lead, rest = '', exp] = match;
+  const digits = lead + rest;
+  const point = 1 + Number(exp);
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
+  if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}`;
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
+}
+
+/** The week-5 rule: `_<tenant>.propensity >= low and _<tenant>.propensity <= high`. */
+export function propensityBandPql(tenantId: string, band: PropensityBand): string {
+  const tenant = validateTenantId(tenantId);
+  const { low, high } = validateBand(band);
+  const field = `_${tenant}.propensity`;
+  return `${field} >= ${decimalLiteral(low)} and ${field} <= ${decimalLiteral(high)}`;
+}

@@ -1,0 +1,2 @@
+export * from './band';
+export * from './summary';

@@ -1,0 +1,220 @@
+/**
+ * The audience stage end to end on the embedded platform: score files in the bucket, the scores on the
+ * profiles through Batch Ingestion, the audience's segment definition provisioned, and a real segment
+ * job evaluating its PQL rule.
+ */
+import { createAepServices, type AepServices } from '../../lib/aep';
+import { RunLedger, newRunId, type RunRecord } from '../../lib/ledger/run-ledger';
+import { seededRng } from '../../lib/model/random';
+import { systemClock } from '../../lib/ports/clock';
+import { silentLog } from '../../lib/ports/logger';
+import {
+  evaluateAudience,
+  INGESTION_CHECK_STAGE,
+  scoresIngested,
+  type AudienceOptions,
+  type AudienceOutputs,
+  type ScoreOutputs,
+} from '../../lib/stages/audience';
+import { provisionAudienceDefinition, type AudienceDefinitionResult } from '../../lib/stages/audience-definition';
+import { provision, type ProvisionResult } from '../../lib/stages/provision';
+import { startTestPlatform } from '../helpers/platform';
+import { ingestProfileScores } from '../helpers/profile-scores';
+import { recordingClock } from '../helpers/recording-clock';
+
+type Platform = Awaited<ReturnType<typeof startTestPlatform>>;
+let platform: Platform;
+let aep: AepServices;
+let ledger: RunLedger;
+let scores: ProvisionResult;
+let audience: AudienceDefinitionResult;
+
+const BAND = { low: 0.3, high: 0.6 };
+const AUDIENCE_NAME = 'Middle propensity';
+
+beforeAll(async () => {
+  // Segment jobs wait a little before they run, so a run can see one unfinished.
+  platform = await startTestPlatform({ aep: { segmentJobDelayMs: 300 } });
+  aep = createAepServices(platform.config);
+  ledger = new RunLedger(platform.bucket, 'runs/', systemClock);
+  scores = (await provision(aep, { namePrefix: 'audience stage', tf: { action: 'create', prev_input: null } }, { log: silentLog })) as ProvisionResult;
+  audience = (await provisionAudienceDefinition(
+    aep,
+    { resource: 'audience', name: AUDIENCE_NAME, band: BAND, tf: { action: 'create', prev_input: null } },
+    { log: silentLog },
+  )) as AudienceDefinitionResult;
+});
+afterAll(async () => {
+  await platform?.dispose();
+});
+
+interface Prediction {
+  userId: string;
+  prediction: number;
+}
+
+/** Predictions of `n` users: random, plus some exactly on the band's ends and on bucket edges. */
+function predictions(n: number, seed: number): Prediction[] {
+  const rng = seededRng(seed);
+  const special = [0.3, 0.6, 0.29999999999999993, 0.6000000000000001, 0, 1, 0.05, 0.95];
+  return Array.from({ length: n }, (_, i) => ({ userId: `${seed}-user-${i}`, prediction: i < special.length ? special[i] : rng() }));
+}
+
+let scoreRunCount = 0;
+
+/** Writes score files as the score stage does (CSV with a header under ingress/) and records its run. */
+async function recordScoreRun(rows: Prediction[], options: { filesOf?: (rows: Prediction[]) => string[]; recordedRows?: number } = {}): Promise<{ run: RunRecord; outputs: ScoreOutputs }> {
+  scoreRunCount += 1;
+  const folder = `ingress/${scores.scoresDatasetId}/exportTime=2026010100000${scoreRunCount}/`;
+  const half = Math.ceil(rows.length / 2);
+  const texts = options.filesOf?.(rows) ?? [rows.slice(0, half), rows.slice(half)].map((part) => `userId,prediction\n${part.map((r) => `${r.userId},${r.prediction}`).join('\n')}\n`);
+  const files = texts.map((_, i) => `${folder}part-${String(i).padStart(5, '0')}.csv`);
+  for (const [i, key] of files.entries()) await platform.bucket.put(key, texts[i], 'text/csv');
+  const now = new Date();
+  const outputs: ScoreOutputs = {
+    exportRunId: 'export-run',
+    modelName: 'cmle_propensity_model',
+    modelVersion: 3,
+    scoresDatasetId: scores.scoresDatasetId,
+    folder,
+    files,
+    rows: options.recordedRows ?? rows.length,
+    manifest: `${folder}manifest.json`,
+  };
+  const run: RunRecord = { stage: 'score', runId: newRunId(now), startedAt: now.toISOString(), finishedAt: now.toISOString(), status: 'succeeded', outputs };
+  await ledger.record(run);
+  return { run, outputs };
+}
+
+async function confirmIngested(scoreRunIds: string[]): Promise<void> {
+  const now = new Date();
+  await ledger.record({ stage: INGESTION_CHECK_STAGE, runId: newRunId(now), startedAt: now.toISOString(), finishedAt: now.toISOString(), status: 'succeeded', outputs: { scoreRunIds } });
+}
+
+function options(overrides: Partial<AudienceOptions> = {}): AudienceOptions {
+  return { band: BAND, definition: { name: AUDIENCE_NAME }, jobWaitBudgetMs: 60_000, pollIntervalMs: 25, ...overrides };
+}
+
+function deps(clock = systemClock) {
+  return { aep, store: platform.bucket, ledger, clock, log: silentLog };
+}
+
+function jobRequests(): { count: () => number; stop: () => void } {
+  let count = 0;
+  const stop = platform.aep.onExchange((ex) => {
+    if (ex.method === 'POST' && new URL(ex.url).pathname === '/data/core/ups/segment/jobs') count += 1;
+  });
+  return { count: () => count, stop };
+}
+
+describe('evaluateAudience', () => {
+  const rows = predictions(1200, 7);
+  const inBand = rows.filter((r) => r.prediction >= BAND.low && r.prediction <= BAND.high).length;
+  let scoreRun: RunRecord;
+
+  it('skips while there are no scores', async () => {
+    const run = await evaluateAudience(deps(), options());
+    expect(run).toMatchObject({ stage: 'audience', status: 'skipped', reason: 'No succeeded score run to evaluate yet' });
+  });
+
+  it('records the summary of new scores and holds the segment job until they are confirmed ingested', async () => {
+    scoreRun = (await recordScoreRun(rows)).run;
+    const jobs = jobRequests();
+    const run = await evaluateAudience(deps(), options());
+    jobs.stop();
+    expect(run.status).toBe('skipped');
+    expect(run.reason).toMatch(new RegExp(`scores of run ${scoreRun.runId} are not confirmed on the profiles yet`));
+    const outputs = run.outputs as AudienceOutputs;
+    expect(outputs).toMatchObject({ scoreRunId: scoreRun.runId, definitionId: audience.definitionId, modelVersion: 3 });
+    expect(outputs.segmentJobId).toBeUndefined();
+    expect(jobs.count()).toBe(0);
+    // Exact counts, checked the obvious way.
+    expect(outputs.summary.count).toBe(rows.length);
+    expect(outputs.summary.band).toEqual({ ...BAND, count: inBand });
+    expect(outputs.summary.histogram).toHaveLength(20);
+    for (const [i, bucket] of outputs.summary.histogram.entries()) {
+      expect(bucket.count).toBe(rows.filter((r) => r.prediction >= i / 20 && (i === 19 || r.prediction < (i + 1) / 20)).length);
+    }
+    for (const reach of outputs.summary.reach) {
+      expect(reach.atOrAbove).toBe(rows.filter((r) => r.prediction >= reach.threshold).length);
+      expect(reach.below).toBe(rows.filter((r) => r.prediction < reach.threshold).length);
+    }
+    expect(await scoresIngested(ledger, scoreRun.runId)).toBe(false);
+  });
+
+  it('once ingested, runs one segment job; the audience size equals the scored profiles in the band', async () => {
+    await ingestProfileScores(aep, scores.scoresDatasetId, scores.tenantId, rows.map((r) => ({ userid: r.userId, propensity: r.prediction })));
+    await confirmIngested([scoreRun.runId]);
+    expect(await scoresIngested(ledger, scoreRun.runId)).toBe(true);
+    const jobs = jobRequests();
+
+    // No time to wait: the job is started and recorded, still queued.
+    const impatient = await evaluateAudience(deps(recordingClock()), options({ jobWaitBudgetMs: 0 }));
+    expect(impatient.status).toBe('skipped');
+    expect(impatient.reason).toMatch(/Segment job [\w-]+ is still (NEW|QUEUED|PROCESSING) after 0 s; a later run records its count/);
+    const jobId = (impatient.outputs as AudienceOutputs).segmentJobId;
+    expect(jobId).toEqual(expect.any(String));
+
+    // The next run waits for that same job, by the definition's id this time, and records its count.
+    const run = await evaluateAudience(deps(), options({ definition: { id: audience.definitionId } }));
+    jobs.stop();
+    expect(run.status).toBe('succeeded');
+    const outputs = run.outputs as AudienceOutputs;
+    expect(outputs.segmentJobId).toBe(jobId);
+    expect(jobs.count()).toBe(1);
+    expect(outputs.qualifiedProfiles).toBe(inBand);
+    expect(outputs.qualifiedProfiles).toBe(outputs.summary.band.count);
+    expect(outputs.totalProfiles).toBe(rows.length);
+    expect(inBand).toBeGreaterThan(200);
+  });
+
+  it('does nothing more for scores already evaluated', async () => {
+    const run = await evaluateAudience(deps(), options());
+    expect(run).toMatchObject({ status: 'skipped', reason: expect.stringMatching(new RegExp(`Score run ${scoreRun.runId} is already evaluated`)) });
+  });
+
+  it('evaluates newer scores with a new job: profiles moved by the new scores leave or join the audience', async () => {
+    const rescored = rows.map((r, i) => ({ userId: r.userId, prediction: i % 2 === 0 ? 0.45 : 0.99 }));
+    const { run: newer } = await recordScoreRun(rescored);
+    await ingestProfileScores(aep, scores.scoresDatasetId, scores.tenantId, rescored.map((r) => ({ userid: r.userId, propensity: r.prediction })));
+    await confirmIngested([newer.runId]);
+    const run = await evaluateAudience(deps(), options());
+    expect(run.status).toBe('succeeded');
+    expect((run.outputs as AudienceOutputs).scoreRunId).toBe(newer.runId);
+    expect((run.outputs as AudienceOutputs).qualifiedProfiles).toBe(rows.length / 2);
+  });
+});
+
+describe('bad input', () => {
+  it('refuses a band with low above high or outside [0, 1] before reading anything', async () => {
+    await expect(evaluateAudience(deps(), options({ band: { low: 0.7, high: 0.2 } }))).rejects.toThrow(/low \(0\.7\) must not be above high \(0\.2\)/);
+    await expect(evaluateAudience(deps(), options({ band: { low: 0.2, high: 1.2 } }))).rejects.toThrow(/high must be within \[0, 1\].*got 1\.2/);
+  });
+
+  it('fails, naming both rules, when the definition is not the band\'s', async () => {
+    await recordScoreRun(predictions(10, 11));
+    await expect(evaluateAudience(deps(), options({ band: { low: 0.5, high: 0.6 } }))).rejects.toThrow(
+      /Segment definition "Middle propensity" \([\w-]+\) has the rule "_\w+\.propensity >= 0\.3 and _\w+\.propensity <= 0\.6", not the band's "_\w+\.propensity >= 0\.5 and _\w+\.propensity <= 0\.6"/,
+    );
+    const [failed] = await ledger.recent('audience', 1);
+    expect(failed).toMatchObject({ status: 'failed', reason: expect.stringMatching(/not the band's/) });
+  });
+
+  it('fails when the definition does not exist', async () => {
+    await expect(evaluateAudience(deps(), options({ definition: { name: 'Nobody made me' } }))).rejects.toThrow(/No segment definition is named "Nobody made me"; deploy the audience/);
+  });
+
+  it('fails naming the file and line of a prediction that is not a probability', async () => {
+    const { outputs } = await recordScoreRun(predictions(4, 12), {
+      filesOf: (rows) => [`userId,prediction\n${rows[0].userId},0.5\n${rows[1].userId},1.5\n`, `userId,prediction\n${rows[2].userId},0.2\n${rows[3].userId},abc\n`],
+    });
+    await expect(evaluateAudience(deps(), options())).rejects.toThrow(`Score file ${outputs.files[0]} line 3: prediction "1.5" is not a number from 0 to 1`);
+  });
+
+  it('fails when a file lacks the prediction column or the files hold fewer rows than recorded', async () => {
+    const { outputs } = await recordScoreRun(predictions(2, 13), { filesOf: (rows) => [`userId,score\n${rows[0].userId},0.5\n`] });
+    await expect(evaluateAudience(deps(), options())).rejects.toThrow(`Score file ${outputs.files[0]} has no "prediction" column (its header: userId, score)`);
+    await recordScoreRun(predictions(6, 14), { recordedRows: 7 });
+    await expect(evaluateAudience(deps(), options())).rejects.toThrow('The score files hold 6 predictions, but the score run recorded 7: the scores are incomplete');
+  });
+});
