@@ -12,6 +12,7 @@
  *   as any object)
  * - Ad hoc activation: the same problem details plus `message`, the one field ad-hoc-activation.yaml
  *   documents for its errors
+ * - Data Prep: problem details with the `DATAPREP` prefix (data-prep.yaml gives its errors no body)
  */
 import { randomUUID } from 'crypto';
 import { ApiError, ErrorFactory } from './http';
@@ -83,6 +84,7 @@ export const schemaRegistryError: ErrorFactory = (status, message, code) => xdmE
 
 
 export const flowServiceError: ErrorFactory = (status, message, code = '1000') => problem('FLOW', status, message, code);
+export const dataPrepError: ErrorFactory = (status, message, code = '1000') => problem('DATAPREP', status, message, code);
 export const activationError: ErrorFactory = (status, message, code = '1000') => {
   const e = problem('ACTIVATION', status, message, code);
   return new ApiError(status, { ...(e.body as Record<string, unknown>), message });
