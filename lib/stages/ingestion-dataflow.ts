@@ -166,8 +166,15 @@ export async function ensureIngestionDataflow(
       flowSpec: spec(FLOW_SPECS.cloudStorageToAepFlowSpec),
       sourceConnectionIds: [source.id],
       targetConnectionIds: [target.id],
-      transformations: [{ name: 'Mapping', params: { mappingId: mappingSet.id, mappingVersion: mappingSet.version ?? 0 } }],
-      scheduleParams: { startTime: Math.floor(options.startTime.getTime() / 1000), frequency: 'minute', interval: INGESTION_INTERVAL_MINUTES },
+      // flow-service.yaml types mappingVersion and interval as strings (TransformationSpecDTO, ScheduleSpecDTO).
+      transformations: [{ name: 'Mapping', params: { mappingId: mappingSet.id, mappingVersion: String(mappingSet.version ?? 0) } }],
+      // Backfill: score files written before the flow existed are ingested by its first run.
+      scheduleParams: {
+        startTime: Math.floor(options.startTime.getTime() / 1000),
+        frequency: 'minute',
+        interval: String(INGESTION_INTERVAL_MINUTES),
+        backfill: true,
+      },
     }),
   ) as FlowServiceResource & { sourceConnectionIds?: string[]; targetConnectionIds?: string[]; transformations?: Array<{ name?: string; params?: { mappingId?: string } }> };
   const flowFull = flow.sourceConnectionIds ? flow : await aep.flowService.get<typeof flow>('flows', flow.id);

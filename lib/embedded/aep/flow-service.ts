@@ -249,6 +249,8 @@ export class FlowService {
   /** Per ingestion flow, the files already ingested (key -> size and time), so a run takes only new or changed files. */
   private readonly ingestedFiles = new Map<string, Map<string, string>>();
   private readonly ingesting = new Set<string>();
+  /** Per ingestion flow, the last error listing its source, so a lasting one is recorded once. */
+  private readonly listingFailures = new Map<string, string>();
   private ingestionTimer: NodeJS.Timeout | undefined;
   private readonly lastExportSecond = new Map<string, number>();
   /** Per flow and dataset, the newest snapshot exported: later runs export only what came after (FIRST_FULL_THEN_INCREMENTAL). */
@@ -855,7 +857,10 @@ export class FlowService {
   }
 
   /** The files of a source connection that are new or changed since the flow last took them. */
-  private async newFiles(flowId: string, source: SourceConnection, s3: S3Client): Promise<{ bucket: string; files: SourceFile[]; seen: Array<[string, string]> }> {
+  private async newFiles(flow: Flow, source: SourceConnection, s3: S3Client): Promise<{ bucket: string; files: SourceFile[]; seen: Array<[string, string]> }> {
+    const flowId = flow.id;
+    const backfill = flow.scheduleParams.backfill;
+    const backfillFrom = backfill === false || backfill === 'false' ? Number(flow.scheduleParams.startTime) * 1000 : undefined;
     const params = source.params as { path: string; type?: string; recursive?: boolean | string };
     const location = sourceLocation(params.path, params.type === 'file' ? 'file' : 'folder', params.recursive === true || params.recursive === 'true');
     if (typeof location === 'string') return { bucket: '', files: [], seen: [] };
@@ -868,6 +873,8 @@ export class FlowService {
         if (!inLocation(location, key)) continue;
         const version = `${object.Size ?? 0}@${object.LastModified?.getTime() ?? 0}`;
         if (known.get(key) === version) continue;
+        // Without backfill, files already there when the schedule started are not ingested.
+        if (backfillFrom !== undefined && (object.LastModified?.getTime() ?? 0) < backfillFrom) continue;
         seen.push([key, version]);
         files.push({
           key,
@@ -899,6 +906,36 @@ export class FlowService {
     return { datasetId, table, mappings, primaryIdentities, columnDelimiter: delimiter };
   }
 
+  /**
+   * A source that cannot be listed (no such bucket, no access) makes a failed run, once per distinct
+   * error in a row, rather than one every tick.
+   */
+  private recordListingFailure(flow: Flow, source: SourceConnection, err: Error): void {
+    const message = `The source path '${String(source.params.path)}' could not be listed: ${err.name && err.name !== 'Error' ? `${err.name}: ` : ''}${err.message}`;
+    if (this.listingFailures.get(flow.id) === message) return;
+    this.listingFailures.set(flow.id, message);
+    const now = this.stamp();
+    const run: IngestionRun = {
+      id: uuid(),
+      flowId: flow.id,
+      bucket: '',
+      sourcePath: String(source.params.path),
+      createdAt: now,
+      updatedAt: now,
+      etag: etag(),
+      state: 'failed',
+      startedAt: now,
+      completedAt: now,
+      files: [],
+      inputRecords: 0,
+      outputRecords: 0,
+      inputBytes: 0,
+      errors: [{ code: 'CONNECTOR-1001-400', message }],
+    };
+    this.ingestionRuns.set(run.id, run);
+    flow.lastRunId = run.id;
+  }
+
   /** Takes the new files of each of the flow's source connections; a run is recorded only when there are some. */
   private async runIngestion(flow: Flow): Promise<void> {
     if (!this.settings.objectStore) return;
@@ -906,7 +943,15 @@ export class FlowService {
     for (const sourceId of flow.sourceConnectionIds) {
       const source = this.sourceConnections.get(sourceId);
       if (!source) continue;
-      const { bucket, files, seen } = await this.newFiles(flow.id, source, s3);
+      let listing: Awaited<ReturnType<FlowService['newFiles']>>;
+      try {
+        listing = await this.newFiles(flow, source, s3);
+      } catch (err) {
+        this.recordListingFailure(flow, source, err as Error);
+        continue;
+      }
+      this.listingFailures.delete(flow.id);
+      const { bucket, files, seen } = listing;
       if (files.length === 0) continue;
       // The files are taken now, whatever becomes of the run: as in AEP, a failed run's files are not retried.
       const known = this.ingestedFiles.get(flow.id) ?? new Map<string, string>();
