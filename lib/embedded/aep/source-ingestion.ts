@@ -62,10 +62,10 @@ export function sourceLocation(path: string, type: 'file' | 'folder', recursive:
   const bucket = segments.shift() ?? '';
   if (bucket === '') return `'params.path' '${path}' must start with the bucket name`;
   if (segments.some((s) => s === '' || s === '.' || s === '..')) return `'params.path' '${path}' must not have empty, '.' or '..' segments`;
+  if (segments.slice(0, -1).some((s) => s.includes('*'))) return `'params.path' '${path}' may have '*' only in its last segment`;
   const last = segments[segments.length - 1];
   if (last !== undefined && last.includes('*')) {
     segments.pop();
-    if (segments.some((s) => s.includes('*'))) return `'params.path' '${path}' may have '*' only in its last segment`;
     return { bucket, prefix: segments.length > 0 ? `${segments.join('/')}/` : '', pattern: globToRegExp(last), file: false, recursive };
   }
   if (type === 'file') {
