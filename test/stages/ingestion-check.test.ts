@@ -204,6 +204,26 @@ describe('the ingestion dataflow on the embedded platform', () => {
     expect(run?.status?.errors?.[0]?.message).toMatch(new RegExp(`File '${platform.bucket.bucket}/${key.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}' has no column 'prediction', 'userId'`));
   });
 
+  it('runs as the deployed handler: finds the dataflow by the pipeline\'s name prefix and checks the bucket\'s ledger', async () => {
+    ledger = new RunLedger(platform.bucket, 'runs/', systemClock);
+    const scores = await writeScores([[`${ecid(61)},0.6`]]);
+    await ingested(scores.outputs);
+    const saved = { ...process.env };
+    try {
+      Object.assign(process.env, platform.env, { PIPELINE_NAME_PREFIX: 'ingest' });
+      const { handler } = await import('../../lib/handlers/ingestion-check');
+      const record = (await handler()) as RunRecord;
+      expect(record).toMatchObject({ stage: 'ingestion-check', status: 'succeeded', outputs: { flowId: provisioned.ingestionFlowId, confirmed: [{ scoreRunId: scores.runId }] } });
+      process.env.PIPELINE_NAME_PREFIX = 'absent';
+      jest.resetModules();
+      const fresh = await import('../../lib/handlers/ingestion-check');
+      await expect(fresh.handler()).rejects.toThrow(/The scores ingestion dataflow "absent scores ingestion" does not exist/);
+    } finally {
+      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+      Object.assign(process.env, saved);
+    }
+  });
+
   it('is skipped while the files are not picked up yet, so the next scheduled check retries', async () => {
     const now = new Date();
     const folder = `ingress/${provisioned.scoresDatasetId}/exportTime=29990101000000/`;
