@@ -1,8 +1,13 @@
 /**
- * Flow Service stand-in for destinations (`/data/foundation/flowservice`, destinations.yaml and
- * flow-service.yaml): the dataset export to Amazon S3 — base connection (S3, role-based or access
- * key), source connection (data lake datasets), target connection (bucket, folder, file type,
- * compression), dataflow (flow spec `269ba276-…`, schedule) — and the dataflow runs that export.
+ * Flow Service stand-in (`/data/foundation/flowservice`, destinations.yaml and flow-service.yaml) for
+ * destinations and sources:
+ * - the dataset export to Amazon S3 — base connection (S3, role-based or access key), source
+ *   connection (data lake datasets), target connection (bucket, folder, file type, compression),
+ *   dataflow (flow spec `269ba276-…`, schedule) — and the dataflow runs that export;
+ * - the ingestion from Amazon S3 — base connection (S3 source, `IAMRole Based` or access key), source
+ *   connection (delimited files under a path), data lake target connection (dataset and schema),
+ *   CloudStorageToAEP dataflow (`9753525b-…`, a `Mapping` transformation naming a Data Prep mapping
+ *   set, a periodic schedule) — whose runs start on the stand-in's own timer (see source-ingestion.ts).
  *
  * - Lists take `property` filters (`name==…`, `flowId==…`, `connectionSpec.id==…`, several AND-ed),
  *   `orderby` (default `-createdAt`: newest first), `limit` (at most 100, the default) and
