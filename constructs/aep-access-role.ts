@@ -85,8 +85,10 @@ function bucketAccessOf(bucket: PipelineBucket | AepBucketAccess): AepBucketAcce
 }
 
 /**
- * The IAM role Adobe Experience Platform assumes to write dataset exports to the egress folder and
- * read scores from the ingress folder ("assumed role" authentication of AEP's S3 connections).
+ * The IAM role Adobe Experience Platform assumes to write dataset exports to the egress folder
+ * ("assumed role" authentication of AEP's S3 destination). It may read the ingress folder too, but
+ * AEP's S3 *source* does not assume it: that source authenticates through the bucket policy, which
+ * must allow Adobe's IAM role (see `PropensityPipeline`'s `aep.ingestionSourceRoleArn`).
  *
  * Trusted only by Adobe's AWS account, and only when AEP presents your IMS org id as the external id,
  * so no other AEP customer can point their dataflows at your bucket. No IAM user and no access key.

@@ -43,6 +43,13 @@ export interface AepProvisioningProps {
    */
   readonly exportDestination?: AepExportDestinationProps;
   /**
+   * The S3 folder AEP ingests the scores from, provisioned at deploy time with the dataflow that
+   * reads it every 15 minutes into the scores dataset (S3 source, data lake target, mapping set, flow).
+   * Bucket and folder only reach the invocation input: the S3 source authenticates without keys.
+   * @default none; no ingestion dataflow
+   */
+  readonly ingestionSource?: AepIngestionSourceProps;
+  /**
    * SNS topic for the provisioner function's alarms.
    * @default the function creates its own
    */
@@ -73,6 +80,13 @@ export interface AepExportDestinationProps {
   readonly compression?: 'gzip' | 'none';
 }
 
+export interface AepIngestionSourceProps {
+  /** The bucket the score stage writes to. */
+  readonly bucket: string;
+  /** The bucket folder the scores are under, without slashes at either end, e.g. `ingress`; AEP reads `<path>/<scoresDatasetId>/`. */
+  readonly path: string;
+}
+
 /**
  * Provisions the AEP resources the pipeline needs at deploy time. AEP has no Terraform provider, so a
  * provisioner Lambda is driven by `aws_lambda_invocation` with `lifecycle_scope = "CRUD"`: it creates on
@@ -93,6 +107,10 @@ export class AepProvisioning extends Construct {
   readonly exportBaseConnectionId: string;
   /** Flow Service id of the export's target connection; empty without `exportDestination`. */
   readonly exportTargetConnectionId: string;
+  /** Flow Service id of the scores ingestion dataflow, whose runs the ingestion check watches; empty without `ingestionSource`. */
+  readonly ingestionFlowId: string;
+  /** Data Prep id of the ingestion's mapping set; empty without `ingestionSource`. */
+  readonly ingestionMappingSetId: string;
 
   constructor(scope: Construct, id: string, props: AepProvisioningProps) {
     super(scope, id);
@@ -121,6 +139,7 @@ export class AepProvisioning extends Construct {
             compression: props.exportDestination.compression ?? 'gzip',
           },
         }),
+        ...(props.ingestionSource && { ingestion: { bucket: props.ingestionSource.bucket, path: props.ingestionSource.path } }),
       }),
       lifecycleScope: 'CRUD',
       terraformKey: 'tf',
@@ -137,5 +156,7 @@ export class AepProvisioning extends Construct {
     this.scoresTable = field('scoresTable');
     this.exportBaseConnectionId = field('exportBaseConnectionId');
     this.exportTargetConnectionId = field('exportTargetConnectionId');
+    this.ingestionFlowId = field('ingestionFlowId');
+    this.ingestionMappingSetId = field('ingestionMappingSetId');
   }
 }

@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { AepAccessRole } from './aep-access-role';
 import { AepCredentialsSecret } from './aep-credentials-secret';
 import { AepProvisioning } from './aep-provisioning';
@@ -41,6 +42,15 @@ export interface PropensityPipelineAepProps {
    * @default true
    */
   readonly retainDatasetsOnDestroy?: boolean;
+  /**
+   * Adobe's IAM role that reads Amazon S3 sources (shown under "Add IAM role to allow list" when you add
+   * an Amazon S3 account in the AEP UI, or returned by Flow Service's
+   * `GET /connectionSpecs/ecadc60c-7455-4d87-84dc-2a0e293d997b/configs?authType=IamBasedAuthentication`).
+   * The S3 source authenticates without keys: the bucket's policy must allow this role to list the
+   * bucket and read the ingress folder, which this construct adds to the policy of the bucket it creates.
+   * @default none; allow the role in the bucket's policy yourself, or the ingestion runs fail with access denied
+   */
+  readonly ingestionSourceRoleArn?: string;
 }
 
 /** When and how a scheduled stage runs. */
@@ -139,6 +149,8 @@ export class PropensityPipeline extends Construct {
   readonly exportSchedule: StageSchedule;
   /** The propensity audience, when `audience` is given. */
   readonly audience?: PropensityAudience;
+  /** The bucket policy statements that let AEP's S3 source read the ingress folder; with `aep.ingestionSourceRoleArn` only. */
+  readonly ingestionReadPolicy?: DataAwsIamPolicyDocument;
 
   constructor(scope: Construct, id: string, props: PropensityPipelineProps) {
     super(scope, id);
@@ -166,7 +178,34 @@ export class PropensityPipeline extends Construct {
         format: 'parquet',
         compression: 'gzip',
       },
+      // The score files' dataflow into the scores dataset: it needs the dataset, which the same
+      // invocation creates first, so the whole ingestion side is in place from the first deploy.
+      ingestionSource: {
+        bucket: this.bucket.bucketName,
+        path: this.bucket.prefixes.ingress.replace(/\/+$/, ''),
+      },
     });
+    if (props.aep.ingestionSourceRoleArn !== undefined && this.bucket.policyDocument) {
+      this.ingestionReadPolicy = new DataAwsIamPolicyDocument(this, 'AepIngestionRead', {
+        statement: [
+          {
+            sid: 'AepSourceReadsIngress',
+            effect: 'Allow',
+            principals: [{ type: 'AWS', identifiers: [props.aep.ingestionSourceRoleArn] }],
+            actions: ['s3:GetObject'],
+            resources: [`${this.bucket.bucketArn}/${this.bucket.prefixes.ingress}*`],
+          },
+          {
+            sid: 'AepSourceListsBucket',
+            effect: 'Allow',
+            principals: [{ type: 'AWS', identifiers: [props.aep.ingestionSourceRoleArn] }],
+            actions: ['s3:ListBucket'],
+            resources: [this.bucket.bucketArn],
+          },
+        ],
+      });
+      this.bucket.policyDocument.sourcePolicyDocuments = [this.ingestionReadPolicy.json];
+    }
 
     const environment = {
       ...pipelineEnvironment({ ...props.aep, credentialsSecretArn: this.credentials.secretArn, bucketName: this.bucket.bucketName }),

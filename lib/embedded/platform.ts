@@ -16,8 +16,11 @@ export interface EmbeddedPlatformOptions {
   orgId?: string;
   sandbox?: string;
   tenantId?: string;
-  /** Options of the AEP stand-in, e.g. `exportReadyAfterMs` to see "not ready for dataset export" answers. */
-  aep?: Pick<AepStandInOptions, 'exportReadyAfterMs' | 'exportRunDelayMs' | 'exportRowsPerFile' | 'segmentJobDelayMs'>;
+  /**
+   * Options of the AEP stand-in, e.g. `exportReadyAfterMs` to see "not ready for dataset export" answers,
+   * or `ingestionIntervalMs`, how often the ingestion dataflows look for new files (default 1000).
+   */
+  aep?: Pick<AepStandInOptions, 'exportReadyAfterMs' | 'exportRunDelayMs' | 'exportRowsPerFile' | 'ingestionIntervalMs' | 'segmentJobDelayMs'>;
 }
 
 /** The loopback store accepts any key; these placate the SDK's credential chain without touching real AWS. */

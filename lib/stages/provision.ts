@@ -4,6 +4,7 @@ import type { Descriptor } from '../aep/services/schema-registry';
 import type { Log } from '../ports/logger';
 import { ecidIdentityDescriptor } from '../synthetic/xdm';
 import { ensureExportDestination, exportDestinationNames, removeExportDestination, type ExportDestinationPiece } from './export-dataflow';
+import { ensureIngestionDataflow, ingestionDataflowNames, removeIngestionDataflow, type IngestionPiece } from './ingestion-dataflow';
 import {
   PROFILE_CLASS,
   PROFILE_DATASET_TAGS,
@@ -35,10 +36,22 @@ export type ProvisionAction = 'create' | 'update' | 'delete';
 const ACTIONS: readonly ProvisionAction[] = ['create', 'update', 'delete'];
 
 /**
- * The resources, in the order they are created (and deleted in reverse). The export connections,
- * created last when the plan has `export`, are deleted first on destroy.
+ * The resources, in the order they are created (and deleted in reverse). The export connections and
+ * the ingestion dataflow, created last when the plan has `export` and `ingestion`, are deleted first on
+ * destroy (the ingestion flow first of all: it points at the scores dataset).
  */
-export type ResourceKind = 'fieldGroup' | 'schema' | 'descriptor' | 'scoresDataset' | 'exportBaseConnection' | 'exportTargetConnection';
+export type ResourceKind =
+  | 'fieldGroup'
+  | 'schema'
+  | 'descriptor'
+  | 'scoresDataset'
+  | 'exportBaseConnection'
+  | 'exportTargetConnection'
+  | 'ingestionBaseConnection'
+  | 'ingestionSourceConnection'
+  | 'ingestionTargetConnection'
+  | 'ingestionMappingSet'
+  | 'ingestionFlow';
 
 /** What `create` and `update` return (Terraform keeps it as the resource's `result`): ids and names only. */
 export interface ProvisionResult {
@@ -58,6 +71,16 @@ export interface ProvisionResult {
   exportBaseConnectionId?: string;
   /** Flow Service id of the export's S3 target connection (bucket and folder), when the plan has `export`. */
   exportTargetConnectionId?: string;
+  /** Flow Service id of the ingestion's S3 base connection, when the plan has `ingestion`. */
+  ingestionBaseConnectionId?: string;
+  /** Flow Service id of the ingestion's S3 source connection (the scores folder), when the plan has `ingestion`. */
+  ingestionSourceConnectionId?: string;
+  /** Flow Service id of the ingestion's data lake target connection (the scores dataset), when the plan has `ingestion`. */
+  ingestionTargetConnectionId?: string;
+  /** Data Prep id of the mapping set (prediction and userId onto the profile fields), when the plan has `ingestion`. */
+  ingestionMappingSetId?: string;
+  /** Flow Service id of the CloudStorageToAEP dataflow, when the plan has `ingestion`: the ingestion check watches its runs. */
+  ingestionFlowId?: string;
 }
 
 /**
@@ -67,7 +90,10 @@ export interface ProvisionResult {
 export interface DeprovisionResult {
   tenantId: string;
   deleted: Partial<Record<ResourceKind, string>>;
-  /** The scores dataset under `retainDatasetOnDestroy`, with the schema, descriptor and field group it is built on. */
+  /**
+   * The scores dataset under `retainDatasetOnDestroy`, with the schema, descriptor and field group it is
+   * built on; and the ingestion's mapping set, which Data Prep cannot delete.
+   */
   retained: Partial<Record<ResourceKind, string>>;
   absent: ResourceKind[];
 }
@@ -168,6 +194,30 @@ const LABELS: Record<ResourceKind, string> = {
   scoresDataset: 'scores dataset',
   exportBaseConnection: 'export base connection',
   exportTargetConnection: 'export target connection',
+  ingestionBaseConnection: 'ingestion base connection',
+  ingestionSourceConnection: 'ingestion source connection',
+  ingestionTargetConnection: 'ingestion target connection',
+  ingestionMappingSet: 'ingestion mapping set',
+  ingestionFlow: 'ingestion dataflow',
+};
+
+const INGESTION_KINDS: Record<IngestionPiece, ResourceKind> = {
+  baseConnection: 'ingestionBaseConnection',
+  sourceConnection: 'ingestionSourceConnection',
+  targetConnection: 'ingestionTargetConnection',
+  mappingSet: 'ingestionMappingSet',
+  flow: 'ingestionFlow',
+};
+
+const INGESTION_RESULT: Record<
+  IngestionPiece,
+  'ingestionBaseConnectionId' | 'ingestionSourceConnectionId' | 'ingestionTargetConnectionId' | 'ingestionMappingSetId' | 'ingestionFlowId'
+> = {
+  baseConnection: 'ingestionBaseConnectionId',
+  sourceConnection: 'ingestionSourceConnectionId',
+  targetConnection: 'ingestionTargetConnectionId',
+  mappingSet: 'ingestionMappingSetId',
+  flow: 'ingestionFlowId',
 };
 
 const EXPORT_KINDS: Record<ExportDestinationPiece, ResourceKind> = {
@@ -204,13 +254,16 @@ export class ProvisionError extends Error {
  * Runs one Terraform lifecycle action on the plan's AEP resources.
  * - create: finds each resource by name or creates it (field group, profile schema, ECID identity
  *   descriptor, Profile enablement, scores dataset, then the export's S3 base and target connections
- *   when the plan has `export`). Idempotent. If a step fails, deletes what this
- *   invocation created, in reverse order, and throws a ProvisionError naming the step.
+ *   when the plan has `export`, then the ingestion dataflow when it has `ingestion`: S3 base and source
+ *   connections, data lake target connection, mapping set, flow). Idempotent. If a step fails, deletes
+ *   what this invocation created, in reverse order (a mapping set stays: Data Prep cannot delete one,
+ *   and the next run adopts it), and throws a ProvisionError naming the step.
  * - update: ensures the resources of the new plan (same guarantee); when the names changed, then deletes
  *   the previous plan's resources, except the scores dataset (and what it is built on) if either plan
  *   retains it.
- * - delete: deletes the export connections (when the plan has `export`), then the dataset (unless
- *   retained), descriptor, schema and field group; what is already gone counts as deleted.
+ * - delete: deletes the ingestion flow and connections (when the plan has `ingestion`; the mapping set
+ *   stays), the export connections (when it has `export`), then the dataset (unless retained),
+ *   descriptor, schema and field group; what is already gone counts as deleted.
  * The event is validated before any AEP call.
  */
 export async function provision(aep: AepServices, event: unknown, deps: ProvisionDeps): Promise<ProvisionResult | DeprovisionResult> {
@@ -224,7 +277,7 @@ export async function provision(aep: AepServices, event: unknown, deps: Provisio
     return ensureResources(aep, tenantId, names, plan, log);
   }
   if (action === 'delete') {
-    return removeResources(aep, tenantId, names, plan.scores.retainDatasetOnDestroy, plan.export ? plan.namePrefix : undefined, log);
+    return removeResources(aep, tenantId, names, plan.scores.retainDatasetOnDestroy, flowPrefixes(plan), log);
   }
 
   const oldNames = resourceNames(previous!);
@@ -232,6 +285,11 @@ export async function provision(aep: AepServices, event: unknown, deps: Provisio
     log.info('AEP resource names unchanged; ensuring they exist', { namePrefix: plan.namePrefix });
     // The export connections are found by name: changed export settings (role, bucket, folder, format)
     // are not applied to connections that already exist; delete them (or change namePrefix) to apply them.
+    // A changed ingestion folder or bucket replaces the ingestion dataflow, whose source connection reads it.
+    if (previous!.ingestion && !sameIngestion(previous!.ingestion, plan.ingestion)) {
+      log.info('AEP ingestion dataflow changed or dropped from the plan; removing the previous one', { namePrefix: plan.namePrefix });
+      await removeIngestion(aep, plan.namePrefix, { tenantId, deleted: {}, retained: {}, absent: [] }, log);
+    }
     const result = await ensureResources(aep, tenantId, names, plan, log);
     if (previous!.export && !plan.export) {
       log.info('AEP export destination dropped from the plan; removing it', { namePrefix: plan.namePrefix });
@@ -244,7 +302,7 @@ export async function provision(aep: AepServices, event: unknown, deps: Provisio
   // Data is never lost by a rename unless both the old and the new plan allow deleting it.
   const retain = previous!.scores.retainDatasetOnDestroy || plan.scores.retainDatasetOnDestroy;
   try {
-    await removeResources(aep, tenantId, oldNames, retain, previous!.export ? previous!.namePrefix : undefined, log);
+    await removeResources(aep, tenantId, oldNames, retain, flowPrefixes(previous!), log);
   } catch (error) {
     const step = error instanceof ProvisionError ? error.step : 'remove the previous resources';
     throw new ProvisionError(
@@ -254,6 +312,15 @@ export async function provision(aep: AepServices, event: unknown, deps: Provisio
     );
   }
   return result;
+}
+
+/** The name prefixes of the export destination and ingestion dataflow a plan has, for their removal. */
+function flowPrefixes(plan: ProvisioningPlan): { export?: string; ingestion?: string } {
+  return { export: plan.export ? plan.namePrefix : undefined, ingestion: plan.ingestion ? plan.namePrefix : undefined };
+}
+
+function sameIngestion(a: ProvisioningPlan['ingestion'], b: ProvisioningPlan['ingestion']): boolean {
+  return a !== undefined && b !== undefined && a.bucket === b.bucket && a.path === b.path;
 }
 
 /** Runs a step that has nothing to roll back; a failure becomes a ProvisionError naming the step. */
@@ -272,12 +339,14 @@ async function ensureResources(
   aep: AepServices,
   tenantId: string,
   names: ResourceNames,
-  plan: Pick<ProvisioningPlan, 'namePrefix' | 'export'>,
+  plan: Pick<ProvisioningPlan, 'namePrefix' | 'export' | 'ingestion'>,
   log: Log,
 ): Promise<ProvisionResult> {
   const registry = aep.schemaRegistry;
   const created: ResourceRef[] = [];
   const existed: ResourceRef[] = [];
+  /** Created by this invocation but beyond rollback: mapping sets, which Data Prep cannot delete. */
+  const kept: ResourceRef[] = [];
   let step = '';
   const track = (ref: ResourceRef, wasCreated: boolean) => {
     (wasCreated ? created : existed).push(ref);
@@ -358,6 +427,29 @@ async function ensureResources(
       result.exportTargetConnectionId = destination.targetConnectionId;
     }
 
+    if (plan.ingestion) {
+      // After the dataset it lands records in; last of all, so its failure rolls back everything created.
+      const ingestionNames = ingestionDataflowNames(plan.namePrefix);
+      const order: IngestionPiece[] = ['baseConnection', 'sourceConnection', 'targetConnection', 'mappingSet', 'flow'];
+      step = `ensure ${LABELS[INGESTION_KINDS.baseConnection]} "${ingestionNames.baseConnection}"`;
+      await ensureIngestionDataflow(
+        aep,
+        { namePrefix: plan.namePrefix, ...plan.ingestion, tenantId, schemaId, scoresDatasetId, startTime: new Date() },
+        (piece, id, wasCreated) => {
+          const ref: ResourceRef = { kind: INGESTION_KINDS[piece], id, name: ingestionNames[piece] };
+          if (piece === 'mappingSet' && wasCreated) {
+            kept.push(ref);
+            log.info('AEP ingestion mapping set created', { kind: ref.kind, name: ref.name, id, tenantId });
+          } else {
+            track(ref, wasCreated);
+          }
+          result[INGESTION_RESULT[piece]] = id;
+          const next = order[order.indexOf(piece) + 1];
+          if (next) step = `ensure ${LABELS[INGESTION_KINDS[next]]} "${ingestionNames[next]}"`;
+        },
+      );
+    }
+
     log.info('AEP resources ready', { ...result, created: created.map((r) => r.kind), existing: existed.map((r) => r.kind) });
     return result;
   } catch (error) {
@@ -370,6 +462,7 @@ async function ensureResources(
         : 'This invocation had created nothing, so there was nothing to roll back.',
     );
     if (notRolledBack.length > 0) parts.push(`Could not delete (remove by hand): ${notRolledBack.map(label).join(', ')}.`);
+    if (kept.length > 0) parts.push(`Kept, as Data Prep cannot delete mapping sets (the next provisioning adopts it by name): ${kept.map(label).join(', ')}.`);
     if (existed.length > 0) parts.push(`Left in place, as they existed before: ${existed.map(label).join(', ')}.`);
     throw new ProvisionError(parts.join(' '), { step, cause: error, rolledBack, notRolledBack });
   }
@@ -414,7 +507,16 @@ function deleterFor(aep: AepServices, kind: ResourceKind): (id: string) => Promi
     case 'exportBaseConnection':
       return (id) => aep.flowService.delete('connections', id);
     case 'exportTargetConnection':
+    case 'ingestionTargetConnection':
       return (id) => aep.flowService.delete('targetConnections', id);
+    case 'ingestionBaseConnection':
+      return (id) => aep.flowService.delete('connections', id);
+    case 'ingestionSourceConnection':
+      return (id) => aep.flowService.delete('sourceConnections', id);
+    case 'ingestionFlow':
+      return (id) => aep.flowService.delete('flows', id);
+    case 'ingestionMappingSet':
+      return () => Promise.reject(new Error('Data Prep has no way to delete a mapping set'));
   }
 }
 
@@ -462,21 +564,54 @@ async function removeDestination(aep: AepServices, namePrefix: string, result: D
 }
 
 /**
- * Deletes the named resources in reverse order of creation: the export connections first (when
- * `exportPrefix` is given), then the scores chain. A retained scores dataset keeps the schema,
- * identity descriptor and field group it is built on (AEP refuses to delete a schema a dataset uses).
+ * Deletes the ingestion flow and its connections by name, recording them in `result`; the mapping set
+ * is recorded as retained (Data Prep cannot delete it). Re-runnable.
+ */
+async function removeIngestion(aep: AepServices, namePrefix: string, result: DeprovisionResult, log: Log): Promise<void> {
+  const names = ingestionDataflowNames(namePrefix);
+  const step = `delete ingestion dataflow "${names.flow}" and its connections`;
+  let removal: Awaited<ReturnType<typeof removeIngestionDataflow>>;
+  try {
+    removal = await removeIngestionDataflow(aep, namePrefix);
+  } catch (error) {
+    throw new ProvisionError(
+      `AEP deprovisioning failed at step "${step}": ${messageOf(error)}. The other AEP resources were not touched yet. Re-running the delete carries on from here.`,
+      { step, cause: error },
+    );
+  }
+  for (const piece of ['flow', 'sourceConnection', 'targetConnection', 'baseConnection', 'mappingSet'] as const) {
+    const kind = INGESTION_KINDS[piece];
+    if (removal.deleted[piece] !== undefined) {
+      result.deleted[kind] = removal.deleted[piece];
+      log.info(`AEP ${LABELS[kind]} deleted`, { kind, name: names[piece], id: removal.deleted[piece] });
+    } else if (removal.kept[piece] !== undefined) {
+      result.retained[kind] = removal.kept[piece];
+      log.info(`AEP ${LABELS[kind]} kept: Data Prep cannot delete mapping sets`, { kind, name: names[piece], id: removal.kept[piece] });
+    } else {
+      result.absent.push(kind);
+      log.info(`AEP ${LABELS[kind]} was already gone`, { kind, name: names[piece] });
+    }
+  }
+}
+
+/**
+ * Deletes the named resources in reverse order of creation: the ingestion dataflow and the export
+ * connections first (when their prefixes are given), then the scores chain. A retained scores dataset
+ * keeps the schema, identity descriptor and field group it is built on (AEP refuses to delete a schema
+ * a dataset uses).
  */
 async function removeResources(
   aep: AepServices,
   tenantId: string,
   names: ResourceNames,
   retainDataset: boolean,
-  exportPrefix: string | undefined,
+  flows: { export?: string; ingestion?: string },
   log: Log,
 ): Promise<DeprovisionResult> {
   const registry = aep.schemaRegistry;
   const result: DeprovisionResult = { tenantId, deleted: {}, retained: {}, absent: [] };
-  if (exportPrefix !== undefined) await removeDestination(aep, exportPrefix, result, log);
+  if (flows.ingestion !== undefined) await removeIngestion(aep, flows.ingestion, result, log);
+  if (flows.export !== undefined) await removeDestination(aep, flows.export, result, log);
 
   const dataset = await runStep(`find dataset "${names.scoresDataset}"`, () => aep.catalog.findDataset(names.scoresDataset));
   const schema = await runStep(`find schema "${names.schema}"`, () => registry.findSchema(names.schema));

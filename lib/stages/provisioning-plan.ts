@@ -29,6 +29,25 @@ export const exportDestinationPlanSchema = z
   })
   .strict();
 
+/** S3 bucket names: 3 to 63 lower-case letters, digits, dots and hyphens, a letter or digit at each end. */
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/**
+ * The S3 folder AEP ingests the scores from. Bucket and folder only: the S3 source authenticates
+ * without keys (its base connection names the bucket, whose policy allows Adobe's IAM role).
+ */
+export const ingestionSourcePlanSchema = z
+  .object({
+    bucket: z.string({ error: 'must be a bucket name' }).regex(BUCKET_NAME, 'must be an S3 bucket name (3-63 lower-case letters, digits, dots and hyphens)'),
+    /** The bucket folder the score stage writes under, e.g. `ingress`; the flow reads `<path>/<scoresDatasetId>/`. */
+    path: z
+      .string({ error: 'must be a string' })
+      .min(1, 'must not be empty')
+      .regex(/^[^/]/, 'must not start with "/"')
+      .regex(/^[^*]*$/, 'must not contain "*"'),
+  })
+  .strict();
+
 const NAME_PREFIX = /^[A-Za-z0-9_-](?:[A-Za-z0-9 _-]{0,38}[A-Za-z0-9_-])?$/;
 
 export const provisioningPlanSchema = z
@@ -56,6 +75,12 @@ export const provisioningPlanSchema = z
      * dataset and so is provisioned at deploy time. The export stage adds the source connection and flow.
      */
     export: exportDestinationPlanSchema.optional(),
+    /**
+     * The ingestion of the scores from S3 into the scores dataset: the S3 source's base and source
+     * connections, the data lake target connection, the Data Prep mapping set and the CloudStorageToAEP
+     * flow, run by AEP every 15 minutes.
+     */
+    ingestion: ingestionSourcePlanSchema.optional(),
   })
   .strict();
 

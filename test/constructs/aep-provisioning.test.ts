@@ -54,6 +54,17 @@ describe('AepProvisioning', () => {
     expect(resolved(stack, construct.exportTargetConnectionId)).toMatch(/jsondecode\(aws_lambda_invocation\.\w+\.result\)\.exportTargetConnectionId/);
   });
 
+  it('carries the ingestion source in the input, bucket and folder only, and exposes the flow id', () => {
+    const { stack, construct, json } = provisioning({ ingestionSource: { bucket: 'pipeline-bucket', path: 'ingress' } });
+    expect(JSON.parse(onlyResource(json, 'aws_lambda_invocation').input)).toEqual({
+      namePrefix: 'cmle',
+      scores: { retainDatasetOnDestroy: true },
+      ingestion: { bucket: 'pipeline-bucket', path: 'ingress' },
+    });
+    expect(resolved(stack, construct.ingestionFlowId)).toMatch(/jsondecode\(aws_lambda_invocation\.\w+\.result\)\.ingestionFlowId/);
+    expect(resolved(stack, construct.ingestionMappingSetId)).toMatch(/jsondecode\(aws_lambda_invocation\.\w+\.result\)\.ingestionMappingSetId/);
+  });
+
   it('gives the function the secret ARN, never a secret value, and read access to that secret only', () => {
     const { json } = provisioning({ tenantId: 'acme' });
     const fn = onlyResource(json, 'aws_lambda_function');

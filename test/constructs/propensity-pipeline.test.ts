@@ -2,7 +2,7 @@ import { Testing } from 'cdktf';
 import { ExamplePipelineStack } from '../../bin/main';
 import { PropensityPipeline } from '../../constructs';
 import { extendSpec, WEEK2_FEATURES } from '../../lib/features/spec';
-import { allStrings, expectLeastPrivilege, newStack, onlyResource, resourcesOf, synth, type SynthesizedStack } from './synth-helpers';
+import { allStrings, dataOf, expectLeastPrivilege, newStack, onlyResource, resourcesOf, synth, type SynthesizedStack } from './synth-helpers';
 
 const ORG = '0123456789ABCDEF01234567@AdobeOrg';
 const EVENTS = '65f0c0ffee0000000000abcd';
@@ -81,6 +81,30 @@ describe('PropensityPipeline', () => {
     expect(JSON.parse(specs[0])).toEqual(spec);
     const bad = { ...WEEK2_FEATURES, features: [...WEEK2_FEATURES.features, { kind: 'runningCount', name: 'emailsOpened', eventType: 'x.y' }] };
     expect(() => pipeline({ features: { eventsDatasetId: EVENTS, spec: bad as typeof WEEK2_FEATURES } })).toThrow(/duplicate name/);
+  });
+
+  it('provisions the scores ingestion from its own bucket and ingress folder, with bucket and folder only in the input', () => {
+    const { construct, json } = pipeline();
+    const input = JSON.parse(onlyResource(json, 'aws_lambda_invocation').input);
+    expect(input.ingestion).toEqual({ bucket: expect.stringMatching(/^\$\{aws_s3_bucket\.\w+\.bucket\}$/), path: 'ingress' });
+    expect(construct.provisioning.ingestionFlowId).toBeDefined();
+    // Without Adobe's IAM role the bucket policy stays TLS-only: the pipeline cannot guess the role.
+    expect(construct.ingestionReadPolicy).toBeUndefined();
+    expect(JSON.stringify(resourcesOf(json, 'aws_s3_bucket_policy'))).not.toContain('AepIngestionRead');
+  });
+
+  it('lets AEP\'s S3 source role list the bucket and read the ingress folder when given, in the bucket policy', () => {
+    const role = 'arn:aws:iam::123456789012:role/aep-sources-reader';
+    const { json } = pipeline({ aep: { imsOrgId: ORG, ingestionSourceRoleArn: role }, bucket: { prefixes: { ingress: 'scores-in/' } } });
+    expect(JSON.parse(onlyResource(json, 'aws_lambda_invocation').input).ingestion.path).toBe('scores-in');
+    const documents = dataOf(json, 'aws_iam_policy_document');
+    const [id, read] = Object.entries(documents).find(([key]) => key.includes('AepIngestionRead'))!;
+    expect(read.statement).toEqual([
+      expect.objectContaining({ actions: ['s3:GetObject'], principals: [{ type: 'AWS', identifiers: [role] }], resources: [expect.stringMatching(/\/scores-in\/\*$/)] }),
+      expect.objectContaining({ actions: ['s3:ListBucket'], principals: [{ type: 'AWS', identifiers: [role] }] }),
+    ]);
+    const tlsOnly = Object.entries(documents).find(([key]) => key.includes('tls-only'))![1];
+    expect(tlsOnly.source_policy_documents).toEqual([`\${data.aws_iam_policy_document.${id}.json}`]);
   });
 
   it('is least-privilege, has no IAM users or keys, and carries no secret values', () => {

@@ -1,13 +1,19 @@
 /**
  * Every request our AEP client sends and every response the embedded AEP stand-in returns, checked
- * against Adobe's OpenAPI files. Week 1's traffic runs through the stand-in for real; requests for the
+ * against Adobe's OpenAPI files. Week 1's traffic and the score ingestion's (provisioning, a scheduled
+ * ingestion run, the ingestion check, destroy) run through the stand-in for real; requests for the
  * services whose stand-in comes with later stages are captured before they leave the client.
  */
 import axios, { type AxiosAdapter, type InternalAxiosRequestConfig } from 'axios';
-import { AepClient, Activation, credentialsFrom, DataPrep, FlowService, FLOW_SPECS, QueryServiceApi, Segmentation } from '../../lib/aep';
+import { AepClient, Activation, createAepServices, credentialsFrom, DataPrep, FlowService, FLOW_SPECS, QueryServiceApi, Segmentation } from '../../lib/aep';
 import { runLocalPipeline } from '../../lib/cli/local-run';
+import { newRunId, RunLedger } from '../../lib/ledger/run-ledger';
+import { systemClock } from '../../lib/ports/clock';
 import { silentLog } from '../../lib/ports/logger';
+import { checkIngestion } from '../../lib/stages/ingestion-check';
+import { provision, type ProvisionResult } from '../../lib/stages/provision';
 import { startTestPlatform } from '../helpers/platform';
+import { DATA_PREP_DEVIATIONS } from './ingestion-deviations';
 import { OpenApiContract, type KnownDeviation, type RecordedExchange } from './openapi-contract';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -102,6 +108,78 @@ describe('week 1 traffic between the client and the AEP stand-in', () => {
 
   it('every stand-in response matches its documented status and body', () => {
     const violations = exchanges.filter((e) => !isIms(e.url)).flatMap((e) => contract.checkResponse(e, { deviations: DEVIATIONS }));
+    expect(violations).toEqual([]);
+  });
+});
+
+describe('score ingestion traffic between the client and the AEP stand-in', () => {
+  const exchanges: RecordedExchange[] = [];
+
+  beforeAll(async () => {
+    const platform = await startTestPlatform({ aep: { ingestionIntervalMs: 50 } });
+    platform.aep.onExchange((ex) => exchanges.push(ex as RecordedExchange));
+    try {
+      const aep = createAepServices(platform.config);
+      const plan = { namePrefix: 'contract', scores: { retainDatasetOnDestroy: false }, ingestion: { bucket: platform.bucket.bucket, path: 'ingress' } };
+      const created = (await provision(aep, { ...plan, tf: { action: 'create', prev_input: null } }, { log: silentLog })) as ProvisionResult;
+      const folder = `ingress/${created.scoresDatasetId}/exportTime=20260101000000/`;
+      await platform.bucket.put(`${folder}part-00000.csv`, 'userId,prediction\n12345678901234567890123456789012345678,0.5\n');
+      const ledger = new RunLedger(platform.bucket, 'runs/', systemClock);
+      const now = new Date();
+      await ledger.record({
+        stage: 'score',
+        runId: newRunId(now),
+        startedAt: now.toISOString(),
+        finishedAt: now.toISOString(),
+        status: 'succeeded',
+        outputs: { exportRunId: 'e', modelName: 'm', modelVersion: '1', scoresDatasetId: created.scoresDatasetId, folder, files: [`${folder}part-00000.csv`], rows: 1, manifest: `${folder}_manifest.json` },
+      });
+      const deadline = Date.now() + 30_000;
+      let check = await checkIngestion({ aep, ledger, clock: systemClock, log: silentLog }, { flowId: created.ingestionFlowId! });
+      while (check.status === 'skipped' && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        check = await checkIngestion({ aep, ledger, clock: systemClock, log: silentLog }, { flowId: created.ingestionFlowId! });
+      }
+      expect(check.status).toBe('succeeded');
+      const runId = (check.outputs as { confirmed: Array<{ flowRunIds: string[] }> }).confirmed[0].flowRunIds[0];
+      await aep.flowService.get('runs', runId);
+      await provision(aep, { ...plan, tf: { action: 'delete', prev_input: plan } }, { log: silentLog });
+    } finally {
+      await platform.dispose();
+    }
+  });
+
+  /** The ingestion's own traffic; the provisioner's Schema Registry and Catalog calls are checked in its tests. */
+  const ingestionCalls = () =>
+    exchanges.filter((e) => /^\/data\/foundation\/(conversion|flowservice)\//.test(new URL(e.url, 'http://x').pathname));
+
+  it('exercised the Data Prep and Flow Service operations the ingestion needs', () => {
+    const operations = new Set(
+      ingestionCalls().map((e) => `${contract.findOperation(e.method, e.url)?.spec ?? '?'} ${e.method} ${contract.findOperation(e.method, e.url)?.path ?? '(undocumented)'}`),
+    );
+    expect([...operations]).toEqual(
+      expect.arrayContaining([
+        'data-prep GET /mappingSets',
+        'data-prep POST /mappingSets',
+        'destinations POST /connections',
+        'destinations POST /sourceConnections',
+        'destinations POST /targetConnections',
+        'destinations POST /flows',
+        'destinations GET /runs',
+        'flow-service GET /runs/{RUN_ID}',
+        'destinations DELETE /flows/{id}',
+        'destinations DELETE /sourceConnections/{id}',
+      ]),
+    );
+  });
+
+  it('every request matches its documented operation and parameters', () => {
+    const violations = ingestionCalls().flatMap((e) => contract.checkRequest(e, { deviations: [...DEVIATIONS, ...DATA_PREP_DEVIATIONS] }));
+    expect(violations).toEqual([]);
+  });
+
+  it('every stand-in response matches its documented status and body', () => {
+    const violations = ingestionCalls().flatMap((e) => contract.checkResponse(e, { deviations: [...DEVIATIONS, ...DATA_PREP_DEVIATIONS] }));
     expect(violations).toEqual([]);
   });
 });

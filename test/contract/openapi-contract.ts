@@ -1104,29 +1104,29 @@ export class OpenApiContract {
     const hasBody = ex.requestBody !== undefined;
     if (!op.body) {
       if (hasBody && !op.impliedBody) add('requestBody', `a request body was sent (${contentType ?? 'no content type'}) but the operation documents none`);
-      return capParts(out);
+      return out;
     }
     if (!hasBody && contentType === undefined) {
       if (op.body.required) add('requestBody', 'request body is required but none was sent');
-      return capParts(out);
+      return out;
     }
-    if (op.body.media.length === 0) return capParts(out);
+    if (op.body.media.length === 0) return out;
     const media = pickMedia(op.body.media, contentType);
     if (!media) {
       add('requestBody', `content type ${JSON.stringify(contentType ?? '(none)')} is not documented (documented: ${op.body.media.map((m) => m.type).join(', ')})`);
-      return capParts(out);
+      return out;
     }
-    if (!isJsonContentType(contentType ?? media.type) || !media.schemaKey) return capParts(out);
+    if (!isJsonContentType(contentType ?? media.type) || !media.schemaKey) return out;
     if (!hasBody) {
       if (op.body.required) add('requestBody', 'request body is required but none was sent');
-      return capParts(out);
+      return out;
     }
     if (isBinaryMarker(ex.requestBody)) {
       add('requestBody', `request declares JSON content type ${JSON.stringify(contentType)} but the body was not JSON`);
-      return capParts(out);
+      return out;
     }
     this.validateInto(out, op, 'request', media.schemaKey, ex.requestBody, `request body (${media.type})`, 'requestBody');
-    return capParts(out);
+    return out;
   }
 
   private responseViolations(c: Candidate, ex: RecordedExchange): ContractViolation[] {
@@ -1142,21 +1142,21 @@ export class OpenApiContract {
     for (const h of resp.headers) {
       if (h.required && headerValue(ex.responseHeaders, h.name) === undefined) add(`required response header '${h.name}' (status ${resp.code}) is missing`);
     }
-    if (op.method === 'head' || resp.media.length === 0) return capParts(out);
+    if (op.method === 'head' || resp.media.length === 0) return out;
     const contentType = ex.responseContentType ?? headerValue(ex.responseHeaders, 'content-type');
-    if (ex.responseBody === undefined && contentType === undefined) return capParts(out);
+    if (ex.responseBody === undefined && contentType === undefined) return out;
     const media = pickMedia(resp.media, contentType);
     if (!media) {
       add(`response content type ${JSON.stringify(contentType ?? '(none)')} for status ${status} is not documented (documented: ${resp.media.map((m) => m.type).join(', ')})`);
-      return capParts(out);
+      return out;
     }
-    if (ex.responseBody === undefined || !media.schemaKey || !isJsonContentType(contentType ?? media.type)) return capParts(out);
+    if (ex.responseBody === undefined || !media.schemaKey || !isJsonContentType(contentType ?? media.type)) return out;
     if (isBinaryMarker(ex.responseBody)) {
       add(`response declares JSON content type ${JSON.stringify(contentType)} but the body was not JSON`);
-      return capParts(out);
+      return out;
     }
     this.validateInto(out, op, 'response', media.schemaKey, ex.responseBody, `response ${status} body (${media.type})`, 'response');
-    return capParts(out);
+    return out;
   }
 
   private validateInto(out: ContractViolation[], op: OperationEntry, variant: Variant, key: string, data: unknown, where: string, part: ContractPart): void {
@@ -1373,7 +1373,7 @@ function formatError(locations: WeakMap<object, string>, where: string, e: Error
   return `${msg} [keyword: ${e.keyword}, schema: ${schemaPath}]`;
 }
 
-/** Keeps at most MAX_MESSAGES_PER_PART messages per part, summarising the rest. */
+/** Keeps at most MAX_MESSAGES_PER_PART messages per part, summarising the rest (applied after the deviations). */
 function capParts(list: ContractViolation[]): ContractViolation[] {
   const counts = new Map<ContractPart, number>();
   const out: ContractViolation[] = [];
@@ -1404,5 +1404,7 @@ function applyDeviations(operation: string | undefined, found: ContractViolation
     if (d) suppressed.push({ ...v, deviation: d });
     else violations.push(v);
   }
-  return { operation, violations, suppressed };
+  // Capped after the deviations are taken out, so a documented deviation repeated many times in one body
+  // does not surface as an unmatched "... and N more" summary.
+  return { operation, violations: capParts(violations), suppressed };
 }

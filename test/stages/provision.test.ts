@@ -11,6 +11,9 @@ import {
   type ProvisioningPlanInput,
 } from '../../lib/stages/provisioning-plan';
 import { userIdFieldGroup } from '../../lib/synthetic/xdm';
+import { FLOW_SPECS } from '../../lib/aep/services/flow-service';
+import { ingestionDataflowNames } from '../../lib/stages/ingestion-dataflow';
+import { DATA_PREP_DEVIATIONS } from '../contract/ingestion-deviations';
 import { OpenApiContract, type KnownDeviation, type RecordedExchange } from '../contract/openapi-contract';
 import { startTestPlatform } from '../helpers/platform';
 
@@ -532,6 +535,209 @@ describe('export destination', () => {
   });
 });
 
+describe('ingestion dataflow', () => {
+  const withIngestion = (namePrefix: string, extra: Partial<ProvisioningPlanInput> = {}): ProvisioningPlanInput => ({
+    namePrefix,
+    scores: { retainDatasetOnDestroy: false },
+    ingestion: { bucket: 'pipeline-bucket', path: 'ingress' },
+    ...extra,
+  });
+  const COLLECTIONS = ['connections', 'sourceConnections', 'targetConnections', 'flows'] as const;
+  /** The stand-in's ingestion resources of a prefix, counted by name. */
+  const ingestionHeld = async (prefix: string) => {
+    const names = ingestionDataflowNames(prefix);
+    const named = async (collection: (typeof COLLECTIONS)[number], name: string) =>
+      (await aep.flowService.list<{ id: string; name: string }>(collection)).filter((c) => c.name === name).map((c) => c.id);
+    const mappingSets = await aep.client.request<{ data: Array<{ id: string; name?: string }> }>({
+      method: 'GET',
+      path: '/data/foundation/conversion/mappingSets',
+      query: { limit: 1000, start: 0 },
+    });
+    return {
+      base: await named('connections', names.baseConnection),
+      source: await named('sourceConnections', names.sourceConnection),
+      target: await named('targetConnections', names.targetConnection),
+      flow: await named('flows', names.flow),
+      mappingSet: mappingSets.data.data.filter((m) => m.name === names.mappingSet).map((m) => m.id),
+    };
+  };
+
+  it('creates the S3 source, the data lake target, the mapping set and the 15-minute flow after the dataset, and returns their ids', async () => {
+    const result = await create(withIngestion('ing create'));
+    const tenant = platform.tenantId;
+    const held = await ingestionHeld('ing create');
+    expect(held).toEqual({
+      base: [result.ingestionBaseConnectionId],
+      source: [result.ingestionSourceConnectionId],
+      target: [result.ingestionTargetConnectionId],
+      flow: [result.ingestionFlowId],
+      mappingSet: [result.ingestionMappingSetId],
+    });
+    const base = await aep.flowService.get<{ id: string; auth: unknown; connectionSpec: { id: string } }>('connections', result.ingestionBaseConnectionId!);
+    expect(base).toMatchObject({ connectionSpec: { id: FLOW_SPECS.s3SourceConnectionSpec }, auth: { specName: 'IAMRole Based', params: { bucketName: 'pipeline-bucket' } } });
+    const source = await aep.flowService.get<{ id: string; params: unknown; data: unknown }>('sourceConnections', result.ingestionSourceConnectionId!);
+    expect(source).toMatchObject({
+      baseConnectionId: result.ingestionBaseConnectionId,
+      data: { format: 'delimited' },
+      params: { path: `pipeline-bucket/ingress/${result.scoresDatasetId}/*.csv`, type: 'folder', recursive: true },
+    });
+    const target = await aep.flowService.get<{ id: string; params: unknown; data: unknown }>('targetConnections', result.ingestionTargetConnectionId!);
+    expect(target).toMatchObject({
+      connectionSpec: { id: FLOW_SPECS.dataLakeTargetConnectionSpec },
+      params: { dataSetId: result.scoresDatasetId },
+      data: { schema: { id: result.schemaId } },
+    });
+    const mappingSet = await aep.dataPrep.get(result.ingestionMappingSetId!);
+    expect(mappingSet.outputSchema.schemaRef.id).toBe(result.schemaId);
+    expect(mappingSet.mappings.map((m) => [m.source, m.destination])).toEqual([
+      ['prediction', `_${tenant}.propensity`],
+      ['userId', `_${tenant}.userid`],
+    ]);
+    const flow = await aep.flowService.get<{ id: string; flowSpec: unknown; transformations: unknown; scheduleParams: unknown }>('flows', result.ingestionFlowId!);
+    expect(flow).toMatchObject({
+      flowSpec: { id: FLOW_SPECS.cloudStorageToAepFlowSpec },
+      sourceConnectionIds: [result.ingestionSourceConnectionId],
+      targetConnectionIds: [result.ingestionTargetConnectionId],
+      transformations: [{ name: 'Mapping', params: { mappingId: result.ingestionMappingSetId, mappingVersion: '0' } }],
+      scheduleParams: { frequency: 'minute', interval: '15', backfill: true, startTime: expect.any(Number) },
+    });
+  });
+
+  it('is idempotent: a second create sends no write and leaves one of each resource', async () => {
+    const plan = withIngestion('ing twice');
+    const first = await create(plan);
+    const recorder = traffic();
+    const second = await create(plan);
+    recorder.stop();
+    expect(second).toEqual(first);
+    expect(recorder.calls.filter((c) => !c.startsWith('GET '))).toEqual([]);
+    const held = await ingestionHeld('ing twice');
+    expect(Object.values(held).map((ids) => ids.length)).toEqual([1, 1, 1, 1, 1]);
+  });
+
+  it('deletes the flow, then its connections, before the dataset; keeps the mapping set, which Data Prep cannot delete; can run again', async () => {
+    const plan = withIngestion('ing doomed');
+    const created = await create(plan);
+    const recorder = traffic();
+    const result = (await run('delete', plan)) as DeprovisionResult;
+    recorder.stop();
+    expect(result.deleted).toMatchObject({
+      ingestionFlow: created.ingestionFlowId,
+      ingestionSourceConnection: created.ingestionSourceConnectionId,
+      ingestionTargetConnection: created.ingestionTargetConnectionId,
+      ingestionBaseConnection: created.ingestionBaseConnectionId,
+      scoresDataset: created.scoresDatasetId,
+    });
+    expect(result.retained).toEqual({ ingestionMappingSet: created.ingestionMappingSetId });
+    expect(recorder.calls.filter((c) => c.startsWith('DELETE ')).map((c) => c.split('/').slice(-2, -1)[0])).toEqual([
+      'flows',
+      'sourceConnections',
+      'targetConnections',
+      'connections',
+      'dataSets',
+      'descriptors',
+      'schemas',
+      'fieldgroups',
+    ]);
+    const held = await ingestionHeld('ing doomed');
+    expect(held).toEqual({ base: [], source: [], target: [], flow: [], mappingSet: [created.ingestionMappingSetId] });
+
+    const again = (await run('delete', plan)) as DeprovisionResult;
+    expect(again.deleted).toEqual({});
+    expect(again.absent).toEqual(expect.arrayContaining(['ingestionFlow', 'ingestionSourceConnection', 'ingestionTargetConnection', 'ingestionBaseConnection']));
+
+    // Deployed again, the kept mapping set is adopted and brought up to the new schema, not duplicated.
+    const redeployed = await create(plan);
+    expect(redeployed.ingestionMappingSetId).toBe(created.ingestionMappingSetId);
+    expect((await aep.dataPrep.get(created.ingestionMappingSetId!)).outputSchema.schemaRef.id).toBe(redeployed.schemaId);
+    const flow = await aep.flowService.get<{ id: string; transformations: Array<{ params: { mappingVersion: string } }> }>('flows', redeployed.ingestionFlowId!);
+    expect(flow.transformations[0].params.mappingVersion).toBe('1');
+    expect((await ingestionHeld('ing doomed')).mappingSet).toEqual([created.ingestionMappingSetId]);
+  });
+
+  it('fails clearly and rolls back when the mapping names a field the schema lacks', async () => {
+    const prefix = 'ing badfield';
+    const names = resourceNames({ namePrefix: prefix });
+    // A field group of the plan's title, on profiles, but without the propensity field.
+    const definition = propensityFieldGroup(names.fieldGroup, platform.tenantId);
+    const tenantObject = (definition.definitions.propensityScore as { properties: Record<string, { properties: Record<string, unknown> }> }).properties[`_${platform.tenantId}`];
+    delete tenantObject.properties.propensity;
+    const before = await aep.schemaRegistry.ensureFieldGroup(definition);
+
+    const failure = (await run('create', withIngestion(prefix)).catch((e: unknown) => e)) as ProvisionError;
+    expect(failure).toBeInstanceOf(ProvisionError);
+    expect(failure.step).toBe('ensure ingestion mapping set "ing badfield scores mapping"');
+    expect(failure.message).toMatch(/POST \/data\/foundation\/conversion\/mappingSets answered 400.*destination '_\w+\.propensity' is not a field of the output schema/);
+    expect(failure.rolledBack.map((r) => r.kind)).toEqual([
+      'ingestionTargetConnection',
+      'ingestionSourceConnection',
+      'ingestionBaseConnection',
+      'scoresDataset',
+      'descriptor',
+      'schema',
+    ]);
+    expect(failure.notRolledBack).toEqual([]);
+    expect(await ingestionHeld(prefix)).toEqual({ base: [], source: [], target: [], flow: [], mappingSet: [] });
+    const held = await holdings(prefix);
+    expect([held.fieldGroups.map((f) => f.$id), held.schemas, held.datasets]).toEqual([[before.resource.$id], [], []]);
+  });
+
+  it('rolls back the connections and the scores chain when the flow fails, keeping the mapping set for the retry', async () => {
+    platform.aep.faults.add({ method: 'POST', path: /\/flowservice\/flows$/, status: 400, times: 1 });
+    const failure = (await run('create', withIngestion('ing flowfail')).catch((e: unknown) => e)) as ProvisionError;
+    expect(failure.step).toBe('ensure ingestion dataflow "ing flowfail scores ingestion"');
+    expect(failure.message).toMatch(/Kept, as Data Prep cannot delete mapping sets .*ingestion mapping set "ing flowfail scores mapping"/);
+    expect(failure.rolledBack.map((r) => r.kind)).toEqual([
+      'ingestionTargetConnection',
+      'ingestionSourceConnection',
+      'ingestionBaseConnection',
+      'scoresDataset',
+      'descriptor',
+      'schema',
+      'fieldGroup',
+    ]);
+    const kept = (await ingestionHeld('ing flowfail')).mappingSet;
+    expect(kept).toHaveLength(1);
+    const retried = await create(withIngestion('ing flowfail'));
+    expect(retried.ingestionMappingSetId).toBe(kept[0]);
+    expect((await ingestionHeld('ing flowfail')).flow).toEqual([retried.ingestionFlowId]);
+  });
+
+  it('on update, removes the dataflow when ingestion is dropped, and replaces it when the folder changes', async () => {
+    const prefix = 'ing toggled';
+    const first = await create(withIngestion(prefix));
+    const moved = withIngestion(prefix, { ingestion: { bucket: 'pipeline-bucket', path: 'scores/in' } });
+    const replaced = (await run('update', moved, withIngestion(prefix))) as ProvisionResult;
+    expect(replaced.ingestionSourceConnectionId).not.toBe(first.ingestionSourceConnectionId);
+    const source = await aep.flowService.get<{ id: string; params: { path: string } }>('sourceConnections', replaced.ingestionSourceConnectionId!);
+    expect(source.params.path).toBe(`pipeline-bucket/scores/in/${replaced.scoresDatasetId}/*.csv`);
+    expect((await ingestionHeld(prefix)).source).toEqual([replaced.ingestionSourceConnectionId]);
+
+    const plain = { namePrefix: prefix, scores: { retainDatasetOnDestroy: false } };
+    const dropped = (await run('update', plain, moved)) as ProvisionResult;
+    expect(dropped.ingestionFlowId).toBeUndefined();
+    expect(await ingestionHeld(prefix)).toEqual({ base: [], source: [], target: [], flow: [], mappingSet: [replaced.ingestionMappingSetId] });
+  });
+
+  it('on a rename, removes the old dataflow even when the old dataset is retained', async () => {
+    const old = withIngestion('ing old', { scores: { retainDatasetOnDestroy: true } });
+    const before = await create(old);
+    const renamed = (await run('update', withIngestion('ing new'), old)) as ProvisionResult;
+    expect((await ingestionHeld('ing old')).flow).toEqual([]);
+    expect((await ingestionHeld('ing new')).flow).toEqual([renamed.ingestionFlowId]);
+    expect((await holdings('ing old')).datasets).toEqual([before.scoresDatasetId]);
+  });
+
+  it('rejects a malformed ingestion setting before any AEP call', async () => {
+    const recorder = traffic();
+    await expect(
+      run('create', { namePrefix: 'ing bad', ingestion: { bucket: 'Not_A_Bucket', path: '/ingress', roleArn: 'x' } } as unknown as ProvisioningPlanInput),
+    ).rejects.toThrow(/ingestion\.bucket: must be an S3 bucket name[\s\S]*ingestion\.path: must not start with "\/"[\s\S]*ingestion\.roleArn: is not a setting/);
+    recorder.stop();
+    expect(recorder.calls).toEqual([]);
+  });
+});
+
 describe('malformed events', () => {
   const cases: Array<[string, unknown, RegExp]> = [
     ['not an object', 'create', /\(event\): must be a JSON object/],
@@ -627,7 +833,18 @@ describe('the provisioner traffic', () => {
     const platformCalls = exchanges.filter((e) => !new URL(e.url, 'http://x').pathname.startsWith('/ims/'));
     const operations = new Set(platformCalls.map((e) => `${e.method} ${contract.findOperation(e.method, e.url)?.path ?? '(undocumented)'}`));
     expect([...operations]).toEqual(
-      expect.arrayContaining(['PATCH /tenant/schemas/{SCHEMA_ID}', 'PATCH /dataSets/{DATASET_ID}', 'DELETE /dataSets/{DATASET_ID}', 'DELETE /tenant/descriptors/{DESCRIPTOR_ID}']),
+      expect.arrayContaining([
+        'PATCH /tenant/schemas/{SCHEMA_ID}',
+        'PATCH /dataSets/{DATASET_ID}',
+        'DELETE /dataSets/{DATASET_ID}',
+        'DELETE /tenant/descriptors/{DESCRIPTOR_ID}',
+        'POST /mappingSets',
+        'GET /mappingSets',
+        'PUT /mappingSets/{MAPPING_SET_ID}',
+        'POST /flows',
+        'DELETE /flows/{id}',
+        'POST /sourceConnections',
+      ]),
     );
     const deviations: KnownDeviation[] = [
       {
@@ -654,6 +871,7 @@ describe('the provisioner traffic', () => {
         match: /request body \(application\/json-patch\+json\) at \(root\): must be object \(got array\)/,
         reason: 'The same example is a JSON Patch array, but the file reuses the dataset object schema for application/json-patch+json.',
       },
+      ...DATA_PREP_DEVIATIONS,
     ];
     // Faults the tests inject are answered by the gateway before the body is read, in the gateway's shape.
     const handled = platformCalls.filter((e) => !(isObject(e.responseBody) && 'error_code' in e.responseBody));

@@ -3,7 +3,8 @@ import { AepClient, ensureResource } from '../client';
 const BASE = '/data/foundation/conversion';
 
 export interface MappingOperation {
-  sourceType: 'ATTRIBUTE' | 'EXPRESSION' | 'CONSTANT';
+  /** A source column, a Data Prep expression, or a constant (the SourceType values of data-prep.yaml). */
+  sourceType: 'ATTRIBUTE' | 'EXPRESSION' | 'STATIC';
   source: string;
   destination: string;
   name?: string;
@@ -54,6 +55,11 @@ export class DataPrep {
       () => this.findByName(request.name),
       async () => (await this.client.request<MappingSet>({ method: 'POST', path: `${BASE}/mappingSets`, body: request })).data,
     );
+  }
+
+  /** Replaces a mapping set's content (PUT); Data Prep keeps the id and makes a new version, which it returns. */
+  async update(id: string, request: MappingSetRequest & { name: string }): Promise<MappingSet> {
+    return (await this.client.request<MappingSet>({ method: 'PUT', path: `${BASE}/mappingSets/${encodeURIComponent(id)}`, body: request })).data;
   }
 
   async delete(id: string): Promise<boolean> {

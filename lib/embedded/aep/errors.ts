@@ -14,6 +14,7 @@
  *   documents for its errors
  * - Segmentation (no error schema in segmentation.yaml): Platform's problem details with the `UPS`
  *   prefix of the Profile service it belongs to
+ * - Data Prep: problem details with the `DATAPREP` prefix (data-prep.yaml gives its errors no body)
  */
 import { randomUUID } from 'crypto';
 import { ApiError, ErrorFactory } from './http';
@@ -85,6 +86,7 @@ export const schemaRegistryError: ErrorFactory = (status, message, code) => xdmE
 
 
 export const flowServiceError: ErrorFactory = (status, message, code = '1000') => problem('FLOW', status, message, code);
+export const dataPrepError: ErrorFactory = (status, message, code = '1000') => problem('DATAPREP', status, message, code);
 export const activationError: ErrorFactory = (status, message, code = '1000') => {
   const e = problem('ACTIVATION', status, message, code);
   return new ApiError(status, { ...(e.body as Record<string, unknown>), message });

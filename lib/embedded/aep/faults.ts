@@ -1,7 +1,8 @@
 /**
  * Fault injection for tests: make the next N matching requests fail the way AEP's gateway or a
  * service does under load or on an outage (429 with Retry-After, 5xx), before the request reaches
- * authentication or the service.
+ * authentication or the service; or make the next runs the stand-in starts on its own (scheduled
+ * ingestion) fail.
  */
 export interface FaultSpec {
   /** HTTP method to match (any when absent). */
@@ -45,8 +46,20 @@ function defaultBody(status: number): unknown {
   }
 }
 
+/** Work the stand-in does on its own, outside a request, that a test can make fail. */
+export type RunKind = 'ingestion';
+
+export interface RunFaultSpec {
+  kind: RunKind;
+  /** The run's error message. @default a message saying the failure was injected */
+  message?: string;
+  /** How many runs fail (at least 1). @default 1 */
+  times?: number;
+}
+
 export class FaultInjector {
   private faults: ActiveFault[] = [];
+  private runFaults: Array<{ kind: RunKind; message: string; remaining: number }> = [];
 
   /** Adds a fault; faults are consulted in the order they were added. */
   add(spec: FaultSpec): void {
@@ -58,13 +71,29 @@ export class FaultInjector {
     this.faults.push({ ...spec, remaining: times });
   }
 
+  /** Makes the next run(s) of a kind fail, e.g. the next ingestion run of any dataflow. */
+  addRunFault(spec: RunFaultSpec): void {
+    const times = Math.max(1, Math.floor(spec.times ?? 1));
+    this.runFaults.push({ kind: spec.kind, message: spec.message ?? `Injected failure of the ${spec.kind} run`, remaining: times });
+  }
+
+  /** Consumes the failure for the run about to start, if one is pending: its error message. */
+  takeRunFault(kind: RunKind): string | undefined {
+    const fault = this.runFaults.find((f) => f.kind === kind && f.remaining > 0);
+    if (!fault) return undefined;
+    fault.remaining -= 1;
+    this.runFaults = this.runFaults.filter((f) => f.remaining > 0);
+    return fault.message;
+  }
+
   clear(): void {
     this.faults = [];
+    this.runFaults = [];
   }
 
   /** Number of injected failures still to be served. */
   get pending(): number {
-    return this.faults.reduce((n, f) => n + f.remaining, 0);
+    return this.faults.reduce((n, f) => n + f.remaining, 0) + this.runFaults.reduce((n, f) => n + f.remaining, 0);
   }
 
   /** Consumes and returns the fault for this request, if one matches. */

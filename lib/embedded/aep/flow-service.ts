@@ -1,8 +1,13 @@
 /**
- * Flow Service stand-in for destinations (`/data/foundation/flowservice`, destinations.yaml and
- * flow-service.yaml): the dataset export to Amazon S3 — base connection (S3, role-based or access
- * key), source connection (data lake datasets), target connection (bucket, folder, file type,
- * compression), dataflow (flow spec `269ba276-…`, schedule) — and the dataflow runs that export.
+ * Flow Service stand-in (`/data/foundation/flowservice`, destinations.yaml and flow-service.yaml) for
+ * destinations and sources:
+ * - the dataset export to Amazon S3 — base connection (S3, role-based or access key), source
+ *   connection (data lake datasets), target connection (bucket, folder, file type, compression),
+ *   dataflow (flow spec `269ba276-…`, schedule) — and the dataflow runs that export;
+ * - the ingestion from Amazon S3 — base connection (S3 source, `IAMRole Based` or access key), source
+ *   connection (delimited files under a path), data lake target connection (dataset and schema),
+ *   CloudStorageToAEP dataflow (`9753525b-…`, a `Mapping` transformation naming a Data Prep mapping
+ *   set, a periodic schedule) — whose runs start on the stand-in's own timer (see source-ingestion.ts).
  *
  * - Lists take `property` filters (`name==…`, `flowId==…`, `connectionSpec.id==…`, several AND-ed),
  *   `orderby` (default `-createdAt`: newest first), `limit` (at most 100, the default) and
@@ -25,15 +30,29 @@
  *   with the object store credentials the stand-in was given (AepStandInOptions.objectStore).
  */
 import type { PGlite } from '@electric-sql/pglite';
-import { S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, paginateListObjectsV2, S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'crypto';
+import type { Readable } from 'stream';
 import type { JobRunner } from './batch-ingestion';
 import type { Catalog } from './catalog';
+import type { DataPrep } from './data-prep';
 import { exportTable, type ExportedFile } from './dataset-export';
 import { flowServiceError } from './errors';
+import type { FaultInjector } from './faults';
 import { ApiError, cloneJson, header, intParam, isPlainObject, objectBody, Reply, RequestContext, Router } from './http';
 import { uuid } from './ids';
 import { compareValues, matchesFilters, parsePropertyFilter, PropertyFilter, readField } from './listing';
+import {
+  ingest,
+  inLocation,
+  INGESTION_SPECS,
+  renderIngestionRun,
+  S3_IAM_ROLE_AUTH,
+  sourceLocation,
+  type IngestionRun,
+  type IngestionTarget,
+  type SourceFile,
+} from './source-ingestion';
 
 export const FLOW_BASE = '/data/foundation/flowservice';
 
@@ -74,6 +93,18 @@ export interface ExportSettings {
   exportRowsPerFile: number;
 }
 
+export interface IngestionSettings {
+  /**
+   * Every this many milliseconds each CloudStorageToAEP dataflow looks for new files (AEP's schedule
+   * is the flow's, at least 15 minutes; the embedded platform compresses it). 0 stops the schedule.
+   */
+  ingestionIntervalMs: number;
+  /** The mapping sets the dataflows' `Mapping` transformations name. */
+  dataPrep: DataPrep;
+  /** Where tests make the next ingestion run fail. */
+  faults?: FaultInjector;
+}
+
 type Collection = 'connections' | 'sourceConnections' | 'targetConnections' | 'flows';
 
 interface SpecRef {
@@ -98,7 +129,8 @@ interface BaseConnection extends Common {
 interface SourceConnection extends Common {
   connectionSpec: SpecRef;
   baseConnectionId?: string;
-  params: { datasets: { dataSetId: string; name?: string }[] } & Record<string, unknown>;
+  /** `datasets` for a dataset export's source; `path`, `type`, `recursive` for an S3 source. */
+  params: { datasets?: { dataSetId: string; name?: string }[] } & Record<string, unknown>;
   data?: Record<string, unknown>;
 }
 
@@ -113,8 +145,10 @@ export interface TargetParams {
 
 interface TargetConnection extends Common {
   connectionSpec: SpecRef;
-  baseConnectionId: string;
-  params: TargetParams;
+  /** The S3 destination's base connection; a data lake target has none. */
+  baseConnectionId?: string;
+  /** TargetParams for an S3 destination, `{ dataSetId }` for a data lake target. */
+  params: TargetParams | { dataSetId: string };
   data?: Record<string, unknown>;
 }
 
@@ -163,6 +197,8 @@ const SECRET_KEY = /^[A-Za-z0-9/+]{40}$/;
 /** The bucket name pattern of destinations.yaml. */
 const BUCKET_NAME = /(?=^.{3,63}$)(?!^(\d+\.)+\d+$)(^(([a-z0-9]|[a-z0-9][a-z0-9-]*[a-z0-9])\.)*([a-z0-9]|[a-z0-9][a-z0-9-]*[a-z0-9])$)/;
 const HOURLY_INTERVALS = [3, 6, 9, 12];
+/** Source schedules (the CloudStorageToAEP flow spec's scheduleSpec): frequencies and their smallest interval. */
+const SOURCE_FREQUENCIES: Record<string, number> = { minute: 15, hour: 1, day: 1, week: 1 };
 
 function etag(): string {
   return `"${randomBytes(4).toString('hex')}-0000-0200-0000-${randomBytes(4).toString('hex')}0000"`;
@@ -214,6 +250,13 @@ export class FlowService {
   private readonly targetConnections = new Map<string, TargetConnection>();
   readonly flows = new Map<string, Flow>();
   readonly runs = new Map<string, ExportRun>();
+  readonly ingestionRuns = new Map<string, IngestionRun>();
+  /** Per ingestion flow, the files already ingested (key -> size and time), so a run takes only new or changed files. */
+  private readonly ingestedFiles = new Map<string, Map<string, string>>();
+  private readonly ingesting = new Set<string>();
+  /** Per ingestion flow, the last error listing its source, so a lasting one is recorded once. */
+  private readonly listingFailures = new Map<string, string>();
+  private ingestionTimer: NodeJS.Timeout | undefined;
   private readonly lastExportSecond = new Map<string, number>();
   /** Per flow and dataset, the newest snapshot exported: later runs export only what came after (FIRST_FULL_THEN_INCREMENTAL). */
   private readonly exportedUpTo = new Map<string, number>();
@@ -226,6 +269,7 @@ export class FlowService {
     private readonly catalog: Catalog,
     private readonly jobs: JobRunner,
     private readonly settings: ExportSettings,
+    private readonly ingestion: IngestionSettings,
   ) {}
 
   register(router: Router): void {
@@ -240,8 +284,22 @@ export class FlowService {
     router.add('GET', 'flowservice', `${b}/runs/:id`, (x) => this.getRun(x));
   }
 
+  /** Starts the ingestion dataflows' schedule (every `ingestionIntervalMs`). */
+  startSchedules(): void {
+    if (this.ingestionTimer || this.ingestion.ingestionIntervalMs <= 0) return;
+    this.ingestionTimer = setInterval(() => this.scheduleIngestionRuns(), this.ingestion.ingestionIntervalMs);
+    this.ingestionTimer.unref();
+  }
+
+  /** Stops the schedule: no new ingestion run starts (runs under way finish as jobs). */
+  stopSchedules(): void {
+    if (this.ingestionTimer) clearInterval(this.ingestionTimer);
+    this.ingestionTimer = undefined;
+  }
+
   /** Releases the S3 client. */
   close(): void {
+    this.stopSchedules();
     this.s3?.destroy();
     this.s3 = undefined;
   }
@@ -310,9 +368,10 @@ export class FlowService {
       }
       case 'targetConnections': {
         const t = e as TargetConnection;
-        Object.assign(out, { baseConnectionId: t.baseConnectionId, state: 'enabled', connectionSpec: { ...t.connectionSpec }, params: cloneJson(t.params) });
+        if (t.baseConnectionId) out.baseConnectionId = t.baseConnectionId;
+        Object.assign(out, { state: 'enabled', connectionSpec: { ...t.connectionSpec }, params: cloneJson(t.params) });
         if (t.data) out.data = cloneJson(t.data);
-        const base = this.connections.get(t.baseConnectionId);
+        const base = t.baseConnectionId ? this.connections.get(t.baseConnectionId) : undefined;
         out.inheritedAttributes = base ? { baseConnection: { id: base.id, connectionSpec: { ...base.connectionSpec } } } : {};
         break;
       }
@@ -330,7 +389,7 @@ export class FlowService {
           transformations: cloneJson(f.transformations),
           runs: `/runs?property=flowId==${f.id}`,
         });
-        const last = f.lastRunId ? this.runs.get(f.lastRunId) : undefined;
+        const last = f.lastRunId ? (this.runs.get(f.lastRunId) ?? this.ingestionRuns.get(f.lastRunId)) : undefined;
         if (last) {
           const details: Record<string, unknown> = { id: last.id, state: last.state };
           if (last.startedAt !== undefined) details.startedAtUTC = last.startedAt;
@@ -347,12 +406,17 @@ export class FlowService {
   /** What a dataflow inherits from its connections, as AEP lists it (arrays, as the files' examples show). */
   private inheritedFlowAttributes(f: Flow): Record<string, unknown> {
     const spec = (c: { connectionSpec: SpecRef } | undefined) => (c ? { ...c.connectionSpec } : undefined);
+    const source = f.flowSpec.id === INGESTION_SPECS.cloudStorageFlow;
     return {
-      properties: { isDestinationFlow: true },
-      sourceConnections: f.sourceConnectionIds.map((id) => ({ id, connectionSpec: spec(this.sourceConnections.get(id)) })),
+      properties: source ? { isSourceFlow: true } : { isDestinationFlow: true },
+      sourceConnections: f.sourceConnectionIds.map((id) => {
+        const s = this.sourceConnections.get(id);
+        const base = s?.baseConnectionId ? this.connections.get(s.baseConnectionId) : undefined;
+        return { id, connectionSpec: spec(s), ...(base ? { baseConnection: { id: base.id, connectionSpec: spec(base) } } : {}) };
+      }),
       targetConnections: f.targetConnectionIds.map((id) => {
         const t = this.targetConnections.get(id);
-        const base = t ? this.connections.get(t.baseConnectionId) : undefined;
+        const base = t?.baseConnectionId ? this.connections.get(t.baseConnectionId) : undefined;
         return { id, connectionSpec: spec(t), ...(base ? { baseConnection: { id: base.id, connectionSpec: spec(base) } } : {}) };
       }),
     };
@@ -461,13 +525,16 @@ export class FlowService {
   }
 
   private listRuns(ctx: RequestContext): Reply {
-    return this.page(ctx, 'runs', [...this.runs.values()].map((r) => this.renderRun(r)));
+    const ingestion = [...this.ingestionRuns.values()].map((r) => renderIngestionRun(r, this.meta(r)));
+    return this.page(ctx, 'runs', [...[...this.runs.values()].map((r) => this.renderRun(r)), ...ingestion]);
   }
 
   private getRun(ctx: RequestContext): Reply {
     const r = this.runs.get(ctx.params.id);
-    if (!r) throw this.notFound('runs', ctx.params.id);
-    return { status: 200, body: { items: [this.renderRun(r)] } };
+    if (r) return { status: 200, body: { items: [this.renderRun(r)] } };
+    const ingestion = this.ingestionRuns.get(ctx.params.id);
+    if (!ingestion) throw this.notFound('runs', ctx.params.id);
+    return { status: 200, body: { items: [renderIngestionRun(ingestion, this.meta(ingestion))] } };
   }
 
   // ---------------------------------------------------------------- creation
@@ -502,8 +569,12 @@ export class FlowService {
 
   private baseConnection(body: Record<string, unknown>, common: Common): BaseConnection {
     const spec = specRef(body.connectionSpec, 'connectionSpec');
+    if (spec.id === INGESTION_SPECS.s3Source) return this.s3SourceBaseConnection(body, common, spec);
     if (spec.id !== EXPORT_SPECS.s3Destination) {
-      throw bad(`Please provide a valid spec id: the embedded platform's destinations support Amazon S3 (connection spec ${EXPORT_SPECS.s3Destination}), not '${spec.id}'`);
+      throw bad(
+        `Please provide a valid spec id: the embedded platform connects to Amazon S3 as a destination (connection spec ${EXPORT_SPECS.s3Destination}) ` +
+          `or as a source (${INGESTION_SPECS.s3Source}), not '${spec.id}'`,
+      );
     }
     const auth = body.auth;
     if (!isPlainObject(auth) || typeof auth.specName !== 'string') {
@@ -524,10 +595,38 @@ export class FlowService {
     return { ...common, connectionSpec: spec, auth: { specName: auth.specName, params: cloneJson(params) } };
   }
 
+  /**
+   * The Amazon S3 source's base connection. Without keys (`IAMRole Based`, Experience Platform on AWS):
+   * the bucket's policy allows Adobe's IAM role and the connection names the bucket. With keys
+   * (`Access Key`), as AEP on Azure takes them; the secret never leaves Flow Service.
+   */
+  private s3SourceBaseConnection(body: Record<string, unknown>, common: Common, spec: SpecRef): BaseConnection {
+    const auth = body.auth;
+    if (!isPlainObject(auth) || typeof auth.specName !== 'string' || !isPlainObject(auth.params)) {
+      throw bad(`'auth' is required: { specName: '${S3_IAM_ROLE_AUTH}', params: { bucketName } } or { specName: '${S3_ACCESS_KEY_AUTH}', params: { s3AccessKey, s3SecretKey } }`);
+    }
+    const params = auth.params;
+    if (auth.specName === S3_IAM_ROLE_AUTH) {
+      if (typeof params.bucketName !== 'string' || !BUCKET_NAME.test(params.bucketName)) {
+        throw bad(`'auth.params.bucketName' must be an S3 bucket name, got '${String(params.bucketName)}'`);
+      }
+    } else if (auth.specName === S3_ACCESS_KEY_AUTH) {
+      if (typeof params.s3AccessKey !== 'string' || !ACCESS_KEY.test(params.s3AccessKey)) throw bad("'auth.params.s3AccessKey' must be an AWS access key id (20 characters A-Z, 2-7)");
+      if (typeof params.s3SecretKey !== 'string' || !SECRET_KEY.test(params.s3SecretKey)) throw bad("'auth.params.s3SecretKey' must be an AWS secret access key (40 characters)");
+    } else {
+      throw bad(`'auth.specName' '${auth.specName}' is not an authentication of the Amazon S3 source; use '${S3_IAM_ROLE_AUTH}' or '${S3_ACCESS_KEY_AUTH}'`);
+    }
+    return { ...common, connectionSpec: spec, auth: { specName: auth.specName, params: cloneJson(params) } };
+  }
+
   private sourceConnection(body: Record<string, unknown>, common: Common): SourceConnection {
     const spec = specRef(body.connectionSpec, 'connectionSpec');
+    if (spec.id === INGESTION_SPECS.s3Source) return this.s3SourceConnection(body, common, spec);
     if (spec.id !== EXPORT_SPECS.datasetSource) {
-      throw bad(`Please provide a valid spec id: the embedded platform's destination sources are data lake datasets (connection spec ${EXPORT_SPECS.datasetSource}), not '${spec.id}'`);
+      throw bad(
+        `Please provide a valid spec id: the embedded platform's sources are data lake datasets (connection spec ${EXPORT_SPECS.datasetSource}) ` +
+          `and Amazon S3 (${INGESTION_SPECS.s3Source}), not '${spec.id}'`,
+      );
     }
     const baseConnectionId = optionalString(body, 'baseConnectionId');
     if (baseConnectionId && !this.connections.has(baseConnectionId)) throw bad(`Base connection '${baseConnectionId}' does not exist`);
@@ -548,10 +647,45 @@ export class FlowService {
     return out;
   }
 
+  /** Files of a bucket folder (or one file), delimited: `data.format`, `params.path`, `type`, `recursive`. */
+  private s3SourceConnection(body: Record<string, unknown>, common: Common, spec: SpecRef): SourceConnection {
+    const baseConnectionId = body.baseConnectionId;
+    if (typeof baseConnectionId !== 'string' || baseConnectionId === '') throw bad("'baseConnectionId' is required: the Amazon S3 base connection");
+    const base = this.connections.get(baseConnectionId);
+    if (!base) throw bad(`Base connection '${baseConnectionId}' does not exist`);
+    if (base.connectionSpec.id !== spec.id) throw bad(`Base connection '${baseConnectionId}' is of connection spec ${base.connectionSpec.id}, not ${spec.id}`);
+    const data = body.data;
+    if (!isPlainObject(data) || typeof data.format !== 'string') throw bad("'data.format' is required: delimited, json or parquet");
+    if (data.format.toLowerCase() !== 'delimited') throw bad(`'data.format' '${data.format}': the embedded platform ingests delimited files only`);
+    if (data.properties !== undefined && !isPlainObject(data.properties)) throw bad("'data.properties' must be an object");
+    const properties = (data.properties ?? {}) as Record<string, unknown>;
+    if (properties.columnDelimiter !== undefined && (typeof properties.columnDelimiter !== 'string' || properties.columnDelimiter.length !== 1)) {
+      throw bad("'data.properties.columnDelimiter' must be a single character");
+    }
+    if (properties.compressionType !== undefined) throw bad("'data.properties.compressionType': the embedded platform reads uncompressed files only");
+    const params = body.params;
+    if (!isPlainObject(params) || typeof params.path !== 'string' || params.path === '') throw bad("'params.path' is required: <bucket>/<folder or file>");
+    if (params.type !== undefined && params.type !== 'file' && params.type !== 'folder') throw bad(`'params.type' must be file or folder, got '${String(params.type)}'`);
+    if (params.recursive !== undefined && typeof params.recursive !== 'boolean' && params.recursive !== 'true' && params.recursive !== 'false') {
+      throw bad(`'params.recursive' must be true or false, got '${String(params.recursive)}'`);
+    }
+    const location = sourceLocation(params.path, params.type === 'file' ? 'file' : 'folder', params.recursive === true || params.recursive === 'true');
+    if (typeof location === 'string') throw bad(location);
+    const bucketName = base.auth.params.bucketName;
+    if (typeof bucketName === 'string' && bucketName !== location.bucket) {
+      throw bad(`'params.path' '${params.path}' is in bucket '${location.bucket}', but base connection '${base.id}' is for bucket '${bucketName}'`);
+    }
+    return { ...common, connectionSpec: spec, baseConnectionId, params: cloneJson(params), data: cloneJson(data) };
+  }
+
   private targetConnection(body: Record<string, unknown>, common: Common): TargetConnection {
     const spec = specRef(body.connectionSpec, 'connectionSpec');
+    if (spec.id === INGESTION_SPECS.dataLakeTarget) return this.dataLakeTargetConnection(body, common, spec);
     if (spec.id !== EXPORT_SPECS.s3Destination) {
-      throw bad(`Please provide a valid spec id: the embedded platform's destinations support Amazon S3 (connection spec ${EXPORT_SPECS.s3Destination}), not '${spec.id}'`);
+      throw bad(
+        `Please provide a valid spec id: the embedded platform's targets are Amazon S3 (connection spec ${EXPORT_SPECS.s3Destination}) ` +
+          `and the data lake (${INGESTION_SPECS.dataLakeTarget}), not '${spec.id}'`,
+      );
     }
     const baseConnectionId = body.baseConnectionId;
     if (typeof baseConnectionId !== 'string' || baseConnectionId === '') throw bad("'baseConnectionId' is required");
@@ -578,10 +712,32 @@ export class FlowService {
     return out;
   }
 
+  /** A dataset of the data lake (`params.dataSetId`), with the schema its records follow (`data.schema`). */
+  private dataLakeTargetConnection(body: Record<string, unknown>, common: Common, spec: SpecRef): TargetConnection {
+    const params = body.params;
+    if (!isPlainObject(params) || typeof params.dataSetId !== 'string' || params.dataSetId === '') throw bad("'params.dataSetId' is required: the dataset the records land in");
+    const dataset = this.catalog.datasets.get(params.dataSetId);
+    if (!dataset) throw bad(`Dataset '${params.dataSetId}' (params.dataSetId) does not exist in sandbox '${this.ctx.sandbox}'`);
+    const data = body.data;
+    if (!isPlainObject(data) || !isPlainObject(data.schema) || typeof data.schema.id !== 'string') {
+      throw bad("'data.schema' is required: { id: <the dataset's schema $id>, version: 'application/vnd.adobe.xed-full+json;version=1' }");
+    }
+    if (dataset.schemaRef?.id !== data.schema.id) {
+      throw bad(`'data.schema.id' ${data.schema.id} is not the schema of dataset '${dataset.id}' (${dataset.schemaRef?.id ?? 'none'})`);
+    }
+    const out: TargetConnection = { ...common, connectionSpec: spec, params: cloneJson(params) as { dataSetId: string }, data: cloneJson(data) };
+    if (typeof body.baseConnectionId === 'string' && body.baseConnectionId !== '') out.baseConnectionId = body.baseConnectionId;
+    return out;
+  }
+
   private flow(body: Record<string, unknown>, common: Common): Flow {
     const spec = specRef(body.flowSpec, 'flowSpec');
+    if (spec.id === INGESTION_SPECS.cloudStorageFlow) return this.ingestionFlow(body, common, spec);
     if (spec.id !== EXPORT_SPECS.datasetExportFlow) {
-      throw bad(`Please provide a valid spec id: the embedded platform runs dataset exports to Amazon S3 (flow spec ${EXPORT_SPECS.datasetExportFlow}), not '${spec.id}'`);
+      throw bad(
+        `Please provide a valid spec id: the embedded platform runs dataset exports to Amazon S3 (flow spec ${EXPORT_SPECS.datasetExportFlow}) ` +
+          `and ingestion from Amazon S3 (${INGESTION_SPECS.cloudStorageFlow}), not '${spec.id}'`,
+      );
     }
     const ids = (field: 'sourceConnectionIds' | 'targetConnectionIds'): string[] => {
       const v = body[field];
@@ -605,6 +761,52 @@ export class FlowService {
       targetConnectionIds,
       scheduleParams: validateSchedule(body.scheduleParams),
       transformations: [],
+      state: 'enabled',
+    };
+  }
+
+  /**
+   * A CloudStorageToAEP dataflow: S3 source connections, one data lake target, a `Mapping`
+   * transformation naming a mapping set whose output schema is the target's, and a schedule.
+   */
+  private ingestionFlow(body: Record<string, unknown>, common: Common, spec: SpecRef): Flow {
+    const ids = (field: 'sourceConnectionIds' | 'targetConnectionIds'): string[] => {
+      const v = body[field];
+      if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string' && x !== '')) throw bad(`'${field}' must list at least one connection id`);
+      return [...new Set(v as string[])];
+    };
+    const sourceConnectionIds = ids('sourceConnectionIds');
+    const targetConnectionIds = ids('targetConnectionIds');
+    for (const id of sourceConnectionIds) {
+      const source = this.sourceConnections.get(id);
+      if (!source) throw bad(`Source connection '${id}' does not exist`);
+      if (source.connectionSpec.id !== INGESTION_SPECS.s3Source) throw bad(`Source connection '${id}' is not an Amazon S3 source (connection spec ${INGESTION_SPECS.s3Source})`);
+    }
+    if (targetConnectionIds.length !== 1) throw bad("'targetConnectionIds' must name exactly one data lake target connection");
+    const target = this.targetConnections.get(targetConnectionIds[0]);
+    if (!target) throw bad(`Target connection '${targetConnectionIds[0]}' does not exist`);
+    if (target.connectionSpec.id !== INGESTION_SPECS.dataLakeTarget) throw bad(`Target connection '${target.id}' is not a data lake target (connection spec ${INGESTION_SPECS.dataLakeTarget})`);
+    const transformations = body.transformations;
+    if (!Array.isArray(transformations)) throw bad("'transformations' must list the Mapping transformation: [{ name: 'Mapping', params: { mappingId, mappingVersion } }]");
+    const mapping = transformations.find((t) => isPlainObject(t) && t.name === 'Mapping') as { params?: unknown } | undefined;
+    const unknown = transformations.filter((t) => !isPlainObject(t) || t.name !== 'Mapping');
+    if (unknown.length > 0) throw bad(`'transformations' may hold only one named exactly 'Mapping'; got ${JSON.stringify(unknown.map((t) => (isPlainObject(t) ? t.name : t)))}`);
+    if (!mapping || !isPlainObject(mapping.params) || typeof mapping.params.mappingId !== 'string') {
+      throw bad("A transformation named 'Mapping' with params.mappingId (a Data Prep mapping set) is required");
+    }
+    const set = this.ingestion.dataPrep.mappingSet(mapping.params.mappingId);
+    if (!set) throw bad(`Mapping set '${mapping.params.mappingId}' (transformations Mapping) does not exist`);
+    const targetSchema = (target.data?.schema as { id?: string } | undefined)?.id;
+    if (set.outputSchema.schemaRef.id !== targetSchema) {
+      throw bad(`Mapping set '${set.id}' writes schema ${set.outputSchema.schemaRef.id}, but target connection '${target.id}' takes ${targetSchema ?? '(none)'}`);
+    }
+    return {
+      ...common,
+      flowSpec: spec,
+      sourceConnectionIds,
+      targetConnectionIds,
+      scheduleParams: validateSourceSchedule(body.scheduleParams),
+      transformations: cloneJson(transformations),
       state: 'enabled',
     };
   }
@@ -648,6 +850,143 @@ export class FlowService {
     });
   }
 
+  /** One tick of the schedule: each enabled ingestion flow whose start time has come looks for new files. */
+  private scheduleIngestionRuns(): void {
+    const nowSeconds = Date.now() / 1000;
+    for (const flow of this.flows.values()) {
+      if (flow.flowSpec.id !== INGESTION_SPECS.cloudStorageFlow || flow.state !== 'enabled' || this.ingesting.has(flow.id)) continue;
+      if (Number(flow.scheduleParams.startTime) > nowSeconds) continue;
+      this.ingesting.add(flow.id);
+      this.jobs.run(`ingestion of flow ${flow.id}`, () => this.runIngestion(flow).finally(() => this.ingesting.delete(flow.id)));
+    }
+  }
+
+  /** The files of a source connection that are new or changed since the flow last took them. */
+  private async newFiles(flow: Flow, source: SourceConnection, s3: S3Client): Promise<{ bucket: string; files: SourceFile[]; seen: Array<[string, string]> }> {
+    const flowId = flow.id;
+    const backfill = flow.scheduleParams.backfill;
+    const backfillFrom = backfill === false || backfill === 'false' ? Number(flow.scheduleParams.startTime) * 1000 : undefined;
+    const params = source.params as { path: string; type?: string; recursive?: boolean | string };
+    const location = sourceLocation(params.path, params.type === 'file' ? 'file' : 'folder', params.recursive === true || params.recursive === 'true');
+    if (typeof location === 'string') return { bucket: '', files: [], seen: [] };
+    const known = this.ingestedFiles.get(flowId) ?? new Map<string, string>();
+    const files: SourceFile[] = [];
+    const seen: Array<[string, string]> = [];
+    for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: location.bucket, Prefix: location.prefix })) {
+      for (const object of page.Contents ?? []) {
+        const key = object.Key ?? '';
+        if (!inLocation(location, key)) continue;
+        const version = `${object.Size ?? 0}@${object.LastModified?.getTime() ?? 0}`;
+        if (known.get(key) === version) continue;
+        // Without backfill, files already there when the schedule started are not ingested.
+        if (backfillFrom !== undefined && (object.LastModified?.getTime() ?? 0) < backfillFrom) continue;
+        seen.push([key, version]);
+        files.push({
+          key,
+          bytes: object.Size ?? 0,
+          open: async () => (await s3.send(new GetObjectCommand({ Bucket: location.bucket, Key: key }))).Body as Readable,
+        });
+      }
+    }
+    files.sort((a, b) => (a.key < b.key ? -1 : 1));
+    return { bucket: location.bucket, files, seen };
+  }
+
+  /** What a run of the flow loads into and how: the target dataset's table, the mappings, the identity. */
+  private ingestionTarget(flow: Flow, source: SourceConnection): IngestionTarget | string {
+    const target = this.targetConnections.get(flow.targetConnectionIds[0]);
+    if (!target) return `target connection '${flow.targetConnectionIds[0]}' no longer exists`;
+    const datasetId = (target.params as { dataSetId: string }).dataSetId;
+    const dataset = this.catalog.datasets.get(datasetId);
+    if (!dataset) return `dataset '${datasetId}' no longer exists`;
+    const table = this.catalog.tableTarget(dataset);
+    if (!table) return `dataset '${datasetId}' has no XDM schema`;
+    const mapping = (flow.transformations as Array<{ name?: string; params?: { mappingId?: string } }>).find((t) => t.name === 'Mapping');
+    const set = mapping?.params?.mappingId ? this.ingestion.dataPrep.mappingSet(mapping.params.mappingId) : undefined;
+    if (!set) return `mapping set '${String(mapping?.params?.mappingId)}' no longer exists`;
+    const mappings = this.ingestion.dataPrep.resolve(set);
+    if (typeof mappings === 'string') return mappings;
+    const primaryIdentities = this.ingestion.dataPrep.primaryIdentityPaths(dataset.schemaRef!.id);
+    const delimiter = (source.data?.properties as { columnDelimiter?: string } | undefined)?.columnDelimiter ?? ',';
+    return { datasetId, table, mappings, primaryIdentities, columnDelimiter: delimiter };
+  }
+
+  /**
+   * A source that cannot be listed (no such bucket, no access) makes a failed run, once per distinct
+   * error in a row, rather than one every tick.
+   */
+  private recordListingFailure(flow: Flow, source: SourceConnection, err: Error): void {
+    const message = `The source path '${String(source.params.path)}' could not be listed: ${err.name && err.name !== 'Error' ? `${err.name}: ` : ''}${err.message}`;
+    if (this.listingFailures.get(flow.id) === message) return;
+    this.listingFailures.set(flow.id, message);
+    const now = this.stamp();
+    const run: IngestionRun = {
+      id: uuid(),
+      flowId: flow.id,
+      bucket: '',
+      sourcePath: String(source.params.path),
+      createdAt: now,
+      updatedAt: now,
+      etag: etag(),
+      state: 'failed',
+      startedAt: now,
+      completedAt: now,
+      files: [],
+      inputRecords: 0,
+      outputRecords: 0,
+      inputBytes: 0,
+      errors: [{ code: 'CONNECTOR-1001-400', message }],
+    };
+    this.ingestionRuns.set(run.id, run);
+    flow.lastRunId = run.id;
+  }
+
+  /** Takes the new files of each of the flow's source connections; a run is recorded only when there are some. */
+  private async runIngestion(flow: Flow): Promise<void> {
+    if (!this.settings.objectStore) return;
+    const s3 = this.client();
+    for (const sourceId of flow.sourceConnectionIds) {
+      const source = this.sourceConnections.get(sourceId);
+      if (!source) continue;
+      let listing: Awaited<ReturnType<FlowService['newFiles']>>;
+      try {
+        listing = await this.newFiles(flow, source, s3);
+      } catch (err) {
+        this.recordListingFailure(flow, source, err as Error);
+        continue;
+      }
+      this.listingFailures.delete(flow.id);
+      const { bucket, files, seen } = listing;
+      if (files.length === 0) continue;
+      // The files are taken now, whatever becomes of the run: as in AEP, a failed run's files are not retried.
+      const known = this.ingestedFiles.get(flow.id) ?? new Map<string, string>();
+      for (const [key, version] of seen) known.set(key, version);
+      this.ingestedFiles.set(flow.id, known);
+      const now = this.stamp();
+      const run: IngestionRun = {
+        id: uuid(),
+        flowId: flow.id,
+        bucket,
+        sourcePath: String(source.params.path),
+        createdAt: now,
+        updatedAt: now,
+        etag: etag(),
+        state: 'inProgress',
+        startedAt: now,
+        files: [],
+        inputRecords: 0,
+        outputRecords: 0,
+        inputBytes: 0,
+        errors: [],
+      };
+      this.ingestionRuns.set(run.id, run);
+      flow.lastRunId = run.id;
+      const fault = this.ingestion.faults?.takeRunFault('ingestion');
+      await ingest(this.db, this.catalog, run, files, this.ingestionTarget(flow, source), fault);
+      run.etag = etag();
+    }
+  }
+
   private client(): S3Client {
     const store = this.settings.objectStore;
     if (!store) throw new RunFailure('EXPORT-1003-500', 'The AEP stand-in has no object store to write to (AepStandInOptions.objectStore)');
@@ -680,22 +1019,23 @@ export class FlowService {
     touch();
     try {
       const target = this.targetConnections.get(run.targetConnectionId);
-      if (!target) throw new RunFailure('EXPORT-1004-404', `Target connection '${run.targetConnectionId}' no longer exists`);
+      if (!target || target.connectionSpec.id !== EXPORT_SPECS.s3Destination) throw new RunFailure('EXPORT-1004-404', `Target connection '${run.targetConnectionId}' no longer exists`);
+      const params = target.params as TargetParams;
       const dataset = this.catalog.datasets.get(run.datasetId);
       if (!dataset) throw new RunFailure('EXPORT-1002-404', `Dataset '${run.datasetId}' no longer exists`);
       const s3 = this.client();
-      const prefix = normalizedPath(target.params.path);
+      const prefix = normalizedPath(params.path);
       const datasetFolder = `${prefix === '' ? '' : `${prefix}/`}${run.datasetId}/`;
-      run.folder = `${datasetFolder}exportTime=${this.exportTime(`${target.params.bucketName}/${datasetFolder}`, run.startedAt)}/`;
+      run.folder = `${datasetFolder}exportTime=${this.exportTime(`${params.bucketName}/${datasetFolder}`, run.startedAt)}/`;
       const flow = this.flows.get(run.flowId);
       const incremental = flow?.scheduleParams.exportMode !== 'DAILY_FULL_EXPORT';
       const progressKey = `${run.flowId}/${run.datasetId}`;
       const outcome = await exportTable(this.db, dataset.table, {
         s3,
-        bucket: target.params.bucketName,
+        bucket: params.bucketName,
         folder: run.folder,
-        fileType: target.params.datasetFileType,
-        compression: target.params.compression,
+        fileType: params.datasetFileType,
+        compression: params.compression,
         rowsPerFile: this.settings.exportRowsPerFile,
         fileId: uuid(),
         afterSnapshot: incremental ? this.exportedUpTo.get(progressKey) : undefined,
@@ -758,6 +1098,32 @@ export function validateSchedule(value: unknown): Record<string, unknown> {
   }
   if (value.folderNameTemplate !== undefined) {
     throw bad("'scheduleParams.folderNameTemplate' is not supported by the embedded platform; files land in <path>/<datasetId>/exportTime=<YYYYMMDDHHMMSS>/");
+  }
+  return cloneJson(value);
+}
+
+/**
+ * Source dataflow schedules (the CloudStorageToAEP flow spec's PeriodicSchedule): `startTime` in epoch
+ * seconds, `frequency` once, minute, hour, day or week, and an `interval` of at least 15 minutes, or 1
+ * of the other units; `once` takes no interval. Numbers may come as numeric strings, as Adobe's examples send them.
+ */
+export function validateSourceSchedule(value: unknown): Record<string, unknown> {
+  if (!isPlainObject(value)) throw bad("'scheduleParams' is required: { startTime (epoch seconds), frequency, interval }");
+  const integer = (v: unknown) => (typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN);
+  const startTime = integer(value.startTime);
+  if (!Number.isInteger(startTime) || startTime < 0) throw bad("'scheduleParams.startTime' must be epoch seconds (an integer)");
+  if (startTime > 1e11) throw bad(`'scheduleParams.startTime' ${startTime} looks like milliseconds; Flow Service takes epoch seconds`);
+  const frequency = value.frequency;
+  if (frequency === 'once') {
+    if (value.interval !== undefined) throw bad("A schedule of frequency 'once' takes no interval");
+  } else if (typeof frequency !== 'string' || !(frequency in SOURCE_FREQUENCIES)) {
+    throw bad(`'scheduleParams.frequency' must be once, minute, hour, day or week, got '${String(frequency)}'`);
+  } else {
+    const interval = integer(value.interval);
+    const least = SOURCE_FREQUENCIES[frequency];
+    if (!Number.isInteger(interval) || interval < least) {
+      throw bad(`'scheduleParams.interval' must be an integer of at least ${least} for frequency '${frequency}', got '${String(value.interval)}'`);
+    }
   }
   return cloneJson(value);
 }

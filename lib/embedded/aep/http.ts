@@ -4,7 +4,7 @@
 import type { IncomingHttpHeaders } from 'http';
 
 /** Which AEP service a route belongs to; decides the shape of its error bodies. */
-export type ServiceName = 'ims' | 'gateway' | 'schemaregistry' | 'catalog' | 'import' | 'query' | 'flowservice' | 'activation' | 'segmentation';
+export type ServiceName = 'ims' | 'gateway' | 'schemaregistry' | 'catalog' | 'import' | 'query' | 'flowservice' | 'activation' | 'segmentation' | 'dataprep';
 
 export interface Reply {
   status: number;

@@ -10,7 +10,8 @@ import type { PGlite } from '@electric-sql/pglite';
 import { BatchIngestion, JobRunner } from './batch-ingestion';
 import { Catalog } from './catalog';
 import { Activation } from './activation';
-import { activationError, catalogError, flowServiceError, gatewayError, imsError, ingestError, queryError, segmentationError, xdmError } from './errors';
+import { DataPrep } from './data-prep';
+import { activationError, catalogError, dataPrepError, flowServiceError, gatewayError, imsError, ingestError, queryError, segmentationError, xdmError } from './errors';
 import { FlowService, type ObjectStoreAccess } from './flow-service';
 import { FaultInjector } from './faults';
 import { ApiError, ErrorFactory, header, isJsonMediaType, mediaType, Reply, RequestContext, Router, ServiceName } from './http';
@@ -56,6 +57,12 @@ export interface AepStandInOptions {
   exportRowsPerFile?: number;
   /** How long a segment job stays queued before it is evaluated (to observe unfinished jobs); default 0. */
   segmentJobDelayMs?: number;
+  /**
+   * How often the CloudStorageToAEP dataflows look for new files in the object store, in milliseconds.
+   * AEP runs them on the flow's schedule (every 15 minutes at the most); the stand-in compresses that.
+   * 0 turns the schedule off. Default 1000.
+   */
+  ingestionIntervalMs?: number;
 }
 
 type HeaderMap = Record<string, string | string[] | undefined>;
@@ -92,6 +99,7 @@ const ERROR_FACTORIES: Record<ServiceName, ErrorFactory> = {
   flowservice: flowServiceError,
   activation: activationError,
   segmentation: segmentationError,
+  dataprep: dataPrepError,
 };
 
 class BodyTooLarge extends Error {}
@@ -147,8 +155,9 @@ export class AepStandIn {
       exportRunDelayMs: options.exportRunDelayMs ?? 0,
       exportRowsPerFile: options.exportRowsPerFile ?? 500_000,
       segmentJobDelayMs: options.segmentJobDelayMs ?? 0,
+      ingestionIntervalMs: options.ingestionIntervalMs ?? 1000,
     };
-    for (const k of ['exportReadyAfterMs', 'exportRunDelayMs', 'segmentJobDelayMs'] as const) {
+    for (const k of ['exportReadyAfterMs', 'exportRunDelayMs', 'segmentJobDelayMs', 'ingestionIntervalMs'] as const) {
       if (!Number.isFinite(this.options[k]) || this.options[k] < 0) throw new Error(`AepStandIn: option '${k}' must be a number of milliseconds >= 0`);
     }
     if (!Number.isInteger(this.options.exportRowsPerFile) || this.options.exportRowsPerFile < 1) {
@@ -167,12 +176,21 @@ export class AepStandIn {
     this.catalog.register(this.router);
     ingestion.register(this.router);
     query.register(this.router);
-    this.flowService = new FlowService({ orgId, sandbox, sandboxId, clientId }, db, this.catalog, jobs, {
-      objectStore: this.options.objectStore,
-      exportReadyAfterMs: this.options.exportReadyAfterMs,
-      exportRunDelayMs: this.options.exportRunDelayMs,
-      exportRowsPerFile: this.options.exportRowsPerFile,
-    });
+    const dataPrep = new DataPrep(this.registry, clientId);
+    dataPrep.register(this.router);
+    this.flowService = new FlowService(
+      { orgId, sandbox, sandboxId, clientId },
+      db,
+      this.catalog,
+      jobs,
+      {
+        objectStore: this.options.objectStore,
+        exportReadyAfterMs: this.options.exportReadyAfterMs,
+        exportRunDelayMs: this.options.exportRunDelayMs,
+        exportRowsPerFile: this.options.exportRowsPerFile,
+      },
+      { ingestionIntervalMs: this.options.ingestionIntervalMs, dataPrep, faults: this.faults },
+    );
     this.flowService.register(this.router);
     new Activation(this.flowService, this.catalog, { exportReadyAfterMs: this.options.exportReadyAfterMs }).register(this.router);
     const profiles = new ProfileStore(db, this.catalog, this.registry);
@@ -212,6 +230,7 @@ export class AepStandIn {
       });
     });
     this.server = server;
+    this.flowService.startSchedules();
     const { port } = server.address() as AddressInfo;
     const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
     this.url = `http://${host}:${port}`;
@@ -222,6 +241,7 @@ export class AepStandIn {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    this.flowService.stopSchedules();
     if (server) {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

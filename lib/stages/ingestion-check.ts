@@ -1,0 +1,169 @@
+import type { AepServices } from '../aep';
+import { AepError } from '../aep/errors';
+import type { FlowRun } from '../aep/services/flow-service';
+import type { RunLedger, RunRecord } from '../ledger/run-ledger';
+import type { Clock } from '../ports/clock';
+import type { Log } from '../ports/logger';
+
+/**
+ * What a score run hands on through the ledger (stage `score`): the CSV files it wrote for AEP to
+ * ingest, `ingress/<scoresDatasetId>/exportTime=<ts>/part-NNNNN.csv`, and their row count.
+ */
+export interface ScoreOutputs extends Record<string, unknown> {
+  exportRunId: string;
+  modelName: string;
+  modelVersion: string;
+  scoresDatasetId: string;
+  /** `ingress/<scoresDatasetId>/exportTime=<ts>/` */
+  folder: string;
+  /** Keys of the part files. */
+  files: string[];
+  rows: number;
+  /** Key of the folder's `_manifest.json`. */
+  manifest: string;
+}
+
+export const INGESTION_CHECK_STAGE = 'ingestion-check';
+
+export interface IngestionCheckDeps {
+  aep: AepServices;
+  ledger: RunLedger;
+  clock: Clock;
+  log: Log;
+}
+
+export interface IngestionCheckOptions {
+  /** The CloudStorageToAEP dataflow that ingests the score files (the provisioner's `ingestionFlowId`). */
+  flowId: string;
+  /** How many of the newest score runs to look at. @default 50 */
+  lookback?: number;
+}
+
+/** Score files AEP has ingested, every row of them. */
+export interface ConfirmedScores {
+  scoreRunId: string;
+  folder: string;
+  rows: number;
+  /** The flow runs that ingested the files. */
+  flowRunIds: string[];
+}
+
+export interface IngestionCheckOutputs extends Record<string, unknown> {
+  flowId: string;
+  confirmed: ConfirmedScores[];
+  /** Score runs whose files are not (all) ingested yet; the next check looks again. */
+  pending: Array<{ scoreRunId: string; folder: string; reason: string }>;
+}
+
+/** The flow run's state: Flow Service gives it as `status.value`, and in `metrics.statusSummary.status`. */
+function runState(run: FlowRun): string {
+  const summary = (run.metrics?.statusSummary as { status?: string } | undefined)?.status;
+  return String(run.status?.value ?? summary ?? 'unknown');
+}
+
+interface FileInfo {
+  path?: string;
+  recordCount?: number;
+}
+
+function fileInfos(run: FlowRun): FileInfo[] {
+  const manifest = (run.metrics?.fileSummary as { manifest?: { fileInfo?: FileInfo[] } } | undefined)?.manifest;
+  return Array.isArray(manifest?.fileInfo) ? manifest!.fileInfo : [];
+}
+
+/** Whether a file of a run's manifest (`<bucket>/<key>`, or the key) is the object `key`. */
+function isFile(info: FileInfo, key: string): boolean {
+  const path = (info.path ?? '').replace(/^\/+/, '');
+  return path === key || path.endsWith(`/${key}`);
+}
+
+function runErrors(run: FlowRun): string {
+  return (run.status?.errors ?? [])
+    .map((e) => [e.code, e.message].filter(Boolean).join(' '))
+    .filter((e) => e !== '')
+    .join('; ');
+}
+
+/**
+ * The ingestion check: confirms that AEP ingested every score run's files, all of their rows. For
+ * each succeeded score run no earlier check confirmed, it finds the runs of the ingestion dataflow
+ * that took the run's files (from the files each flow run lists) and requires that they succeeded and
+ * that the records they wrote from those files add up to the rows the score run wrote.
+ *
+ * A failed flow run, or a count that differs, fails the check with an error naming the flow run, the
+ * folder and both counts (the Lambda's failure raises its error alarm). Files no flow run has taken
+ * yet make the check `skipped`: AEP runs the flow every 15 minutes, and the next check looks again.
+ */
+export async function checkIngestion(deps: IngestionCheckDeps, options: IngestionCheckOptions): Promise<RunRecord> {
+  return deps.ledger.run(INGESTION_CHECK_STAGE, async () => {
+    const earlier = (await deps.ledger.recent(INGESTION_CHECK_STAGE, 50)).filter((r) => r.status === 'succeeded');
+    const done = new Set(earlier.flatMap((r) => ((r.outputs as IngestionCheckOutputs | undefined)?.confirmed ?? []).map((c) => c.scoreRunId)));
+    const scoreRuns = (await deps.ledger.recent('score', options.lookback ?? 50))
+      .filter((r) => r.status === 'succeeded' && !done.has(r.runId))
+      .reverse();
+    if (scoreRuns.length === 0) return { status: 'skipped', reason: 'No score run awaits confirmation of its ingestion' };
+
+    const flowRuns = await deps.aep.flowService.runsOf(options.flowId);
+    const outputs: IngestionCheckOutputs = { flowId: options.flowId, confirmed: [], pending: [] };
+    const failures: string[] = [];
+    for (const scoreRun of scoreRuns) {
+      const scores = scoreRun.outputs as ScoreOutputs | undefined;
+      if (!scores || !Array.isArray(scores.files) || typeof scores.rows !== 'number' || typeof scores.folder !== 'string') {
+        failures.push(`Score run ${scoreRun.runId} records no files, folder and rows; its ingestion cannot be checked`);
+        continue;
+      }
+      const covering = flowRuns.filter((run) => fileInfos(run).some((info) => scores.files.some((key) => isFile(info, key))));
+      const where = `score run ${scoreRun.runId} (folder ${scores.folder}, ${scores.rows} rows)`;
+      const failed = covering.filter((run) => runState(run) === 'failed');
+      if (failed.length > 0) {
+        for (const run of failed) {
+          const why = runErrors(run);
+          failures.push(`Ingestion flow run ${run.id} of flow ${options.flowId} failed on the files of ${where}${why ? `: ${why}` : ''}`);
+        }
+        continue;
+      }
+      const unfinished = covering.filter((run) => runState(run) !== 'success');
+      const taken = scores.files.filter((key) => covering.some((run) => fileInfos(run).some((info) => isFile(info, key))));
+      if (covering.length === 0 || unfinished.length > 0 || taken.length < scores.files.length) {
+        const reason =
+          covering.length === 0
+            ? `not picked up yet by flow ${options.flowId}`
+            : unfinished.length > 0
+              ? `flow run ${unfinished.map((r) => r.id).join(', ')} is ${unfinished.map(runState).join(', ')}`
+              : `${taken.length} of ${scores.files.length} files picked up so far`;
+        outputs.pending.push({ scoreRunId: scoreRun.runId, folder: scores.folder, reason });
+        continue;
+      }
+      let ingested = 0;
+      for (const run of covering) {
+        for (const info of fileInfos(run)) {
+          if (!scores.files.some((key) => isFile(info, key))) continue;
+          if (typeof info.recordCount !== 'number') {
+            throw new AepError(`Ingestion flow run ${run.id} lists the files it took without their record counts; the check cannot attribute its records to ${where}`, {
+              kind: 'failed-operation',
+            });
+          }
+          ingested += info.recordCount;
+        }
+      }
+      if (ingested !== scores.rows) {
+        failures.push(
+          `Ingestion flow run ${covering.map((r) => r.id).join(', ')} of flow ${options.flowId} ingested ${ingested} records from folder ${scores.folder}, ` +
+            `but score run ${scoreRun.runId} wrote ${scores.rows} rows`,
+        );
+        continue;
+      }
+      outputs.confirmed.push({ scoreRunId: scoreRun.runId, folder: scores.folder, rows: scores.rows, flowRunIds: covering.map((r) => r.id) });
+    }
+    const inputs = { flowId: options.flowId, scoreRunIds: scoreRuns.map((r) => r.runId) };
+    if (failures.length > 0) {
+      deps.log.error('Score ingestion failed', { flowId: options.flowId, failures });
+      throw new AepError(failures.join('\n'), { kind: 'failed-operation' });
+    }
+    for (const c of outputs.confirmed) deps.log.info('Scores ingested', { ...c });
+    if (outputs.confirmed.length === 0) {
+      return { status: 'skipped', reason: outputs.pending.map((p) => `${p.folder}: ${p.reason}`).join('; '), inputs, outputs };
+    }
+    return { inputs, outputs };
+  });
+}
