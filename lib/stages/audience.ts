@@ -7,6 +7,7 @@ import type { RunLedger, RunRecord } from '../ledger/run-ledger';
 import type { Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
 import type { ObjectStore } from '../ports/object-store';
+import { INGESTION_CHECK_STAGE, type IngestionCheckOutputs, type ScoreOutputs } from './ingestion-check';
 
 /**
  * Audience (notebook week 5): after new scores, summarizes them (20-bucket histogram, reach at or above
@@ -17,27 +18,6 @@ import type { ObjectStore } from '../ports/object-store';
 
 export const AUDIENCE_STAGE = 'audience';
 export const SCORE_STAGE = 'score';
-/** The stage that confirms score files reached the scores dataset. */
-export const INGESTION_CHECK_STAGE = 'ingestion-check';
-
-/** What a score run hands on through the ledger (the score stage records it). */
-export interface ScoreOutputs extends Record<string, unknown> {
-  exportRunId: string;
-  modelName: string;
-  modelVersion: string | number;
-  scoresDatasetId: string;
-  /** `ingress/<scoresDatasetId>/exportTime=<UTC>/` */
-  folder: string;
-  /** Keys of the CSV files (header `userId,prediction`). */
-  files: string[];
-  rows: number;
-  manifest: unknown;
-}
-
-/** What a succeeded ingestion check records: the score runs whose rows are confirmed in the scores dataset. */
-export interface IngestionCheckOutputs extends Record<string, unknown> {
-  scoreRunIds: string[];
-}
 
 /** The score column the summary reads. */
 export const PREDICTION_COLUMN = 'prediction';
@@ -70,7 +50,7 @@ export interface AudienceOptions {
 export interface AudienceOutputs extends Record<string, unknown> {
   scoreRunId: string;
   modelName: string;
-  modelVersion: string | number;
+  modelVersion: string;
   scoresDatasetId: string;
   definitionId: string;
   summary: ScoreSummary;
@@ -84,10 +64,12 @@ export interface AudienceOutputs extends Record<string, unknown> {
 
 const DEFAULT_LOOKBACK = 50;
 
-/** Whether a succeeded ingestion-check run lists `scoreRunId` among the score runs it confirmed. */
+/** Whether a succeeded ingestion check confirmed the score run's rows in the scores dataset. */
 export async function scoresIngested(ledger: RunLedger, scoreRunId: string, lookback = DEFAULT_LOOKBACK): Promise<boolean> {
   const checks = await ledger.recent(INGESTION_CHECK_STAGE, lookback);
-  return checks.some((run) => run.status === 'succeeded' && ((run.outputs as IngestionCheckOutputs | undefined)?.scoreRunIds ?? []).includes(scoreRunId));
+  return checks.some(
+    (run) => run.status === 'succeeded' && ((run.outputs as IngestionCheckOutputs | undefined)?.confirmed ?? []).some((confirmed) => confirmed.scoreRunId === scoreRunId),
+  );
 }
 
 /** A score file that cannot be summarized; the message names the file and line. */

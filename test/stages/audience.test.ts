@@ -8,14 +8,8 @@ import { RunLedger, newRunId, type RunRecord } from '../../lib/ledger/run-ledger
 import { seededRng } from '../../lib/model/random';
 import { systemClock } from '../../lib/ports/clock';
 import { silentLog } from '../../lib/ports/logger';
-import {
-  evaluateAudience,
-  INGESTION_CHECK_STAGE,
-  scoresIngested,
-  type AudienceOptions,
-  type AudienceOutputs,
-  type ScoreOutputs,
-} from '../../lib/stages/audience';
+import { evaluateAudience, scoresIngested, type AudienceOptions, type AudienceOutputs } from '../../lib/stages/audience';
+import { INGESTION_CHECK_STAGE, type ScoreOutputs } from '../../lib/stages/ingestion-check';
 import { provisionAudienceDefinition, type AudienceDefinitionResult } from '../../lib/stages/audience-definition';
 import { provision, type ProvisionResult } from '../../lib/stages/provision';
 import { startTestPlatform } from '../helpers/platform';
@@ -74,12 +68,12 @@ async function recordScoreRun(rows: Prediction[], options: { filesOf?: (rows: Pr
   const outputs: ScoreOutputs = {
     exportRunId: 'export-run',
     modelName: 'cmle_propensity_model',
-    modelVersion: 3,
+    modelVersion: 'v3',
     scoresDatasetId: scores.scoresDatasetId,
     folder,
     files,
     rows: options.recordedRows ?? rows.length,
-    manifest: `${folder}manifest.json`,
+    manifest: `${folder}_manifest.json`,
   };
   const run: RunRecord = { stage: 'score', runId: newRunId(now), startedAt: now.toISOString(), finishedAt: now.toISOString(), status: 'succeeded', outputs };
   await ledger.record(run);
@@ -88,7 +82,7 @@ async function recordScoreRun(rows: Prediction[], options: { filesOf?: (rows: Pr
 
 async function confirmIngested(scoreRunIds: string[]): Promise<void> {
   const now = new Date();
-  await ledger.record({ stage: INGESTION_CHECK_STAGE, runId: newRunId(now), startedAt: now.toISOString(), finishedAt: now.toISOString(), status: 'succeeded', outputs: { scoreRunIds } });
+  await ledger.record({ stage: INGESTION_CHECK_STAGE, runId: newRunId(now), startedAt: now.toISOString(), finishedAt: now.toISOString(), status: 'succeeded', outputs: { flowId: 'flow', confirmed: scoreRunIds.map((scoreRunId) => ({ scoreRunId, folder: 'f', rows: 0, flowRunIds: [] })), pending: [] } });
 }
 
 function options(overrides: Partial<AudienceOptions> = {}): AudienceOptions {
