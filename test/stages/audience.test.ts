@@ -119,7 +119,7 @@ describe('evaluateAudience', () => {
     expect(run.status).toBe('skipped');
     expect(run.reason).toMatch(new RegExp(`scores of run ${scoreRun.runId} are not confirmed on the profiles yet`));
     const outputs = run.outputs as AudienceOutputs;
-    expect(outputs).toMatchObject({ scoreRunId: scoreRun.runId, definitionId: audience.definitionId, modelVersion: 3 });
+    expect(outputs).toMatchObject({ scoreRunId: scoreRun.runId, definitionId: audience.definitionId, modelVersion: 'v3' });
     expect(outputs.segmentJobId).toBeUndefined();
     expect(jobs.count()).toBe(0);
     // Exact counts, checked the obvious way.
