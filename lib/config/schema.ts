@@ -174,6 +174,20 @@ export const pipelineConfigSchema = z
       })
       .strict()
       .default({ name: 'cmle_propensity_model' }),
+    /** The propensity audience the audience stage evaluates (PropensityAudience provisions its definition). */
+    audience: z
+      .object({
+        /** The segment definition's id; found by `name` when absent. */
+        definitionId: z.string().trim().min(1).optional(),
+        name: z.string().trim().min(1).optional(),
+        /** The band, both ends included. */
+        low: z.coerce.number({ error: 'must be a number from 0 to 1' }).min(0, 'must be within [0, 1]').max(1, 'must be within [0, 1]'),
+        high: z.coerce.number({ error: 'must be a number from 0 to 1' }).min(0, 'must be within [0, 1]').max(1, 'must be within [0, 1]'),
+      })
+      .strict()
+      .refine((band) => band.low <= band.high, { message: 'low must not be above high', path: ['low'] })
+      .refine((band) => band.definitionId !== undefined || band.name !== undefined, { message: 'give the definition id or its name', path: ['definitionId'] })
+      .optional(),
     /** How a stage waits on AEP's asynchronous work (export runs, segment jobs) within one invocation. */
     polling: z
       .object({

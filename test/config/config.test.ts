@@ -63,6 +63,15 @@ describe('loadConfig', () => {
     for (const path of Object.keys(byPath)) expect(error.message).toContain(path);
   });
 
+  it('reads the audience band and refuses one that is upside down or outside [0, 1]', () => {
+    const band = { PIPELINE_AUDIENCE_NAME: 'likely subscribers', PIPELINE_AUDIENCE_LOW: '0.8', PIPELINE_AUDIENCE_HIGH: '1' };
+    expect(loadConfig({ env: { ...validEnv, ...band } }).config.audience).toEqual({ name: 'likely subscribers', low: 0.8, high: 1 });
+    const upsideDown = configError(() => loadConfig({ env: { ...validEnv, ...band, PIPELINE_AUDIENCE_LOW: '0.9', PIPELINE_AUDIENCE_HIGH: '0.2' } }));
+    expect(upsideDown.issues).toEqual([expect.objectContaining({ path: 'audience.low', source: 'PIPELINE_AUDIENCE_LOW', message: 'low must not be above high' })]);
+    const outside = configError(() => loadConfig({ env: { ...validEnv, ...band, PIPELINE_AUDIENCE_HIGH: '1.5' } }));
+    expect(outside.issues).toEqual([expect.objectContaining({ path: 'audience.high', source: 'PIPELINE_AUDIENCE_HIGH', message: 'must be within [0, 1]' })]);
+  });
+
   it('requires either a client id and secret or a secret ARN', () => {
     const { AEP_CLIENT_SECRET: _omit, ...withoutSecret } = validEnv;
     const error = configError(() => loadConfig({ env: withoutSecret }));
