@@ -39,6 +39,12 @@ it('records a successful run with its outputs under runs/<stage>/', async () => 
   expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual(run);
 });
 
+it('gives the work its run id, so what it produces can carry it', async () => {
+  const ledger = new RunLedger(store, 'runs/', recordingClock());
+  const run = await ledger.run('train', async (runId) => ({ outputs: { version: runId } }));
+  expect(run.outputs).toEqual({ version: run.runId });
+});
+
 it('records a failed run with the reason, and rethrows', async () => {
   const ledger = new RunLedger(store, 'runs/', recordingClock());
   await expect(ledger.run('export', async () => Promise.reject(new Error('flow not ready')))).rejects.toThrow('flow not ready');
