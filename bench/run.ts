@@ -5,12 +5,16 @@
  *   npm run bench                    # synth, then seed + explore at 10,000 and 100,000 users
  *   npm run bench -- --users 20000   # other sizes, comma-separated
  *   npm run bench -- --only synth    # one part
+ * - training against scikit-learn's random forest on the same exported rows (bench/training.ts):
+ *   npm run bench -- --only training                 # at 20,000 and 100,000 users
+ *   npm run bench -- --only training --users 20000
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { hideSdkNodeVersionWarning } from '../lib/cli/warnings';
+import { trainingBenchmark } from './training';
 
 hideSdkNodeVersionWarning();
 
@@ -108,6 +112,12 @@ function main(): void {
         '\n',
     );
   }
+  if (only === 'training') {
+    const training = trainingBenchmark((argValue('--users') ?? '20000,100000').split(',').map(Number));
+    process.stdout.write(`\n${training.table}\n`);
+    writeResults({ machine, training: training.results });
+    return;
+  }
   if (only && only !== 'seed') {
     writeResults({ machine, synth });
     return;
@@ -142,7 +152,9 @@ function main(): void {
     ),
   ];
   process.stdout.write(`\n${lines.join('\n')}\n\n${stages.join('\n')}\n`);
-  writeResults({ machine, synth, seedAndExplore: results });
+  const training = only ? undefined : trainingBenchmark([20_000, 100_000]);
+  if (training) process.stdout.write(`\n${training.table}\n`);
+  writeResults({ machine, synth, seedAndExplore: results, training: training?.results });
 }
 
 function writeResults(results: object): void {

@@ -52,6 +52,15 @@ export const credentialsSchema = z.union(
   { error: 'give either clientId and clientSecret, or secretArn (a Secrets Manager secret holding them)' },
 );
 
+/** Training defaults; a seed fixed by default so that scheduled runs are reproducible. */
+export const MODEL_DEFAULTS = {
+  seed: 42,
+  testFraction: 0.2,
+  threshold: 0.5,
+  promotionTolerance: 0,
+  minRows: 200,
+} as const;
+
 export const queryDialects = ['data-distiller', 'postgres'] as const;
 
 export const pipelineConfigSchema = z
@@ -171,9 +180,19 @@ export const pipelineConfigSchema = z
           .trim()
           .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'must be 1-64 letters, digits, "_" or "-"')
           .default('cmle_propensity_model'),
+        /** Seed of the held-out split and the learners: the same export and seed train the same model. */
+        seed: z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(0).default(MODEL_DEFAULTS.seed),
+        /** Share of each class held out to measure the model. */
+        testFraction: z.coerce.number({ error: 'must be a number' }).gt(0, 'must be above 0').lt(0.5, 'must be below 0.5').default(MODEL_DEFAULTS.testFraction),
+        /** Score at or above which a profile counts as predicted positive, for precision and recall. */
+        threshold: z.coerce.number({ error: 'must be a number' }).gt(0, 'must be above 0').lt(1, 'must be below 1').default(MODEL_DEFAULTS.threshold),
+        /** How far below the champion's held-out AUC a challenger may be and still replace it. */
+        promotionTolerance: z.coerce.number({ error: 'must be a number' }).min(0, 'must be 0 or more').max(0.5, 'must be at most 0.5').default(MODEL_DEFAULTS.promotionTolerance),
+        /** Fewest training rows (users) a model is learned from. */
+        minRows: z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(20, 'must be at least 20').default(MODEL_DEFAULTS.minRows),
       })
       .strict()
-      .default({ name: 'cmle_propensity_model' }),
+      .default({ name: 'cmle_propensity_model', ...MODEL_DEFAULTS }),
     /** The propensity audience the audience stage evaluates (PropensityAudience provisions its definition). */
     audience: z
       .object({

@@ -44,17 +44,20 @@ export class RunLedger {
     return `${this.prefix}${stage}/`;
   }
 
-  /** Runs `work` as one ledger entry: recorded as succeeded with its outputs, or failed with the error's message (then rethrown). */
+  /**
+   * Runs `work` as one ledger entry: recorded as succeeded with its outputs, or failed with the error's
+   * message (then rethrown). `work` is given the run's id, for what it produces to carry.
+   */
   async run(
     stage: string,
-    work: () => Promise<{ status?: RunStatus; reason?: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }>,
+    work: (runId: string) => Promise<{ status?: RunStatus; reason?: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }>,
   ): Promise<RunRecord> {
     const started = this.clock.now();
     const base = { stage, runId: newRunId(started), startedAt: started.toISOString() };
     this.stagePrefix(stage);
     let record: RunRecord;
     try {
-      const result = await work();
+      const result = await work(base.runId);
       record = { ...base, finishedAt: this.clock.now().toISOString(), status: result.status ?? 'succeeded', ...result };
     } catch (error) {
       record = { ...base, finishedAt: this.clock.now().toISOString(), status: 'failed', reason: (error as Error).message };
@@ -77,6 +80,24 @@ export class RunLedger {
     }
     keys.sort().reverse();
     return Promise.all(keys.slice(0, limit).map(async (key) => JSON.parse((await this.store.get(key)).toString('utf8')) as RunRecord));
+  }
+
+  /**
+   * The newest run of a stage that `accept` takes, reading records newest first a page at a time: a
+   * stage that often skips can have its last success far back.
+   */
+  async newest(stage: string, accept: (run: RunRecord) => boolean, pageSize = 25): Promise<RunRecord | undefined> {
+    const keys: string[] = [];
+    for await (const object of this.store.list(this.stagePrefix(stage))) {
+      if (object.key.endsWith('.json')) keys.push(object.key);
+    }
+    keys.sort().reverse();
+    for (let start = 0; start < keys.length; start += pageSize) {
+      const page = await Promise.all(keys.slice(start, start + pageSize).map(async (key) => JSON.parse((await this.store.get(key)).toString('utf8')) as RunRecord));
+      const found = page.find(accept);
+      if (found) return found;
+    }
+    return undefined;
   }
 
   /** The stages that have recorded runs. */

@@ -183,3 +183,15 @@ export function areaUnderCurve(points: readonly RocPoint[]): number {
   }
   return area;
 }
+
+/**
+ * At most `maxPoints` points of a ROC curve, evenly spaced along it and always keeping its first and
+ * last point, for a report: a curve has one point per distinct score, tens of thousands on real data.
+ */
+export function downsampleRocCurve(points: readonly RocPoint[], maxPoints = 101): RocPoint[] {
+  if (!Number.isInteger(maxPoints) || maxPoints < 2) throw new Error(`downsampleRocCurve: maxPoints must be an integer of at least 2, got ${maxPoints}`);
+  if (points.length <= maxPoints) return [...points];
+  const out: RocPoint[] = [];
+  for (let k = 0; k < maxPoints; k++) out.push(points[Math.round((k * (points.length - 1)) / (maxPoints - 1))]);
+  return out;
+}

@@ -109,6 +109,19 @@ describe('loadConfig', () => {
     expect(error.issues[0]).toMatchObject({ path: 'featureSpec', source: 'PIPELINE_FEATURE_SPEC', message: expect.stringMatching(/must be JSON/) });
   });
 
+  it('reads the training settings, with defaults, and names a bad one with its variable', () => {
+    expect(loadConfig({ env: validEnv }).config.model).toEqual({ name: 'cmle_propensity_model', seed: 42, testFraction: 0.2, threshold: 0.5, promotionTolerance: 0, minRows: 200 });
+    const { config } = loadConfig({
+      env: { ...validEnv, PIPELINE_MODEL_SEED: '7', PIPELINE_MODEL_TEST_FRACTION: '0.25', PIPELINE_MODEL_THRESHOLD: '0.3', PIPELINE_MODEL_PROMOTION_TOLERANCE: '0.005', PIPELINE_MODEL_MIN_ROWS: '1000' },
+    });
+    expect(config.model).toEqual({ name: 'cmle_propensity_model', seed: 7, testFraction: 0.25, threshold: 0.3, promotionTolerance: 0.005, minRows: 1000 });
+    const error = configError(() => loadConfig({ env: { ...validEnv, PIPELINE_MODEL_TEST_FRACTION: '0.9', PIPELINE_MODEL_PROMOTION_TOLERANCE: '-1' } }));
+    expect(error.issues.map((i) => [i.path, i.source, i.message])).toEqual([
+      ['model.testFraction', 'PIPELINE_MODEL_TEST_FRACTION', 'must be below 0.5'],
+      ['model.promotionTolerance', 'PIPELINE_MODEL_PROMOTION_TOLERANCE', 'must be 0 or more'],
+    ]);
+  });
+
   it('rejects unknown keys in a configuration file rather than ignoring a typo', () => {
     const file = tempFile('typo.json', JSON.stringify({ aep: { sandbx: 'dev' } }));
     const error = configError(() => loadConfig({ env: validEnv, file }));

@@ -39,6 +39,27 @@ it('records a successful run with its outputs under runs/<stage>/', async () => 
   expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual(run);
 });
 
+it('gives the work its run id, so what it produces can carry it', async () => {
+  const ledger = new RunLedger(store, 'runs/', recordingClock());
+  const run = await ledger.run('train', async (runId) => ({ outputs: { version: runId } }));
+  expect(run.outputs).toEqual({ version: run.runId });
+});
+
+it('finds the newest run a predicate accepts, however many runs came after it', async () => {
+  const clock = recordingClock(Date.parse('2026-06-01T00:00:00Z'));
+  const ledger = new RunLedger(store, 'runs-newest/', clock);
+  const wanted = await ledger.run('train', async () => ({ outputs: { n: 0 } }));
+  let lastSkipped = '';
+  for (let i = 1; i <= 7; i++) {
+    await clock.sleep(1000);
+    lastSkipped = (await ledger.run('train', async () => ({ status: 'skipped', reason: 'nothing new' }))).runId;
+  }
+  expect((await ledger.newest('train', (r) => r.status === 'succeeded', 3))?.runId).toBe(wanted.runId);
+  expect((await ledger.newest('train', (r) => r.status === 'skipped', 3))?.runId).toBe(lastSkipped);
+  expect(await ledger.newest('train', (r) => r.status === 'failed', 3)).toBeUndefined();
+  expect(await ledger.newest('nothing-ran', () => true)).toBeUndefined();
+});
+
 it('records a failed run with the reason, and rethrows', async () => {
   const ledger = new RunLedger(store, 'runs/', recordingClock());
   await expect(ledger.run('export', async () => Promise.reject(new Error('flow not ready')))).rejects.toThrow('flow not ready');

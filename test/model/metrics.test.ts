@@ -1,6 +1,7 @@
 import {
   areaUnderCurve,
   calibrationBuckets,
+  downsampleRocCurve,
   logLoss,
   precisionRecallAt,
   rocAuc,
@@ -119,5 +120,31 @@ describe('rocCurve', () => {
     ]);
     expect(pts.map((p) => p.threshold)).toEqual([Infinity, 0.8, 0.4, 0.35, 0.1]);
     expect(areaUnderCurve(pts)).toBeCloseTo(0.75, 12);
+  });
+});
+
+describe('downsampleRocCurve', () => {
+  const rng = seededRng(5);
+  const labels = Array.from({ length: 2000 }, () => (rng() < 0.3 ? 1 : 0));
+  const scores = labels.map((y) => y * 0.3 + rng());
+  const full = rocCurve(scores, labels);
+
+  it('keeps at most maxPoints points, in order, from (0, 0) to (1, 1), with an area close to the full curve', () => {
+    const small = downsampleRocCurve(full, 101);
+    expect(full.length).toBeGreaterThan(1000);
+    expect(small).toHaveLength(101);
+    expect(small[0]).toEqual(full[0]);
+    expect(small[100]).toEqual(full[full.length - 1]);
+    for (let i = 1; i < small.length; i++) {
+      expect(small[i].fpr).toBeGreaterThanOrEqual(small[i - 1].fpr);
+      expect(small[i].tpr).toBeGreaterThanOrEqual(small[i - 1].tpr);
+    }
+    expect(Math.abs(areaUnderCurve(small) - rocAuc(scores, labels))).toBeLessThan(0.01);
+  });
+
+  it('returns a short curve whole and refuses fewer than two points', () => {
+    const pts = rocCurve([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]);
+    expect(downsampleRocCurve(pts, 101)).toEqual(pts);
+    expect(() => downsampleRocCurve(pts, 1)).toThrow('maxPoints must be an integer of at least 2, got 1');
   });
 });

@@ -1,0 +1,139 @@
+import { inputFeatures, labelFeature, trainingColumns, TIMESTAMP_COLUMN, USER_ID_COLUMN, type FeatureSpec } from '../features/spec';
+import type { Dataset } from '../model/dataset';
+import { parquetRows, type ParquetValue } from '../parquet/rows';
+import type { ObjectStore } from '../ports/object-store';
+
+/** Exported training rows the train stage cannot learn from: the message names the file, row or export. */
+export class TrainingDataError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TrainingDataError';
+  }
+}
+
+/** One export's training files, as the export stage recorded them. */
+export interface TrainingExport {
+  runId: string;
+  folder: string;
+  files: string[];
+}
+
+/** Where a row stands among a user's rows: a later export wins, then a later timestamp within an export. */
+export interface RowPosition {
+  exportIndex: number;
+  /** Epoch milliseconds of the row's timestamp; -Infinity when it has none. */
+  time: number;
+}
+
+/** Whether `candidate` replaces `current` as a user's newest row; on a tie, the row read later wins. */
+export function isNewerRow(candidate: RowPosition, current: RowPosition): boolean {
+  return candidate.exportIndex !== current.exportIndex ? candidate.exportIndex > current.exportIndex : candidate.time >= current.time;
+}
+
+interface UserRow extends RowPosition {
+  label: number;
+  values: Float64Array;
+}
+
+/**
+ * Keeps one row per user, the newest. Exports are incremental: each holds a row per user per
+ * featurization since the previous export, so a user seen again later has newer features.
+ */
+export class NewestRowPerUser {
+  private readonly rows = new Map<string, UserRow>();
+
+  constructor(readonly featureNames: readonly string[]) {}
+
+  get size(): number {
+    return this.rows.size;
+  }
+
+  offer(userId: string, position: RowPosition, label: number, values: Float64Array): void {
+    const current = this.rows.get(userId);
+    if (!current || isNewerRow(position, current)) this.rows.set(userId, { ...position, label, values });
+  }
+
+  /** The kept rows as a dataset, ordered by user id so that it does not depend on how the rows were split into files. */
+  dataset(): { dataset: Dataset; userIds: string[] } {
+    const userIds = [...this.rows.keys()].sort();
+    const n = userIds.length;
+    const columns = this.featureNames.map(() => new Float64Array(n));
+    const labels = new Uint8Array(n);
+    userIds.forEach((userId, i) => {
+      const row = this.rows.get(userId) as UserRow;
+      labels[i] = row.label;
+      for (let f = 0; f < columns.length; f++) columns[f][i] = row.values[f];
+    });
+    return { dataset: { featureNames: [...this.featureNames], columns, labels }, userIds };
+  }
+}
+
+export interface TrainingSet {
+  /** One row per user, features in the specification's order; null features are NaN. */
+  dataset: Dataset;
+  userIds: string[];
+  /** Rows read from each export, in the order given. */
+  rowsPerExport: Array<{ runId: string; rows: number }>;
+  /** Per feature, how many of the kept rows have it missing (legitimate: "minutes since" with no such event yet). */
+  missing: Record<string, number>;
+}
+
+function label(value: ParquetValue, where: string, column: string): number {
+  if (value === 0 || value === false) return 0;
+  if (value === 1 || value === true) return 1;
+  throw new TrainingDataError(`${where}: the label ${column} must be 0 or 1, got ${JSON.stringify(value)}`);
+}
+
+function feature(value: ParquetValue, where: string, column: string): number {
+  if (value === null) return NaN;
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  throw new TrainingDataError(`${where}: the feature ${column} must be a finite number or null, got ${JSON.stringify(value)}`);
+}
+
+function time(value: ParquetValue, where: string): number {
+  if (value === null) return -Infinity;
+  const ms = typeof value === 'string' ? Date.parse(value) : NaN;
+  if (Number.isNaN(ms)) throw new TrainingDataError(`${where}: the ${TIMESTAMP_COLUMN} ${JSON.stringify(value)} is not a time`);
+  return ms;
+}
+
+/**
+ * Reads the training files of the given exports, oldest first, and keeps each user's newest row. Only
+ * the specification's training columns are read; a file that lacks one, or cannot be read, fails naming
+ * the file (and the column).
+ */
+export async function readTrainingSet(store: ObjectStore, sources: readonly TrainingExport[], spec: FeatureSpec): Promise<TrainingSet> {
+  const columns = trainingColumns(spec);
+  const labelName = labelFeature(spec).name;
+  const featureNames = inputFeatures(spec).map((f) => f.name);
+  const kept = new NewestRowPerUser(featureNames);
+  const rowsPerExport: TrainingSet['rowsPerExport'] = [];
+  for (let exportIndex = 0; exportIndex < sources.length; exportIndex++) {
+    const { runId, files } = sources[exportIndex];
+    let rows = 0;
+    for (const key of files) {
+      let index = 0;
+      for await (const row of parquetRows(store, [key], { columns })) {
+        const where = `Export file ${key} row ${index}`;
+        const userId = row[USER_ID_COLUMN];
+        if (typeof userId !== 'string' || userId === '') {
+          throw new TrainingDataError(`${where}: the ${USER_ID_COLUMN} must be a non-empty string, got ${JSON.stringify(userId)}`);
+        }
+        const values = new Float64Array(featureNames.length);
+        for (let f = 0; f < featureNames.length; f++) values[f] = feature(row[featureNames[f]], where, featureNames[f]);
+        kept.offer(userId, { exportIndex, time: time(row[TIMESTAMP_COLUMN], where) }, label(row[labelName], where, labelName), values);
+        index++;
+      }
+      rows += index;
+    }
+    rowsPerExport.push({ runId, rows });
+  }
+  const { dataset, userIds } = kept.dataset();
+  const missing: Record<string, number> = {};
+  dataset.featureNames.forEach((name, f) => {
+    let count = 0;
+    for (const v of dataset.columns[f]) if (v !== v) count++;
+    missing[name] = count;
+  });
+  return { dataset, userIds, rowsPerExport, missing };
+}

@@ -1,0 +1,396 @@
+import { ParquetSchema, ParquetWriter } from '@dsnp/parquetjs';
+import { randomBytes } from 'crypto';
+import { PassThrough } from 'stream';
+import { createAepServices, type AepServices } from '../../lib/aep';
+import { MODEL_DEFAULTS } from '../../lib/config/schema';
+import { extendSpec, inputFeatures, trainingColumns, WEEK2_FEATURES } from '../../lib/features/spec';
+import { newRunId, RunLedger, type RunRecord } from '../../lib/ledger/run-ledger';
+import { ModelRegistry } from '../../lib/model/registry';
+import { parquetRows, type ParquetRow } from '../../lib/parquet/rows';
+import { systemClock } from '../../lib/ports/clock';
+import { silentLog } from '../../lib/ports/logger';
+import { dialectFor } from '../../lib/sql/dialect';
+import { exportFeatures, type ExportOutputs } from '../../lib/stages/export';
+import { featurize, type FeaturizeOutputs } from '../../lib/stages/featurize';
+import { trainModel, type TrainOptions, type TrainOutputs } from '../../lib/stages/train';
+import { readTrainingSet } from '../../lib/stages/training-set';
+import { generateUsers } from '../../lib/synthetic/generator';
+import { seedSyntheticData } from '../../lib/synthetic/seed';
+import { version as packageVersion } from '../../package.json';
+import { startTestPlatform } from '../helpers/platform';
+
+const NOW = new Date('2026-03-01T12:00:00Z');
+const MODEL = 'propensity';
+const FEATURES = inputFeatures(WEEK2_FEATURES).map((f) => f.name);
+type Platform = Awaited<ReturnType<typeof startTestPlatform>>;
+
+let platform: Platform;
+let aep: AepServices;
+let ledger: RunLedger;
+let eventsDatasetId: string;
+let firstExport: RunRecord;
+
+function trainOptions(overrides: Partial<TrainOptions> = {}): TrainOptions {
+  return { modelName: MODEL, modelsPrefix: 'models/', spec: WEEK2_FEATURES, ...MODEL_DEFAULTS, ...overrides };
+}
+const trainNow = (overrides: Partial<TrainOptions> = {}, on: RunLedger = ledger) =>
+  trainModel({ store: platform.bucket, ledger: on, clock: systemClock, log: silentLog }, trainOptions(overrides));
+const registry = (name = MODEL, prefix = 'models/') => new ModelRegistry(platform.bucket, prefix, name);
+const json = async (key: string) => JSON.parse((await platform.bucket.get(key)).toString('utf8'));
+
+/** Featurizes what was ingested since the last featurization and exports it, as the scheduled stages do. */
+async function featurizeAndExport(): Promise<RunRecord> {
+  const run = await featurize(
+    { aep, query: aep.queryConnections.runner(), dialect: dialectFor('postgres'), ledger, log: silentLog },
+    { eventsDatasetId, namePrefix: 'train', spec: WEEK2_FEATURES, tenantId: platform.tenantId },
+  );
+  const outputs = run.outputs as FeaturizeOutputs;
+  for (const id of [outputs.trainingQueryId, outputs.scoringQueryId]) {
+    await aep.queryService.waitFor(id, { clock: systemClock, timeoutMs: 60_000, pollIntervalMs: 50 });
+  }
+  const exported = await exportFeatures(
+    { aep, store: platform.bucket, ledger, clock: systemClock, log: silentLog },
+    {
+      namePrefix: 'train',
+      roleArn: 'arn:aws:iam::123456789012:role/aep-access',
+      bucket: platform.config.storage.bucket,
+      egressPrefix: 'egress/',
+      format: 'parquet',
+      compression: 'gzip',
+      intervalHours: 24,
+      spec: WEEK2_FEATURES,
+      waitBudgetMs: 60_000,
+      pollIntervalMs: 50,
+    },
+  );
+  expect(exported.status).toBe('succeeded');
+  return exported;
+}
+
+/** Ingests users `start..start+count-1` as a new batch (a new snapshot); another seed gives known users new events. */
+async function ingestUsers(start: number, count: number, seed: number): Promise<void> {
+  const batchId = await aep.ingestion.createBatch(eventsDatasetId, { format: 'json' });
+  const lines = [...generateUsers(start, count, { seed, now: NOW, tenantId: `_${platform.tenantId}` })].flatMap((u) => u.events.map((e) => JSON.stringify(e)));
+  await aep.ingestion.uploadFile(batchId, eventsDatasetId, `users-${start}.json`, Buffer.from(lines.join('\n')));
+  await aep.ingestion.completeBatch(batchId);
+  await aep.ingestion.waitForBatch(batchId, { clock: systemClock, timeoutMs: 60_000, pollIntervalMs: 20 });
+}
+
+async function rowsOf(keys: string[]): Promise<ParquetRow[]> {
+  const rows: ParquetRow[] = [];
+  for await (const row of parquetRows(platform.bucket, keys)) rows.push(row);
+  return rows;
+}
+
+/** A ledger holding copies of the given export runs, for a training that must not see the main ledger's train runs. */
+async function ledgerWith(prefix: string, exports: RunRecord[]): Promise<RunLedger> {
+  const copy = new RunLedger(platform.bucket, prefix, systemClock);
+  for (const run of exports) await copy.record(run);
+  return copy;
+}
+
+/** Writes training rows as an export file would hold them, optionally without some columns. */
+async function putTrainingParquet(key: string, rows: ParquetRow[], drop: string[] = []): Promise<void> {
+  const fields: Record<string, { type: 'UTF8' | 'TIMESTAMP_MILLIS' | 'INT64' | 'DOUBLE'; optional: true; compression: 'GZIP' }> = {};
+  for (const column of trainingColumns(WEEK2_FEATURES).filter((c) => !drop.includes(c))) {
+    const type = column === 'userId' ? 'UTF8' : column === 'timestamp' ? 'TIMESTAMP_MILLIS' : column.startsWith('minutes_since_') ? 'DOUBLE' : 'INT64';
+    fields[column] = { type, optional: true, compression: 'GZIP' };
+  }
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on('data', (c) => chunks.push(c));
+  const writer = await ParquetWriter.openStream(new ParquetSchema(fields), out as unknown as Parameters<typeof ParquetWriter.openStream>[1]);
+  for (const row of rows) {
+    const record: Record<string, unknown> = {};
+    for (const [column, field] of Object.entries(fields)) {
+      const value = row[column];
+      record[column] = value === null ? null : field.type === 'INT64' ? BigInt(value as number) : field.type === 'TIMESTAMP_MILLIS' ? new Date(value as string) : value;
+    }
+    await writer.appendRow(record);
+  }
+  await writer.close();
+  await platform.bucket.put(key, Buffer.concat(chunks));
+}
+
+/** Records an export run whose training files are `files`, as the export stage would. */
+async function recordExport(on: RunLedger, folder: string, files: string[], rows: number): Promise<RunRecord> {
+  const now = new Date();
+  const training = { datasetId: 'crafted', folder, rows, files };
+  const run: RunRecord = {
+    stage: 'export',
+    runId: newRunId(now),
+    startedAt: now.toISOString(),
+    finishedAt: now.toISOString(),
+    status: 'succeeded',
+    outputs: { featurizeRunId: 'crafted', flowId: 'crafted', training, scoring: training } satisfies ExportOutputs,
+  };
+  await on.record(run);
+  // Run ids sort by the millisecond; keep the next one later.
+  await new Promise((resolve) => setTimeout(resolve, 2));
+  return run;
+}
+
+async function productionState() {
+  const models = registry();
+  return { pointer: await models.productionPointer(), versions: await models.versions(), history: await models.history() };
+}
+
+beforeAll(async () => {
+  platform = await startTestPlatform();
+  aep = createAepServices(platform.config);
+  ledger = new RunLedger(platform.bucket, 'runs/', systemClock);
+  const seeded = await seedSyntheticData(
+    aep,
+    { clock: systemClock, log: silentLog },
+    { users: 3000, usersPerBatch: 3000, seed: 21, now: NOW, namePrefix: 'train', batchPollIntervalMs: 20, tenantId: platform.tenantId },
+  );
+  eventsDatasetId = seeded.datasetId;
+  firstExport = await featurizeAndExport();
+});
+afterAll(async () => platform?.dispose());
+
+describe('the train stage on the embedded platform', () => {
+  let first: RunRecord;
+
+  it('learns a model far better than chance and at least as good as the logistic baseline, registers it and promotes it', async () => {
+    first = await trainNow();
+    expect(first.status).toBe('succeeded');
+    const outputs = first.outputs as TrainOutputs;
+    const exported = firstExport.outputs as ExportOutputs;
+    expect(outputs.version).toBe(first.runId);
+    expect(outputs.heldOut.auc).toBeGreaterThan(0.85);
+    expect(outputs.heldOut.auc).toBeGreaterThanOrEqual(outputs.baseline.auc);
+    expect(outputs.baseline.auc).toBeGreaterThan(0.6);
+    expect(outputs).toMatchObject({ promoted: true, reason: 'No production model yet', champion: null, rows: exported.training.rows });
+    expect(outputs.heldOut.rows).toBe(Math.round((outputs.rows - outputs.positives) * 0.2) + Math.round(outputs.positives * 0.2));
+    expect(first.inputs).toEqual({ newestExportRunId: firstExport.runId, exportRunIds: [firstExport.runId] });
+
+    const models = registry();
+    expect(await models.versions()).toEqual([first.runId]);
+    const production = await models.production();
+    expect(production?.pointer).toMatchObject({ version: first.runId, auc: outputs.heldOut.auc });
+    expect(production?.manifest).toMatchObject({
+      features: FEATURES,
+      trainedOn: { exportRunIds: [firstExport.runId], folders: [exported.training.folder], rows: exported.training.rows },
+      codeVersion: packageVersion,
+      heldOut: { auc: outputs.heldOut.auc, logLoss: outputs.heldOut.logLoss, threshold: 0.5, rows: outputs.heldOut.rows, positives: outputs.heldOut.positives },
+    });
+    expect(production?.model.trees).toHaveLength(100);
+  });
+
+  it('writes the held-out report: calibration, ROC curve, threshold counts, importances, coefficients, missing values', async () => {
+    const manifest = await registry().manifest(first.runId);
+    const metrics = await json(manifest!.files.metrics);
+    const outputs = first.outputs as TrainOutputs;
+    expect(metrics.model.auc).toBe(outputs.heldOut.auc);
+    expect(metrics.baseline.auc).toBe(outputs.baseline.auc);
+    const counts = metrics.model.atThreshold;
+    expect(counts.tp + counts.fp + counts.tn + counts.fn).toBe(outputs.heldOut.rows);
+    expect(counts.tp + counts.fn).toBe(outputs.heldOut.positives);
+    expect(metrics.model.calibration).toHaveLength(10);
+    expect(metrics.model.calibration.reduce((n: number, b: { count: number }) => n + b.count, 0)).toBe(outputs.heldOut.rows);
+    expect(metrics.model.roc.length).toBeLessThanOrEqual(101);
+    expect(metrics.model.roc[0]).toEqual({ threshold: null, fpr: 0, tpr: 0 });
+    expect(metrics.model.roc[metrics.model.roc.length - 1]).toMatchObject({ fpr: 1, tpr: 1 });
+    const importances = metrics.model.featureImportances as Array<{ feature: string; importance: number }>;
+    expect(importances.map((i) => i.feature).sort()).toEqual([...FEATURES].sort());
+    expect(importances.reduce((sum, i) => sum + i.importance, 0)).toBeCloseTo(1, 9);
+    expect(Object.keys(metrics.baseline.coefficients.coefficients)).toEqual(FEATURES);
+    // Null "minutes since" values are legitimate: no such event before the row.
+    expect(metrics.data.missing.minutes_since_propositionDismiss).toBeGreaterThan(0);
+    expect(metrics.data.missing.minutes_since_emailOpened).toBeGreaterThan(0);
+    expect(metrics.data.missing.emailsReceived).toBe(0);
+    expect(metrics.decision).toEqual({ promoted: true, reason: 'No production model yet', tolerance: 0 });
+  });
+
+  it('skips when no export is newer than the one it trained on, and when there is no export', async () => {
+    expect(await trainNow()).toMatchObject({ status: 'skipped', reason: `Export ${firstExport.runId} was trained on by run ${first.runId}; nothing newer` });
+    expect(await trainNow({}, new RunLedger(platform.bucket, 'runs-none/', systemClock))).toMatchObject({ status: 'skipped', reason: 'No export to train on yet' });
+    expect(await registry().versions()).toEqual([first.runId]);
+  });
+
+  it('trains the same model from the same export and seed, and another with another seed', async () => {
+    const again = await trainNow({}, await ledgerWith('runs-again/', [firstExport]));
+    const other = await trainNow({ seed: 7 }, await ledgerWith('runs-seed/', [firstExport]));
+    const modelJson = async (version: string) => (await platform.bucket.get(`models/${MODEL}/${version}/model.json`)).toString('utf8');
+    expect(await modelJson(again.runId)).toBe(await modelJson(first.runId));
+    expect(await modelJson(other.runId)).not.toBe(await modelJson(first.runId));
+    // An equal model re-scored on the same held-out rows ties with the champion, which promotes it.
+    expect(again.outputs).toMatchObject({ promoted: true, champion: { version: first.runId, auc: (first.outputs as TrainOutputs).heldOut.auc, rescored: true } });
+  });
+
+  it('registers a worse retrained model without moving production, and keeps both decisions', async () => {
+    const before = await registry().productionPointer();
+    // Known users with new events, and new users.
+    await ingestUsers(2900, 600, 22);
+    const second = await featurizeAndExport();
+    const worse = await trainNow({ gbt: { nTrees: 1, maxDepth: 1 } });
+    expect(worse.status).toBe('succeeded');
+    const outputs = worse.outputs as TrainOutputs;
+    expect(outputs.promoted).toBe(false);
+    expect(outputs.champion).toMatchObject({ version: before!.version, rescored: true });
+    expect(outputs.champion!.auc).toBeGreaterThan(outputs.heldOut.auc);
+    expect(outputs.reason).toMatch(/< champion .*; production is unchanged \(champion .* re-scored on the same held-out rows\)$/);
+
+    // Every user once: a user in both exports keeps the row of the later one.
+    const users = new Set((await rowsOf([...(firstExport.outputs as ExportOutputs).training.files, ...(second.outputs as ExportOutputs).training.files])).map((r) => r.userId));
+    expect(outputs.rows).toBe(users.size);
+    expect(outputs.rows).toBeLessThan((firstExport.outputs as ExportOutputs).training.rows + (second.outputs as ExportOutputs).training.rows);
+
+    const models = registry();
+    expect(await models.productionPointer()).toEqual(before);
+    expect(await models.versions()).toContain(worse.runId);
+    expect((await models.manifest(worse.runId))?.trainedOn.exportRunIds).toEqual([firstExport.runId, second.runId]);
+    const history = await models.history();
+    expect(history[0]).toMatchObject({ challenger: first.runId, promoted: true });
+    expect(history.map((d) => d.challenger)).toEqual(expect.arrayContaining([first.runId, before!.version]));
+    expect(history[history.length - 1]).toMatchObject({ challenger: worse.runId, promoted: false, champion: before!.version, championAuc: outputs.champion!.auc, challengerAuc: outputs.heldOut.auc, tolerance: 0 });
+  });
+
+  it('promotes a worse model when the tolerance allows it', async () => {
+    const good = await trainNow({ modelName: 'lenient' }, await ledgerWith('runs-good/', [firstExport]));
+    const lenient = await trainNow({ modelName: 'lenient', gbt: { nTrees: 1, maxDepth: 1 }, promotionTolerance: 0.5 }, await ledgerWith('runs-lenient/', [firstExport]));
+    const outputs = lenient.outputs as TrainOutputs;
+    expect(outputs).toMatchObject({ promoted: true, champion: { version: good.runId, rescored: true } });
+    expect(outputs.heldOut.auc).toBeLessThan(outputs.champion!.auc);
+    expect((await registry('lenient').productionPointer())).toMatchObject({ version: lenient.runId, previousVersion: good.runId });
+  });
+
+  it('reads every export and keeps, for a user in several, the row of the newest', async () => {
+    const exports = (await ledger.recent('export', 10)).filter((r) => r.status === 'succeeded').reverse();
+    expect(exports).toHaveLength(2);
+    const sources = exports.map((r) => ({ runId: r.runId, folder: (r.outputs as ExportOutputs).training.folder, files: (r.outputs as ExportOutputs).training.files }));
+    const set = await readTrainingSet(platform.bucket, sources, WEEK2_FEATURES);
+    const older = new Map((await rowsOf(sources[0].files)).map((r) => [r.userId, r]));
+    const newer = new Map((await rowsOf(sources[1].files)).map((r) => [r.userId, r]));
+    const both = [...newer.keys()].filter((id) => older.has(id));
+    expect(both.length).toBeGreaterThan(50);
+    expect(set.rowsPerExport).toEqual([{ runId: sources[0].runId, rows: older.size }, { runId: sources[1].runId, rows: newer.size }]);
+    expect(set.userIds).toEqual([...new Set([...older.keys(), ...newer.keys()])].sort());
+    const changed = both.filter((id) => FEATURES.some((f) => older.get(id)![f] !== newer.get(id)![f]));
+    expect(changed.length).toBeGreaterThan(0);
+    for (const id of changed) {
+      const i = set.userIds.indexOf(id as string);
+      const expected = newer.get(id)!;
+      expect(FEATURES.map((f, k) => [f, Number.isNaN(set.dataset.columns[k][i]) ? null : set.dataset.columns[k][i]])).toEqual(FEATURES.map((f) => [f, expected[f]]));
+      expect(set.dataset.labels[i]).toBe(expected.subscriptionOccurred);
+    }
+  });
+
+  it('compares with the recorded AUC of a champion that reads features the export lacks, saying so', async () => {
+    const narrow = extendSpec(WEEK2_FEATURES, { remove: ['webLinkClicks', 'minutes_since_linkClick'] });
+    const full = await trainNow({ modelName: 'narrowing' }, await ledgerWith('runs-full/', [firstExport]));
+    const run = await trainNow({ modelName: 'narrowing', spec: narrow }, await ledgerWith('runs-narrow/', [firstExport]));
+    const fullAuc = (full.outputs as TrainOutputs).heldOut.auc;
+    expect(run.outputs).toMatchObject({ champion: { version: full.runId, auc: fullAuc, rescored: false } });
+    expect((run.outputs as TrainOutputs).reason).toContain(`champion ${full.runId} reads webLinkClicks, minutes_since_linkClick, which this export lacks; its recorded held-out AUC is used`);
+    expect((await registry('narrowing').manifest(run.runId))?.features).toEqual(FEATURES.filter((f) => f !== 'webLinkClicks' && f !== 'minutes_since_linkClick'));
+  });
+});
+
+describe('the train stage on bad input: fails naming the problem, registers nothing, leaves production', () => {
+  let goodRows: ParquetRow[];
+  let bad = 0;
+
+  beforeAll(async () => {
+    goodRows = await rowsOf((firstExport.outputs as ExportOutputs).training.files);
+  });
+
+  /** Trains on a ledger of the given exports and expects failure with `message`; production and the registry stay as they were. */
+  async function expectFailure(exports: RunRecord[], message: string | RegExp, overrides: Partial<TrainOptions> = {}, prefix = `runs-bad-${bad++}/`): Promise<void> {
+    const on = await ledgerWith(prefix, exports);
+    const before = await productionState();
+    await expect(trainNow(overrides, on)).rejects.toThrow(message);
+    const [failed] = await on.recent('train', 1);
+    expect(failed.status).toBe('failed');
+    expect(failed.reason).toMatch(message);
+    expect(await productionState()).toEqual(before);
+  }
+  async function craftedExport(name: string, rows: ParquetRow[], drop: string[] = []): Promise<RunRecord> {
+    const folder = `egress/crafted/${name}/exportTime=20260301120000/`;
+    await putTrainingParquet(`${folder}part-00000.parquet`, rows, drop);
+    return recordExport(new RunLedger(platform.bucket, `runs-crafted-${name}/`, systemClock), folder, [`${folder}part-00000.parquet`], rows.length);
+  }
+
+  it('a corrupt parquet file, named by key', async () => {
+    const key = 'egress/crafted/corrupt/exportTime=20260301120000/part-00000.parquet';
+    await platform.bucket.put(key, Buffer.concat([Buffer.from('PAR1'), randomBytes(500), Buffer.from('PAR1')]));
+    const corrupt = await recordExport(new RunLedger(platform.bucket, 'runs-crafted-corrupt/', systemClock), 'egress/crafted/corrupt/exportTime=20260301120000/', [key], 100);
+    await expectFailure([firstExport, corrupt], `Export file ${key} is not readable parquet`);
+  });
+
+  it('an export file that is gone, named by key', async () => {
+    const key = 'egress/crafted/gone/exportTime=20260301120000/part-00000.parquet';
+    const gone = await recordExport(new RunLedger(platform.bucket, 'runs-crafted-gone/', systemClock), 'egress/crafted/gone/exportTime=20260301120000/', [key], 100);
+    await expectFailure([firstExport, gone], `Parquet file ${key} does not exist`);
+  });
+
+  it('a missing feature column, naming the file and the column', async () => {
+    const lacking = await craftedExport('lacking', goodRows.slice(0, 500), ['minutes_since_linkClick']);
+    const key = ((lacking.outputs as ExportOutputs).training.files)[0];
+    await expectFailure([firstExport, lacking], `Export file ${key} lacks the column minutes_since_linkClick`);
+  });
+
+  it('an empty export, naming it', async () => {
+    const empty = await craftedExport('empty', []);
+    await expectFailure([firstExport, empty], `Export ${empty.runId} holds no training rows (egress/crafted/empty/exportTime=20260301120000/); nothing new to learn from`);
+  });
+
+  it('labels of a single class', async () => {
+    const allNegative = await craftedExport('negative', goodRows.filter((r) => r.subscriptionOccurred === 0));
+    const n = goodRows.filter((r) => r.subscriptionOccurred === 0).length;
+    await expectFailure([allNegative], `Cannot train on the ${n} users of exports ${allNegative.runId}: training needs both classes: got ${n} rows all labelled 0`);
+  });
+
+  it('too few users', async () => {
+    const few = await craftedExport('few', goodRows.slice(0, 150));
+    await expectFailure([few], `Cannot train on the 150 users of exports ${few.runId}: too few rows to train: got 150, need at least 200`);
+    await expectFailure([firstExport], /too few rows to train: got \d+, need at least 100000/, { minRows: 100_000 });
+  });
+
+  it('a null label, naming the file and row', async () => {
+    const rows = goodRows.slice(0, 300).map((r, i) => (i === 17 ? { ...r, subscriptionOccurred: null } : r));
+    const unlabelled = await craftedExport('unlabelled', rows);
+    const key = ((unlabelled.outputs as ExportOutputs).training.files)[0];
+    await expectFailure([unlabelled], `Export file ${key} row 17: the label subscriptionOccurred must be 0 or 1, got null`);
+  });
+});
+
+describe('the Lambda handler', () => {
+  it('trains from the environment: the configured model name, prefixes and training settings', async () => {
+    await ledgerWith('runs-handler/', [firstExport]);
+    const saved = { ...process.env };
+    const output: string[] = [];
+    const capture = (chunk: string | Uint8Array) => {
+      output.push(String(chunk));
+      return true;
+    };
+    // Powertools writes through its own Console over the process streams.
+    const stdout = jest.spyOn(process.stdout, 'write').mockImplementation(capture);
+    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(capture);
+    try {
+      Object.assign(process.env, platform.env, {
+        PIPELINE_RUNS_PREFIX: 'runs-handler/',
+        PIPELINE_MODELS_PREFIX: 'models-handler/',
+        PIPELINE_MODEL_NAME: 'from_handler',
+        PIPELINE_MODEL_SEED: '7',
+        PIPELINE_MODEL_TEST_FRACTION: '0.25',
+      });
+      const { handler } = await import('../../lib/handlers/train');
+      const run = (await handler()) as RunRecord;
+      expect(run).toMatchObject({ stage: 'train', status: 'succeeded', outputs: { promoted: true } });
+      const models = registry('from_handler', 'models-handler/');
+      expect((await models.productionPointer())?.version).toBe(run.runId);
+      const metrics = await json((await models.manifest(run.runId))!.files.metrics);
+      expect(metrics.data).toMatchObject({ seed: 7, testFraction: 0.25 });
+      expect(output.join('')).toContain('"service":"aep-train"');
+      expect(output.join('')).toContain('Model trained and promoted');
+      expect((await handler()) as RunRecord).toMatchObject({ status: 'skipped' });
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+      Object.assign(process.env, saved);
+    }
+  });
+});
