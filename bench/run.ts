@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: speed and memory, reported in BENCHMARKS.md.
  * - `cdktf synth` of the example stack, bundling included, and the size of every function bundle;
- * - seed + explore on the embedded platform; each size in a fresh child process so peak memory is its own.
- *   npm run bench                    # synth, then seed + explore at 10,000 and 100,000 users
+ * - the whole pipeline on the embedded platform, each stage timed (each size in a fresh child process, so
+ *   peak memory is its own; the stage functions run in child processes of theirs):
+ *   npm run bench                    # synth, then the pipeline at 10,000 and 100,000 users
  *   npm run bench -- --users 20000   # other sizes, comma-separated
  *   npm run bench -- --only synth    # one part
  * - training against scikit-learn's random forest on the same exported rows (bench/training.ts):
@@ -18,18 +19,18 @@ import { trainingBenchmark } from './training';
 
 hideSdkNodeVersionWarning();
 
-interface SeedExploreFigures {
+interface PipelineFigures {
   users: number;
   events: number;
   eventsPerUser: number;
   subscriberShare: number;
-  platformMs: number;
-  seedMs: number;
-  exploreMs: number;
-  seedAndExploreMs: number;
-  featurizeMs: number;
-  exportMs: number;
+  /** Milliseconds per step, platform start to audience. */
+  stages: Record<string, number>;
+  totalMs: number;
   exportedTrainingRows: number;
+  heldOutAuc: number;
+  scoredProfiles: number;
+  qualifiedProfiles: number | undefined;
   peakRssMb: number;
 }
 
@@ -41,21 +42,30 @@ function argValue(name: string): string | undefined {
 async function child(users: number): Promise<void> {
   const { runLocalPipeline } = await import('../lib/cli/local-run');
   const { silentLog } = await import('../lib/ports/logger');
+  const { DEFAULT_AUDIENCE_BAND } = await import('../lib/cli/local-run');
   const runsRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'aep-bench-'));
   try {
-    const result = await runLocalPipeline({ users, usersPerBatch: 10_000, seed: 42, runsRoot, log: silentLog, now: new Date('2026-01-01T00:00:00Z') });
-    const figures: SeedExploreFigures = {
+    const result = await runLocalPipeline({
+      users,
+      usersPerBatch: 10_000,
+      seed: 42,
+      runsRoot,
+      log: silentLog,
+      now: new Date('2026-01-01T00:00:00Z'),
+      audience: DEFAULT_AUDIENCE_BAND,
+    });
+    const figures: PipelineFigures = {
       users,
       events: result.seed.events,
       eventsPerUser: result.exploration.eventsPerUser,
       subscriberShare: result.exploration.subscriberShare,
-      platformMs: result.timingsMs.platform,
-      seedMs: result.timingsMs.seed,
-      exploreMs: result.timingsMs.explore,
-      seedAndExploreMs: result.timingsMs.seed + result.timingsMs.explore,
-      featurizeMs: result.timingsMs.featurize,
-      exportMs: result.timingsMs.export,
+      stages: Object.fromEntries(result.timings.map((t) => [t.stage, t.ms])),
+      totalMs: result.totalMs,
       exportedTrainingRows: result.exported.training.rows,
+      heldOutAuc: result.trained.heldOut.auc,
+      scoredProfiles: result.scored.rows,
+      qualifiedProfiles: result.audience.qualifiedProfiles,
+      // The stage functions run in child processes of their own; this is the platform's process.
       peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
     };
     process.stdout.write(`${JSON.stringify(figures)}\n`);
@@ -123,9 +133,9 @@ function main(): void {
     return;
   }
   const sizes = (argValue('--users') ?? '10000,100000').split(',').map(Number);
-  const results: SeedExploreFigures[] = [];
+  const results: PipelineFigures[] = [];
   for (const users of sizes) {
-    process.stderr.write(`pipeline (seed, explore, featurize, export), ${users.toLocaleString('en-US')} users ...\n`);
+    process.stderr.write(`the whole pipeline on the embedded platform, ${users.toLocaleString('en-US')} users ...\n`);
     const output = execFileSync(process.execPath, [...process.execArgv, __filename, '--child', String(users)], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -133,28 +143,31 @@ function main(): void {
     });
     results.push(JSON.parse(output.trim().split('\n').pop() as string));
   }
+  const seconds = (ms: number | undefined) => (ms === undefined ? '-' : (ms / 1000).toFixed(1));
+  const int = (n: number | undefined) => (n === undefined ? '-' : n.toLocaleString('en-US'));
   const lines = [
-    '| users | events | events/user | subscribers | platform start (s) | seed (s) | explore (s) | seed + explore (s) | peak RSS (MB) |',
+    '| users | events | events/user | subscribers | platform start (s) | seed (s) | explore (s) | seed + explore (s) | peak RSS of the platform process (MB) |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...results.map(
       (r) =>
-        `| ${r.users.toLocaleString('en-US')} | ${r.events.toLocaleString('en-US')} | ${r.eventsPerUser.toFixed(2)} | ${(r.subscriberShare * 100).toFixed(1)}% | ` +
-        `${(r.platformMs / 1000).toFixed(1)} | ${(r.seedMs / 1000).toFixed(1)} | ${(r.exploreMs / 1000).toFixed(1)} | ${(r.seedAndExploreMs / 1000).toFixed(1)} | ${r.peakRssMb} |`,
+        `| ${int(r.users)} | ${int(r.events)} | ${r.eventsPerUser.toFixed(2)} | ${(r.subscriberShare * 100).toFixed(1)}% | ` +
+        `${seconds(r.stages.platform)} | ${seconds(r.stages.seed)} | ${seconds(r.stages.explore)} | ${seconds(r.stages.seed + r.stages.explore)} | ${r.peakRssMb} |`,
     ),
   ];
+  const stageNames = ['provision', 'featurize', 'export', 'train', 'score', 'ingestion-check', 'audience'];
   const stages = [
-    '| users | featurize (s) | export (s) | featurize + export (s) | training rows exported |',
-    '|---:|---:|---:|---:|---:|',
+    `| users | ${stageNames.map((s) => `${s} (s)`).join(' | ')} | whole run (s) | training rows | held-out AUC | profiles scored | audience |`,
+    `|---:|${stageNames.map(() => '---:').join('|')}|---:|---:|---:|---:|---:|`,
     ...results.map(
       (r) =>
-        `| ${r.users.toLocaleString('en-US')} | ${(r.featurizeMs / 1000).toFixed(1)} | ${(r.exportMs / 1000).toFixed(1)} | ` +
-        `${((r.featurizeMs + r.exportMs) / 1000).toFixed(1)} | ${r.exportedTrainingRows.toLocaleString('en-US')} |`,
+        `| ${int(r.users)} | ${stageNames.map((s) => seconds(r.stages[s])).join(' | ')} | ${seconds(r.totalMs)} | ` +
+        `${int(r.exportedTrainingRows)} | ${r.heldOutAuc.toFixed(4)} | ${int(r.scoredProfiles)} | ${int(r.qualifiedProfiles)} |`,
     ),
   ];
   process.stdout.write(`\n${lines.join('\n')}\n\n${stages.join('\n')}\n`);
   const training = only ? undefined : trainingBenchmark([20_000, 100_000]);
   if (training) process.stdout.write(`\n${training.table}\n`);
-  writeResults({ machine, synth, seedAndExplore: results, training: training?.results });
+  writeResults({ machine, synth, pipeline: results, training: training?.results });
 }
 
 function writeResults(results: object): void {

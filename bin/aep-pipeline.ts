@@ -4,9 +4,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { createAepServices } from '../lib/aep';
 import { consoleLog } from '../lib/cli/console-log';
-import { runLocalPipeline, seedAndExplore } from '../lib/cli/local-run';
+import { DEFAULT_AUDIENCE_BAND, runLocalPipeline, seedAndExplore } from '../lib/cli/local-run';
 import { seedProgressReporter } from '../lib/cli/progress';
-import { renderExploration, renderExport } from '../lib/cli/render';
+import { renderExploration, renderExport, renderScoresAndAudience, renderTraining } from '../lib/cli/render';
 import { invokeDeployedStage, runEmbeddedStage } from '../lib/cli/stage-command';
 import { configuredLedger, localRunLedger, recentRuns, renderRuns } from '../lib/cli/runs';
 import { hideSdkNodeVersionWarning } from '../lib/cli/warnings';
@@ -25,6 +25,11 @@ const count = (what: string) => (value: string) => {
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
+};
+const probability = (value: string) => {
+  const number = Number(value);
+  if (value.trim() === '' || !Number.isFinite(number) || number < 0 || number > 1) throw new InvalidArgumentError(`must be a number from 0 to 1, got ${JSON.stringify(value)}`);
+  return number;
 };
 const integer = (value: string) => {
   if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`must be an integer, got ${JSON.stringify(value)}`);
@@ -58,7 +63,9 @@ const program = new Command()
 syntheticDataOptions(program.command('run'), 20_000)
   .description('Run the pipeline end to end on the embedded platform (no cloud account needed)')
   .option('--runs-dir <dir>', 'folder that receives one run folder per run', '.run')
-  .action(async (opts: { users: number; batchUsers: number; seed: number; runsDir: string }) => {
+  .option('--audience-low <p>', 'lowest propensity in the audience, included', probability, DEFAULT_AUDIENCE_BAND.low)
+  .option('--audience-high <p>', 'highest propensity in the audience, included', probability, DEFAULT_AUDIENCE_BAND.high)
+  .action(async (opts: { users: number; batchUsers: number; seed: number; runsDir: string; audienceLow: number; audienceHigh: number }) => {
     const out = process.stdout;
     const progress = seedProgressReporter(out);
     out.write(`Embedded platform: seeding ${opts.users.toLocaleString('en-US')} synthetic users (seed ${opts.seed})\n`);
@@ -69,6 +76,11 @@ syntheticDataOptions(program.command('run'), 20_000)
       runsRoot: opts.runsDir,
       log: consoleLog(program.opts().verbose),
       onProgress: (p) => progress.update(p),
+      onStage: (stage) => {
+        progress.stop();
+        out.write(`  ${stage} ...\n`);
+      },
+      audience: { low: opts.audienceLow, high: opts.audienceHigh },
     });
     progress.stop();
     out.write(
@@ -77,12 +89,15 @@ syntheticDataOptions(program.command('run'), 20_000)
     );
     out.write(`${renderExploration(result.exploration)}\n\n`);
     out.write(`${renderExport(result.exported)}\n\n`);
-    const t = result.timingsMs;
-    out.write(
-      `Timings: platform ${t.platform} ms, seed ${t.seed} ms, explore ${t.explore} ms, featurize ${t.featurize} ms, export ${t.export} ms, total ${t.total} ms\n`,
-    );
-    const relative = path.relative(process.cwd(), result.runDir);
-    out.write(`Run folder: ${relative.startsWith('..') ? result.runDir : relative} (seed.json, exploration.json, objects/ = the bucket, bundles/ and logs/ of the stage functions)\n`);
+    out.write(`${renderTraining(result.trained, result.scored.modelName)}\n\n`);
+    out.write(`${renderScoresAndAudience(result.scored, result.ingested, result.audience)}\n\n`);
+    out.write(`Timings: ${result.timings.map((t) => `${t.stage} ${(t.ms / 1000).toFixed(1)} s`).join(', ')}; total ${(result.totalMs / 1000).toFixed(1)} s\n`);
+    const shown = (file: string) => {
+      const relative = path.relative(process.cwd(), file);
+      return relative.startsWith('..') ? file : relative;
+    };
+    out.write(`Report: ${shown(result.reportFile)}\n`);
+    out.write(`Run folder: ${shown(result.runDir)} (objects/ = the bucket: egress/ features, models/ registry, ingress/ scores, runs/ ledger; logs/ of the stage functions)\n`);
   });
 
 configOptions(

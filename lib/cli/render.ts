@@ -1,6 +1,9 @@
 import Table from 'cli-table3';
 import type { ExplorationResult } from '../explore/explore';
+import type { AudienceOutputs } from '../stages/audience';
 import type { ExportOutputs } from '../stages/export';
+import type { IngestionCheckOutputs, ScoreOutputs } from '../stages/ingestion-check';
+import type { TrainOutputs } from '../stages/train';
 
 /** Plain borders and headings: the tables also go to logs and files, where colour codes are noise. */
 const style = { head: [] as string[], border: [] as string[] };
@@ -42,4 +45,33 @@ export function renderExport(exported: ExportOutputs): string {
     table.push([name, set.datasetId, int(set.rows), set.files.join('\n')]);
   }
   return `Exported features (dataset export dataflow ${exported.flowId})\n${table.toString()}`;
+}
+
+/** The train stage's result: the model beside its logistic baseline on the same held-out rows. */
+export function renderTraining(trained: TrainOutputs, modelName: string): string {
+  const table = new Table({ style, head: ['Held-out (same rows)', 'AUC', 'Log loss'] });
+  table.push(['gradient-boosted trees', trained.heldOut.auc.toFixed(4), trained.heldOut.logLoss.toFixed(4)]);
+  table.push(['logistic baseline', trained.baseline.auc.toFixed(4), trained.baseline.logLoss.toFixed(4)]);
+  const decision = trained.promoted ? 'promoted to production' : 'not promoted; production unchanged';
+  return (
+    `Model ${modelName} version ${trained.version}: trained on ${int(trained.rows)} users (${int(trained.positives)} subscribers), ` +
+    `held out ${int(trained.heldOut.rows)}; ${decision} (${trained.reason})\n${table.toString()}`
+  );
+}
+
+/** Where the scores went, that AEP ingested them, and the audience built on them. */
+export function renderScoresAndAudience(scored: ScoreOutputs, ingested: IngestionCheckOutputs, audience: AudienceOutputs): string {
+  const confirmed = ingested.confirmed.find((c) => c.folder === scored.folder);
+  const { band } = audience.summary;
+  const lines = [
+    `Scored ${int(scored.rows)} profiles with model version ${scored.modelVersion}: ${scored.files.length} CSV part(s) and ${scored.manifest}`,
+    confirmed
+      ? `Ingested by AEP's dataflow into dataset ${scored.scoresDatasetId}: ${int(confirmed.rows)} rows (flow runs ${confirmed.flowRunIds.join(', ')})`
+      : `Not yet confirmed ingested into dataset ${scored.scoresDatasetId}`,
+    `Audience [${band.low}, ${band.high}]: ${int(band.count)} profiles by the scores, ` +
+      (audience.qualifiedProfiles === undefined ? 'segment job not finished' : `${int(audience.qualifiedProfiles)} qualified by segment job ${audience.segmentJobId}`),
+  ];
+  const reach = new Table({ style, head: ['Propensity at least', ...[0.2, 0.4, 0.5, 0.6, 0.8].map(String)] });
+  reach.push(['profiles', ...[0.2, 0.4, 0.5, 0.6, 0.8].map((t) => int(audience.summary.reach.find((r) => Math.abs(r.threshold - t) < 1e-9)?.atOrAbove ?? 0))]);
+  return `${lines.join('\n')}\n${reach.toString()}`;
 }

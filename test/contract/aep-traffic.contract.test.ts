@@ -70,7 +70,7 @@ describe('week 1 traffic between the client and the AEP stand-in', () => {
       return originalStart.call(this);
     });
     try {
-      await runLocalPipeline({ users: 200, usersPerBatch: 100, seed: 3, runsRoot, log: silentLog, now: new Date('2026-01-01T00:00:00Z') });
+      await runLocalPipeline({ users: 1000, usersPerBatch: 500, seed: 3, runsRoot, log: silentLog, now: new Date('2026-01-01T00:00:00Z') });
     } finally {
       spy.mockRestore();
       fs.rmSync(runsRoot, { recursive: true, force: true });
