@@ -1,5 +1,5 @@
 import { brotliDecompressSync, gunzipSync } from 'zlib';
-import { parquetMetadataAsync, parquetReadObjects, parquetSchema, type AsyncBuffer, type FileMetaData } from 'hyparquet';
+import { parquetMetadataAsync, parquetRead, parquetSchema, type AsyncBuffer, type ColumnData, type FileMetaData } from 'hyparquet';
 import type { ObjectStore } from '../ports/object-store';
 
 /** A parquet object that cannot be read as the caller needs: the message names its key. */
@@ -71,11 +71,24 @@ function plainValue(key: string, column: string, value: unknown): ParquetValue {
   throw new ParquetReadError(key, `Export file ${key}: column ${column} holds a nested value; only flat columns are read`);
 }
 
+/** One row group's values, column by column: `values[c][r]` is column `columns[c]` of the group's row `r`. */
+export interface ParquetColumnBatch {
+  key: string;
+  columns: readonly string[];
+  rows: number;
+  values: ParquetValue[][];
+}
+
 /**
- * Streams the rows of parquet objects, one file and one row group at a time. With `columns`, only those
- * are read, in that order, and a file that lacks one fails naming the file and the column.
+ * Streams parquet objects one row group at a time, column by column: for consumers that work on whole
+ * columns (scoring), where a row object per row would cost more than reading the file. With `columns`,
+ * only those are read, in that order, and a file that lacks one fails naming the file and the column.
  */
-export async function* parquetRows(store: ObjectStore, keys: readonly string[], options: { columns?: readonly string[] } = {}): AsyncGenerator<ParquetRow> {
+export async function* parquetColumnBatches(
+  store: ObjectStore,
+  keys: readonly string[],
+  options: { columns?: readonly string[] } = {},
+): AsyncGenerator<ParquetColumnBatch> {
   for (const key of keys) {
     const parquet = await openParquetObject(store, key);
     const columns = options.columns ?? parquet.columns;
@@ -85,19 +98,48 @@ export async function* parquetRows(store: ObjectStore, keys: readonly string[], 
     }
     let rowStart = 0;
     for (const group of parquet.metadata.row_groups) {
-      const rowEnd = rowStart + Number(group.num_rows);
-      let records: Array<Record<string, unknown>>;
+      const rows = Number(group.num_rows);
+      const rowEnd = rowStart + rows;
+      // Chunks arrive in callbacks; they are converted after the read, so a bad value fails the read, not a callback.
+      const chunks: ColumnData[] = [];
       try {
-        records = await parquetReadObjects({ file: parquet.file, metadata: parquet.metadata, columns: [...columns], rowStart, rowEnd, compressors: COMPRESSORS });
+        await parquetRead({
+          file: parquet.file,
+          metadata: parquet.metadata,
+          columns: [...columns],
+          rowStart,
+          rowEnd,
+          compressors: COMPRESSORS,
+          onChunk: (chunk) => chunks.push(chunk),
+        });
       } catch (error) {
         throw new ParquetReadError(key, `Export file ${key} is not readable parquet: ${(error as Error).message}`);
       }
-      rowStart = rowEnd;
-      for (const record of records) {
-        const row: ParquetRow = {};
-        for (const column of columns) row[column] = plainValue(key, column, record[column]);
-        yield row;
+      const values = columns.map(() => new Array<ParquetValue>(rows).fill(null));
+      for (const chunk of chunks) {
+        const index = columns.indexOf(chunk.columnName);
+        if (index < 0) continue;
+        const target = values[index];
+        const from = Math.max(chunk.rowStart, rowStart);
+        const to = Math.min(chunk.rowEnd, rowEnd);
+        for (let row = from; row < to; row++) target[row - rowStart] = plainValue(key, chunk.columnName, chunk.columnData[row - chunk.rowStart]);
       }
+      rowStart = rowEnd;
+      yield { key, columns, rows, values };
+    }
+  }
+}
+
+/**
+ * Streams the rows of parquet objects, one file and one row group at a time. With `columns`, only those
+ * are read, in that order, and a file that lacks one fails naming the file and the column.
+ */
+export async function* parquetRows(store: ObjectStore, keys: readonly string[], options: { columns?: readonly string[] } = {}): AsyncGenerator<ParquetRow> {
+  for await (const batch of parquetColumnBatches(store, keys, options)) {
+    for (let r = 0; r < batch.rows; r++) {
+      const row: ParquetRow = {};
+      for (let c = 0; c < batch.columns.length; c++) row[batch.columns[c]] = batch.values[c][r];
+      yield row;
     }
   }
 }
