@@ -39,6 +39,17 @@ it('records a successful run with its outputs under runs/<stage>/', async () => 
   expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual(run);
 });
 
+it('tells the work its run id, the one the record carries', async () => {
+  const ledger = new RunLedger(store, 'runs/', recordingClock());
+  let seen: { runId: string; startedAt: string } | undefined;
+  const run = await ledger.run('score', async (identity) => {
+    seen = identity;
+    return { outputs: { folder: `staging/${identity.runId}/` } };
+  });
+  expect(seen).toEqual({ runId: run.runId, startedAt: run.startedAt });
+  expect(run.outputs).toEqual({ folder: `staging/${run.runId}/` });
+});
+
 it('records a failed run with the reason, and rethrows', async () => {
   const ledger = new RunLedger(store, 'runs/', recordingClock());
   await expect(ledger.run('export', async () => Promise.reject(new Error('flow not ready')))).rejects.toThrow('flow not ready');
