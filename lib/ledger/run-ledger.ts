@@ -82,6 +82,24 @@ export class RunLedger {
     return Promise.all(keys.slice(0, limit).map(async (key) => JSON.parse((await this.store.get(key)).toString('utf8')) as RunRecord));
   }
 
+  /**
+   * The newest run of a stage that `matches`, however many runs came after it: runs are read newest
+   * first, a page at a time, until one matches. Undefined when none does.
+   */
+  async newest(stage: string, matches: (run: RunRecord) => boolean, pageSize = 25): Promise<RunRecord | undefined> {
+    const keys: string[] = [];
+    for await (const object of this.store.list(this.stagePrefix(stage))) {
+      if (object.key.endsWith('.json')) keys.push(object.key);
+    }
+    keys.sort().reverse();
+    for (let start = 0; start < keys.length; start += pageSize) {
+      const page = await Promise.all(keys.slice(start, start + pageSize).map(async (key) => JSON.parse((await this.store.get(key)).toString('utf8')) as RunRecord));
+      const found = page.find(matches);
+      if (found) return found;
+    }
+    return undefined;
+  }
+
   /** The stages that have recorded runs. */
   async stages(): Promise<string[]> {
     const stages = new Set<string>();
