@@ -7,7 +7,8 @@
  * - each value is replaced, once per row, by its bin: how many of the model's thresholds on that feature
  *   lie below it. `value <= threshold` is then `bin <= index of the threshold`, an integer comparison
  *   whose outcome is taken from the sign bit of the difference. A missing value (null, NaN) gets a bin
- *   with bit 15 set, which selects the node's default direction;
+ *   with bit 15 set, which selects the node's default direction. A node is one 32-bit word: the feature
+ *   (bits 16-31), where missing values go (bit 15) and the threshold's index (bits 0-14);
  * - every tree is laid out complete to the model's depth, children of node n at 2n+1 and 2n+2 (a leaf
  *   above that depth becomes a node that always goes left), so each row takes the same steps in every tree;
  * - four rows go down each tree together, so the CPU has independent work while it waits on memory.
@@ -22,6 +23,14 @@ export const MAX_LAID_OUT_DEPTH = 10;
 const MISSING_BIN = 0x8000;
 /** The bin of a padding node: every present value is at most this, so it goes left; missing goes left too. */
 const ALWAYS_LEFT_BIN = 0x7fff;
+const MISSING_LEFT = 0x8000;
+/** Features are numbered in 16 bits of a node's word. */
+const MAX_FEATURES = 0x8000;
+
+/** A laid-out node: the feature read, whether a missing value goes left, the threshold's bin. */
+function nodeWord(feature: number, missingLeft: boolean, bin: number): number {
+  return (feature << 16) | (missingLeft ? MISSING_LEFT : 0) | bin;
+}
 
 function treeDepth(tree: GbtTree, node = 0): number {
   const n = tree.nodes[node];
@@ -49,10 +58,8 @@ export class GbtBatchScorer {
   private readonly thresholds: Float64Array[];
   private readonly depth: number;
   private readonly trees: number;
-  /** Complete trees, `2^depth - 1` internal nodes each: the feature read, the threshold's bin, where missing goes. */
-  private readonly nodeFeature: Int32Array;
-  private readonly nodeBin: Int32Array;
-  private readonly missingLeft: Int32Array;
+  /** Complete trees, `2^depth - 1` internal nodes each, as nodeWord makes them. */
+  private readonly nodes: Int32Array;
   /** `2^depth` leaves per tree. */
   private readonly leafValue: Float64Array;
   /** Row-major bins of the batch being scored, reused across batches. */
@@ -69,13 +76,11 @@ export class GbtBatchScorer {
     const byFeature = model.featureNames.map(() => new Set<number>());
     for (const tree of model.trees) for (const node of tree.nodes) if (node.feature >= 0) byFeature[node.feature].add(node.threshold);
     this.thresholds = byFeature.map((set) => Float64Array.from([...set].sort((a, b) => a - b)));
-    this.laidOut = this.depth <= MAX_LAID_OUT_DEPTH && this.thresholds.every((t) => t.length < ALWAYS_LEFT_BIN);
+    this.laidOut = this.depth <= MAX_LAID_OUT_DEPTH && this.features <= MAX_FEATURES && this.thresholds.every((t) => t.length < ALWAYS_LEFT_BIN);
 
     const internal = this.laidOut ? (1 << this.depth) - 1 : 0;
     const leaves = this.laidOut ? 1 << this.depth : 0;
-    this.nodeFeature = new Int32Array(this.trees * internal);
-    this.nodeBin = new Int32Array(this.trees * internal);
-    this.missingLeft = new Int32Array(this.trees * internal);
+    this.nodes = new Int32Array(this.trees * internal);
     this.leafValue = new Float64Array(this.trees * leaves);
     if (!this.laidOut) return;
     model.trees.forEach((tree, t) => {
@@ -87,15 +92,12 @@ export class GbtBatchScorer {
         }
         const k = t * internal + position;
         if (node.feature < 0) {
-          this.nodeBin[k] = ALWAYS_LEFT_BIN;
-          this.missingLeft[k] = 1;
+          this.nodes[k] = nodeWord(0, true, ALWAYS_LEFT_BIN);
           place(index, 2 * position + 1, level + 1);
           place(index, 2 * position + 2, level + 1);
           return;
         }
-        this.nodeFeature[k] = node.feature;
-        this.nodeBin[k] = this.thresholds[node.feature].indexOf(node.threshold);
-        this.missingLeft[k] = node.defaultLeft ? 1 : 0;
+        this.nodes[k] = nodeWord(node.feature, node.defaultLeft, this.thresholds[node.feature].indexOf(node.threshold));
         place(node.left, 2 * position + 1, level + 1);
         place(node.right, 2 * position + 2, level + 1);
       };
@@ -133,16 +135,16 @@ export class GbtBatchScorer {
 
   /** The raw score of the row whose bins start at `base`. */
   private rawScore(base: number): number {
-    const { bins, nodeFeature, nodeBin, missingLeft, leafValue, depth } = this;
+    const { bins, nodes, leafValue, depth } = this;
     const internal = (1 << depth) - 1;
     let s = this.model.baseScore;
     for (let t = 0, first = 0, firstLeaf = 0; t < this.trees; t++, first += internal, firstLeaf += internal + 1) {
       let n = 0;
       for (let level = 0; level < depth; level++) {
-        const k = first + n;
-        const b = bins[base + nodeFeature[k]];
+        const w = nodes[first + n];
+        const b = bins[base + (w >>> 16)];
         // 1 (right) when the bin is above the threshold's; for a missing value, the node's default side.
-        n = 2 * n + 1 + (((nodeBin[k] - b) >>> 31) ^ ((b >>> 15) & missingLeft[k]));
+        n = 2 * n + 1 + ((((w & 0x7fff) - b) >>> 31) ^ ((b >>> 15) & (w >>> 15) & 1));
       }
       s += leafValue[firstLeaf + n - internal];
     }
@@ -151,7 +153,7 @@ export class GbtBatchScorer {
 
   /** Rows `r` to `r + 3` down every tree together: four independent walks per tree. */
   private scoreFour(r: number, out: Float64Array): void {
-    const { bins, nodeFeature, nodeBin, missingLeft, leafValue, depth } = this;
+    const { bins, nodes, leafValue, depth } = this;
     const internal = (1 << depth) - 1;
     const b0 = r * this.features;
     const b1 = b0 + this.features;
@@ -167,18 +169,18 @@ export class GbtBatchScorer {
       let n2 = 0;
       let n3 = 0;
       for (let level = 0; level < depth; level++) {
-        let k = first + n0;
-        let b = bins[b0 + nodeFeature[k]];
-        n0 = 2 * n0 + 1 + (((nodeBin[k] - b) >>> 31) ^ ((b >>> 15) & missingLeft[k]));
-        k = first + n1;
-        b = bins[b1 + nodeFeature[k]];
-        n1 = 2 * n1 + 1 + (((nodeBin[k] - b) >>> 31) ^ ((b >>> 15) & missingLeft[k]));
-        k = first + n2;
-        b = bins[b2 + nodeFeature[k]];
-        n2 = 2 * n2 + 1 + (((nodeBin[k] - b) >>> 31) ^ ((b >>> 15) & missingLeft[k]));
-        k = first + n3;
-        b = bins[b3 + nodeFeature[k]];
-        n3 = 2 * n3 + 1 + (((nodeBin[k] - b) >>> 31) ^ ((b >>> 15) & missingLeft[k]));
+        let w = nodes[first + n0];
+        let b = bins[b0 + (w >>> 16)];
+        n0 = 2 * n0 + 1 + ((((w & 0x7fff) - b) >>> 31) ^ ((b >>> 15) & (w >>> 15) & 1));
+        w = nodes[first + n1];
+        b = bins[b1 + (w >>> 16)];
+        n1 = 2 * n1 + 1 + ((((w & 0x7fff) - b) >>> 31) ^ ((b >>> 15) & (w >>> 15) & 1));
+        w = nodes[first + n2];
+        b = bins[b2 + (w >>> 16)];
+        n2 = 2 * n2 + 1 + ((((w & 0x7fff) - b) >>> 31) ^ ((b >>> 15) & (w >>> 15) & 1));
+        w = nodes[first + n3];
+        b = bins[b3 + (w >>> 16)];
+        n3 = 2 * n3 + 1 + ((((w & 0x7fff) - b) >>> 31) ^ ((b >>> 15) & (w >>> 15) & 1));
       }
       s0 += leafValue[firstLeaf + n0 - internal];
       s1 += leafValue[firstLeaf + n1 - internal];

@@ -79,10 +79,49 @@ export interface ParquetColumnBatch {
   values: ParquetValue[][];
 }
 
+/** Reads one row group of an open parquet object, the given columns as plain values. */
+async function readRowGroup(parquet: ParquetObject, columns: readonly string[], rowStart: number, rows: number): Promise<ParquetColumnBatch> {
+  const { key } = parquet;
+  const rowEnd = rowStart + rows;
+  // Chunks arrive in callbacks; they are converted after the read, so a bad value fails the read, not a callback.
+  const chunks: ColumnData[] = [];
+  try {
+    await parquetRead({
+      file: parquet.file,
+      metadata: parquet.metadata,
+      columns: [...columns],
+      rowStart,
+      rowEnd,
+      compressors: COMPRESSORS,
+      onChunk: (chunk) => chunks.push(chunk),
+    });
+  } catch (error) {
+    throw new ParquetReadError(key, `Export file ${key} is not readable parquet: ${(error as Error).message}`);
+  }
+  const values = columns.map((column) => {
+    const own = chunks.filter((chunk) => chunk.columnName === column);
+    const [only] = own;
+    // The usual case, one plain array holding exactly the group's rows, is converted where it lies.
+    const target: unknown[] =
+      own.length === 1 && Array.isArray(only.columnData) && only.rowStart === rowStart && only.rowEnd === rowEnd ? only.columnData : new Array<unknown>(rows).fill(null);
+    for (const chunk of own) {
+      if (chunk.columnData === target) continue;
+      const from = Math.max(chunk.rowStart, rowStart);
+      const to = Math.min(chunk.rowEnd, rowEnd);
+      for (let row = from; row < to; row++) target[row - rowStart] = chunk.columnData[row - chunk.rowStart];
+    }
+    for (let row = 0; row < rows; row++) target[row] = plainValue(key, column, target[row]);
+    return target as ParquetValue[];
+  });
+  return { key, columns, rows, values };
+}
+
 /**
  * Streams parquet objects one row group at a time, column by column: for consumers that work on whole
  * columns (scoring), where a row object per row would cost more than reading the file. With `columns`,
  * only those are read, in that order, and a file that lacks one fails naming the file and the column.
+ * The next row group is read while the consumer works on this one, so the store's latency is hidden;
+ * at most two row groups are held.
  */
 export async function* parquetColumnBatches(
   store: ObjectStore,
@@ -96,36 +135,23 @@ export async function* parquetColumnBatches(
     if (missing.length > 0) {
       throw new ParquetReadError(key, `Export file ${key} lacks the column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (it has ${parquet.columns.join(', ')})`);
     }
-    let rowStart = 0;
-    for (const group of parquet.metadata.row_groups) {
-      const rows = Number(group.num_rows);
-      const rowEnd = rowStart + rows;
-      // Chunks arrive in callbacks; they are converted after the read, so a bad value fails the read, not a callback.
-      const chunks: ColumnData[] = [];
-      try {
-        await parquetRead({
-          file: parquet.file,
-          metadata: parquet.metadata,
-          columns: [...columns],
-          rowStart,
-          rowEnd,
-          compressors: COMPRESSORS,
-          onChunk: (chunk) => chunks.push(chunk),
-        });
-      } catch (error) {
-        throw new ParquetReadError(key, `Export file ${key} is not readable parquet: ${(error as Error).message}`);
-      }
-      const values = columns.map(() => new Array<ParquetValue>(rows).fill(null));
-      for (const chunk of chunks) {
-        const index = columns.indexOf(chunk.columnName);
-        if (index < 0) continue;
-        const target = values[index];
-        const from = Math.max(chunk.rowStart, rowStart);
-        const to = Math.min(chunk.rowEnd, rowEnd);
-        for (let row = from; row < to; row++) target[row - rowStart] = plainValue(key, chunk.columnName, chunk.columnData[row - chunk.rowStart]);
-      }
-      rowStart = rowEnd;
-      yield { key, columns, rows, values };
+    const groups: Array<{ rowStart: number; rows: number }> = [];
+    for (let i = 0, rowStart = 0; i < parquet.metadata.row_groups.length; i++) {
+      const rows = Number(parquet.metadata.row_groups[i].num_rows);
+      groups.push({ rowStart, rows });
+      rowStart += rows;
+    }
+    const read = (index: number) => {
+      const batch = readRowGroup(parquet, columns, groups[index].rowStart, groups[index].rows);
+      // Awaited in turn below; a consumer that stops early must not leave an unhandled rejection.
+      batch.catch(() => undefined);
+      return batch;
+    };
+    let next = groups.length > 0 ? read(0) : undefined;
+    for (let index = 0; next; index++) {
+      const batch = await next;
+      next = index + 1 < groups.length ? read(index + 1) : undefined;
+      yield batch;
     }
   }
 }

@@ -94,6 +94,17 @@ function partName(index: number): string {
 
 const SCALE = 10 ** PREDICTION_DECIMALS;
 
+/**
+ * A probability as CSV text with PREDICTION_DECIMALS decimals (`0.042170`): made from the integer number
+ * of millionths, which is much cheaper than formatting the double, and reads back as exactly
+ * `Math.round(p * 1e6) / 1e6`.
+ */
+export function formatPrediction(probability: number): string {
+  const units = Math.round(probability * SCALE);
+  if (!(units >= 0 && units <= SCALE)) throw new Error(`A prediction must be a probability, got ${probability}`);
+  return units === SCALE ? `1.${'0'.repeat(PREDICTION_DECIMALS)}` : `0.${String(units).padStart(PREDICTION_DECIMALS, '0')}`;
+}
+
 /** One CSV object, uploaded while it is written: a multipart upload fed through a stream that holds little. */
 class CsvPart {
   rows = 0;
@@ -197,6 +208,7 @@ export async function scoreProfiles(deps: ScoreDeps, options: ScoreOptions): Pro
     try {
       const columns = features.map(() => new Float64Array(0));
       let predictions = new Float64Array(0);
+      const records: Array<[string, string]> = [];
       let rows = 0;
       let fileRow = 0;
       let file = '';
@@ -213,15 +225,19 @@ export async function scoreProfiles(deps: ScoreDeps, options: ScoreOptions): Pro
         for (let start = 0; start < batch.rows; ) {
           part ??= new CsvPart(deps.store, `${staging}${partName(staged.length)}`);
           const end = Math.min(batch.rows, start + partRows - part.rows);
-          const records: Array<[string, number]> = [];
+          // The records are reused from group to group: a fresh pair per profile is garbage for nothing.
+          while (records.length < end - start) records.push(['', '']);
           for (let r = start; r < end; r++) {
             const userId = userIds[r];
             if (typeof userId !== 'string' || userId === '') {
               throw new ScoreInputError(`Export file ${batch.key}: row ${fileRow + r} has no ${USER_ID_COLUMN}`);
             }
-            records.push([userId, Math.round(predictions[r] * SCALE) / SCALE]);
+            const record = records[r - start];
+            record[0] = userId;
+            record[1] = formatPrediction(predictions[r]);
           }
-          await part.write(stringify(records, { header: part.rows === 0, columns: [...SCORES_HEADER] }));
+          const slice = end - start === records.length ? records : records.slice(0, end - start);
+          await part.write(stringify(slice, { header: part.rows === 0, columns: [...SCORES_HEADER] }));
           part.rows += end - start;
           start = end;
           if (part.rows === partRows) {

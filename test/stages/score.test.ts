@@ -6,7 +6,7 @@ import type { Clock } from '../../lib/ports/clock';
 import { silentLog, type Log } from '../../lib/ports/logger';
 import type { ObjectStore } from '../../lib/ports/object-store';
 import type { ExportOutputs } from '../../lib/stages/export';
-import { scoreProfiles, ScoreInputError, type ScoreManifest, type ScoreOptions, type ScoreOutputs } from '../../lib/stages/score';
+import { formatPrediction, scoreProfiles, ScoreInputError, type ScoreManifest, type ScoreOptions, type ScoreOutputs } from '../../lib/stages/score';
 import { startTestPlatform } from '../helpers/platform';
 import {
   profileFeatures,
@@ -302,4 +302,19 @@ it('refuses an export whose files do not hold the rows it recorded', async () =>
 it('refuses options that would write somewhere unexpected', async () => {
   await expect(setup({ scoresDatasetId: '../x' }).score()).rejects.toThrow('The scores dataset id "../x" is not a dataset id');
   await expect(setup({ partRows: 0 }).score()).rejects.toThrow('partRows must be a positive integer, got 0');
+});
+
+it('writes a prediction with six decimals that reads back as the rounded probability', () => {
+  expect([0, 1, 0.5, 0.0421704, 0.0000005, 0.00000049, 0.9999996].map(formatPrediction)).toEqual([
+    '0.000000',
+    '1.000000',
+    '0.500000',
+    '0.042170',
+    '0.000001',
+    '0.000000',
+    '1.000000',
+  ]);
+  for (const p of [0.123456789, 1 / 3, 2 / 3, 0.1 + 0.2, 1e-300]) expect(Number(formatPrediction(p))).toBe(Math.round(p * 1e6) / 1e6);
+  expect(() => formatPrediction(NaN)).toThrow('A prediction must be a probability, got NaN');
+  expect(() => formatPrediction(1.5)).toThrow('got 1.5');
 });
