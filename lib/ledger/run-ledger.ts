@@ -46,18 +46,18 @@ export class RunLedger {
 
   /**
    * Runs `work` as one ledger entry: recorded as succeeded with its outputs, or failed with the error's
-   * message (then rethrown). `work` is given the run's id, for what it produces to carry.
+   * message (then rethrown). `work` is told its run id, for what it names after the run.
    */
   async run(
     stage: string,
-    work: (runId: string) => Promise<{ status?: RunStatus; reason?: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }>,
+    work: (run: { runId: string; startedAt: string }) => Promise<{ status?: RunStatus; reason?: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }>,
   ): Promise<RunRecord> {
     const started = this.clock.now();
     const base = { stage, runId: newRunId(started), startedAt: started.toISOString() };
     this.stagePrefix(stage);
     let record: RunRecord;
     try {
-      const result = await work(base.runId);
+      const result = await work({ runId: base.runId, startedAt: base.startedAt });
       record = { ...base, finishedAt: this.clock.now().toISOString(), status: result.status ?? 'succeeded', ...result };
     } catch (error) {
       record = { ...base, finishedAt: this.clock.now().toISOString(), status: 'failed', reason: (error as Error).message };

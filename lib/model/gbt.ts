@@ -387,7 +387,8 @@ class TreeBuilder {
   }
 }
 
-function sigmoid(x: number): number {
+/** The logistic function, computed so that neither branch overflows. */
+export function sigmoid(x: number): number {
   return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
 }
 

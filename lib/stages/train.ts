@@ -109,7 +109,7 @@ function timed<T>(work: () => T): { result: T; ms: number } {
  * before anything is registered, so production is left as it was.
  */
 export async function trainModel(deps: TrainDeps, options: TrainOptions): Promise<RunRecord> {
-  return deps.ledger.run('train', async (runId) => {
+  return deps.ledger.run('train', async ({ runId }) => {
     const exportRuns = (await deps.ledger.recent('export', Number.MAX_SAFE_INTEGER)).filter((r) => r.status === 'succeeded').reverse();
     const newest = exportRuns[exportRuns.length - 1];
     if (!newest) return { status: 'skipped', reason: 'No export to train on yet' };

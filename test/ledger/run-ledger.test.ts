@@ -39,25 +39,15 @@ it('records a successful run with its outputs under runs/<stage>/', async () => 
   expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual(run);
 });
 
-it('gives the work its run id, so what it produces can carry it', async () => {
+it('tells the work its run id, the one the record carries', async () => {
   const ledger = new RunLedger(store, 'runs/', recordingClock());
-  const run = await ledger.run('train', async (runId) => ({ outputs: { version: runId } }));
-  expect(run.outputs).toEqual({ version: run.runId });
-});
-
-it('finds the newest run a predicate accepts, however many runs came after it', async () => {
-  const clock = recordingClock(Date.parse('2026-06-01T00:00:00Z'));
-  const ledger = new RunLedger(store, 'runs-newest/', clock);
-  const wanted = await ledger.run('train', async () => ({ outputs: { n: 0 } }));
-  let lastSkipped = '';
-  for (let i = 1; i <= 7; i++) {
-    await clock.sleep(1000);
-    lastSkipped = (await ledger.run('train', async () => ({ status: 'skipped', reason: 'nothing new' }))).runId;
-  }
-  expect((await ledger.newest('train', (r) => r.status === 'succeeded', 3))?.runId).toBe(wanted.runId);
-  expect((await ledger.newest('train', (r) => r.status === 'skipped', 3))?.runId).toBe(lastSkipped);
-  expect(await ledger.newest('train', (r) => r.status === 'failed', 3)).toBeUndefined();
-  expect(await ledger.newest('nothing-ran', () => true)).toBeUndefined();
+  let seen: { runId: string; startedAt: string } | undefined;
+  const run = await ledger.run('identity', async (identity) => {
+    seen = identity;
+    return { outputs: { folder: `staging/${identity.runId}/` } };
+  });
+  expect(seen).toEqual({ runId: run.runId, startedAt: run.startedAt });
+  expect(run.outputs).toEqual({ folder: `staging/${run.runId}/` });
 });
 
 it('records a failed run with the reason, and rethrows', async () => {
@@ -78,6 +68,22 @@ it('lists the newest runs first, up to the limit, and the stages that ran', asyn
   const recent = await ledger.recent('score', 3);
   expect(recent.map((r) => r.runId)).toEqual([ids[3], ids[2], ids[1]]);
   expect(await ledger.stages()).toEqual(expect.arrayContaining(['export', 'featurize', 'score']));
+});
+
+it('finds the newest matching run behind more runs than a page holds', async () => {
+  const clock = recordingClock(Date.parse('2026-06-01T00:00:00Z'));
+  const ledger = new RunLedger(store, 'runs/', clock);
+  const older = await ledger.run('newest', async () => ({ outputs: { n: 1 } }));
+  await clock.sleep(1000);
+  const wanted = await ledger.run('newest', async () => ({ outputs: { n: 2 } }));
+  for (let i = 0; i < 7; i++) {
+    await clock.sleep(1000);
+    await ledger.run('newest', async () => ({ status: 'skipped', reason: 'nothing new' }));
+  }
+  expect((await ledger.newest('newest', (r) => r.status === 'succeeded', 3))?.runId).toBe(wanted.runId);
+  expect((await ledger.newest('newest', (r) => r.outputs?.n === 1, 3))?.runId).toBe(older.runId);
+  expect(await ledger.newest('newest', (r) => r.status === 'failed', 3)).toBeUndefined();
+  expect(await ledger.newest('never-ran', () => true)).toBeUndefined();
 });
 
 it('refuses a stage name that could escape its prefix', async () => {

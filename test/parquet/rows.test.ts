@@ -1,6 +1,6 @@
 import { ParquetSchema, ParquetWriter } from '@dsnp/parquetjs';
 import { PassThrough } from 'stream';
-import { parquetRows, ParquetReadError, type ParquetRow } from '../../lib/parquet/rows';
+import { parquetColumnBatches, parquetRows, ParquetReadError, type ParquetColumnBatch, type ParquetRow } from '../../lib/parquet/rows';
 import { startTestPlatform } from '../helpers/platform';
 
 type Platform = Awaited<ReturnType<typeof startTestPlatform>>;
@@ -79,6 +79,33 @@ it('names a corrupt file, a truncated file and a missing one', async () => {
     await expect(collect(parquetRows(platform.bucket, [key]))).rejects.toThrow(`Export file ${key} is not readable parquet`);
   }
   await expect(collect(parquetRows(platform.bucket, ['rows/bad/absent.parquet']))).rejects.toThrow('Parquet file rows/bad/absent.parquet does not exist');
+});
+
+it('hands over a row group at a time, column by column, as plain values', async () => {
+  await platform.bucket.put('rows/batches/part-0.parquet', await parquet(sample(150), 'GZIP', 64));
+  const batches: ParquetColumnBatch[] = [];
+  for await (const batch of parquetColumnBatches(platform.bucket, ['rows/batches/part-0.parquet'], { columns: ['userId', 'emailsReceived', 'minutes_since_emailOpened'] })) {
+    batches.push(batch);
+  }
+  expect(batches.map((b) => b.rows)).toEqual([64, 64, 22]);
+  const [, second] = batches;
+  expect(second.key).toBe('rows/batches/part-0.parquet');
+  expect(second.columns).toEqual(['userId', 'emailsReceived', 'minutes_since_emailOpened']);
+  expect(second.values.map((column) => column.length)).toEqual([64, 64, 64]);
+  expect(second.values[0][0]).toBe('u64');
+  expect(second.values[1][1]).toBe(195);
+  expect(second.values[2].slice(0, 3)).toEqual([96, 97.5, null]);
+});
+
+it('names a file whose footer reads but whose data does not', async () => {
+  const good = await parquet(sample(200), 'GZIP');
+  const damaged = Buffer.from(good);
+  // Overwrite the middle of the column data, well before the footer.
+  damaged.fill(0x5a, 200, 1200);
+  await platform.bucket.put('rows/damaged/part-0.parquet', damaged);
+  await expect(collect(parquetRows(platform.bucket, ['rows/damaged/part-0.parquet']))).rejects.toThrow(
+    'Export file rows/damaged/part-0.parquet is not readable parquet',
+  );
 });
 
 it('the object store reads ranges and copies server-side', async () => {
