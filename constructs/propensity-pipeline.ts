@@ -97,6 +97,35 @@ export interface PropensityPipelineFeatureProps {
   readonly exportIntervalHours?: 3 | 6 | 9 | 12 | 24;
 }
 
+/** The propensity model: its training, its champion/challenger registry and the scoring (notebook weeks 3 and 4). */
+export interface PropensityPipelineModelProps {
+  /**
+   * Name of the model in the registry (`models/<name>/`).
+   * @default 'cmle_propensity_model'
+   */
+  readonly name?: string;
+  /**
+   * How far below the production model's held-out AUC a retrained model may be and still replace it.
+   * @default 0 (a challenger must be at least as good)
+   */
+  readonly promotionTolerance?: number;
+  /**
+   * Train: learns a model from the exports, registers it, promotes it when it is at least as good.
+   * @default weekly, Mondays at 05:00 (`cron(0 5 ? * MON *)`), 3,008 MB, 15 minutes
+   */
+  readonly train?: StageOptions;
+  /**
+   * Score: scores the newest scoring export with the production model and writes the CSV for AEP.
+   * @default daily at 05:30, after export (`cron(30 5 * * ? *)`), 1,769 MB (one full vCPU), 15 minutes
+   */
+  readonly score?: StageOptions;
+  /**
+   * Ingestion check: confirms AEP's dataflow ingested every score file in full; fails (and alarms) otherwise.
+   * @default hourly at minute 15 (`cron(15 * * * ? *)`)
+   */
+  readonly ingestionCheck?: StageOptions;
+}
+
 /** The audience of the scored profiles in a propensity band (notebook week 5). */
 export interface PropensityPipelineAudienceProps {
   /**
@@ -108,6 +137,12 @@ export interface PropensityPipelineAudienceProps {
   readonly low: number;
   /** Highest propensity in the audience, included (`low` to 1). */
   readonly high: number;
+  /**
+   * Audience stage: summarizes new scores (histogram, reach, the band's reach) and, once they are
+   * ingested, runs the segment job and records the qualified count.
+   * @default daily at 07:00 (`cron(0 7 * * ? *)`)
+   */
+  readonly evaluate?: StageOptions;
 }
 
 export interface PropensityPipelineProps {
@@ -125,7 +160,13 @@ export interface PropensityPipelineProps {
    */
   readonly alarmEmails?: string[];
   /**
-   * The audience built from the scores: a segment definition provisioned at deploy time.
+   * The model's training and scoring, and the check that AEP ingested the scores.
+   * @default the defaults of each PropensityPipelineModelProps field
+   */
+  readonly model?: PropensityPipelineModelProps;
+  /**
+   * The audience built from the scores: a segment definition provisioned at deploy time, and the stage
+   * that evaluates it.
    * @default none
    */
   readonly audience?: PropensityPipelineAudienceProps;
@@ -134,8 +175,9 @@ export interface PropensityPipelineProps {
 /**
  * The propensity pipeline of Adobe's AI/ML feature-pipeline notebooks as infrastructure: the bucket
  * (egress, ingress, models, runs), the role AEP assumes to use it, the AEP credentials secret, one
- * alarm topic, and the AEP resources provisioned at deploy time. Stage functions and their schedules
- * join as their stages are built. Every inner construct is a public property for you to extend.
+ * alarm topic, the AEP resources provisioned at deploy time, and one function and schedule per stage:
+ * featurize, export, train, score, ingestion check and, with an audience, the audience stage. Every
+ * inner construct is a public property for you to extend.
  */
 export class PropensityPipeline extends Construct {
   readonly bucket: PipelineBucket;
@@ -147,8 +189,17 @@ export class PropensityPipeline extends Construct {
   readonly featurizeSchedule: StageSchedule;
   readonly export: PipelineFunction;
   readonly exportSchedule: StageSchedule;
+  readonly train: PipelineFunction;
+  readonly trainSchedule: StageSchedule;
+  readonly score: PipelineFunction;
+  readonly scoreSchedule: StageSchedule;
+  readonly ingestionCheck: PipelineFunction;
+  readonly ingestionCheckSchedule: StageSchedule;
   /** The propensity audience, when `audience` is given. */
   readonly audience?: PropensityAudience;
+  /** The audience stage's function and schedule, when `audience` is given. */
+  readonly audienceStage?: PipelineFunction;
+  readonly audienceSchedule?: StageSchedule;
   /** The bucket policy statements that let AEP's S3 source read the ingress folder; with `aep.ingestionSourceRoleArn` only. */
   readonly ingestionReadPolicy?: DataAwsIamPolicyDocument;
 
@@ -211,25 +262,36 @@ export class PropensityPipeline extends Construct {
       ...pipelineEnvironment({ ...props.aep, credentialsSecretArn: this.credentials.secretArn, bucketName: this.bucket.bucketName }),
       PIPELINE_NAME_PREFIX: props.aep.namePrefix ?? 'cmle',
       PIPELINE_EVENTS_DATASET_ID: props.features.eventsDatasetId,
-      ...(props.features.spec ? { PIPELINE_FEATURE_SPEC: JSON.stringify(validateSpec(props.features.spec)) } : {}),
       PIPELINE_EGRESS_PREFIX: this.bucket.prefixes.egress,
       PIPELINE_RUNS_PREFIX: this.bucket.prefixes.runs,
     };
-    const stage = (name: 'featurize' | 'export', options: StageOptions | undefined, defaults: { schedule: string; timeoutSeconds: number }, extra: {
-      environment?: Record<string, string>;
-      read: string[];
-    }) => {
-      const fn = new PipelineFunction(this, name === 'featurize' ? 'Featurize' : 'Export', {
+    type StageName = 'featurize' | 'export' | 'train' | 'score' | 'ingestion-check' | 'audience';
+    const stage = (
+      name: StageName,
+      options: StageOptions | undefined,
+      defaults: { schedule: string; timeoutSeconds: number; memorySize?: number },
+      access: { read: string[]; write?: string[]; delete?: string[]; environment?: Record<string, string> },
+    ) => {
+      // `Audience` is the segment definition's construct; the stage that evaluates it is `AudienceStage`.
+      const id = name.split('-').map((word) => word[0].toUpperCase() + word.slice(1)).join('') + (name === 'audience' ? 'Stage' : '');
+      const fn = new PipelineFunction(this, id, {
         timeoutSeconds: defaults.timeoutSeconds,
+        memorySize: defaults.memorySize,
         description: `The ${name} stage of the propensity pipeline`,
         ...options?.functionOptions,
         entry: path.join(HANDLERS, `${name}.ts`),
-        environment: { ...environment, ...extra.environment },
+        environment: { ...environment, ...access.environment },
         secretArns: [this.credentials.secretArn],
         alarmTopicArn: this.alarmTopic.topicArn,
-        bucketAccess: { bucketArn: this.bucket.bucketArn, read: extra.read, write: [this.bucket.prefixes.runs], kmsKeyArn: this.bucket.kmsKeyArn },
+        bucketAccess: {
+          bucketArn: this.bucket.bucketArn,
+          read: access.read,
+          write: [runs, ...(access.write ?? [])],
+          delete: access.delete,
+          kmsKeyArn: this.bucket.kmsKeyArn,
+        },
       });
-      const schedule = new StageSchedule(this, name === 'featurize' ? 'FeaturizeSchedule' : 'ExportSchedule', {
+      const schedule = new StageSchedule(this, `${id}Schedule`, {
         functionArn: fn.functionArn,
         stage: name,
         scheduleExpression: options?.schedule ?? defaults.schedule,
@@ -238,16 +300,54 @@ export class PropensityPipeline extends Construct {
       });
       return { fn, schedule };
     };
+    const { runs, egress, ingress, models } = this.bucket.prefixes;
+    // The stages that read feature columns by name: the scorer takes them from the model instead.
+    const specEnvironment: Record<string, string> = props.features.spec ? { PIPELINE_FEATURE_SPEC: JSON.stringify(validateSpec(props.features.spec)) } : {};
     // Featurize only submits queries; export may wait up to ten minutes for AEP's files.
-    const featurize = stage('featurize', props.features.featurize, { schedule: 'cron(0 3 * * ? *)', timeoutSeconds: 300 }, { read: [this.bucket.prefixes.runs] });
+    const featurize = stage('featurize', props.features.featurize, { schedule: 'cron(0 3 * * ? *)', timeoutSeconds: 300 }, { read: [runs], environment: specEnvironment });
     const exporter = stage('export', props.features.export, { schedule: 'cron(0 4 * * ? *)', timeoutSeconds: 900 }, {
-      read: [this.bucket.prefixes.runs, this.bucket.prefixes.egress],
-      environment: { PIPELINE_AEP_ROLE_ARN: this.aepAccessRole.roleArn, PIPELINE_EXPORT_INTERVAL_HOURS: String(props.features.exportIntervalHours ?? 24) },
+      read: [runs, egress],
+      environment: { ...specEnvironment, PIPELINE_AEP_ROLE_ARN: this.aepAccessRole.roleArn, PIPELINE_EXPORT_INTERVAL_HOURS: String(props.features.exportIntervalHours ?? 24) },
     });
     this.featurize = featurize.fn;
     this.featurizeSchedule = featurize.schedule;
     this.export = exporter.fn;
     this.exportSchedule = exporter.schedule;
+
+    const model = props.model ?? {};
+    const modelEnvironment = {
+      PIPELINE_MODELS_PREFIX: models,
+      ...(model.name !== undefined ? { PIPELINE_MODEL_NAME: model.name } : {}),
+    };
+    if (model.promotionTolerance !== undefined && !(model.promotionTolerance >= 0 && model.promotionTolerance <= 0.5)) {
+      throw new Error(`PropensityPipeline: model.promotionTolerance must be from 0 to 0.5, got ${model.promotionTolerance}`);
+    }
+    // Training holds the exported rows and fits the trees in memory; Lambda gives CPU in proportion to memory.
+    const train = stage('train', model.train, { schedule: 'cron(0 5 ? * MON *)', timeoutSeconds: 900, memorySize: 3008 }, {
+      read: [runs, egress, models],
+      write: [models],
+      environment: {
+        ...specEnvironment,
+        ...modelEnvironment,
+        ...(model.promotionTolerance !== undefined ? { PIPELINE_MODEL_PROMOTION_TOLERANCE: String(model.promotionTolerance) } : {}),
+      },
+    });
+    // Scoring streams; 1,769 MB is where Lambda gives one full vCPU. Its parts are staged beside ingress/,
+    // outside what AEP watches, then copied in and the staged copies deleted.
+    const staging = `${ingress.replace(/\/+$/, '')}_staging/`;
+    const score = stage('score', model.score, { schedule: 'cron(30 5 * * ? *)', timeoutSeconds: 900, memorySize: 1769 }, {
+      read: [runs, egress, models, staging],
+      write: [ingress, staging],
+      delete: [staging],
+      environment: { ...modelEnvironment, PIPELINE_INGRESS_PREFIX: ingress, PIPELINE_SCORES_DATASET_ID: this.provisioning.scoresDatasetId },
+    });
+    const ingestionCheck = stage('ingestion-check', model.ingestionCheck, { schedule: 'cron(15 * * * ? *)', timeoutSeconds: 120 }, { read: [runs] });
+    this.train = train.fn;
+    this.trainSchedule = train.schedule;
+    this.score = score.fn;
+    this.scoreSchedule = score.schedule;
+    this.ingestionCheck = ingestionCheck.fn;
+    this.ingestionCheckSchedule = ingestionCheck.schedule;
 
     if (props.audience) {
       const { low, high } = props.audience;
@@ -260,6 +360,12 @@ export class PropensityPipeline extends Construct {
         // The rule reads _<tenant>.propensity, which the provisioned scores schema brings into the Profile union.
         waitFor: [this.provisioning.invocation],
       });
+      const audience = stage('audience', props.audience.evaluate, { schedule: 'cron(0 7 * * ? *)', timeoutSeconds: 900 }, {
+        read: [runs, ingress],
+        environment: { PIPELINE_AUDIENCE_DEFINITION_ID: this.audience.definitionId, PIPELINE_AUDIENCE_LOW: String(low), PIPELINE_AUDIENCE_HIGH: String(high) },
+      });
+      this.audienceStage = audience.fn;
+      this.audienceSchedule = audience.schedule;
     }
   }
 }

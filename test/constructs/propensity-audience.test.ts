@@ -108,12 +108,23 @@ describe('PropensityPipeline with an audience', () => {
     expect(audience.function_name).toBe(provisioning.function_name);
     expect(audience.depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/^aws_lambda_invocation\.\w*AepProvisioning/)]));
     expect(pipeline.audience?.low).toBe(0.75);
+    // The audience stage evaluates that definition, by the id the invocation returns, daily at 07:00.
+    const stage = Object.entries(resourcesOf(json, 'aws_lambda_function')).find(([id]) => id.includes('AudienceStage'))![1];
+    expect(stage.environment.variables).toMatchObject({
+      PIPELINE_AUDIENCE_DEFINITION_ID: expect.stringMatching(/aws_lambda_invocation\.\w*Audience\w*\.result/),
+      PIPELINE_AUDIENCE_LOW: '0.75',
+      PIPELINE_AUDIENCE_HIGH: '1',
+    });
+    const schedule = Object.values(resourcesOf(json, 'aws_scheduler_schedule')).find((s) => JSON.parse(s.target.input).stage === 'audience')!;
+    expect(schedule.schedule_expression).toBe('cron(0 7 * * ? *)');
+    expect(pipeline.audienceStage).toBeDefined();
   });
 
   it('has no audience unless asked, and refuses a bad band at synth', () => {
     const { stack } = newStack();
     const pipeline = new PropensityPipeline(stack, 'Pipeline', { aep: { imsOrgId: ORG }, features: { eventsDatasetId: 'x' } });
     expect(pipeline.audience).toBeUndefined();
+    expect(pipeline.audienceStage).toBeUndefined();
     const other = newStack();
     expect(
       () => new PropensityPipeline(other.stack, 'Pipeline', { aep: { imsOrgId: ORG }, features: { eventsDatasetId: 'x' }, audience: { name: 'Top', low: 1, high: 0.5 } }),

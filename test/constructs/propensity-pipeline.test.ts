@@ -55,12 +55,15 @@ describe('PropensityPipeline', () => {
     }
   });
 
-  it('schedules featurize daily and export an hour later, each a bundled function with its configuration', () => {
+  it('schedules every stage: featurize daily, export an hour later, train weekly, score after export, the ingestion check hourly', () => {
     const { construct, json } = pipeline({ features: { eventsDatasetId: EVENTS, featurize: { timezone: 'Europe/Paris' }, exportIntervalHours: 6 } });
     const schedules = Object.values(resourcesOf(json, 'aws_scheduler_schedule'));
     expect(schedules.map((s) => [JSON.parse(s.target.input).stage, s.schedule_expression, s.schedule_expression_timezone]).sort()).toEqual([
       ['export', 'cron(0 4 * * ? *)', 'UTC'],
       ['featurize', 'cron(0 3 * * ? *)', 'Europe/Paris'],
+      ['ingestion-check', 'cron(15 * * * ? *)', 'UTC'],
+      ['score', 'cron(30 5 * * ? *)', 'UTC'],
+      ['train', 'cron(0 5 ? * MON *)', 'UTC'],
     ]);
     const functions = resourcesOf(json, 'aws_lambda_function');
     const byStage = (name: string) => Object.entries(functions).find(([id]) => id.includes(name))?.[1] as Record<string, any>;
@@ -71,14 +74,14 @@ describe('PropensityPipeline', () => {
     expect(construct.export.bundleSizeBytes).toBeLessThan(5 * 1024 * 1024);
   });
 
-  it('passes a custom feature specification to both stages, refusing an invalid one at synth', () => {
+  it('passes a custom feature specification to the stages that read features by name, refusing an invalid one at synth', () => {
     const spec = extendSpec(WEEK2_FEATURES, { remove: ['webLinkClicks'] });
     const { json } = pipeline({ features: { eventsDatasetId: EVENTS, spec } });
-    const specs = Object.values(resourcesOf(json, 'aws_lambda_function'))
-      .map((fn) => fn.environment.variables.PIPELINE_FEATURE_SPEC)
-      .filter(Boolean);
-    expect(specs).toHaveLength(2);
-    expect(JSON.parse(specs[0])).toEqual(spec);
+    const withSpec = Object.entries(resourcesOf(json, 'aws_lambda_function'))
+      .filter(([, fn]) => fn.environment.variables.PIPELINE_FEATURE_SPEC)
+      .map(([id, fn]) => [id.replace(/^Pipeline_|_[0-9A-F]{8}$/g, ''), JSON.parse(fn.environment.variables.PIPELINE_FEATURE_SPEC)]);
+    expect(withSpec.map(([id]) => id).sort()).toEqual(['Export_function', 'Featurize_function', 'Train_function'].sort());
+    for (const [, passed] of withSpec) expect(passed).toEqual(spec);
     const bad = { ...WEEK2_FEATURES, features: [...WEEK2_FEATURES.features, { kind: 'runningCount', name: 'emailsOpened', eventType: 'x.y' }] };
     expect(() => pipeline({ features: { eventsDatasetId: EVENTS, spec: bad as typeof WEEK2_FEATURES } })).toThrow(/duplicate name/);
   });
@@ -105,6 +108,39 @@ describe('PropensityPipeline', () => {
     ]);
     const tlsOnly = Object.entries(documents).find(([key]) => key.includes('tls-only'))![1];
     expect(tlsOnly.source_policy_documents).toEqual([`\${data.aws_iam_policy_document.${id}.json}`]);
+  });
+
+  it('sizes train and score for their work and gives each stage only the bucket prefixes it uses', () => {
+    const { construct, json } = pipeline({ model: { name: 'churn', promotionTolerance: 0.01 } });
+    const functions = resourcesOf(json, 'aws_lambda_function');
+    const byStage = (name: string) => Object.entries(functions).find(([id]) => id.includes(`_${name}_`))?.[1] as Record<string, any>;
+    expect([byStage('Train').memory_size, byStage('Train').timeout]).toEqual([3008, 900]);
+    expect([byStage('Score').memory_size, byStage('Score').timeout]).toEqual([1769, 900]);
+    expect(byStage('Train').environment.variables).toMatchObject({ PIPELINE_MODEL_NAME: 'churn', PIPELINE_MODEL_PROMOTION_TOLERANCE: '0.01', PIPELINE_MODELS_PREFIX: 'models/' });
+    expect(byStage('Score').environment.variables).toMatchObject({
+      PIPELINE_MODEL_NAME: 'churn',
+      PIPELINE_INGRESS_PREFIX: 'ingress/',
+      PIPELINE_SCORES_DATASET_ID: expect.stringMatching(/aws_lambda_invocation\.\w+\.result/),
+    });
+    const statements = (fn: Record<string, any>) => {
+      const role = Object.entries(resourcesOf(json, 'aws_iam_role')).find(([id]) => fn.role.includes(id))![0];
+      const policy = Object.values(resourcesOf(json, 'aws_iam_role_policy')).find((p) => p.role.includes(role))!;
+      const document = Object.entries(dataOf(json, 'aws_iam_policy_document')).find(([id]) => policy.policy.includes(id))![1];
+      return document.statement as Array<{ actions: string[]; resources: string[] }>;
+    };
+    const resourcesFor = (fn: Record<string, any>, action: string) =>
+      statements(fn)
+        .filter((s) => s.actions.includes(action))
+        .flatMap((s) => s.resources.map((r) => r.replace(/^\$\{aws_s3_bucket\.\w+\.arn\}\//, '')));
+    // The scorer deletes only its own staged parts, never what AEP reads.
+    expect(resourcesFor(byStage('Score'), 's3:DeleteObject')).toEqual(['ingress_staging/*']);
+    expect(resourcesFor(byStage('Score'), 's3:PutObject').sort()).toEqual(['ingress/*', 'ingress_staging/*', 'runs/*']);
+    expect(resourcesFor(byStage('Train'), 's3:PutObject').sort()).toEqual(['models/*', 'runs/*']);
+    expect(resourcesFor(byStage('IngestionCheck'), 's3:PutObject')).toEqual(['runs/*']);
+    for (const part of [construct.train, construct.trainSchedule, construct.score, construct.scoreSchedule, construct.ingestionCheck, construct.ingestionCheckSchedule]) {
+      expect(part).toBeDefined();
+    }
+    expect(() => pipeline({ model: { promotionTolerance: -0.1 } })).toThrow('model.promotionTolerance must be from 0 to 0.5, got -0.1');
   });
 
   it('is least-privilege, has no IAM users or keys, and carries no secret values', () => {
