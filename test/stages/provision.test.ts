@@ -13,8 +13,8 @@ import {
 import { userIdFieldGroup } from '../../lib/synthetic/xdm';
 import { FLOW_SPECS } from '../../lib/aep/services/flow-service';
 import { ingestionDataflowNames } from '../../lib/stages/ingestion-dataflow';
-import { DATA_PREP_DEVIATIONS } from '../contract/ingestion-deviations';
-import { OpenApiContract, type KnownDeviation, type RecordedExchange } from '../contract/openapi-contract';
+import { KNOWN_DEVIATIONS } from '../contract/deviations';
+import { OpenApiContract, type RecordedExchange } from '../contract/openapi-contract';
 import { startTestPlatform } from '../helpers/platform';
 
 type Platform = Awaited<ReturnType<typeof startTestPlatform>>;
@@ -846,33 +846,7 @@ describe('the provisioner traffic', () => {
         'POST /sourceConnections',
       ]),
     );
-    const deviations: KnownDeviation[] = [
-      {
-        operation: 'schema-registry POST /tenant/descriptors',
-        part: 'requestBody',
-        match: /xdm:sourceVersion: must be string/,
-        reason: "The file types xdm:sourceVersion as a string; Adobe's descriptor guide and AEP use the number 1.",
-      },
-      {
-        operation: 'schema-registry PATCH /tenant/schemas/{SCHEMA_ID}',
-        part: 'requestBody',
-        match: /at \/0\/value: must be string \(got array\)/,
-        reason: 'The file types every JSON Patch value as a string; enabling a schema for Profile adds the array ["union"] at /meta:immutableTags, as Adobe\'s Profile guide shows.',
-      },
-      {
-        operation: 'catalog PATCH /dataSets/{DATASET_ID}',
-        part: 'parameters',
-        match: /header parameter 'content-type' \(value "application\/json-patch\+json"\)/,
-        reason: 'The file\'s own example "Update a dataset to be Profile-enabled" is sent as application/json-patch+json, which its Content-Type enum omits.',
-      },
-      {
-        operation: 'catalog PATCH /dataSets/{DATASET_ID}',
-        part: 'requestBody',
-        match: /request body \(application\/json-patch\+json\) at \(root\): must be object \(got array\)/,
-        reason: 'The same example is a JSON Patch array, but the file reuses the dataset object schema for application/json-patch+json.',
-      },
-      ...DATA_PREP_DEVIATIONS,
-    ];
+    const deviations = KNOWN_DEVIATIONS;
     // Faults the tests inject are answered by the gateway before the body is read, in the gateway's shape.
     const handled = platformCalls.filter((e) => !(isObject(e.responseBody) && 'error_code' in e.responseBody));
     expect(handled.flatMap((e) => contract.checkRequest(e, { deviations }))).toEqual([]);
