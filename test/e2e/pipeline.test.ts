@@ -1,0 +1,65 @@
+/**
+ * The whole loop on the embedded platform, as `npm start` runs it: synthetic events to features, a
+ * model, scores ingested back onto the profiles, and an audience evaluated by a segment job. Every stage
+ * runs as its bundled handler. The checks read the bucket's files directly, not the stages' summaries.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { parse } from 'csv-parse/sync';
+import { runLocalPipeline, type LocalRunResult } from '../../lib/cli/local-run';
+import { silentLog } from '../../lib/ports/logger';
+
+const BAND = { low: 0.5, high: 0.9 };
+
+describe('the pipeline end to end, from synthetic events to the audience', () => {
+  let runsRoot: string;
+  let result: LocalRunResult;
+  let bucketDir: string;
+  const objectText = (key: string) => fs.readFileSync(path.join(bucketDir, key), 'utf8');
+
+  beforeAll(async () => {
+    runsRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-e2e-'));
+    result = await runLocalPipeline({ users: 2500, usersPerBatch: 1000, seed: 11, runsRoot, log: silentLog, now: new Date('2026-03-01T12:00:00Z'), audience: BAND });
+    bucketDir = path.join(result.objectStoreDir, 'aep-pipeline-local');
+  });
+  afterAll(() => fs.rmSync(runsRoot, { recursive: true, force: true }));
+
+  it('trains a model far better than chance, at least as good as the logistic baseline, and puts it in production', () => {
+    expect(result.trained.heldOut.auc).toBeGreaterThan(0.85);
+    expect(result.trained.heldOut.auc).toBeGreaterThanOrEqual(result.trained.baseline.auc);
+    expect(result.trained.promoted).toBe(true);
+    const pointer = JSON.parse(objectText('models/cmle_propensity_model/production.json'));
+    expect(pointer.version).toBe(result.trained.version);
+    expect(fs.existsSync(path.join(bucketDir, `models/cmle_propensity_model/${result.trained.version}/model.json`))).toBe(true);
+  });
+
+  it('scores every exported profile once, with the production model, and AEP ingests every row', () => {
+    const rows = result.scored.files.flatMap((key) => parse(objectText(key), { columns: true }) as Array<{ userId: string; prediction: string }>);
+    expect(rows).toHaveLength(result.exported.scoring.rows);
+    expect(new Set(rows.map((r) => r.userId)).size).toBe(rows.length);
+    expect(result.scored.modelVersion).toBe(result.trained.version);
+    const manifest = JSON.parse(objectText(result.scored.manifest));
+    expect(manifest.rows).toBe(rows.length);
+    const confirmed = result.ingested.confirmed.find((c) => c.folder === result.scored.folder);
+    expect(confirmed?.rows).toBe(rows.length);
+  });
+
+  it('evaluates the audience: the segment job qualifies exactly the scored profiles in the band', () => {
+    const predictions = result.scored.files.flatMap((key) => (parse(objectText(key), { columns: true }) as Array<{ prediction: string }>).map((r) => Number(r.prediction)));
+    const inBand = predictions.filter((p) => p >= BAND.low && p <= BAND.high).length;
+    expect(inBand).toBeGreaterThan(0);
+    expect(result.audience.summary.band).toEqual({ ...BAND, count: inBand });
+    expect(result.audience.qualifiedProfiles).toBe(inBand);
+  });
+
+  it('leaves the run report and each stage function\'s log in the run folder', () => {
+    const report = fs.readFileSync(result.reportFile, 'utf8');
+    expect(report).toContain(result.trained.version);
+    expect(report).toContain(`<td>${result.audience.qualifiedProfiles?.toLocaleString('en-US')}</td>`);
+    for (const stage of ['provision', 'featurize', 'export', 'train', 'score', 'ingestion-check', 'audience']) {
+      expect(fs.readFileSync(path.join(result.runDir, 'logs', `${stage}.log`), 'utf8')).toContain('--- invoke');
+    }
+    expect(result.timings.map((t) => t.stage)).toEqual(['platform', 'seed', 'explore', 'provision', 'featurize', 'export', 'train', 'score', 'ingestion-check', 'audience']);
+  });
+});
