@@ -2,7 +2,8 @@ import Table from 'cli-table3';
 import type { ExplorationResult } from '../explore/explore';
 import type { AudienceOutputs } from '../stages/audience';
 import type { ExportOutputs } from '../stages/export';
-import type { IngestionCheckOutputs, ScoreOutputs } from '../stages/ingestion-check';
+import type { IngestionCheckOutputs } from '../stages/ingestion-check';
+import type { ScoreOutputs } from '../stages/score';
 import type { TrainOutputs } from '../stages/train';
 
 /** Plain borders and headings: the tables also go to logs and files, where colour codes are noise. */

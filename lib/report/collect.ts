@@ -3,7 +3,7 @@ import type { RunLedger, RunRecord } from '../ledger/run-ledger';
 import { ModelRegistry } from '../model/registry';
 import type { ObjectStore } from '../ports/object-store';
 import type { AudienceOutputs } from '../stages/audience';
-import type { ScoreOutputs } from '../stages/ingestion-check';
+import type { ScoreOutputs } from '../stages/score';
 import type { TrainOutputs } from '../stages/train';
 import type { AudienceSection, ModelSection, RunReport, ScoresSection } from './run-report';
 

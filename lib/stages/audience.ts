@@ -7,7 +7,8 @@ import type { RunLedger, RunRecord } from '../ledger/run-ledger';
 import type { Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
 import type { ObjectStore } from '../ports/object-store';
-import { INGESTION_CHECK_STAGE, type IngestionCheckOutputs, type ScoreOutputs } from './ingestion-check';
+import { INGESTION_CHECK_STAGE, type IngestionCheckOutputs } from './ingestion-check';
+import type { ScoreOutputs } from './score';
 
 /**
  * Audience (notebook week 5): after new scores, summarizes them (20-bucket histogram, reach at or above

@@ -4,24 +4,7 @@ import type { FlowRun } from '../aep/services/flow-service';
 import type { RunLedger, RunRecord } from '../ledger/run-ledger';
 import type { Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
-
-/**
- * What a score run hands on through the ledger (stage `score`): the CSV files it wrote for AEP to
- * ingest, `ingress/<scoresDatasetId>/exportTime=<ts>/part-NNNNN.csv`, and their row count.
- */
-export interface ScoreOutputs extends Record<string, unknown> {
-  exportRunId: string;
-  modelName: string;
-  modelVersion: string;
-  scoresDatasetId: string;
-  /** `ingress/<scoresDatasetId>/exportTime=<ts>/` */
-  folder: string;
-  /** Keys of the part files. */
-  files: string[];
-  rows: number;
-  /** Key of the folder's `_manifest.json`. */
-  manifest: string;
-}
+import type { ScoreOutputs } from './score';
 
 export const INGESTION_CHECK_STAGE = 'ingestion-check';
 

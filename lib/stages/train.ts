@@ -2,7 +2,7 @@ import { performance } from 'perf_hooks';
 import type { FeatureSpec } from '../features/spec';
 import type { RunLedger, RunRecord } from '../ledger/run-ledger';
 import { assertTrainable, DatasetError, positiveCount, stratifiedSplit, type Dataset } from '../model/dataset';
-import { featureImportances, predict, train as trainGbt, type GbtModel, type GbtParams } from '../model/gbt';
+import { DEFAULT_GBT_PARAMS, featureImportances, predict, train as trainGbt, type GbtModel, type GbtParams } from '../model/gbt';
 import { originalScaleCoefficients, predictLogistic, trainLogistic, type LogisticParams } from '../model/logistic';
 import { calibrationBuckets, downsampleRocCurve, logLoss, precisionRecallAt, rocAuc, rocCurve } from '../model/metrics';
 import { decidePromotion, ModelRegistry, type HeldOutMetrics } from '../model/registry';
@@ -19,16 +19,13 @@ import { readTrainingSet, TrainingDataError, type TrainingExport } from './train
  * notebook's random forest by about 0.015-0.02 in less time than it takes (BENCHMARKS.md).
  */
 export const TRAINING_GBT_PARAMS: Readonly<Omit<GbtParams, 'seed' | 'minRows'>> = Object.freeze({
+  ...withoutRunSettings(DEFAULT_GBT_PARAMS),
   nTrees: 100,
-  maxDepth: 4,
-  learningRate: 0.1,
-  minSamplesLeaf: 20,
-  minChildWeight: 1e-3,
-  lambda: 1,
-  minSplitGain: 0,
-  maxBins: 64,
-  subsample: 1,
 });
+
+function withoutRunSettings({ seed: _seed, minRows: _minRows, ...params }: GbtParams): Omit<GbtParams, 'seed' | 'minRows'> {
+  return params;
+}
 
 export interface TrainOptions {
   /** The registry's model name (`model.name`). */

@@ -8,7 +8,8 @@ import type { FlowRun } from '../../lib/aep/services/flow-service';
 import { newRunId, RunLedger, type RunRecord } from '../../lib/ledger/run-ledger';
 import { systemClock } from '../../lib/ports/clock';
 import { silentLog } from '../../lib/ports/logger';
-import { checkIngestion, type ScoreOutputs } from '../../lib/stages/ingestion-check';
+import { checkIngestion } from '../../lib/stages/ingestion-check';
+import type { ScoreOutputs } from '../../lib/stages/score';
 import { provision, type ProvisionResult } from '../../lib/stages/provision';
 import { startTestPlatform } from '../helpers/platform';
 
