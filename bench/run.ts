@@ -1,16 +1,18 @@
 /**
  * `npm run bench`: speed and memory, reported in BENCHMARKS.md.
  * - `cdktf synth` of the example stack, bundling included, and the size of every function bundle;
- * - seed + explore on the embedded platform; each size in a fresh child process so peak memory is its own.
- *   npm run bench                    # synth, then seed + explore at 10,000 and 100,000 users
- *   npm run bench -- --users 20000   # other sizes, comma-separated
- *   npm run bench -- --only synth    # one part
+ * - seed + explore on the embedded platform; each size in a fresh child process so peak memory is its own;
+ * - scoring, parquet in to CSV out, at 100,000 and 1,000,000 profiles (bench/scoring.ts).
+ *   npm run bench                    # synth, scoring, then seed + explore at 10,000 and 100,000 users
+ *   npm run bench -- --users 20000   # other sizes, comma-separated (--profiles for scoring)
+ *   npm run bench -- --only synth    # one part: synth, scoring or seed
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { hideSdkNodeVersionWarning } from '../lib/cli/warnings';
+import type { ScoringFigures } from './scoring';
 
 hideSdkNodeVersionWarning();
 
@@ -94,7 +96,7 @@ function synthBenchmark(): SynthFigures {
   }
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const only = argValue('--only');
   const machine = { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30) };
   process.stdout.write(`\nMachine: ${JSON.stringify(machine)}\n`);
@@ -108,8 +110,16 @@ function main(): void {
         '\n',
     );
   }
+  let scoring: ScoringFigures | undefined;
+  if (!only || only === 'scoring') {
+    // Loaded here, not at the top: the seed children run this file and must not carry the scoring's modules.
+    const { scoringBenchmark, scoringTable } = await import('./scoring');
+    const profiles = (argValue('--profiles') ?? '100000,1000000').split(',').map(Number);
+    scoring = await scoringBenchmark({ sizes: profiles, repeat: Number(argValue('--repeat') ?? 3) });
+    process.stdout.write(`\nScoring, parquet in to CSV out:\n\n${scoringTable(scoring)}`);
+  }
   if (only && only !== 'seed') {
-    writeResults({ machine, synth });
+    writeResults({ machine, synth, scoring });
     return;
   }
   const sizes = (argValue('--users') ?? '10000,100000').split(',').map(Number);
@@ -142,7 +152,7 @@ function main(): void {
     ),
   ];
   process.stdout.write(`\n${lines.join('\n')}\n\n${stages.join('\n')}\n`);
-  writeResults({ machine, synth, seedAndExplore: results });
+  writeResults({ machine, synth, scoring, seedAndExplore: results });
 }
 
 function writeResults(results: object): void {
@@ -157,5 +167,8 @@ if (process.argv.includes('--child')) {
     process.exit(1);
   });
 } else {
-  main();
+  main().catch((error) => {
+    process.stderr.write(`${(error as Error).stack}\n`);
+    process.exit(1);
+  });
 }
