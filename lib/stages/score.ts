@@ -105,7 +105,7 @@ const PLAIN_FIELD = /^[^",\r\n]*$/;
 /**
  * One CSV line. csv-stringify writes any field that needs quoting; a plain user id (the prediction is
  * always plain) is joined directly: the writer's general path makes over a kilobyte of garbage a line,
- * which at a million profiles is most of the collector's work and of the memory peak (BENCHMARKS.md).
+ * which at a million profiles is most of the collector's work (BENCHMARKS.md, scoring).
  */
 function csvLine(userId: string, prediction: string): string {
   return PLAIN_FIELD.test(userId) ? `${userId},${prediction}\n` : stringify([[userId, prediction]]);
