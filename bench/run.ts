@@ -3,12 +3,14 @@
  * - `cdktf synth` of the example stack, bundling included, and the size of every function bundle;
  * - the whole pipeline on the embedded platform, each stage timed (each size in a fresh child process, so
  *   peak memory is its own; the stage functions run in child processes of theirs):
- *   npm run bench                    # synth, then the pipeline at 10,000 and 100,000 users
+ *   npm run bench                    # synth, scoring, the pipeline at 10,000 and 100,000 users, training
  *   npm run bench -- --users 20000   # other sizes, comma-separated
  *   npm run bench -- --only synth    # one part
  * - training against scikit-learn's random forest on the same exported rows (bench/training.ts):
  *   npm run bench -- --only training                 # at 20,000 and 100,000 users
  *   npm run bench -- --only training --users 20000
+ * - scoring, parquet in to CSV out, at 100,000 and 1,000,000 profiles (bench/scoring.ts):
+ *   npm run bench -- --only scoring --profiles 100000,1000000 --repeat 3
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -16,6 +18,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { hideSdkNodeVersionWarning } from '../lib/cli/warnings';
 import { trainingBenchmark } from './training';
+import type { ScoringFigures } from './scoring';
 
 hideSdkNodeVersionWarning();
 
@@ -108,7 +111,7 @@ function synthBenchmark(): SynthFigures {
   }
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const only = argValue('--only');
   const machine = { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30) };
   process.stdout.write(`\nMachine: ${JSON.stringify(machine)}\n`);
@@ -122,6 +125,14 @@ function main(): void {
         '\n',
     );
   }
+  let scoring: ScoringFigures | undefined;
+  if (!only || only === 'scoring') {
+    // Loaded here, not at the top: the seed children run this file and must not carry the scoring's modules.
+    const { scoringBenchmark, scoringTable } = await import('./scoring');
+    const profiles = (argValue('--profiles') ?? '100000,1000000').split(',').map(Number);
+    scoring = await scoringBenchmark({ sizes: profiles, repeat: Number(argValue('--repeat') ?? 3) });
+    process.stdout.write(`\nScoring, parquet in to CSV out:\n\n${scoringTable(scoring)}`);
+  }
   if (only === 'training') {
     const training = trainingBenchmark((argValue('--users') ?? '20000,100000').split(',').map(Number));
     process.stdout.write(`\n${training.table}\n`);
@@ -129,7 +140,7 @@ function main(): void {
     return;
   }
   if (only && only !== 'seed') {
-    writeResults({ machine, synth });
+    writeResults({ machine, synth, scoring });
     return;
   }
   const sizes = (argValue('--users') ?? '10000,100000').split(',').map(Number);
@@ -167,7 +178,7 @@ function main(): void {
   process.stdout.write(`\n${lines.join('\n')}\n\n${stages.join('\n')}\n`);
   const training = only ? undefined : trainingBenchmark([20_000, 100_000]);
   if (training) process.stdout.write(`\n${training.table}\n`);
-  writeResults({ machine, synth, pipeline: results, training: training?.results });
+  writeResults({ machine, synth, scoring, pipeline: results, training: training?.results });
 }
 
 function writeResults(results: object): void {
@@ -182,5 +193,8 @@ if (process.argv.includes('--child')) {
     process.exit(1);
   });
 } else {
-  main();
+  main().catch((error) => {
+    process.stderr.write(`${(error as Error).stack}\n`);
+    process.exit(1);
+  });
 }

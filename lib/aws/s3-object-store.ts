@@ -67,7 +67,9 @@ export class S3ObjectStore implements ObjectStore {
     if (length <= 0) return Buffer.alloc(0);
     try {
       const response = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${offset}-${offset + length - 1}` }));
-      return Buffer.from(await response.Body!.transformToByteArray());
+      const bytes = await response.Body!.transformToByteArray();
+      // A view, not a copy: the SDK hands over the array.
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     } catch (error) {
       if (error instanceof NoSuchKey) throw new ObjectNotFoundError(this.bucket, key);
       throw error;

@@ -1,5 +1,5 @@
 import { brotliDecompressSync, gunzipSync } from 'zlib';
-import { parquetMetadataAsync, parquetRead, parquetSchema, type AsyncBuffer, type ColumnData, type FileMetaData } from 'hyparquet';
+import { parquetMetadataAsync, parquetRead, parquetSchema, type AsyncBuffer, type ColumnData, type FileMetaData, type RowGroup } from 'hyparquet';
 import type { ObjectStore } from '../ports/object-store';
 
 /** A parquet object that cannot be read as the caller needs: the message names its key. */
@@ -25,10 +25,11 @@ export interface ParquetObject {
   file: AsyncBuffer;
 }
 
-// hyparquet decodes snappy itself; gzip and brotli go through Node's zlib, which is native code.
+// hyparquet decodes snappy itself; gzip and brotli go through Node's zlib, which is native code. Its
+// Buffers are Uint8Arrays, and hyparquet reads them by their offset, so they are used as they are.
 const COMPRESSORS = {
-  GZIP: (input: Uint8Array) => new Uint8Array(gunzipSync(input)),
-  BROTLI: (input: Uint8Array) => new Uint8Array(brotliDecompressSync(input)),
+  GZIP: (input: Uint8Array) => gunzipSync(input),
+  BROTLI: (input: Uint8Array) => brotliDecompressSync(input),
 };
 
 /**
@@ -43,7 +44,8 @@ export async function openParquetObject(store: ObjectStore, key: string): Promis
     byteLength: object.size,
     slice: async (start, end) => {
       const bytes = await store.getRange(key, start, (end ?? object.size) - start);
-      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer;
+      const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+      return (whole ? bytes.buffer : bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) as ArrayBuffer;
     },
   };
   try {
@@ -71,86 +73,186 @@ function plainValue(key: string, column: string, value: unknown): ParquetValue {
   throw new ParquetReadError(key, `Export file ${key}: column ${column} holds a nested value; only flat columns are read`);
 }
 
-/** One row group's values, column by column: `values[c][r]` is column `columns[c]` of the group's row `r`. */
-export interface ParquetColumnBatch {
-  key: string;
-  columns: readonly string[];
-  rows: number;
-  values: ParquetValue[][];
+/** A value read as a number: NaN for null, booleans as 0 and 1; anything else is an error naming the column. */
+function numberValue(key: string, column: string, value: unknown): number {
+  if (typeof value === 'number') return value;
+  if (value === undefined || value === null) return NaN;
+  if (typeof value === 'bigint') {
+    const number = Number(value);
+    if (!Number.isSafeInteger(number)) throw new ParquetReadError(key, `Export file ${key}: column ${column} holds ${value}, beyond a safe integer`);
+    return number;
+  }
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  const shown = value instanceof Date ? value.toISOString() : typeof value === 'string' ? JSON.stringify(value) : 'a nested value';
+  throw new ParquetReadError(key, `Export file ${key}: column ${column} holds ${shown}, not a number`);
 }
 
-/** Reads one row group of an open parquet object, the given columns as plain values. */
-async function readRowGroup(parquet: ParquetObject, columns: readonly string[], rowStart: number, rows: number): Promise<ParquetColumnBatch> {
+/** One row group, column by column: `values[c][r]` is column `columns[c]` of the group's row `r`. */
+export interface ParquetColumnBatch {
+  key: string;
+  rows: number;
+  /** Columns read as plain values. */
+  columns: readonly string[];
+  values: ParquetValue[][];
+  /**
+   * Columns read as numbers (the `numbers` option), NaN for null. The arrays are reused for the next row
+   * group of the stream: a consumer keeps what it needs before asking for the next batch.
+   */
+  numberColumns: readonly string[];
+  numbers: Float64Array[];
+}
+
+/**
+ * Reads one column of a row group. Columns are read one at a time, and each is converted before the
+ * next is read: what the reader builds for a column (arrays, BigInts, boxed numbers) then lives only
+ * briefly, and a young-generation collection frees it instead of promoting it.
+ */
+async function readColumn<T>(
+  parquet: ParquetObject,
+  column: string,
+  rowStart: number,
+  rows: number,
+  into: (chunks: ColumnData[]) => T,
+): Promise<T> {
   const { key } = parquet;
-  const rowEnd = rowStart + rows;
   // Chunks arrive in callbacks; they are converted after the read, so a bad value fails the read, not a callback.
   const chunks: ColumnData[] = [];
   try {
     await parquetRead({
       file: parquet.file,
       metadata: parquet.metadata,
-      columns: [...columns],
+      columns: [column],
       rowStart,
-      rowEnd,
+      rowEnd: rowStart + rows,
       compressors: COMPRESSORS,
       onChunk: (chunk) => chunks.push(chunk),
     });
   } catch (error) {
     throw new ParquetReadError(key, `Export file ${key} is not readable parquet: ${(error as Error).message}`);
   }
-  const values = columns.map((column) => {
-    const own = chunks.filter((chunk) => chunk.columnName === column);
-    const [only] = own;
-    // The usual case, one plain array holding exactly the group's rows, is converted where it lies.
-    const target: unknown[] =
-      own.length === 1 && Array.isArray(only.columnData) && only.rowStart === rowStart && only.rowEnd === rowEnd ? only.columnData : new Array<unknown>(rows).fill(null);
-    for (const chunk of own) {
-      if (chunk.columnData === target) continue;
-      const from = Math.max(chunk.rowStart, rowStart);
-      const to = Math.min(chunk.rowEnd, rowEnd);
-      for (let row = from; row < to; row++) target[row - rowStart] = chunk.columnData[row - chunk.rowStart];
-    }
-    for (let row = 0; row < rows; row++) target[row] = plainValue(key, column, target[row]);
-    return target as ParquetValue[];
-  });
-  return { key, columns, rows, values };
+  return into(chunks);
+}
+
+/** Calls `each` with every value of the chunks that falls in the group's rows, by row index in the group. */
+function forEachValue(chunks: ColumnData[], rowStart: number, rows: number, each: (row: number, value: unknown) => void): void {
+  for (const chunk of chunks) {
+    const from = Math.max(chunk.rowStart, rowStart);
+    const to = Math.min(chunk.rowEnd, rowStart + rows);
+    for (let row = from; row < to; row++) each(row - rowStart, chunk.columnData[row - chunk.rowStart]);
+  }
+}
+
+/**
+ * Reads one row group of an open parquet object: `columns` as plain values, `numbers` as numbers, into
+ * `numberArrays` (one per number column, grown when too short).
+ */
+async function readRowGroup(
+  parquet: ParquetObject,
+  columns: readonly string[],
+  numberColumns: readonly string[],
+  numberArrays: Float64Array[],
+  rowStart: number,
+  rows: number,
+): Promise<ParquetColumnBatch> {
+  const { key } = parquet;
+  // Numbers first: they go into reused arrays, so the plain values, new objects, are the last made and
+  // the youngest when the consumer takes them.
+  for (const [index, column] of numberColumns.entries()) {
+    if (numberArrays[index].length < rows) numberArrays[index] = new Float64Array(rows);
+    const target = numberArrays[index];
+    target.fill(NaN, 0, rows);
+    await readColumn(parquet, column, rowStart, rows, (chunks) =>
+      forEachValue(chunks, rowStart, rows, (row, value) => (target[row] = numberValue(key, column, value))),
+    );
+  }
+  const values: ParquetValue[][] = [];
+  for (const column of columns) {
+    values.push(
+      await readColumn(parquet, column, rowStart, rows, (chunks) => {
+        const [only] = chunks;
+        // The usual case, one plain array holding exactly the group's rows, is converted where it lies.
+        if (chunks.length === 1 && Array.isArray(only.columnData) && only.rowStart === rowStart && only.rowEnd === rowStart + rows) {
+          const target = only.columnData as unknown[];
+          for (let row = 0; row < rows; row++) target[row] = plainValue(key, column, target[row]);
+          return target as ParquetValue[];
+        }
+        const target = new Array<ParquetValue>(rows).fill(null);
+        forEachValue(chunks, rowStart, rows, (row, value) => (target[row] = plainValue(key, column, value)));
+        return target;
+      }),
+    );
+  }
+  return { key, rows, columns, values, numberColumns, numbers: numberArrays.map((array) => array.subarray(0, rows)) };
+}
+
+function sliceOf(bytes: ArrayBuffer, start: number, end: number): ArrayBuffer {
+  return start === 0 && end === bytes.byteLength ? bytes : bytes.slice(start, end);
+}
+
+/** Where a row group's column chunks lie in the file, all columns together; undefined when the footer does not say. */
+function rowGroupBytes(group: RowGroup): { start: number; end: number } | undefined {
+  let start = Infinity;
+  let end = 0;
+  for (const column of group.columns) {
+    const meta = column.meta_data;
+    if (!meta) return undefined;
+    const offset = Number(meta.dictionary_page_offset || meta.data_page_offset);
+    start = Math.min(start, offset);
+    end = Math.max(end, offset + Number(meta.total_compressed_size));
+  }
+  return end > start ? { start, end } : undefined;
 }
 
 /**
  * Streams parquet objects one row group at a time, column by column: for consumers that work on whole
- * columns (scoring), where a row object per row would cost more than reading the file. With `columns`,
- * only those are read, in that order, and a file that lacks one fails naming the file and the column.
- * The next row group is read while the consumer works on this one, so the store's latency is hidden;
- * at most two row groups are held.
+ * columns (scoring), where a row object per row would cost more than reading the file. `columns` are read
+ * as plain values (all of the file's when neither option is given), `numbers` as Float64Arrays; a file
+ * that lacks one fails naming the file and the column, a value in `numbers` that is not a number (or
+ * null) fails naming the column. Each row group is fetched in one ranged read, and the next one's bytes
+ * are fetched while the consumer works on this one, so the store's latency is hidden; one row group is
+ * decoded at a time.
  */
 export async function* parquetColumnBatches(
   store: ObjectStore,
   keys: readonly string[],
-  options: { columns?: readonly string[] } = {},
+  options: { columns?: readonly string[]; numbers?: readonly string[] } = {},
 ): AsyncGenerator<ParquetColumnBatch> {
+  const numberColumns = options.numbers ?? [];
+  const numberArrays = numberColumns.map(() => new Float64Array(0));
   for (const key of keys) {
     const parquet = await openParquetObject(store, key);
-    const columns = options.columns ?? parquet.columns;
-    const missing = columns.filter((column) => !parquet.columns.includes(column));
+    const columns = options.columns ?? (options.numbers ? [] : parquet.columns);
+    const missing = [...columns, ...numberColumns].filter((column) => !parquet.columns.includes(column));
     if (missing.length > 0) {
       throw new ParquetReadError(key, `Export file ${key} lacks the column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (it has ${parquet.columns.join(', ')})`);
     }
-    const groups: Array<{ rowStart: number; rows: number }> = [];
-    for (let i = 0, rowStart = 0; i < parquet.metadata.row_groups.length; i++) {
-      const rows = Number(parquet.metadata.row_groups[i].num_rows);
-      groups.push({ rowStart, rows });
-      rowStart += rows;
-    }
-    const read = (index: number) => {
-      const batch = readRowGroup(parquet, columns, groups[index].rowStart, groups[index].rows);
-      // Awaited in turn below; a consumer that stops early must not leave an unhandled rejection.
-      batch.catch(() => undefined);
-      return batch;
+    const groups = parquet.metadata.row_groups;
+    const fetched = new Map<number, Promise<ArrayBuffer>>();
+    const fetch = (index: number) => {
+      const range = rowGroupBytes(groups[index]);
+      if (!range || fetched.has(index)) return;
+      const bytes = Promise.resolve(parquet.file.slice(range.start, range.end));
+      // Awaited when its row group is read; a consumer that stops early must not leave an unhandled rejection.
+      bytes.catch(() => undefined);
+      fetched.set(index, bytes);
     };
-    let next = groups.length > 0 ? read(0) : undefined;
-    for (let index = 0; next; index++) {
-      const batch = await next;
-      next = index + 1 < groups.length ? read(index + 1) : undefined;
+    let rowStart = 0;
+    for (let index = 0; index < groups.length; index++) {
+      fetch(index);
+      const range = rowGroupBytes(groups[index]);
+      const bytes = fetched.get(index);
+      const file: AsyncBuffer = {
+        byteLength: parquet.file.byteLength,
+        slice: async (start, end = parquet.file.byteLength) =>
+          range && bytes && start >= range.start && end <= range.end ? sliceOf(await bytes, start - range.start, end - range.start) : parquet.file.slice(start, end),
+      };
+      const rows = Number(groups[index].num_rows);
+      const batch = await readRowGroup({ ...parquet, file }, columns, numberColumns, numberArrays, rowStart, rows);
+      fetched.delete(index);
+      // The next group's bytes arrive while the consumer works on this one; asked for only now, they are
+      // held for as short a time as that allows.
+      if (index + 1 < groups.length) fetch(index + 1);
+      rowStart += rows;
       yield batch;
     }
   }

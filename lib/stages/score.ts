@@ -1,18 +1,18 @@
 import { stringify } from 'csv-stringify/sync';
-import { once } from 'events';
-import { PassThrough } from 'stream';
 import { USER_ID_COLUMN } from '../features/spec';
 import type { RunLedger, RunRecord } from '../ledger/run-ledger';
 import { GbtBatchScorer } from '../model/gbt-scorer';
 import { ModelRegistry } from '../model/registry';
-import { parquetColumnBatches, type ParquetValue } from '../parquet/rows';
+import { parquetColumnBatches } from '../parquet/rows';
 import type { Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
 import type { ObjectStore } from '../ports/object-store';
 import type { ExportOutputs } from './export';
 
-/** Rows per CSV part file unless the options say otherwise: about 24 MB of CSV. */
-export const DEFAULT_PART_ROWS = 500_000;
+/** Rows per CSV part file unless the options say otherwise: about 4.8 MB of CSV, stored with one PUT. */
+export const DEFAULT_PART_ROWS = 100_000;
+/** Two parts are held in memory, one stored while the next is written: about 96 MB at this size. */
+export const MAX_PART_ROWS = 1_000_000;
 /**
  * Predictions are written rounded to this many decimals: AEP's propensity field is a number, a millionth
  * is finer than any audience threshold, and the CSV is half the size of full doubles.
@@ -29,7 +29,7 @@ export interface ScoreOptions {
   modelName: string;
   /** The profile dataset the scores are ingested into; it names the folder the dataflow watches. */
   scoresDatasetId: string;
-  /** Rows per CSV part file; DEFAULT_PART_ROWS when absent. */
+  /** Rows per CSV part file, at most MAX_PART_ROWS; DEFAULT_PART_ROWS when absent. */
   partRows?: number;
 }
 
@@ -93,6 +93,23 @@ function partName(index: number): string {
 }
 
 const SCALE = 10 ** PREDICTION_DECIMALS;
+const CSV_HEADER = stringify([[...SCORES_HEADER]]);
+/**
+ * Lines made at a time before they go into the part: their text is garbage soon after it is made, so the
+ * young-generation collector frees it instead of promoting it (see BENCHMARKS.md, scoring memory).
+ */
+const CSV_SLICE_ROWS = 1000;
+/** A field RFC 4180 writes as it is: no delimiter, quote or line break (every ECID). */
+const PLAIN_FIELD = /^[^",\r\n]*$/;
+
+/**
+ * One CSV line. csv-stringify writes any field that needs quoting; a plain user id (the prediction is
+ * always plain) is joined directly: the writer's general path makes over a kilobyte of garbage a line,
+ * which at a million profiles is most of the collector's work (BENCHMARKS.md, scoring).
+ */
+function csvLine(userId: string, prediction: string): string {
+  return PLAIN_FIELD.test(userId) ? `${userId},${prediction}\n` : stringify([[userId, prediction]]);
+}
 
 /**
  * A probability as CSV text with PREDICTION_DECIMALS decimals (`0.042170`): made from the integer number
@@ -105,45 +122,67 @@ export function formatPrediction(probability: number): string {
   return units === SCALE ? `1.${'0'.repeat(PREDICTION_DECIMALS)}` : `0.${String(units).padStart(PREDICTION_DECIMALS, '0')}`;
 }
 
-/** One CSV object, uploaded while it is written: a multipart upload fed through a stream that holds little. */
-class CsvPart {
-  rows = 0;
-  private readonly body = new PassThrough();
-  private readonly uploaded: Promise<void>;
+/**
+ * The run's CSV part files. A part is written into a buffer and stored with one PUT once complete; that
+ * PUT overlaps the writing of the next part, and the two buffers are reused from part to part. A part of
+ * the default size fits one upload part, so streaming it through the upload would only gather the same
+ * bytes in chunks and copy them again; held once, memory is two parts whatever the number of profiles.
+ */
+class CsvPartFiles {
+  /** Every part opened, in order, with its rows. */
+  readonly parts: Array<{ key: string; rows: number }> = [];
+  private current?: { key: string; rows: number; bytes: Buffer; length: number };
+  private readonly spare: Buffer[] = [];
+  private storing?: Promise<void>;
 
   constructor(
-    store: ObjectStore,
-    readonly key: string,
-  ) {
-    this.uploaded = store.put(key, this.body, 'text/csv');
-    this.uploaded.catch(() => undefined);
+    private readonly store: ObjectStore,
+    private readonly prefix: string,
+  ) {}
+
+  /** Rows in the part being written (0 when none is). */
+  get rowsInPart(): number {
+    return this.current?.rows ?? 0;
   }
 
-  async write(text: string): Promise<void> {
-    // Wait while the upload has enough in hand; fail at once if it fails (it would never drain).
-    if (!this.body.write(text)) await Promise.race([once(this.body, 'drain'), this.uploaded.then(() => Promise.reject(new Error(`The upload of ${this.key} ended early`)))]);
+  /** Appends CSV text holding `rows` rows to the part being written, opening one if needed. */
+  write(text: string, rows: number): void {
+    if (!this.current) {
+      this.current = { key: `${this.prefix}${partName(this.parts.length)}`, rows: 0, bytes: this.spare.pop() ?? Buffer.alloc(0), length: 0 };
+      this.parts.push({ key: this.current.key, rows: 0 });
+    }
+    const part = this.current;
+    const needed = part.length + Buffer.byteLength(text);
+    if (needed > part.bytes.length) {
+      const grown = Buffer.allocUnsafe(Math.max(needed, 2 * part.bytes.length));
+      part.bytes.copy(grown, 0, 0, part.length);
+      part.bytes = grown;
+    }
+    part.length += part.bytes.write(text, part.length);
+    part.rows += rows;
+    this.parts[this.parts.length - 1].rows = part.rows;
   }
 
-  async finish(): Promise<void> {
-    this.body.end();
-    await this.uploaded;
+  /** Starts storing the part being written, once the previous part is stored. */
+  async completePart(): Promise<void> {
+    const part = this.current;
+    if (!part) return;
+    await this.storing;
+    this.current = undefined;
+    this.storing = this.store.put(part.key, part.bytes.subarray(0, part.length), 'text/csv').then(() => void this.spare.push(part.bytes));
+    this.storing.catch(() => undefined);
   }
 
-  /** Ends the upload with an error, so no object is completed from what was written. */
-  async abort(): Promise<void> {
-    this.body.destroy(new Error(`Scoring stopped; ${this.key} is abandoned`));
-    await this.uploaded.catch(() => undefined);
+  /** Stores the last part and waits until every part is stored. */
+  async finish(): Promise<Array<{ key: string; rows: number }>> {
+    await this.completePart();
+    await this.storing;
+    return this.parts;
   }
-}
 
-/** A feature column as the model reads it: numbers, NaN for null (minutes-since with no event), booleans as 0/1. */
-function featureColumn(key: string, column: string, values: ParquetValue[], rows: number, out: Float64Array): void {
-  for (let r = 0; r < rows; r++) {
-    const value = values[r];
-    if (typeof value === 'number') out[r] = value;
-    else if (value === null) out[r] = NaN;
-    else if (typeof value === 'boolean') out[r] = value ? 1 : 0;
-    else throw new ScoreInputError(`Export file ${key}: feature column ${column} holds ${JSON.stringify(value)}, not a number`);
+  /** Waits for a PUT under way to settle, so that what it stored can be deleted. */
+  async settle(): Promise<void> {
+    await this.storing?.catch(() => undefined);
   }
 }
 
@@ -158,9 +197,10 @@ async function deleteAll(store: ObjectStore, keys: readonly string[]): Promise<v
  * - Input: the newest succeeded export, unless a succeeded score run already scored it or a newer one
  *   (so an export is scored once, and older features never overwrite newer scores). Skipped, with the
  *   reason, when there is no such export, when it holds no profiles, or when no model is in production.
- * - Streaming: the export's parquet is read a row group at a time (the model's columns only); each group
- *   is scored in one batch and written as CSV into a part file that is uploaded while it is written.
- *   Memory follows a row group and the upload's buffers, never the number of profiles.
+ * - Streaming: the export's parquet is read a row group at a time (the model's columns only, the next
+ *   group's bytes fetched meanwhile); each group is scored in one batch and appended as CSV to the part
+ *   file being written, which is stored when it holds `partRows` rows while the next one is written.
+ *   Memory follows a row group and two part files, never the number of profiles.
  * - Publishing: AEP ingests any new CSV under `<ingress><scoresDatasetId>/`, so parts are written under a
  *   staging prefix outside it, then copied server-side into
  *   `<ingress><scoresDatasetId>/exportTime=<UTC YYYYMMDDHHMMSS>/part-NNNNN.csv`; `_manifest.json` is
@@ -169,7 +209,9 @@ async function deleteAll(store: ObjectStore, keys: readonly string[]): Promise<v
  */
 export async function scoreProfiles(deps: ScoreDeps, options: ScoreOptions): Promise<RunRecord> {
   const partRows = options.partRows ?? DEFAULT_PART_ROWS;
-  if (!Number.isSafeInteger(partRows) || partRows < 1) throw new Error(`partRows must be a positive integer, got ${partRows}`);
+  if (!Number.isSafeInteger(partRows) || partRows < 1 || partRows > MAX_PART_ROWS) {
+    throw new Error(`partRows must be an integer from 1 to ${MAX_PART_ROWS}, got ${partRows}`);
+  }
   if (!DATASET_ID.test(options.scoresDatasetId)) throw new Error(`The scores dataset id ${JSON.stringify(options.scoresDatasetId)} is not a dataset id`);
 
   return deps.ledger.run('score', async ({ runId }) => {
@@ -202,58 +244,39 @@ export async function scoreProfiles(deps: ScoreDeps, options: ScoreOptions): Pro
     const features = production.model.featureNames;
     const scorer = new GbtBatchScorer(production.model);
     const staging = scoresStagingPrefix(options.ingressPrefix, options.scoresDatasetId, runId);
-    const staged: Array<{ key: string; rows: number }> = [];
+    const parts = new CsvPartFiles(deps.store, staging);
     const published: string[] = [];
-    let part: CsvPart | undefined;
     try {
-      const columns = features.map(() => new Float64Array(0));
       let predictions = new Float64Array(0);
-      const records: Array<[string, string]> = [];
       let rows = 0;
       let fileRow = 0;
       let file = '';
-      for await (const batch of parquetColumnBatches(deps.store, scoring.files, { columns: [USER_ID_COLUMN, ...features] })) {
+      // Features are read as numbers: null (minutes since an event that never happened) is NaN, a missing
+      // value to the model; text in a feature column fails, naming the file and the column.
+      for await (const batch of parquetColumnBatches(deps.store, scoring.files, { columns: [USER_ID_COLUMN], numbers: features })) {
         if (batch.key !== file) [file, fileRow] = [batch.key, 0];
-        if (predictions.length < batch.rows) {
-          predictions = new Float64Array(batch.rows);
-          columns.forEach((_, f) => (columns[f] = new Float64Array(batch.rows)));
-        }
-        features.forEach((name, f) => featureColumn(batch.key, name, batch.values[f + 1], batch.rows, columns[f]));
-        scorer.predict(columns, batch.rows, predictions);
+        if (predictions.length < batch.rows) predictions = new Float64Array(batch.rows);
+        scorer.predict(batch.numbers, batch.rows, predictions);
 
         const userIds = batch.values[0];
         for (let start = 0; start < batch.rows; ) {
-          part ??= new CsvPart(deps.store, `${staging}${partName(staged.length)}`);
-          const end = Math.min(batch.rows, start + partRows - part.rows);
-          // The records are reused from group to group: a fresh pair per profile is garbage for nothing.
-          while (records.length < end - start) records.push(['', '']);
+          const end = Math.min(batch.rows, start + partRows - parts.rowsInPart, start + CSV_SLICE_ROWS);
+          let text = parts.rowsInPart === 0 ? CSV_HEADER : '';
           for (let r = start; r < end; r++) {
             const userId = userIds[r];
             if (typeof userId !== 'string' || userId === '') {
               throw new ScoreInputError(`Export file ${batch.key}: row ${fileRow + r} has no ${USER_ID_COLUMN}`);
             }
-            const record = records[r - start];
-            record[0] = userId;
-            record[1] = formatPrediction(predictions[r]);
+            text += csvLine(userId, formatPrediction(predictions[r]));
           }
-          const slice = end - start === records.length ? records : records.slice(0, end - start);
-          await part.write(stringify(slice, { header: part.rows === 0, columns: [...SCORES_HEADER] }));
-          part.rows += end - start;
+          parts.write(text, end - start);
           start = end;
-          if (part.rows === partRows) {
-            await part.finish();
-            staged.push({ key: part.key, rows: part.rows });
-            part = undefined;
-          }
+          if (parts.rowsInPart === partRows) await parts.completePart();
         }
         rows += batch.rows;
         fileRow += batch.rows;
       }
-      if (part) {
-        await part.finish();
-        staged.push({ key: part.key, rows: part.rows });
-        part = undefined;
-      }
+      const staged = await parts.finish();
       if (rows !== scoring.rows) {
         throw new ScoreInputError(`Export ${newestExport.runId} recorded ${scoring.rows} scoring rows, but its files hold ${rows}`);
       }
@@ -262,13 +285,12 @@ export async function scoreProfiles(deps: ScoreDeps, options: ScoreOptions): Pro
       for await (const existing of deps.store.list(folder)) {
         throw new Error(`${folder} already holds ${existing.key}; a scores folder is written by one run only`);
       }
-      const files: ScoreManifest['files'] = [];
-      for (const [index, from] of staged.entries()) {
-        const key = `${folder}${partName(index)}`;
-        published.push(key);
-        await deps.store.copy(from.key, key);
-        files.push({ key, rows: from.rows });
-      }
+      const files: ScoreManifest['files'] = staged.map((from, index) => ({ key: `${folder}${partName(index)}`, rows: from.rows }));
+      published.push(...files.map((f) => f.key));
+      // Every copy settles before a failure is handled, so none lands after the clean-up.
+      const copies = await Promise.allSettled(staged.map((from, index) => deps.store.copy(from.key, files[index].key)));
+      const failed = copies.find((c): c is PromiseRejectedResult => c.status === 'rejected');
+      if (failed) throw failed.reason;
       const manifestKey = `${folder}${MANIFEST_NAME}`;
       const manifest: ScoreManifest = { runId, modelName: options.modelName, modelVersion, exportRunId: newestExport.runId, rows, files };
       await deps.store.put(manifestKey, `${JSON.stringify(manifest, null, 2)}\n`, 'application/json');
@@ -287,9 +309,8 @@ export async function scoreProfiles(deps: ScoreDeps, options: ScoreOptions): Pro
       deps.log.info('Profiles scored', { rows, files: files.length, folder, modelVersion });
       return { inputs, outputs };
     } catch (error) {
-      const abandoned = part ? [part.key] : [];
-      await part?.abort();
-      await deleteAll(deps.store, [...published, ...staged.map((s) => s.key), ...abandoned]);
+      await parts.settle();
+      await deleteAll(deps.store, [...published, ...parts.parts.map((p) => p.key)]);
       throw error;
     }
   });

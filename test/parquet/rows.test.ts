@@ -1,6 +1,6 @@
 import { ParquetSchema, ParquetWriter } from '@dsnp/parquetjs';
 import { PassThrough } from 'stream';
-import { parquetColumnBatches, parquetRows, ParquetReadError, type ParquetColumnBatch, type ParquetRow } from '../../lib/parquet/rows';
+import { parquetColumnBatches, parquetRows, ParquetReadError, type ParquetColumnBatch, type ParquetValue } from '../../lib/parquet/rows';
 import { startTestPlatform } from '../helpers/platform';
 
 type Platform = Awaited<ReturnType<typeof startTestPlatform>>;
@@ -29,8 +29,8 @@ async function parquet(rows: Array<Record<string, unknown>>, compression: Codec,
   return Buffer.concat(chunks);
 }
 
-async function collect(rows: AsyncIterable<ParquetRow>): Promise<ParquetRow[]> {
-  const out: ParquetRow[] = [];
+async function collect<T>(rows: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
   for await (const row of rows) out.push(row);
   return out;
 }
@@ -95,6 +95,27 @@ it('hands over a row group at a time, column by column, as plain values', async 
   expect(second.values[0][0]).toBe('u64');
   expect(second.values[1][1]).toBe(195);
   expect(second.values[2].slice(0, 3)).toEqual([96, 97.5, null]);
+});
+
+it('reads number columns as numbers: NaN for null, into arrays reused from group to group', async () => {
+  await platform.bucket.put('rows/numbers/part-0.parquet', await parquet(sample(150), 'GZIP', 64));
+  const seen: Array<{ rows: number; userIds: ParquetValue[]; received: number[]; minutes: number[]; buffer: ArrayBufferLike }> = [];
+  for await (const batch of parquetColumnBatches(platform.bucket, ['rows/numbers/part-0.parquet'], { columns: ['userId'], numbers: ['emailsReceived', 'minutes_since_emailOpened'] })) {
+    expect(batch.numberColumns).toEqual(['emailsReceived', 'minutes_since_emailOpened']);
+    expect(batch.numbers.every((column) => column instanceof Float64Array && column.length === batch.rows)).toBe(true);
+    seen.push({ rows: batch.rows, userIds: batch.values[0], received: [...batch.numbers[0]], minutes: [...batch.numbers[1]], buffer: batch.numbers[0].buffer });
+  }
+  expect(seen.map((s) => s.rows)).toEqual([64, 64, 22]);
+  expect(seen[1].userIds[0]).toBe('u64');
+  expect(seen[1].received.slice(0, 2)).toEqual([192, 195]);
+  expect(seen[1].minutes.slice(0, 3)).toEqual([96, 97.5, NaN]);
+  expect(seen[2].buffer).toBe(seen[0].buffer);
+  await expect(collect(parquetColumnBatches(platform.bucket, ['rows/numbers/part-0.parquet'], { numbers: ['userId'] }))).rejects.toThrow(
+    'Export file rows/numbers/part-0.parquet: column userId holds "u0", not a number',
+  );
+  await expect(collect(parquetColumnBatches(platform.bucket, ['rows/numbers/part-0.parquet'], { numbers: ['emailsClicked'] }))).rejects.toThrow(
+    'lacks the column emailsClicked',
+  );
 });
 
 it('names a file whose footer reads but whose data does not', async () => {

@@ -231,6 +231,16 @@ it('accepts null features: a profile with no minutes-since values is scored as p
   }
 });
 
+it('writes a user id that needs quoting through the CSV writer', async () => {
+  const t = setup();
+  const odd = [{ ...scoringProfile(0), userId: 'id,with "quotes"' }, { ...scoringProfile(1), userId: 'line\nbreak' }, scoringProfile(2)];
+  await t.exportFiles([odd]);
+  const run = await t.score();
+  const rows = await csvRows((run.outputs as ScoreOutputs).files);
+  expect(rows.map((r) => r.userId)).toEqual(['id,with "quotes"', 'line\nbreak', scoringProfile(2).userId]);
+  expect(rows.map((r) => Number(r.prediction))).toEqual(odd.map(expectedPrediction));
+});
+
 it('skips an empty export, naming it, and writes nothing', async () => {
   const t = setup();
   const empty = await recordExport(t.ledger, t.clock, { folder: 'egress/scoringds/exportTime=20260301110000/', files: [], rows: 0 });
@@ -279,16 +289,16 @@ it('names the file and the column when a feature column is missing', async () =>
 it('refuses a feature column that holds text, naming the file and the column', async () => {
   const t = setup();
   const texts = await t.exportFiles([await scoringParquet([{ ...scoringProfile(0), emailsOpened: 'many' }], { types: { emailsOpened: 'UTF8' } })], 1);
-  await expect(t.score()).rejects.toThrow(
-    new ScoreInputError(`Export file ${(texts.outputs as ExportOutputs).scoring.files[0]}: feature column emailsOpened holds "many", not a number`),
-  );
+  const failure = t.score();
+  await expect(failure).rejects.toBeInstanceOf(ParquetReadError);
+  await expect(failure).rejects.toThrow(`Export file ${(texts.outputs as ExportOutputs).scoring.files[0]}: column emailsOpened holds "many", not a number`);
   expect(await t.written()).toEqual([]);
 });
 
 it('refuses a profile without a userId, naming the file and the row', async () => {
   const t = setup();
   const exported = await t.exportFiles([[scoringProfile(0), { ...scoringProfile(1), userId: null }]]);
-  await expect(t.score()).rejects.toThrow(`Export file ${(exported.outputs as ExportOutputs).scoring.files[0]}: row 1 has no userId`);
+  await expect(t.score()).rejects.toThrow(new ScoreInputError(`Export file ${(exported.outputs as ExportOutputs).scoring.files[0]}: row 1 has no userId`));
   expect(await t.written()).toEqual([]);
 });
 
@@ -301,7 +311,8 @@ it('refuses an export whose files do not hold the rows it recorded', async () =>
 
 it('refuses options that would write somewhere unexpected', async () => {
   await expect(setup({ scoresDatasetId: '../x' }).score()).rejects.toThrow('The scores dataset id "../x" is not a dataset id');
-  await expect(setup({ partRows: 0 }).score()).rejects.toThrow('partRows must be a positive integer, got 0');
+  await expect(setup({ partRows: 0 }).score()).rejects.toThrow('partRows must be an integer from 1 to 1000000, got 0');
+  await expect(setup({ partRows: 1_000_001 }).score()).rejects.toThrow('got 1000001');
 });
 
 it('writes a prediction with six decimals that reads back as the rounded probability', () => {
