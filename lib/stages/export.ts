@@ -45,8 +45,11 @@ export async function exportFeatures(deps: ExportDeps, options: ExportOptions): 
   return deps.ledger.run('export', async () => {
     // Every featurization since the last export goes out in this one: the export is incremental, so
     // its files hold the rows of all of them (an export can be skipped while featurize runs again).
+    // The last success may lie behind any number of skipped runs; the newest ones are enough to know
+    // which folders earlier exports claimed.
+    const lastExport = await deps.ledger.newest('export', (r) => r.status === 'succeeded');
+    const lastExported = lastExport?.outputs?.featurizeRunId as string | undefined;
     const earlierExports = (await deps.ledger.recent('export', 50)).filter((r) => r.status === 'succeeded');
-    const lastExported = earlierExports[0]?.outputs?.featurizeRunId as string | undefined;
     const pending = (await deps.ledger.recent('featurize', 50)).filter((r) => r.status === 'succeeded' && (!lastExported || r.runId > lastExported));
     if (pending.length === 0) {
       return { status: 'skipped', reason: lastExported ? `Featurization ${lastExported} is already exported; nothing newer` : 'No featurization to export yet' };

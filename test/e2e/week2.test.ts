@@ -102,6 +102,13 @@ describe('week 2 on the embedded platform: featurize and export', () => {
     expect(await exportNow()).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/already exported/) });
   });
 
+  it('still knows what it exported after more skipped runs than the ledger reads at once', async () => {
+    for (let i = 0; i < 60; i++) {
+      await ledger.run('export', async () => ({ status: 'skipped', reason: 'nothing new (filler)' }));
+    }
+    expect(await exportNow()).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/already exported/) });
+  });
+
   it('featurizes only the new snapshot next time, and exports only its rows', async () => {
     // New users arrive in a new batch (a new snapshot) of the same dataset.
     const batchId = await aep.ingestion.createBatch(eventsDatasetId, { format: 'json' });
