@@ -333,12 +333,13 @@ export class PropensityPipeline extends Construct {
       },
     });
     // Scoring streams; 1,769 MB is where Lambda gives one full vCPU. Its parts are staged beside ingress/,
-    // outside what AEP watches, then copied in and the staged copies deleted.
+    // outside what AEP watches, then copied in and the staged copies deleted; a run that fails while
+    // copying deletes the copies it made, so AEP never sees a half-published run.
     const staging = `${ingress.replace(/\/+$/, '')}_staging/`;
     const score = stage('score', model.score, { schedule: 'cron(30 5 * * ? *)', timeoutSeconds: 900, memorySize: 1769 }, {
       read: [runs, egress, models, staging],
       write: [ingress, staging],
-      delete: [staging],
+      delete: [ingress, staging],
       environment: { ...modelEnvironment, PIPELINE_INGRESS_PREFIX: ingress, PIPELINE_SCORES_DATASET_ID: this.provisioning.scoresDatasetId },
     });
     const ingestionCheck = stage('ingestion-check', model.ingestionCheck, { schedule: 'cron(15 * * * ? *)', timeoutSeconds: 120 }, { read: [runs] });

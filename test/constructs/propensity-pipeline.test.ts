@@ -132,8 +132,9 @@ describe('PropensityPipeline', () => {
       statements(fn)
         .filter((s) => s.actions.includes(action))
         .flatMap((s) => s.resources.map((r) => r.replace(/^\$\{aws_s3_bucket\.\w+\.arn\}\//, '')));
-    // The scorer deletes only its own staged parts, never what AEP reads.
-    expect(resourcesFor(byStage('Score'), 's3:DeleteObject')).toEqual(['ingress_staging/*']);
+    // The scorer deletes its staged parts, and its own copies when publishing fails; nothing else may.
+    expect(resourcesFor(byStage('Score'), 's3:DeleteObject').sort()).toEqual(['ingress/*', 'ingress_staging/*']);
+    expect(resourcesFor(byStage('Train'), 's3:DeleteObject')).toEqual([]);
     expect(resourcesFor(byStage('Score'), 's3:PutObject').sort()).toEqual(['ingress/*', 'ingress_staging/*', 'runs/*']);
     expect(resourcesFor(byStage('Train'), 's3:PutObject').sort()).toEqual(['models/*', 'runs/*']);
     expect(resourcesFor(byStage('IngestionCheck'), 's3:PutObject')).toEqual(['runs/*']);
