@@ -6,7 +6,7 @@
  *
  * The parent starts the embedded platform's object store and fills it: scoring parquet shaped like the
  * week-2 export (its columns and types, gzip, row groups of 10,000, part files of 500,000 rows), a
- * production model trained with the default GBT parameters on 50,000 labelled rows, and the export's
+ * production model trained with the train stage's tree settings (TRAINING_GBT_PARAMS) on 50,000 labelled rows, and the export's
  * ledger record. Each run of the score stage then happens in a fresh process running
  * bench/scoring-child.ts bundled as a Lambda handler is, talking to that store over HTTP as a Lambda talks
  * to S3: its peak RSS and heap are the scoring's own, so 1,000,000 profiles compare with 100,000 like for
@@ -29,6 +29,7 @@ import { systemClock } from '../lib/ports/clock';
 import type { ExportOutputs } from '../lib/stages/export';
 import type { ScoringRunFigures, ScoringTask } from './scoring-child';
 import { profileFeatures, promoteModel, scoringParquet, scoringProfiles, trainingModel } from '../test/helpers/scoring-data';
+import { TRAINING_GBT_PARAMS } from '../lib/stages/train';
 
 const BUCKET = 'scoring-bench';
 const MODEL = 'bench_model';
@@ -88,8 +89,8 @@ export async function scoringBenchmark(options: { sizes: number[]; repeat: numbe
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
     const store = new S3ObjectStore(s3, BUCKET);
 
-    log('scoring: training the production model (default GBT parameters, 50,000 rows) ...');
-    const model = trainingModel(50_000);
+    log('scoring: training the production model (the train stage\'s tree settings, 50,000 rows) ...');
+    const model = trainingModel(50_000, { ...TRAINING_GBT_PARAMS });
     await promoteModel(store, MODEL, 'v1', model);
 
     const predictionRows = 100_000;
