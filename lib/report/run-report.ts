@@ -65,12 +65,14 @@ function table(head: string[], rows: Array<Array<string | number>>): string {
 const WIDTH = 420;
 const HEIGHT = 300;
 const PAD = 40;
+/** Room on the left for the y tick labels and, beside them, the axis title. */
+const LEFT = 68;
 const COLOURS = ['#1f6feb', '#d97706', '#059669', '#9333ea'];
 
 /** Axes and labels of a chart whose x and y run over [0, xMax] and [0, yMax]. */
 function frame(xLabel: string, yLabel: string, xMax: number, yMax: number, yFormat: (v: number) => string): string {
   const ticks = [0, 0.25, 0.5, 0.75, 1];
-  const x = (v: number) => PAD + (v / xMax) * (WIDTH - 2 * PAD);
+  const x = (v: number) => LEFT + (v / xMax) * (WIDTH - LEFT - PAD);
   const y = (v: number) => HEIGHT - PAD - (v / yMax) * (HEIGHT - 2 * PAD);
   const grid = ticks
     .map(
@@ -78,24 +80,28 @@ function frame(xLabel: string, yLabel: string, xMax: number, yMax: number, yForm
         `<line x1="${x(t * xMax)}" y1="${y(0)}" x2="${x(t * xMax)}" y2="${y(yMax)}" class="grid"/>` +
         `<text x="${x(t * xMax)}" y="${HEIGHT - PAD + 16}" text-anchor="middle">${t * xMax}</text>` +
         `<line x1="${x(0)}" y1="${y(t * yMax)}" x2="${x(xMax)}" y2="${y(t * yMax)}" class="grid"/>` +
-        `<text x="${PAD - 6}" y="${y(t * yMax) + 4}" text-anchor="end">${escape(yFormat(t * yMax))}</text>`,
+        `<text x="${LEFT - 6}" y="${y(t * yMax) + 4}" text-anchor="end">${escape(yFormat(t * yMax))}</text>`,
     )
     .join('');
   return (
     grid +
-    `<text x="${WIDTH / 2}" y="${HEIGHT - 6}" text-anchor="middle">${escape(xLabel)}</text>` +
+    `<text x="${(LEFT + WIDTH - PAD) / 2}" y="${HEIGHT - 6}" text-anchor="middle">${escape(xLabel)}</text>` +
     `<text x="12" y="${HEIGHT / 2}" text-anchor="middle" transform="rotate(-90 12 ${HEIGHT / 2})">${escape(yLabel)}</text>`
   );
 }
 
 function lineChart(title: string, series: Record<string, CurvePoint[]>, options: { xLabel: string; yLabel: string; yMax?: number; diagonal?: boolean; yFormat?: (v: number) => string }): string {
   const yMax = options.yMax ?? 1;
-  const x = (v: number) => PAD + v * (WIDTH - 2 * PAD);
+  const x = (v: number) => LEFT + v * (WIDTH - LEFT - PAD);
   const y = (v: number) => HEIGHT - PAD - (v / yMax) * (HEIGHT - 2 * PAD);
-  const lines = Object.entries(series)
+  const entries = Object.entries(series);
+  // Curves of this report rise to the top left, so the legend goes to the bottom right; one curve needs none.
+  const legendTop = HEIGHT - PAD - 10 - 14 * (entries.length - 1);
+  const lines = entries
     .map(([label, points], i) => {
       const d = points.map((p, k) => `${k === 0 ? 'M' : 'L'}${x(p.x).toFixed(1)},${y(p.y).toFixed(1)}`).join(' ');
-      return `<path d="${d}" fill="none" stroke="${COLOURS[i % COLOURS.length]}" stroke-width="2"/>` + `<text x="${WIDTH - PAD}" y="${PAD + 14 * i}" text-anchor="end" fill="${COLOURS[i % COLOURS.length]}">${escape(label)}</text>`;
+      const legend = entries.length > 1 ? `<text x="${WIDTH - PAD - 4}" y="${legendTop + 14 * i}" text-anchor="end" class="legend" style="fill:${COLOURS[i % COLOURS.length]}">${escape(label)}</text>` : '';
+      return `<path d="${d}" fill="none" stroke="${COLOURS[i % COLOURS.length]}" stroke-width="2"/>${legend}`;
     })
     .join('');
   const diagonal = options.diagonal ? `<line x1="${x(0)}" y1="${y(0)}" x2="${x(1)}" y2="${y(yMax)}" class="chance"/>` : '';
@@ -104,11 +110,11 @@ function lineChart(title: string, series: Record<string, CurvePoint[]>, options:
 
 function barChart(title: string, counts: number[], xLabel: string, yLabel: string): string {
   const max = Math.max(1, ...counts);
-  const slot = (WIDTH - 2 * PAD) / counts.length;
+  const slot = (WIDTH - LEFT - PAD) / counts.length;
   const bars = counts
     .map((count, i) => {
       const h = (count / max) * (HEIGHT - 2 * PAD);
-      return `<rect x="${(PAD + i * slot + 1).toFixed(1)}" y="${(HEIGHT - PAD - h).toFixed(1)}" width="${(slot - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="${COLOURS[0]}"><title>${int(count)}</title></rect>`;
+      return `<rect x="${(LEFT + i * slot + 1).toFixed(1)}" y="${(HEIGHT - PAD - h).toFixed(1)}" width="${(slot - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="${COLOURS[0]}"><title>${int(count)}</title></rect>`;
     })
     .join('');
   return `<figure><svg viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-label="${escape(title)}">${frame(xLabel, yLabel, 1, max, (v) => int(Math.round(v)))}${bars}</svg><figcaption>${escape(title)}</figcaption></figure>`;
@@ -176,7 +182,7 @@ body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:60rem;color:
 table{border-collapse:collapse;margin:.75rem 0}td,th{border:1px solid #d0d7de;padding:.25rem .6rem;text-align:right}
 td:first-child,th:first-child{text-align:left}th{background:#f6f8fa}
 .charts{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:0}svg{width:420px;height:300px}
-svg text{font-size:11px;fill:#57606a}.grid{stroke:#eaeef2}.chance{stroke:#afb8c1;stroke-dasharray:4 4}
+svg text{font-size:11px;fill:#57606a}svg text.legend{font-weight:600}.grid{stroke:#eaeef2}.chance{stroke:#afb8c1;stroke-dasharray:4 4}
 </style></head><body>
 <h1>${escape(report.title)}</h1><p>Generated ${escape(report.generatedAt)}</p>
 ${sections.filter(Boolean).join('\n')}
