@@ -100,6 +100,20 @@ export class RunLedger {
     return undefined;
   }
 
+  /**
+   * The runs of a stage recorded after the run `runId` (of any stage), newest first. Run ids sort by
+   * time, so only those records are read.
+   */
+  async after(stage: string, runId: string): Promise<RunRecord[]> {
+    const prefix = this.stagePrefix(stage);
+    const keys: string[] = [];
+    for await (const object of this.store.list(prefix)) {
+      if (object.key.endsWith('.json') && object.key.slice(prefix.length, -'.json'.length) > runId) keys.push(object.key);
+    }
+    keys.sort().reverse();
+    return Promise.all(keys.map(async (key) => JSON.parse((await this.store.get(key)).toString('utf8')) as RunRecord));
+  }
+
   /** The stages that have recorded runs. */
   async stages(): Promise<string[]> {
     const stages = new Set<string>();

@@ -7,7 +7,7 @@ import type { RunLedger, RunRecord } from '../ledger/run-ledger';
 import type { Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
 import type { ObjectStore } from '../ports/object-store';
-import { INGESTION_CHECK_STAGE, type IngestionCheckOutputs } from './ingestion-check';
+import { scoresIngested } from './ingestion-check';
 import type { ScoreOutputs } from './score';
 
 /**
@@ -44,8 +44,6 @@ export interface AudienceOptions {
   /** How long this run waits for the segment job; past it the job is recorded and the next run reads its count. */
   jobWaitBudgetMs: number;
   pollIntervalMs: number;
-  /** How far back the ledger is read for score, audience and ingestion-check runs. */
-  lookback?: number;
 }
 
 export interface AudienceOutputs extends Record<string, unknown> {
@@ -61,16 +59,6 @@ export interface AudienceOutputs extends Record<string, unknown> {
   qualifiedProfiles?: number;
   /** Profiles the job evaluated, on success. */
   totalProfiles?: number;
-}
-
-const DEFAULT_LOOKBACK = 50;
-
-/** Whether a succeeded ingestion check confirmed the score run's rows in the scores dataset. */
-export async function scoresIngested(ledger: RunLedger, scoreRunId: string, lookback = DEFAULT_LOOKBACK): Promise<boolean> {
-  const checks = await ledger.recent(INGESTION_CHECK_STAGE, lookback);
-  return checks.some(
-    (run) => run.status === 'succeeded' && ((run.outputs as IngestionCheckOutputs | undefined)?.confirmed ?? []).some((confirmed) => confirmed.scoreRunId === scoreRunId),
-  );
 }
 
 /** A score file that cannot be summarized; the message names the file and line. */
@@ -151,12 +139,12 @@ async function resolveDefinition(aep: AepServices, definition: AudienceOptions['
  */
 export async function evaluateAudience(deps: AudienceDeps, options: AudienceOptions): Promise<RunRecord> {
   const band = validateBand(options.band);
-  const lookback = options.lookback ?? DEFAULT_LOOKBACK;
   return deps.ledger.run(AUDIENCE_STAGE, async () => {
-    const scoreRun = (await deps.ledger.recent(SCORE_STAGE, lookback)).find((r) => r.status === 'succeeded');
+    const scoreRun = await deps.ledger.newest(SCORE_STAGE, (r) => r.status === 'succeeded');
     if (!scoreRun) return { status: 'skipped', reason: 'No succeeded score run to evaluate yet' };
     const scores = scoreRun.outputs as ScoreOutputs;
-    const earlier = (await deps.ledger.recent(AUDIENCE_STAGE, lookback)).filter((r) => (r.outputs as AudienceOutputs | undefined)?.scoreRunId === scoreRun.runId);
+    // Every run that looked at these scores came after them, however many runs that is.
+    const earlier = (await deps.ledger.after(AUDIENCE_STAGE, scoreRun.runId)).filter((r) => (r.outputs as AudienceOutputs | undefined)?.scoreRunId === scoreRun.runId);
     const done = earlier.find((r) => r.status === 'succeeded');
     if (done) return { status: 'skipped', reason: `Score run ${scoreRun.runId} is already evaluated (audience run ${done.runId}); nothing newer` };
     const inputs = { scoreRunId: scoreRun.runId, folder: scores.folder, files: scores.files.length };
@@ -184,10 +172,10 @@ export async function evaluateAudience(deps: AudienceDeps, options: AudienceOpti
     };
     deps.log.info('Scores summarized', { scoreRunId: scoreRun.runId, scores: summary.count, inBand: summary.band.count, low: band.low, high: band.high });
 
-    if (!(await scoresIngested(deps.ledger, scoreRun.runId, lookback))) {
+    if (!(await scoresIngested(deps.ledger, scoreRun.runId))) {
       return {
         status: 'skipped',
-        reason: `The scores of run ${scoreRun.runId} are not confirmed on the profiles yet (no succeeded ${INGESTION_CHECK_STAGE} run lists them); a later run starts the segment job`,
+        reason: `The scores of run ${scoreRun.runId} are not confirmed on the profiles yet (no ingestion check has confirmed them); a later run starts the segment job`,
         inputs,
         outputs,
       };

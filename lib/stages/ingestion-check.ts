@@ -33,9 +33,30 @@ export interface ConfirmedScores {
 
 export interface IngestionCheckOutputs extends Record<string, unknown> {
   flowId: string;
+  /** What this check confirmed. */
   confirmed: ConfirmedScores[];
   /** Score runs whose files are not (all) ingested yet; the next check looks again. */
   pending: Array<{ scoreRunId: string; folder: string; reason: string }>;
+  /**
+   * Every check carries what all checks so far confirmed, so the next one reads only the newest record,
+   * however many checks ran before: every score run up to this id is confirmed ('' for none) ...
+   */
+  confirmedThrough: string;
+  /** ... and so are these later ones, confirmed while an earlier one was still pending. */
+  alsoConfirmed: string[];
+}
+
+/** What the checks so far have confirmed, from the newest check that recorded it. */
+export async function confirmedScores(ledger: RunLedger): Promise<{ through: string; also: Set<string> }> {
+  const last = await ledger.newest(INGESTION_CHECK_STAGE, (r) => typeof (r.outputs as IngestionCheckOutputs | undefined)?.confirmedThrough === 'string', 5);
+  const outputs = last?.outputs as IngestionCheckOutputs | undefined;
+  return { through: outputs?.confirmedThrough ?? '', also: new Set(outputs?.alsoConfirmed ?? []) };
+}
+
+/** Whether the ingestion checks have confirmed a score run's rows in the scores dataset. */
+export async function scoresIngested(ledger: RunLedger, scoreRunId: string): Promise<boolean> {
+  const { through, also } = await confirmedScores(ledger);
+  return scoreRunId <= through || also.has(scoreRunId);
 }
 
 /** The flow run's state: Flow Service gives it as `status.value`, and in `metrics.statusSummary.status`. */
@@ -79,15 +100,19 @@ function runErrors(run: FlowRun): string {
  */
 export async function checkIngestion(deps: IngestionCheckDeps, options: IngestionCheckOptions): Promise<RunRecord> {
   return deps.ledger.run(INGESTION_CHECK_STAGE, async () => {
-    const earlier = (await deps.ledger.recent(INGESTION_CHECK_STAGE, 50)).filter((r) => r.status === 'succeeded');
-    const done = new Set(earlier.flatMap((r) => ((r.outputs as IngestionCheckOutputs | undefined)?.confirmed ?? []).map((c) => c.scoreRunId)));
-    const scoreRuns = (await deps.ledger.recent('score', options.lookback ?? 50))
-      .filter((r) => r.status === 'succeeded' && !done.has(r.runId))
-      .reverse();
-    if (scoreRuns.length === 0) return { status: 'skipped', reason: 'No score run awaits confirmation of its ingestion' };
+    const confirmedSoFar = await confirmedScores(deps.ledger);
+    const succeededScoreRuns = (await deps.ledger.recent('score', options.lookback ?? 50)).filter((r) => r.status === 'succeeded').reverse();
+    const scoreRuns = succeededScoreRuns.filter((r) => r.runId > confirmedSoFar.through && !confirmedSoFar.also.has(r.runId));
+    const outputs: IngestionCheckOutputs = {
+      flowId: options.flowId,
+      confirmed: [],
+      pending: [],
+      confirmedThrough: confirmedSoFar.through,
+      alsoConfirmed: [...confirmedSoFar.also],
+    };
+    if (scoreRuns.length === 0) return { status: 'skipped', reason: 'No score run awaits confirmation of its ingestion', outputs };
 
     const flowRuns = await deps.aep.flowService.runsOf(options.flowId);
-    const outputs: IngestionCheckOutputs = { flowId: options.flowId, confirmed: [], pending: [] };
     const failures: string[] = [];
     for (const scoreRun of scoreRuns) {
       const scores = scoreRun.outputs as ScoreOutputs | undefined;
@@ -144,6 +169,16 @@ export async function checkIngestion(deps: IngestionCheckDeps, options: Ingestio
       throw new AepError(failures.join('\n'), { kind: 'failed-operation' });
     }
     for (const c of outputs.confirmed) deps.log.info('Scores ingested', { ...c });
+    // Move the watermark over every score run, oldest first, that is now confirmed.
+    const also = new Set([...confirmedSoFar.also, ...outputs.confirmed.map((c) => c.scoreRunId)]);
+    let through = confirmedSoFar.through;
+    for (const run of succeededScoreRuns) {
+      if (run.runId <= through) continue;
+      if (!also.delete(run.runId)) break;
+      through = run.runId;
+    }
+    outputs.confirmedThrough = through;
+    outputs.alsoConfirmed = [...also].sort();
     if (outputs.confirmed.length === 0) {
       return { status: 'skipped', reason: outputs.pending.map((p) => `${p.folder}: ${p.reason}`).join('; '), inputs, outputs };
     }

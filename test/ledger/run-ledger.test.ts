@@ -86,6 +86,22 @@ it('finds the newest matching run behind more runs than a page holds', async () 
   expect(await ledger.newest('never-ran', () => true)).toBeUndefined();
 });
 
+it('reads only the runs recorded after a given run, newest first', async () => {
+  const clock = recordingClock(Date.parse('2026-07-01T00:00:00Z'));
+  const ledger = new RunLedger(store, 'runs-after/', clock);
+  const before = await ledger.run('audience', async () => ({ outputs: { n: 0 } }));
+  await clock.sleep(1000);
+  const pivot = await ledger.run('score', async () => ({}));
+  const later: string[] = [];
+  for (let i = 1; i <= 3; i++) {
+    await clock.sleep(1000);
+    later.push((await ledger.run('audience', async () => ({ outputs: { n: i } }))).runId);
+  }
+  expect((await ledger.after('audience', pivot.runId)).map((r) => r.runId)).toEqual(later.reverse());
+  expect((await ledger.after('audience', later[0])).length).toBe(0);
+  expect((await ledger.after('audience', '')).map((r) => r.runId)).toContain(before.runId);
+});
+
 it('refuses a stage name that could escape its prefix', async () => {
   const ledger = new RunLedger(store, 'runs/', recordingClock());
   await expect(ledger.run('../models', async () => ({}))).rejects.toThrow(/Invalid stage name/);

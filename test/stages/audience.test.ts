@@ -8,8 +8,8 @@ import { RunLedger, newRunId, type RunRecord } from '../../lib/ledger/run-ledger
 import { seededRng } from '../../lib/model/random';
 import { systemClock } from '../../lib/ports/clock';
 import { silentLog } from '../../lib/ports/logger';
-import { evaluateAudience, scoresIngested, type AudienceOptions, type AudienceOutputs } from '../../lib/stages/audience';
-import { INGESTION_CHECK_STAGE } from '../../lib/stages/ingestion-check';
+import { evaluateAudience, type AudienceOptions, type AudienceOutputs } from '../../lib/stages/audience';
+import { confirmedScores, INGESTION_CHECK_STAGE, scoresIngested, type IngestionCheckOutputs } from '../../lib/stages/ingestion-check';
 import type { ScoreOutputs } from '../../lib/stages/score';
 import { provisionAudienceDefinition, type AudienceDefinitionResult } from '../../lib/stages/audience-definition';
 import { provision, type ProvisionResult } from '../../lib/stages/provision';
@@ -81,9 +81,18 @@ async function recordScoreRun(rows: Prediction[], options: { filesOf?: (rows: Pr
   return { run, outputs };
 }
 
+/** Records an ingestion check confirming these score runs, as `checkIngestion` would. */
 async function confirmIngested(scoreRunIds: string[]): Promise<void> {
   const now = new Date();
-  await ledger.record({ stage: INGESTION_CHECK_STAGE, runId: newRunId(now), startedAt: now.toISOString(), finishedAt: now.toISOString(), status: 'succeeded', outputs: { flowId: 'flow', confirmed: scoreRunIds.map((scoreRunId) => ({ scoreRunId, folder: 'f', rows: 0, flowRunIds: [] })), pending: [] } });
+  const soFar = await confirmedScores(ledger);
+  const outputs: IngestionCheckOutputs = {
+    flowId: 'flow',
+    confirmed: scoreRunIds.map((scoreRunId) => ({ scoreRunId, folder: 'f', rows: 0, flowRunIds: [] })),
+    pending: [],
+    confirmedThrough: soFar.through,
+    alsoConfirmed: [...soFar.also, ...scoreRunIds],
+  };
+  await ledger.record({ stage: INGESTION_CHECK_STAGE, runId: newRunId(now), startedAt: now.toISOString(), finishedAt: now.toISOString(), status: 'succeeded', outputs });
 }
 
 function options(overrides: Partial<AudienceOptions> = {}): AudienceOptions {

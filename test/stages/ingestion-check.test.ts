@@ -8,7 +8,7 @@ import type { FlowRun } from '../../lib/aep/services/flow-service';
 import { newRunId, RunLedger, type RunRecord } from '../../lib/ledger/run-ledger';
 import { systemClock } from '../../lib/ports/clock';
 import { silentLog } from '../../lib/ports/logger';
-import { checkIngestion } from '../../lib/stages/ingestion-check';
+import { checkIngestion, scoresIngested, type IngestionCheckOutputs } from '../../lib/stages/ingestion-check';
 import type { ScoreOutputs } from '../../lib/stages/score';
 import { provision, type ProvisionResult } from '../../lib/stages/provision';
 import { startTestPlatform } from '../helpers/platform';
@@ -240,3 +240,47 @@ describe('the ingestion dataflow on the embedded platform', () => {
     expect(check).toMatchObject({ status: 'skipped', reason: `${folder}: not picked up yet by flow ${provisioned.ingestionFlowId}` });
   });
 });
+
+describe('what the checks remember', () => {
+  it('confirms each score run once, however many checks ran since, and keeps a later run confirmed while an earlier one waits', async () => {
+    const first = await writeScores([[`${ecid(101)},0.1`]]);
+    await ingested(first.outputs);
+    expect((await checkIngestion(deps(), { flowId: provisioned.ingestionFlowId! })).outputs).toMatchObject({ confirmedThrough: first.runId, alsoConfirmed: [] });
+    // More checks with nothing to do than any page of the ledger holds: they carry the watermark on.
+    for (let i = 0; i < 60; i++) {
+      const idle = await checkIngestion(deps(), { flowId: provisioned.ingestionFlowId! });
+      expect(idle).toMatchObject({ status: 'skipped', reason: 'No score run awaits confirmation of its ingestion' });
+    }
+    expect(await scoresIngested(ledger, first.runId)).toBe(true);
+
+    // An earlier score run whose files have not arrived, and a later one already ingested.
+    const waiting = await recordScoreRunWithoutFiles();
+    const later = await writeScores([[`${ecid(102)},0.2`]]);
+    await ingested(later.outputs);
+    const check = await checkIngestion(deps(), { flowId: provisioned.ingestionFlowId! });
+    expect(check.outputs).toMatchObject({ confirmedThrough: first.runId, alsoConfirmed: [later.runId] });
+    expect((check.outputs as IngestionCheckOutputs).pending.map((p) => p.scoreRunId)).toEqual([waiting.runId]);
+    expect(await scoresIngested(ledger, later.runId)).toBe(true);
+    expect(await scoresIngested(ledger, waiting.runId)).toBe(false);
+  });
+});
+
+/** A score run whose folder AEP has not seen yet: its files are still to be written. */
+async function recordScoreRunWithoutFiles(): Promise<RunRecord> {
+  stamp += 1000;
+  const folder = `ingress/${provisioned.scoresDatasetId}/exportTime=${new Date(stamp).toISOString().replace(/[-:T]/g, '').slice(0, 14)}/`;
+  const now = new Date();
+  const outputs: ScoreOutputs = {
+    exportRunId: 'export-run',
+    modelName: 'propensity',
+    modelVersion: '1',
+    scoresDatasetId: provisioned.scoresDatasetId,
+    folder,
+    files: [`${folder}part-00000.csv`],
+    rows: 1,
+    manifest: `${folder}_manifest.json`,
+  };
+  const record: RunRecord = { stage: 'score', runId: newRunId(now), startedAt: now.toISOString(), finishedAt: now.toISOString(), status: 'succeeded', outputs };
+  await ledger.record(record);
+  return record;
+}
