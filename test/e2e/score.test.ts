@@ -7,12 +7,11 @@ import { predictRow, train } from '../../lib/model/gbt';
 import { parquetRows, type ParquetRow } from '../../lib/parquet/rows';
 import { systemClock } from '../../lib/ports/clock';
 import { silentLog } from '../../lib/ports/logger';
-import { dialectFor } from '../../lib/sql/dialect';
-import { exportFeatures, type ExportOutputs } from '../../lib/stages/export';
-import { featurize, type FeaturizeOutputs } from '../../lib/stages/featurize';
+import type { ExportOutputs } from '../../lib/stages/export';
 import { scoreProfiles, type ScoreOutputs } from '../../lib/stages/score';
 import { seedSyntheticData } from '../../lib/synthetic/seed';
 import { startTestPlatform } from '../helpers/platform';
+import { featurizeAndExport } from '../helpers/week2';
 import { promoteModel } from '../helpers/scoring-data';
 
 type Platform = Awaited<ReturnType<typeof startTestPlatform>>;
@@ -37,28 +36,7 @@ it('scores every exported profile of a real featurize and export with a model tr
     { clock: systemClock, log: silentLog },
     { users: 500, usersPerBatch: 500, seed: 5, now: new Date('2026-03-01T12:00:00Z'), namePrefix: 'score', batchPollIntervalMs: 20, tenantId: platform.tenantId },
   );
-  const featurized = await featurize(
-    { aep, query: aep.queryConnections.runner(), dialect: dialectFor(platform.config.aep.queryService.dialect), ledger, log: silentLog },
-    { eventsDatasetId: seeded.datasetId, namePrefix: 'score', spec: WEEK2_FEATURES, tenantId: platform.tenantId },
-  );
-  for (const id of [(featurized.outputs as FeaturizeOutputs).trainingQueryId, (featurized.outputs as FeaturizeOutputs).scoringQueryId]) {
-    await aep.queryService.waitFor(id, { clock: systemClock, timeoutMs: 60_000, pollIntervalMs: 50 });
-  }
-  const exported = await exportFeatures(
-    { aep, store: platform.bucket, ledger, clock: systemClock, log: silentLog },
-    {
-      namePrefix: 'score',
-      roleArn: 'arn:aws:iam::123456789012:role/aep-access',
-      bucket: platform.config.storage.bucket,
-      egressPrefix: 'egress/',
-      format: 'parquet',
-      compression: 'gzip',
-      intervalHours: 24,
-      spec: WEEK2_FEATURES,
-      waitBudgetMs: 60_000,
-      pollIntervalMs: 50,
-    },
-  );
+  const exported = await featurizeAndExport({ aep, store: platform.bucket, ledger }, { eventsDatasetId: seeded.datasetId, namePrefix: 'score', tenantId: platform.tenantId });
   const files = exported.outputs as ExportOutputs;
 
   // The model learns from the exported training rows, as the train stage does.

@@ -5,28 +5,14 @@ import { RunLedger } from '../../lib/ledger/run-ledger';
 import { systemClock } from '../../lib/ports/clock';
 import { silentLog } from '../../lib/ports/logger';
 import { dialectFor } from '../../lib/sql/dialect';
-import { exportFeatures, type ExportOptions, type ExportOutputs } from '../../lib/stages/export';
+import { exportFeatures, type ExportOutputs } from '../../lib/stages/export';
 import { featurize, type FeaturizeOutputs } from '../../lib/stages/featurize';
 import { seedSyntheticData } from '../../lib/synthetic/seed';
 import { startTestPlatform } from '../helpers/platform';
+import { exportOptions } from '../helpers/week2';
 
 const NOW = new Date('2026-03-01T12:00:00Z');
 
-/** The export stage's options for a test platform's bucket. */
-function exportOptions(namePrefix: string, bucket: string, waitBudgetMs = 60_000): ExportOptions {
-  return {
-    namePrefix,
-    roleArn: 'arn:aws:iam::123456789012:role/aep-access',
-    bucket,
-    egressPrefix: 'egress/',
-    format: 'parquet',
-    compression: 'gzip',
-    intervalHours: 24,
-    spec: WEEK2_FEATURES,
-    waitBudgetMs,
-    pollIntervalMs: 50,
-  };
-}
 type Platform = Awaited<ReturnType<typeof startTestPlatform>>;
 
 describe('week 2 on the embedded platform: featurize and export', () => {

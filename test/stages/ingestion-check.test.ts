@@ -56,8 +56,12 @@ async function writeScores(parts: string[][], extra: Record<string, string> = {}
     rows += lines.length;
   }
   for (const [name, body] of Object.entries(extra)) await platform.bucket.put(`${folder}${name}`, body);
-  const manifest = `${folder}_manifest.json`;
-  await platform.bucket.put(manifest, JSON.stringify({ runId: 'score-run', modelName: 'propensity', modelVersion: '1', rows, files: files.map((key, i) => ({ key, rows: parts[i].length })) }));
+  await platform.bucket.put(`${folder}_manifest.json`, JSON.stringify({ runId: 'score-run', modelName: 'propensity', modelVersion: '1', rows, files: files.map((key, i) => ({ key, rows: parts[i].length })) }));
+  return recordScoreRun(folder, files, rows);
+}
+
+/** Records a succeeded score run that wrote these files into `folder`. */
+async function recordScoreRun(folder: string, files: string[], rows: number): Promise<RunRecord & { outputs: ScoreOutputs }> {
   const now = new Date();
   const outputs: ScoreOutputs = {
     exportRunId: 'export-run',
@@ -67,7 +71,7 @@ async function writeScores(parts: string[][], extra: Record<string, string> = {}
     folder,
     files,
     rows,
-    manifest,
+    manifest: `${folder}_manifest.json`,
   };
   const record = { stage: 'score', runId: newRunId(now), startedAt: now.toISOString(), finishedAt: now.toISOString(), status: 'succeeded' as const, outputs };
   await ledger.record(record);
@@ -269,18 +273,5 @@ describe('what the checks remember', () => {
 async function recordScoreRunWithoutFiles(): Promise<RunRecord> {
   stamp += 1000;
   const folder = `ingress/${provisioned.scoresDatasetId}/exportTime=${new Date(stamp).toISOString().replace(/[-:T]/g, '').slice(0, 14)}/`;
-  const now = new Date();
-  const outputs: ScoreOutputs = {
-    exportRunId: 'export-run',
-    modelName: 'propensity',
-    modelVersion: '1',
-    scoresDatasetId: provisioned.scoresDatasetId,
-    folder,
-    files: [`${folder}part-00000.csv`],
-    rows: 1,
-    manifest: `${folder}_manifest.json`,
-  };
-  const record: RunRecord = { stage: 'score', runId: newRunId(now), startedAt: now.toISOString(), finishedAt: now.toISOString(), status: 'succeeded', outputs };
-  await ledger.record(record);
-  return record;
+  return recordScoreRun(folder, [`${folder}part-00000.csv`], 1);
 }

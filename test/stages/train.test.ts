@@ -9,15 +9,14 @@ import { ModelRegistry } from '../../lib/model/registry';
 import { parquetRows, type ParquetRow } from '../../lib/parquet/rows';
 import { systemClock } from '../../lib/ports/clock';
 import { silentLog } from '../../lib/ports/logger';
-import { dialectFor } from '../../lib/sql/dialect';
-import { exportFeatures, type ExportOutputs } from '../../lib/stages/export';
-import { featurize, type FeaturizeOutputs } from '../../lib/stages/featurize';
+import type { ExportOutputs } from '../../lib/stages/export';
 import { trainModel, type TrainOptions, type TrainOutputs } from '../../lib/stages/train';
 import { readTrainingSet } from '../../lib/stages/training-set';
 import { generateUsers } from '../../lib/synthetic/generator';
 import { seedSyntheticData } from '../../lib/synthetic/seed';
 import { version as packageVersion } from '../../package.json';
 import { startTestPlatform } from '../helpers/platform';
+import { featurizeAndExport as featurizeAndExportNow } from '../helpers/week2';
 
 const NOW = new Date('2026-03-01T12:00:00Z');
 const MODEL = 'propensity';
@@ -40,29 +39,7 @@ const json = async (key: string) => JSON.parse((await platform.bucket.get(key)).
 
 /** Featurizes what was ingested since the last featurization and exports it, as the scheduled stages do. */
 async function featurizeAndExport(): Promise<RunRecord> {
-  const run = await featurize(
-    { aep, query: aep.queryConnections.runner(), dialect: dialectFor('postgres'), ledger, log: silentLog },
-    { eventsDatasetId, namePrefix: 'train', spec: WEEK2_FEATURES, tenantId: platform.tenantId },
-  );
-  const outputs = run.outputs as FeaturizeOutputs;
-  for (const id of [outputs.trainingQueryId, outputs.scoringQueryId]) {
-    await aep.queryService.waitFor(id, { clock: systemClock, timeoutMs: 60_000, pollIntervalMs: 50 });
-  }
-  const exported = await exportFeatures(
-    { aep, store: platform.bucket, ledger, clock: systemClock, log: silentLog },
-    {
-      namePrefix: 'train',
-      roleArn: 'arn:aws:iam::123456789012:role/aep-access',
-      bucket: platform.config.storage.bucket,
-      egressPrefix: 'egress/',
-      format: 'parquet',
-      compression: 'gzip',
-      intervalHours: 24,
-      spec: WEEK2_FEATURES,
-      waitBudgetMs: 60_000,
-      pollIntervalMs: 50,
-    },
-  );
+  const exported = await featurizeAndExportNow({ aep, store: platform.bucket, ledger }, { eventsDatasetId, namePrefix: 'train', tenantId: platform.tenantId });
   expect(exported.status).toBe('succeeded');
   return exported;
 }
