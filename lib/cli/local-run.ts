@@ -129,12 +129,13 @@ export async function seedAndExplore(
 
 /** `npm start`: the pipeline on the embedded platform, leaving its bucket and results in a run folder. */
 export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalRunResult> {
+  // Checked before anything is made, so a bad band leaves no run folder behind.
+  const band = validateBand(options.audience ?? DEFAULT_AUDIENCE_BAND, { low: 'the audience\'s low end', high: 'the audience\'s high end' });
   const started = Date.now();
   const now = options.now ?? new Date();
   const runDir = path.resolve(options.runsRoot, runFolderName(now));
   fs.mkdirSync(runDir, { recursive: true });
 
-  const band = validateBand(options.audience ?? DEFAULT_AUDIENCE_BAND, { low: 'the audience\'s low end', high: 'the audience\'s high end' });
   const platform = await startEmbeddedPlatform({ dataDir: runDir });
   const platformMs = Date.now() - started;
   try {

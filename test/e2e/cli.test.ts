@@ -31,7 +31,7 @@ function cliAsync(args: string[], env: Record<string, string>): Promise<{ status
 }
 
 describe('aep-pipeline command line', () => {
-  it('runs the pipeline on the embedded platform and prints the exploration', () => {
+  it('runs the whole pipeline on the embedded platform and prints what each stage produced', () => {
     const runs = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-run-'));
     try {
       const result = cli(['run', '--users', '300', '--runs-dir', runs]);
@@ -40,13 +40,23 @@ describe('aep-pipeline command line', () => {
       expect(result.stdout).toMatch(/Email funnel/);
       expect(result.stdout).toMatch(/Corr\. with subscribing/);
       expect(result.stdout).toMatch(/directMarketing\.emailSent/);
+      expect(result.stdout).toMatch(/gradient-boosted trees │ 0\.\d{4}/);
+      expect(result.stdout).toMatch(/logistic baseline\s+│ 0\.\d{4}/);
+      expect(result.stdout).toMatch(/Scored [\d,]+ profiles with model version \S+: 1 CSV part\(s\) and ingress\/\w+\/exportTime=\d{14}\/_manifest\.json/);
+      expect(result.stdout).toMatch(/Ingested by AEP's dataflow into dataset \w+: [\d,]+ rows/);
+      expect(result.stdout).toMatch(/Audience \[0\.8, 1\]: [\d,]+ profiles by the scores, [\d,]+ qualified by segment job/);
       const [runDir] = fs.readdirSync(runs);
       expect(fs.existsSync(path.join(runs, runDir, 'exploration.json'))).toBe(true);
+      expect(result.stdout).toContain(`Report: ${path.join(runs, runDir, 'report.html')}`);
+      expect(fs.existsSync(path.join(runs, runDir, 'report.html'))).toBe(true);
 
       const ledger = cli(['runs', '--run-dir', path.join(runs, runDir)]);
       expect(ledger.status).toBe(0);
       expect(ledger.stdout).toMatch(/seed\s+│ \S+\s+│ succeeded/);
       expect(ledger.stdout).toMatch(/explore\s+│ \S+\s+│ succeeded/);
+      for (const stage of ['featurize', 'export', 'train', 'score', 'ingestion-check', 'audience']) {
+        expect(ledger.stdout).toMatch(new RegExp(`${stage}\\s+│ \\S+\\s+│ succeeded`));
+      }
     } finally {
       fs.rmSync(runs, { recursive: true, force: true });
     }
@@ -56,6 +66,21 @@ describe('aep-pipeline command line', () => {
     const result = cli(['run', '--users', value]);
     expect(result.status).not.toBe(0);
     expect(result.stderr).toMatch(/user count must be a whole number of at least 1/);
+  });
+
+  it('refuses an audience band outside [0, 1] or upside down, leaving no run folder', () => {
+    const runs = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-band-'));
+    try {
+      const outside = cli(['run', '--audience-high', '1.5', '--runs-dir', runs]);
+      expect(outside.status).not.toBe(0);
+      expect(outside.stderr).toMatch(/--audience-high <p>' argument '1\.5' is invalid\. must be a number from 0 to 1/);
+      const upsideDown = cli(['run', '--audience-low', '0.9', '--audience-high', '0.2', '--runs-dir', runs]);
+      expect(upsideDown.status).not.toBe(0);
+      expect(upsideDown.stderr).toMatch(/the audience's low end \(0\.9\) must not be above the audience's high end \(0\.2\)/);
+      expect(fs.readdirSync(runs)).toEqual([]);
+    } finally {
+      fs.rmSync(runs, { recursive: true, force: true });
+    }
   });
 
   it('says clearly when a folder is not a run folder', () => {
