@@ -13,7 +13,7 @@ interface StoredMetrics {
   baseline: { auc: number; logLoss: number; atThreshold: { threshold: number; precision: number; recall: number }; roc: Array<{ fpr: number; tpr: number }> };
 }
 
-const newestSucceeded = async (ledger: RunLedger, stage: string): Promise<RunRecord | undefined> => (await ledger.recent(stage, 20)).find((r) => r.status === 'succeeded');
+const newestSucceeded = (ledger: RunLedger, stage: string): Promise<RunRecord | undefined> => ledger.newest(stage, (r) => r.status === 'succeeded');
 
 async function modelSection(store: ObjectStore, ledger: RunLedger, models: { prefix: string; name: string }): Promise<ModelSection | undefined> {
   const run = await newestSucceeded(ledger, 'train');
@@ -46,7 +46,7 @@ export async function collectRunReport(
   options: { title: string; generatedAt: string; exploration: ExplorationResult; models: { prefix: string; name: string }; audienceName?: string; timings: RunReport['timings'] },
 ): Promise<RunReport> {
   const scoreRun = await newestSucceeded(deps.ledger, 'score');
-  const audienceRun = (await deps.ledger.recent('audience', 20)).find((r) => r.outputs && (r.outputs as AudienceOutputs).summary);
+  const audienceRun = await deps.ledger.newest('audience', (r) => Boolean((r.outputs as AudienceOutputs | undefined)?.summary));
   const audience = audienceRun?.outputs as AudienceOutputs | undefined;
   let scores: ScoresSection | undefined;
   if (scoreRun) {
