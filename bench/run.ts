@@ -44,11 +44,13 @@ function argValue(name: string): string | undefined {
 
 async function child(users: number): Promise<void> {
   const { runLocalPipeline } = await import('../lib/cli/local-run');
+  const { synthesizeLocalDeployment } = await import('../constructs/local-deployment');
   const { silentLog } = await import('../lib/ports/logger');
   const { DEFAULT_AUDIENCE_BAND } = await import('../lib/cli/local-run');
   const runsRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'aep-bench-'));
   try {
     const result = await runLocalPipeline({
+      deploy: synthesizeLocalDeployment,
       users,
       usersPerBatch: 10_000,
       seed: 42,

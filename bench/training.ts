@@ -87,9 +87,10 @@ function fastest<T>(work: () => T): { result: T; ms: number } {
 
 async function child(users: number): Promise<TrainingFigures> {
   const { runLocalPipeline, DEFAULT_AUDIENCE_BAND } = await import('../lib/cli/local-run');
+  const { synthesizeLocalDeployment } = await import('../constructs/local-deployment');
   const runsRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'aep-bench-train-'));
   try {
-    const pipeline = await runLocalPipeline({ users, usersPerBatch: 10_000, seed: 42, runsRoot, log: silentLog, now: new Date('2026-01-01T00:00:00Z'), audience: DEFAULT_AUDIENCE_BAND });
+    const pipeline = await runLocalPipeline({ deploy: synthesizeLocalDeployment, users, usersPerBatch: 10_000, seed: 42, runsRoot, log: silentLog, now: new Date('2026-01-01T00:00:00Z'), audience: DEFAULT_AUDIENCE_BAND });
     // The bucket outlives the run on disk: a platform started on the same folder serves it again.
     const platform = await startEmbeddedPlatform({ dataDir: pipeline.runDir });
     try {

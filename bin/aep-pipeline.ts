@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError } from 'commander';
+import { synthesizeLocalDeployment } from '../constructs/local-deployment';
+import { Argument, Command, InvalidArgumentError } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
 import { createAepServices } from '../lib/aep';
@@ -16,6 +17,7 @@ import { explore } from '../lib/explore/explore';
 import { systemClock } from '../lib/ports/clock';
 import { dialectFor } from '../lib/sql/dialect';
 import { validateUserCount } from '../lib/synthetic/seed';
+import { STAGE_NAMES } from '../lib/stages/registry';
 
 hideSdkNodeVersionWarning();
 
@@ -70,6 +72,7 @@ syntheticDataOptions(program.command('run'), 20_000)
     const progress = seedProgressReporter(out);
     out.write(`Embedded platform: seeding ${opts.users.toLocaleString('en-US')} synthetic users (seed ${opts.seed})\n`);
     const result = await runLocalPipeline({
+      deploy: synthesizeLocalDeployment,
       users: opts.users,
       usersPerBatch: opts.batchUsers,
       seed: opts.seed,
@@ -142,7 +145,8 @@ configOptions(
 });
 
 program
-  .command('stage <name>')
+  .command('stage')
+  .addArgument(new Argument('<name>', 'the stage').choices([...STAGE_NAMES, 'provision']))
   .description('Run one stage now: on a fresh embedded platform, or by invoking its deployed function (--function)')
   .option('--function <name>', 'the deployed stage function to invoke (AWS credentials from the usual chain)')
   .option('--runs-dir <dir>', 'folder that receives the embedded run folder', '.run')

@@ -2,11 +2,18 @@ import * as path from 'path';
 import { Construct } from 'constructs';
 import { Fn, type ITerraformDependable } from 'cdktf';
 import { LambdaInvocation } from '@cdktf/provider-aws/lib/lambda-invocation';
-import { pipelineEnvironment } from './pipeline-environment';
-import { PipelineFunction, type PipelineFunctionProps } from './pipeline-function';
+import { Token } from 'cdktf';
+import { DEFAULT_NAME_PREFIX } from '../lib/config/schema';
+import { environmentFor } from '../lib/config/settings';
+import { PROVISIONER } from '../lib/stages/registry';
+import { connectionSettings } from './connection-settings';
+import { PACKAGE_ROOT, PipelineFunction, type PipelineFunctionProps } from './pipeline-function';
 
 /** The Lambda handler that provisions AEP resources, shipped with this library. */
-export const PROVISIONER_ENTRY = path.join(__dirname, '..', 'lib', 'handlers', 'provision.ts');
+export const PROVISIONER_ENTRY = path.join(PACKAGE_ROOT, PROVISIONER.entry);
+
+/** The key under which Terraform's `aws_lambda_invocation` adds its create/update/delete event. */
+const TERRAFORM_KEY = 'tf';
 
 export interface AepProvisioningProps {
   /** IMS organization id (`…@AdobeOrg`). */
@@ -25,6 +32,11 @@ export interface AepProvisioningProps {
   readonly credentialsSecretArn: string;
   /** The pipeline's bucket name (part of the pipeline configuration every handler validates). */
   readonly bucketName: string;
+  /**
+   * The bucket's region.
+   * @default the functions' default, us-east-1
+   */
+  readonly bucketRegion?: string;
   /**
    * Prefix of the AEP resource names (field group, schema, dataset), so several pipelines share a sandbox.
    * @default 'cmle'
@@ -114,10 +126,16 @@ export class AepProvisioning extends Construct {
 
   constructor(scope: Construct, id: string, props: AepProvisioningProps) {
     super(scope, id);
-    const environment = pipelineEnvironment(props);
+    let environment: Record<string, string>;
+    try {
+      environment = environmentFor(PROVISIONER.settings, connectionSettings(props), Token.isUnresolved);
+    } catch (error) {
+      throw new Error(`AepProvisioning ${this.node.path}: ${(error as Error).message}`);
+    }
     this.function = new PipelineFunction(this, 'Function', {
-      timeoutSeconds: 300,
-      description: 'Creates, updates and deletes the AEP resources of the propensity pipeline',
+      timeoutSeconds: PROVISIONER.timeoutSeconds,
+      memorySize: PROVISIONER.memorySize,
+      description: `The AEP provisioner: ${PROVISIONER.description}`,
       ...props.functionOptions,
       entry: PROVISIONER_ENTRY,
       environment,
@@ -128,7 +146,7 @@ export class AepProvisioning extends Construct {
     this.invocation = new LambdaInvocation(this, 'Invocation', {
       functionName: this.function.functionName,
       input: JSON.stringify({
-        namePrefix: props.namePrefix ?? 'cmle',
+        namePrefix: props.namePrefix ?? DEFAULT_NAME_PREFIX,
         scores: { retainDatasetOnDestroy: props.retainDatasetOnDestroy ?? true },
         ...(props.exportDestination && {
           export: {
@@ -142,7 +160,7 @@ export class AepProvisioning extends Construct {
         ...(props.ingestionSource && { ingestion: { bucket: props.ingestionSource.bucket, path: props.ingestionSource.path } }),
       }),
       lifecycleScope: 'CRUD',
-      terraformKey: 'tf',
+      terraformKey: TERRAFORM_KEY,
       // On destroy the invocation's delete must run while the function can still read the secret and log.
       dependsOn: [this.function.function, this.function.policy, this.function.logGroup, ...(props.waitFor ?? [])],
     });

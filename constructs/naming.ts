@@ -32,14 +32,15 @@ export function nameFromPath(scope: IConstruct, rules: NameRules): string {
   const suffix = rules.suffix ?? '';
   const fullPath = scope.node.path;
   const invalid = new RegExp(`[^${rules.allowedCharacters}]+`, 'g');
-  let base = fullPath
+  const joined = fullPath
     .split('/')
     .filter((part) => part.length > 0)
-    .join('-')
+    .join('-');
+  // Lower-cased before invalid characters are replaced, so `PipelineBucket` keeps its letters.
+  let base = (rules.lowerCase ? joined.toLowerCase() : joined)
     .replace(invalid, '-')
     .replace(/-{2,}/g, '-')
     .replace(/^-+|-+$/g, '');
-  if (rules.lowerCase) base = base.toLowerCase();
   if (base.length === 0) base = 'construct';
   if (base.length + suffix.length <= rules.maxLength) return base + suffix;
   const keep = rules.maxLength - suffix.length - HASH_LENGTH - 1;

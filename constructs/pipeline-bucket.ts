@@ -9,14 +9,18 @@ import { S3BucketPolicy } from '@cdktf/provider-aws/lib/s3-bucket-policy';
 import { S3Object } from '@cdktf/provider-aws/lib/s3-object';
 import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
+import { DEFAULT_PREFIXES, stagingPrefixFor } from '../lib/config/schema';
+import type { BucketFolder } from '../lib/stages/registry';
 import { isLiteral, nameFromPath, normalizePrefix } from './naming';
 
-/** The four folders of the pipeline's bucket. Each ends in `/`. */
-export interface PipelinePrefixes {
+/** The folders of the pipeline's bucket: every prefix the pipeline writes. Each ends in `/`. */
+export interface PipelinePrefixes extends Record<BucketFolder, string> {
   /** Features exported from AEP. */
   readonly egress: string;
   /** Scores written for AEP to ingest. */
   readonly ingress: string;
+  /** Score files being written, before a score run publishes them to `ingress`; outside what AEP watches. */
+  readonly staging: string;
   /** Versioned model registry. */
   readonly models: string;
   /** Ledger of what each stage did. */
@@ -27,6 +31,11 @@ export interface PipelinePrefixes {
 export interface ExistingBucket {
   /** Bucket name. */
   readonly name: string;
+  /**
+   * The bucket's region, which the functions' S3 clients use.
+   * @default the functions' default, us-east-1
+   */
+  readonly region?: string;
   /**
    * Bucket ARN.
    * @default `arn:<partition>:s3:::<name>` in the provider's partition
@@ -59,7 +68,7 @@ export interface PipelineBucketProps {
   readonly kmsKeyArn?: string;
   /**
    * Folder names. Each is normalized to end in `/`.
-   * @default { egress: 'egress/', ingress: 'ingress/', models: 'models/', runs: 'runs/' }
+   * @default { egress: 'egress/', ingress: 'ingress/', staging: '<ingress>_staging/', models: 'models/', runs: 'runs/' }
    */
   readonly prefixes?: Partial<PipelinePrefixes>;
   /**
@@ -72,6 +81,12 @@ export interface PipelineBucketProps {
    * @default 30
    */
   readonly ingressExpirationDays?: number;
+  /**
+   * Days after which score files left under the staging prefix expire. A score run deletes what it
+   * staged; only a run killed mid-way (a Lambda timeout) leaves parts behind.
+   * @default 1
+   */
+  readonly stagingExpirationDays?: number;
   /**
    * Days an overwritten or deleted object's previous version is kept before it expires.
    * @default 7
@@ -93,8 +108,6 @@ export interface PipelineBucketProps {
    */
   readonly tags?: Record<string, string>;
 }
-
-const DEFAULT_PREFIXES: PipelinePrefixes = { egress: 'egress/', ingress: 'ingress/', models: 'models/', runs: 'runs/' };
 
 /** S3's longest `bucket_prefix`: Terraform appends a 26-character unique suffix to reach 63. */
 const MAX_BUCKET_PREFIX_LENGTH = 37;
@@ -127,7 +140,9 @@ export class PipelineBucket extends Construct {
   public readonly bucketName: string;
   /** Bucket ARN. */
   public readonly bucketArn: string;
-  /** The four folder prefixes, each ending in `/`. */
+  /** The bucket's region; undefined for an existing bucket given without one. */
+  public readonly region?: string;
+  /** The folder prefixes, each ending in `/`. */
   public readonly prefixes: PipelinePrefixes;
   /** KMS key used for default encryption, undefined for SSE-S3. */
   public readonly kmsKeyArn?: string;
@@ -145,14 +160,16 @@ export class PipelineBucket extends Construct {
   public readonly policyDocument?: DataAwsIamPolicyDocument;
   public readonly bucketPolicy?: S3BucketPolicy;
   /** Empty `<prefix>` objects, so the folders show in consoles and AEP's folder browser before any data arrives. */
-  public readonly folderMarkers: Record<keyof PipelinePrefixes, S3Object> | undefined;
+  public readonly folderMarkers: Record<Exclude<BucketFolder, 'staging'>, S3Object> | undefined;
 
   constructor(scope: Construct, id: string, props: PipelineBucketProps = {}) {
     super(scope, id);
     const what = `PipelineBucket ${this.node.path}`;
+    const ingress = normalizePrefix(props.prefixes?.ingress ?? DEFAULT_PREFIXES.ingress, what);
     this.prefixes = {
       egress: normalizePrefix(props.prefixes?.egress ?? DEFAULT_PREFIXES.egress, what),
-      ingress: normalizePrefix(props.prefixes?.ingress ?? DEFAULT_PREFIXES.ingress, what),
+      ingress,
+      staging: normalizePrefix(props.prefixes?.staging ?? (isLiteral(ingress) ? stagingPrefixFor(ingress) : DEFAULT_PREFIXES.staging), what),
       models: normalizePrefix(props.prefixes?.models ?? DEFAULT_PREFIXES.models, what),
       runs: normalizePrefix(props.prefixes?.runs ?? DEFAULT_PREFIXES.runs, what),
     };
@@ -163,13 +180,14 @@ export class PipelineBucket extends Construct {
         if (a !== b && b.startsWith(a)) throw new Error(`${what}: prefix "${b}" lies inside prefix "${a}"; use separate folders`);
       }
     }
-    if (new Set(literalPrefixes).size !== literalPrefixes.length) throw new Error(`${what}: the four prefixes must differ`);
+    if (new Set(literalPrefixes).size !== literalPrefixes.length) throw new Error(`${what}: the prefixes must differ`);
 
     if (props.existingBucket) {
       const ignored = (['bucketName', 'kmsKeyArn', 'forceDestroy'] as const).filter((key) => props[key] !== undefined);
       if (ignored.length > 0) throw new Error(`${what}: ${ignored.join(', ')} cannot be set with existingBucket (nothing is created)`);
       this.isExisting = true;
       this.bucketName = props.existingBucket.name;
+      this.region = props.existingBucket.region;
       this.bucketArn =
         props.existingBucket.arn ?? `arn:${new DataAwsPartition(this, 'partition').partition}:s3:::${props.existingBucket.name}`;
       this.kmsKeyArn = props.existingBucket.kmsKeyArn;
@@ -180,6 +198,7 @@ export class PipelineBucket extends Construct {
     if (props.bucketName !== undefined) validateBucketName(props.bucketName);
     const egressDays = requireDays(props.egressExpirationDays ?? 30, 'egressExpirationDays');
     const ingressDays = requireDays(props.ingressExpirationDays ?? 30, 'ingressExpirationDays');
+    const stagingDays = requireDays(props.stagingExpirationDays ?? 1, 'stagingExpirationDays');
     const noncurrentDays = requireDays(props.noncurrentVersionExpirationDays ?? 7, 'noncurrentVersionExpirationDays');
     const abortDays = requireDays(props.abortIncompleteMultipartUploadDays ?? 3, 'abortIncompleteMultipartUploadDays');
     const tags = props.tags;
@@ -197,6 +216,7 @@ export class PipelineBucket extends Construct {
     });
     this.bucketName = this.bucket.bucket;
     this.bucketArn = this.bucket.arn;
+    this.region = this.bucket.region;
 
     this.publicAccessBlock = new S3BucketPublicAccessBlock(this, 'public-access-block', {
       bucket: this.bucket.id,
@@ -241,6 +261,7 @@ export class PipelineBucket extends Construct {
       rule: [
         expireUnder('expire-egress', this.prefixes.egress, egressDays),
         expireUnder('expire-ingress', this.prefixes.ingress, ingressDays),
+        expireUnder('expire-staging', this.prefixes.staging, stagingDays),
         {
           id: 'clean-up-versions-and-uploads',
           status: 'Enabled',
@@ -274,7 +295,7 @@ export class PipelineBucket extends Construct {
       dependsOn: [this.publicAccessBlock],
     });
 
-    const marker = (name: keyof PipelinePrefixes) =>
+    const marker = (name: Exclude<BucketFolder, 'staging'>) =>
       new S3Object(this, `folder-${name}`, {
         bucket: this.bucket!.id,
         key: this.prefixes[name],

@@ -174,6 +174,9 @@ export interface PipelineFunctionProps {
   readonly tags?: Record<string, string>;
 }
 
+/** The library's root folder, which the stage registry's handler entries are relative to. */
+export const PACKAGE_ROOT = path.join(__dirname, '..');
+
 /** Retention values CloudWatch Logs accepts (0 keeps logs forever). */
 const LOG_RETENTION_DAYS = [
   0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,

@@ -5,14 +5,16 @@ import { AepCredentialsSecret } from './aep-credentials-secret';
 import { AepProvisioning } from './aep-provisioning';
 import { AlarmTopic } from './alarm-topic';
 import * as path from 'path';
+import { Token } from 'cdktf';
+import { DEFAULT_NAME_PREFIX } from '../lib/config/schema';
+import { environmentFor, type SettingValues } from '../lib/config/settings';
 import { validateSpec, type FeatureSpec } from '../lib/features/spec';
+import { STAGE_NAMES, STAGES, type BucketAccess, type BucketFolder, type StageDefinition, type StageName } from '../lib/stages/registry';
+import { connectionSettings } from './connection-settings';
 import { PipelineBucket, type PipelineBucketProps } from './pipeline-bucket';
-import { pipelineEnvironment } from './pipeline-environment';
-import { PipelineFunction, type PipelineFunctionProps } from './pipeline-function';
+import { PipelineFunction, PACKAGE_ROOT, type PipelineFunctionProps } from './pipeline-function';
 import { PropensityAudience } from './propensity-audience';
 import { StageSchedule } from './stage-schedule';
-
-const HANDLERS = path.join(__dirname, '..', 'lib', 'handlers');
 
 export interface PropensityPipelineAepProps {
   /** IMS organization id (`…@AdobeOrg`); also the external id of the role AEP assumes. */
@@ -51,6 +53,12 @@ export interface PropensityPipelineAepProps {
    * @default none; allow the role in the bucket's policy yourself, or the ingestion runs fail with access denied
    */
   readonly ingestionSourceRoleArn?: string;
+}
+
+/** A scheduled stage of the pipeline: its function and the schedule that invokes it. */
+export interface PipelineStage {
+  readonly function: PipelineFunction;
+  readonly schedule: StageSchedule;
 }
 
 /** When and how a scheduled stage runs. */
@@ -200,6 +208,13 @@ export class PropensityPipeline extends Construct {
   /** The audience stage's function and schedule, when `audience` is given. */
   readonly audienceStage?: PipelineFunction;
   readonly audienceSchedule?: StageSchedule;
+  /** Every scheduled stage by name (the registry's), the audience stage only with `audience`. */
+  readonly stages: Partial<Record<StageName, PipelineStage>>;
+  /**
+   * The settings the stage functions are given, by configuration path; each function's environment
+   * holds those its stage reads (lib/stages/registry.ts), written by lib/config/settings.ts.
+   */
+  readonly settings: SettingValues;
   /** The bucket policy statements that let AEP's S3 source read the ingress folder; with `aep.ingestionSourceRoleArn` only. */
   readonly ingestionReadPolicy?: DataAwsIamPolicyDocument;
 
@@ -215,6 +230,7 @@ export class PropensityPipeline extends Construct {
       tenantId: props.aep.tenantId,
       credentialsSecretArn: this.credentials.secretArn,
       bucketName: this.bucket.bucketName,
+      bucketRegion: this.bucket.region,
       namePrefix: props.aep.namePrefix,
       retainDatasetOnDestroy: props.aep.retainDatasetsOnDestroy,
       alarmTopicArn: this.alarmTopic.topicArn,
@@ -258,115 +274,108 @@ export class PropensityPipeline extends Construct {
       this.bucket.policyDocument.sourcePolicyDocuments = [this.ingestionReadPolicy.json];
     }
 
-    const environment = {
-      ...pipelineEnvironment({ ...props.aep, credentialsSecretArn: this.credentials.secretArn, bucketName: this.bucket.bucketName }),
-      PIPELINE_NAME_PREFIX: props.aep.namePrefix ?? 'cmle',
-      PIPELINE_EVENTS_DATASET_ID: props.features.eventsDatasetId,
-      PIPELINE_EGRESS_PREFIX: this.bucket.prefixes.egress,
-      PIPELINE_RUNS_PREFIX: this.bucket.prefixes.runs,
-    };
-    type StageName = 'featurize' | 'export' | 'train' | 'score' | 'ingestion-check' | 'audience';
-    const stage = (
-      name: StageName,
-      options: StageOptions | undefined,
-      defaults: { schedule: string; timeoutSeconds: number; memorySize?: number },
-      access: { read: string[]; write?: string[]; delete?: string[]; environment?: Record<string, string> },
-    ) => {
-      // `Audience` is the segment definition's construct; the stage that evaluates it is `AudienceStage`.
-      const id = name.split('-').map((word) => word[0].toUpperCase() + word.slice(1)).join('') + (name === 'audience' ? 'Stage' : '');
-      const fn = new PipelineFunction(this, id, {
-        timeoutSeconds: defaults.timeoutSeconds,
-        memorySize: defaults.memorySize,
-        description: `The ${name} stage of the propensity pipeline`,
-        ...options?.functionOptions,
-        entry: path.join(HANDLERS, `${name}.ts`),
-        environment: { ...environment, ...access.environment },
-        secretArns: [this.credentials.secretArn],
-        alarmTopicArn: this.alarmTopic.topicArn,
-        bucketAccess: {
-          bucketArn: this.bucket.bucketArn,
-          read: access.read,
-          write: [runs, ...(access.write ?? [])],
-          delete: access.delete,
-          kmsKeyArn: this.bucket.kmsKeyArn,
-        },
-      });
-      const schedule = new StageSchedule(this, `${id}Schedule`, {
-        functionArn: fn.functionArn,
-        stage: name,
-        scheduleExpression: options?.schedule ?? defaults.schedule,
-        timezone: options?.timezone,
-        alarmTopicArn: this.alarmTopic.topicArn,
-      });
-      return { fn, schedule };
-    };
-    const { runs, egress, ingress, models } = this.bucket.prefixes;
-    // The stages that read feature columns by name: the scorer takes them from the model instead.
-    const specEnvironment: Record<string, string> = props.features.spec ? { PIPELINE_FEATURE_SPEC: JSON.stringify(validateSpec(props.features.spec)) } : {};
-    // Featurize only submits queries; export may wait up to ten minutes for AEP's files.
-    const featurize = stage('featurize', props.features.featurize, { schedule: 'cron(0 3 * * ? *)', timeoutSeconds: 300 }, { read: [runs], environment: specEnvironment });
-    const exporter = stage('export', props.features.export, { schedule: 'cron(0 4 * * ? *)', timeoutSeconds: 900 }, {
-      read: [runs, egress],
-      environment: { ...specEnvironment, PIPELINE_AEP_ROLE_ARN: this.aepAccessRole.roleArn, PIPELINE_EXPORT_INTERVAL_HOURS: String(props.features.exportIntervalHours ?? 24) },
-    });
-    this.featurize = featurize.fn;
-    this.featurizeSchedule = featurize.schedule;
-    this.export = exporter.fn;
-    this.exportSchedule = exporter.schedule;
-
     const model = props.model ?? {};
-    const modelEnvironment = {
-      PIPELINE_MODELS_PREFIX: models,
-      ...(model.name !== undefined ? { PIPELINE_MODEL_NAME: model.name } : {}),
-    };
-    if (model.promotionTolerance !== undefined && !(model.promotionTolerance >= 0 && model.promotionTolerance <= 0.5)) {
-      throw new Error(`PropensityPipeline: model.promotionTolerance must be from 0 to 0.5, got ${model.promotionTolerance}`);
-    }
-    // Training holds the exported rows and fits the trees in memory; Lambda gives CPU in proportion to memory.
-    const train = stage('train', model.train, { schedule: 'cron(0 5 ? * MON *)', timeoutSeconds: 900, memorySize: 3008 }, {
-      read: [runs, egress, models],
-      write: [models],
-      environment: {
-        ...specEnvironment,
-        ...modelEnvironment,
-        ...(model.promotionTolerance !== undefined ? { PIPELINE_MODEL_PROMOTION_TOLERANCE: String(model.promotionTolerance) } : {}),
-      },
-    });
-    // Scoring streams; 1,769 MB is where Lambda gives one full vCPU. Its parts are staged beside ingress/,
-    // outside what AEP watches, then copied in and the staged copies deleted; a run that fails while
-    // copying deletes the copies it made, so AEP never sees a half-published run.
-    const staging = `${ingress.replace(/\/+$/, '')}_staging/`;
-    const score = stage('score', model.score, { schedule: 'cron(30 5 * * ? *)', timeoutSeconds: 900, memorySize: 1769 }, {
-      read: [runs, egress, models, staging],
-      write: [ingress, staging],
-      delete: [ingress, staging],
-      environment: { ...modelEnvironment, PIPELINE_INGRESS_PREFIX: ingress, PIPELINE_SCORES_DATASET_ID: this.provisioning.scoresDatasetId },
-    });
-    const ingestionCheck = stage('ingestion-check', model.ingestionCheck, { schedule: 'cron(15 * * * ? *)', timeoutSeconds: 120 }, { read: [runs] });
-    this.train = train.fn;
-    this.trainSchedule = train.schedule;
-    this.score = score.fn;
-    this.scoreSchedule = score.schedule;
-    this.ingestionCheck = ingestionCheck.fn;
-    this.ingestionCheckSchedule = ingestionCheck.schedule;
-
+    const namePrefix = props.aep.namePrefix ?? DEFAULT_NAME_PREFIX;
     if (props.audience) {
       const { low, high } = props.audience;
       this.audience = new PropensityAudience(this, 'Audience', {
         provisioner: this.provisioning.function,
-        name: props.audience.name ?? `${props.aep.namePrefix ?? 'cmle'} propensity ${low} to ${high}`,
+        name: props.audience.name ?? `${namePrefix} propensity ${low} to ${high}`,
         low,
         high,
         tenantId: props.aep.tenantId,
         // The rule reads _<tenant>.propensity, which the provisioned scores schema brings into the Profile union.
         waitFor: [this.provisioning.invocation],
       });
-      const audience = stage('audience', props.audience.evaluate, { schedule: 'cron(0 7 * * ? *)', timeoutSeconds: 900 }, {
-        read: [runs, ingress],
-        environment: { PIPELINE_AUDIENCE_DEFINITION_ID: this.audience.definitionId, PIPELINE_AUDIENCE_LOW: String(low), PIPELINE_AUDIENCE_HIGH: String(high) },
-      });
-      this.audienceStage = audience.fn;
-      this.audienceSchedule = audience.schedule;
     }
+
+    // Every setting a stage function may read, once; each function gets those its registry entry names.
+    const { prefixes } = this.bucket;
+    this.settings = {
+      ...connectionSettings({ ...props.aep, credentialsSecretArn: this.credentials.secretArn, bucketName: this.bucket.bucketName, bucketRegion: this.bucket.region }),
+      'storage.prefixes.egress': prefixes.egress,
+      'storage.prefixes.ingress': prefixes.ingress,
+      'storage.prefixes.staging': prefixes.staging,
+      'storage.prefixes.models': prefixes.models,
+      'storage.prefixes.runs': prefixes.runs,
+      namePrefix,
+      'datasets.events': props.features.eventsDatasetId,
+      'datasets.scores': this.provisioning.scoresDatasetId,
+      featureSpec: props.features.spec ? JSON.stringify(validateSpec(props.features.spec)) : undefined,
+      'export.roleArn': this.aepAccessRole.roleArn,
+      'export.intervalHours': props.features.exportIntervalHours,
+      'model.name': model.name,
+      'model.promotionTolerance': model.promotionTolerance,
+      'audience.definitionId': this.audience?.definitionId,
+      'audience.low': this.audience?.low,
+      'audience.high': this.audience?.high,
+    };
+
+    const options: Record<StageName, StageOptions | undefined> = {
+      featurize: props.features.featurize,
+      export: props.features.export,
+      train: model.train,
+      score: model.score,
+      'ingestion-check': model.ingestionCheck,
+      audience: props.audience?.evaluate,
+    };
+    const stages: Partial<Record<StageName, PipelineStage>> = {};
+    for (const name of STAGE_NAMES) {
+      if (name === 'audience' && !this.audience) continue;
+      stages[name] = this.stage(STAGES[name], options[name]);
+    }
+    this.stages = stages;
+    const stage = (name: StageName) => stages[name] as PipelineStage;
+    this.featurize = stage('featurize').function;
+    this.featurizeSchedule = stage('featurize').schedule;
+    this.export = stage('export').function;
+    this.exportSchedule = stage('export').schedule;
+    this.train = stage('train').function;
+    this.trainSchedule = stage('train').schedule;
+    this.score = stage('score').function;
+    this.scoreSchedule = stage('score').schedule;
+    this.ingestionCheck = stage('ingestion-check').function;
+    this.ingestionCheckSchedule = stage('ingestion-check').schedule;
+    this.audienceStage = stages.audience?.function;
+    this.audienceSchedule = stages.audience?.schedule;
+  }
+
+  /** One stage's function and schedule, as its registry entry describes them. */
+  private stage(definition: StageDefinition, options: StageOptions | undefined): PipelineStage {
+    // `Audience` is the segment definition's construct; the stage that evaluates it is `AudienceStage`.
+    const id = definition.name.split('-').map((word) => word[0].toUpperCase() + word.slice(1)).join('') + (definition.name === 'audience' ? 'Stage' : '');
+    const prefixes = (folders: readonly BucketFolder[]) => folders.map((folder) => this.bucket.prefixes[folder]);
+    const access = definition.bucket as BucketAccess;
+    let environment: Record<string, string>;
+    try {
+      environment = environmentFor(definition.settings, this.settings, Token.isUnresolved);
+    } catch (error) {
+      throw new Error(`PropensityPipeline ${this.node.path}: ${(error as Error).message}`);
+    }
+    const fn = new PipelineFunction(this, id, {
+      timeoutSeconds: definition.timeoutSeconds,
+      memorySize: definition.memorySize,
+      description: `The ${definition.name} stage of the propensity pipeline: ${definition.description}`,
+      ...options?.functionOptions,
+      entry: path.join(PACKAGE_ROOT, definition.entry),
+      environment,
+      secretArns: [this.credentials.secretArn],
+      alarmTopicArn: this.alarmTopic.topicArn,
+      bucketAccess: {
+        bucketArn: this.bucket.bucketArn,
+        read: prefixes(access.read),
+        write: prefixes(access.write),
+        delete: prefixes(access.delete),
+        kmsKeyArn: this.bucket.kmsKeyArn,
+      },
+    });
+    const schedule = new StageSchedule(this, `${id}Schedule`, {
+      functionArn: fn.functionArn,
+      stage: definition.name,
+      scheduleExpression: options?.schedule ?? definition.schedule,
+      timezone: options?.timezone,
+      alarmTopicArn: this.alarmTopic.topicArn,
+    });
+    return { function: fn, schedule };
   }
 }

@@ -8,6 +8,9 @@ import { systemClock, type Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
 import { RunLedger, type RunRecord } from '../ledger/run-ledger';
 import { EmbeddedFunction } from '../embedded/lambda';
+import { DEFAULT_NAME_PREFIX } from '../config/schema';
+import { STAGE_NAMES, type StageName } from '../stages/registry';
+import type { DeployTimeValues, LocalDeployment, SynthesizedFunction, SynthesizeLocalDeployment } from './local-deployment';
 import { validateBand } from '../audience/band';
 import { collectRunReport } from '../report/collect';
 import { renderRunReport } from '../report/run-report';
@@ -35,6 +38,8 @@ export interface LocalRunOptions {
   audience?: { low: number; high: number };
   /** Told as each stage starts, for a progress line. */
   onStage?: (stage: string) => void;
+  /** Builds the pipeline as `cdktf synth` does: `synthesizeLocalDeployment` of constructs/local-deployment.ts. */
+  deploy: SynthesizeLocalDeployment;
 }
 
 export interface LocalRunResult {
@@ -57,35 +62,37 @@ export interface LocalRunResult {
 
 /** The embedded platform does not assume roles; the export dataflow still names one, as in AWS. */
 const EMBEDDED_AEP_ROLE_ARN = 'arn:aws:iam::000000000000:role/embedded-aep-access';
+/** The stack's secret ARN stands in for Secrets Manager, which the platform replaces by the credential itself. */
+const EMBEDDED_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:embedded-aep-credentials';
 
-const NAME_PREFIX = 'cmle';
 /** The audience `npm start` builds unless told otherwise: the profiles most likely to subscribe. */
 export const DEFAULT_AUDIENCE_BAND = { low: 0.8, high: 1 } as const;
 /** How long a local run waits for any one stage's asynchronous work. */
 const STAGE_WAIT_MS = 10 * 60 * 1000;
 /** The embedded dataflow looks for files every second; the check looks a little less often. */
 const INGESTION_CHECK_INTERVAL_MS = 500;
-
-function audienceName(band: { low: number; high: number }): string {
-  return `${NAME_PREFIX} propensity ${band.low} to ${band.high}`;
-}
+/** The embedded platform answers in milliseconds: the stages poll it often, and wait as long as a local run allows. */
+const EMBEDDED_TIMING = { PIPELINE_POLL_INTERVAL_MS: '100', PIPELINE_WAIT_BUDGET_MS: String(STAGE_WAIT_MS) };
 
 /**
- * The provisioner and the scheduled stages, bundled from `lib/handlers` as `PipelineFunction` bundles
- * them, sharing one environment that grows as provisioning returns ids (as Terraform wires them).
+ * The functions of the synthesized stack, each run from the bundle `cdktf synth` made with the
+ * environment the stack gives that very function, its Terraform references filled in. On top come only
+ * what the platform stands in for: its endpoints and the credential the secret would hold, and its
+ * timing. This function plays Terraform (the provisioner's CRUD invocations) and EventBridge Scheduler.
  */
-function stageFunctions(runDir: string, environment: Record<string, string>) {
-  const shared = { ...environment };
-  const bundle = (name: string) => EmbeddedFunction.bundle({ name, entry: `lib/handlers/${name}.ts`, environment: shared, workDir: runDir });
+function deployedFunctions(deployment: LocalDeployment, platformEnv: Record<string, string>, runDir: string) {
+  const start = (name: string, fn: SynthesizedFunction, values: DeployTimeValues) => {
+    const { AEP_CREDENTIALS_SECRET_ARN: _secretArn, ...environment } = fn.environment;
+    const resolved = Object.fromEntries(Object.entries(environment).map(([key, value]) => [key, deployment.resolve(value, values, `The ${name} function's ${key}`)]));
+    return EmbeddedFunction.deployed({ name, bundleDir: fn.bundleDir, handler: fn.handler, memorySize: fn.memorySize, environment: { ...resolved, ...platformEnv, ...EMBEDDED_TIMING }, workDir: runDir });
+  };
   return {
-    provision: bundle('provision'),
-    featurize: bundle('featurize'),
-    export: bundle('export'),
-    train: bundle('train'),
-    score: bundle('score'),
-    'ingestion-check': bundle('ingestion-check'),
-    audience: bundle('audience'),
-    setEnvironment: (values: Record<string, string>) => Object.assign(shared, values),
+    provisioner: (values: DeployTimeValues) => start('provision', deployment.provisioner, values),
+    stage: (name: StageName, values: DeployTimeValues) => {
+      const fn = deployment.stages[name];
+      if (!fn) throw new Error(`The synthesized pipeline has no ${name} stage`);
+      return start(name, fn, values);
+    },
   };
 }
 
@@ -165,60 +172,63 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
       timings.push({ stage, ms: Date.now() - began });
       return result;
     };
-    const functions = stageFunctions(runDir, {
-      ...platform.env,
-      PIPELINE_NAME_PREFIX: NAME_PREFIX,
-      PIPELINE_EVENTS_DATASET_ID: seed.datasetId,
-      PIPELINE_AEP_ROLE_ARN: EMBEDDED_AEP_ROLE_ARN,
-      PIPELINE_POLL_INTERVAL_MS: '100',
-      PIPELINE_WAIT_BUDGET_MS: String(STAGE_WAIT_MS),
-    });
+    // The stack `cdktf synth` makes, with its bundles: what the local run deploys.
+    const deployment = await step('synth', async () =>
+      options.deploy({
+        outdir: path.join(runDir, 'cdktf.out'),
+        imsOrgId: platform.config.aep.orgId,
+        sandbox: platform.config.aep.sandbox,
+        namePrefix: DEFAULT_NAME_PREFIX,
+        eventsDatasetId: seed.datasetId,
+        audience: band,
+      }),
+    );
+    const functions = deployedFunctions(deployment, platform.connectionEnv, runDir);
+    const provided: DeployTimeValues = {
+      bucketName: platform.config.storage.bucket,
+      bucketRegion: platform.config.storage.region,
+      credentialsSecretArn: EMBEDDED_SECRET_ARN,
+      aepRoleArn: EMBEDDED_AEP_ROLE_ARN,
+    };
     const succeeded = (stage: string, run: RunRecord) => {
       if (run.status !== 'succeeded') throw new Error(`The ${stage} stage did not complete: ${run.reason ?? run.status}`);
       return run;
     };
 
+    // Terraform's CRUD invocations, with the inputs the stack gives them and the key it adds.
+    const terraformCreate = (input: string, what: string) => ({ ...(JSON.parse(deployment.resolve(input, provided, what)) as object), tf: { action: 'create', prev_input: null } });
     const provisioned = await step('provision', async () => {
-      const create = { action: 'create', prev_input: null };
-      const { ingress } = platform.config.storage.prefixes;
-      const resources = (await functions.provision.invoke({
-        namePrefix: NAME_PREFIX,
-        scores: { retainDatasetOnDestroy: true },
-        ingestion: { bucket: platform.config.storage.bucket, path: ingress.replace(/\/+$/, '') },
-        tf: create,
-      })) as ProvisionResult;
-      const audience = (await functions.provision.invoke({ resource: 'audience', name: audienceName(band), band, tf: create })) as AudienceDefinitionResult;
+      const provisioner = functions.provisioner(provided);
+      const resources = (await provisioner.invoke(terraformCreate(deployment.provisioningInput, 'The provisioning input'))) as ProvisionResult;
+      const audience = (await provisioner.invoke(terraformCreate(deployment.audienceInput, 'The audience input'))) as AudienceDefinitionResult;
       return { resources, audience };
     });
-    functions.setEnvironment({
-      PIPELINE_SCORES_DATASET_ID: provisioned.resources.scoresDatasetId,
-      PIPELINE_AUDIENCE_DEFINITION_ID: provisioned.audience.definitionId,
-      PIPELINE_AUDIENCE_LOW: String(band.low),
-      PIPELINE_AUDIENCE_HIGH: String(band.high),
-    });
+    const deployed = { ...provided, provisioned: { ...provisioned.resources }, audience: { ...provisioned.audience } };
+    const stage = Object.fromEntries(STAGE_NAMES.map((name) => [name, functions.stage(name, deployed)])) as Record<StageName, EmbeddedFunction>;
 
     await step('featurize', async () => {
-      const run = succeeded('featurize', (await functions.featurize.invoke({ stage: 'featurize' })) as RunRecord);
+      const run = succeeded('featurize', (await stage.featurize.invoke({ stage: 'featurize' })) as RunRecord);
       // Between the featurize and export schedules Query Service runs the batch queries.
       const queries = run.outputs as FeaturizeOutputs;
       for (const id of [queries.trainingQueryId, queries.scoringQueryId]) {
         await aep.queryService.waitFor(id, { clock: systemClock, timeoutMs: STAGE_WAIT_MS, pollIntervalMs: 100 });
       }
     });
-    const exported = await step('export', async () => succeeded('export', (await functions.export.invoke({ stage: 'export' })) as RunRecord).outputs as ExportOutputs);
-    const trained = await step('train', async () => succeeded('train', (await functions.train.invoke({ stage: 'train' })) as RunRecord).outputs as TrainOutputs);
-    const scored = await step('score', async () => succeeded('score', (await functions.score.invoke({ stage: 'score' })) as RunRecord).outputs as ScoreOutputs);
+    const exported = await step('export', async () => succeeded('export', (await stage.export.invoke({ stage: 'export' })) as RunRecord).outputs as ExportOutputs);
+    const trained = await step('train', async () => succeeded('train', (await stage.train.invoke({ stage: 'train' })) as RunRecord).outputs as TrainOutputs);
+    const scored = await step('score', async () => succeeded('score', (await stage.score.invoke({ stage: 'score' })) as RunRecord).outputs as ScoreOutputs);
     // AEP's dataflow picks the files up on its own schedule; the hourly check is run until it confirms.
     const ingested = await step('ingestion-check', async () => {
       const deadline = Date.now() + STAGE_WAIT_MS;
       for (;;) {
-        const run = (await functions['ingestion-check'].invoke({ stage: 'ingestion-check' })) as RunRecord;
+        const run = (await stage['ingestion-check'].invoke({ stage: 'ingestion-check' })) as RunRecord;
         if (run.status === 'succeeded') return run.outputs as IngestionCheckOutputs;
         if (Date.now() > deadline) throw new Error(`The scores were not ingested in time: ${run.reason ?? run.status}`);
         await systemClock.sleep(INGESTION_CHECK_INTERVAL_MS);
       }
     });
-    const audience = await step('audience', async () => succeeded('audience', (await functions.audience.invoke({ stage: 'audience' })) as RunRecord).outputs as AudienceOutputs);
+    const audience = await step('audience', async () => succeeded('audience', (await stage.audience.invoke({ stage: 'audience' })) as RunRecord).outputs as AudienceOutputs);
+    const audienceName = (JSON.parse(deployment.audienceInput) as { name: string }).name;
 
     const report = await collectRunReport(
       { store: platform.bucket, ledger },
@@ -227,7 +237,7 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
         generatedAt: new Date().toISOString(),
         exploration,
         models: { prefix: platform.config.storage.prefixes.models, name: platform.config.model.name },
-        audienceName: audienceName(band),
+        audienceName,
         timings,
       },
     );

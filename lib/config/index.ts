@@ -1,4 +1,5 @@
 export * from './schema';
 export * from './errors';
-export { loadConfig, ENVIRONMENT_VARIABLES, type ConfigSources, type LoadedConfig } from './load';
+export { loadConfig, variablesFor, type ConfigSources, type LoadedConfig } from './load';
+export * from './settings';
 export { parseConfigIni, configFromNotebookIni } from './config-ini';

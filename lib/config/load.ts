@@ -3,56 +3,7 @@ import { z } from 'zod';
 import { configFromNotebookIni, parseConfigIni } from './config-ini';
 import { ConfigError, type ConfigIssue } from './errors';
 import { pipelineConfigSchema, type PipelineConfig, type PipelineConfigInput } from './schema';
-
-type EnvParser = (raw: string) => unknown;
-const asString: EnvParser = (raw) => raw;
-const asBoolean: EnvParser = (raw) => (/^(1|true|yes|on)$/i.test(raw) ? true : /^(0|false|no|off)$/i.test(raw) ? false : raw);
-
-/** Environment variables, each with the configuration path it sets. Documented in the README. */
-export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; path: string; parse: EnvParser }> = [
-  { name: 'AEP_ORG_ID', path: 'aep.orgId', parse: asString },
-  { name: 'AEP_SANDBOX', path: 'aep.sandbox', parse: asString },
-  { name: 'AEP_TENANT_ID', path: 'aep.tenantId', parse: asString },
-  { name: 'AEP_CLIENT_ID', path: 'aep.credentials.clientId', parse: asString },
-  { name: 'AEP_CLIENT_SECRET', path: 'aep.credentials.clientSecret', parse: asString },
-  { name: 'AEP_CREDENTIALS_SECRET_ARN', path: 'aep.credentials.secretArn', parse: asString },
-  { name: 'AEP_SCOPES', path: 'aep.scopes', parse: asString },
-  { name: 'AEP_IMS_ENDPOINT', path: 'aep.imsEndpoint', parse: asString },
-  { name: 'AEP_PLATFORM_ENDPOINT', path: 'aep.platformEndpoint', parse: asString },
-  { name: 'AEP_QUERY_SERVICE_HOST', path: 'aep.queryService.host', parse: asString },
-  { name: 'AEP_QUERY_SERVICE_PORT', path: 'aep.queryService.port', parse: asString },
-  { name: 'AEP_QUERY_SERVICE_SSL', path: 'aep.queryService.ssl', parse: asBoolean },
-  { name: 'AEP_QUERY_DIALECT', path: 'aep.queryService.dialect', parse: asString },
-  { name: 'PIPELINE_BUCKET', path: 'storage.bucket', parse: asString },
-  { name: 'PIPELINE_BUCKET_REGION', path: 'storage.region', parse: asString },
-  { name: 'PIPELINE_S3_ENDPOINT', path: 'storage.endpoint', parse: asString },
-  { name: 'PIPELINE_S3_FORCE_PATH_STYLE', path: 'storage.forcePathStyle', parse: asBoolean },
-  { name: 'PIPELINE_EGRESS_PREFIX', path: 'storage.prefixes.egress', parse: asString },
-  { name: 'PIPELINE_INGRESS_PREFIX', path: 'storage.prefixes.ingress', parse: asString },
-  { name: 'PIPELINE_MODELS_PREFIX', path: 'storage.prefixes.models', parse: asString },
-  { name: 'PIPELINE_RUNS_PREFIX', path: 'storage.prefixes.runs', parse: asString },
-  { name: 'PIPELINE_EVENTS_DATASET_ID', path: 'datasets.events', parse: asString },
-  { name: 'PIPELINE_FEATURES_DATASET_ID', path: 'datasets.features', parse: asString },
-  { name: 'PIPELINE_SCORES_DATASET_ID', path: 'datasets.scores', parse: asString },
-  { name: 'PIPELINE_MODEL_NAME', path: 'model.name', parse: asString },
-  { name: 'PIPELINE_MODEL_SEED', path: 'model.seed', parse: asString },
-  { name: 'PIPELINE_MODEL_TEST_FRACTION', path: 'model.testFraction', parse: asString },
-  { name: 'PIPELINE_MODEL_THRESHOLD', path: 'model.threshold', parse: asString },
-  { name: 'PIPELINE_MODEL_PROMOTION_TOLERANCE', path: 'model.promotionTolerance', parse: asString },
-  { name: 'PIPELINE_MODEL_MIN_ROWS', path: 'model.minRows', parse: asString },
-  { name: 'PIPELINE_NAME_PREFIX', path: 'namePrefix', parse: asString },
-  { name: 'PIPELINE_FEATURE_SPEC', path: 'featureSpec', parse: asString },
-  { name: 'PIPELINE_AEP_ROLE_ARN', path: 'export.roleArn', parse: asString },
-  { name: 'PIPELINE_EXPORT_INTERVAL_HOURS', path: 'export.intervalHours', parse: asString },
-  { name: 'PIPELINE_AUDIENCE_DEFINITION_ID', path: 'audience.definitionId', parse: asString },
-  { name: 'PIPELINE_AUDIENCE_NAME', path: 'audience.name', parse: asString },
-  { name: 'PIPELINE_AUDIENCE_LOW', path: 'audience.low', parse: asString },
-  { name: 'PIPELINE_AUDIENCE_HIGH', path: 'audience.high', parse: asString },
-  { name: 'PIPELINE_POLL_INTERVAL_MS', path: 'polling.intervalMs', parse: asString },
-  { name: 'PIPELINE_WAIT_BUDGET_MS', path: 'polling.budgetMs', parse: asString },
-  { name: 'AEP_HTTP_TIMEOUT_MS', path: 'http.timeoutMs', parse: asString },
-  { name: 'AEP_HTTP_MAX_ATTEMPTS', path: 'http.maxAttempts', parse: asString },
-];
+import { parseVariable, SETTINGS, settingsIn, type Setting, type SettingScope } from './settings';
 
 /** Where the configuration comes from; later sources override earlier ones: config.ini, JSON file, environment, overrides. */
 export interface ConfigSources {
@@ -62,6 +13,11 @@ export interface ConfigSources {
   /** A CMLE notebook config.ini. Defaults to the AEP_CONFIG_INI variable. */
   configIni?: string;
   overrides?: DeepPartial<PipelineConfigInput>;
+  /**
+   * Read only the variables of these settings, as a function reads only what its construct gives it.
+   * @default every setting
+   */
+  scopes?: readonly SettingScope[];
 }
 
 type DeepPartial<T> = T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
@@ -129,22 +85,27 @@ function readIniFile(file: string): { input: PipelineConfigInput; warnings: stri
   return configFromNotebookIni(parseConfigIni(text, file));
 }
 
-function envLayer(env: NodeJS.ProcessEnv): Tree {
+function envLayer(env: NodeJS.ProcessEnv, settings: readonly Setting[]): Tree {
   const layer: Tree = {};
-  for (const variable of ENVIRONMENT_VARIABLES) {
-    const raw = env[variable.name];
+  for (const setting of settings) {
+    const raw = env[setting.variable];
     if (raw !== undefined && raw !== '') {
-      setPath(layer, variable.path, variable.parse(raw));
+      setPath(layer, setting.path, parseVariable(setting, raw));
     }
   }
   return layer;
 }
 
+/** The variables that set a path or anything under it, to tell the user where to fix a problem. */
+export function variablesFor(path: string): string | undefined {
+  const names = (SETTINGS as readonly Setting[]).filter((s) => s.path === path || s.path.startsWith(`${path}.`)).map((s) => s.variable);
+  return names.length > 0 ? names.join(' or ') : undefined;
+}
+
 function issuesOf(error: z.ZodError): ConfigIssue[] {
   return error.issues.map((issue) => {
     const path = issue.path.map(String).join('.') || '(root)';
-    const names = ENVIRONMENT_VARIABLES.filter((v) => v.path === path || v.path.startsWith(`${path}.`)).map((v) => v.name);
-    return { path, message: issue.message, source: names.length > 0 ? names.join(' or ') : undefined };
+    return { path, message: issue.message, source: variablesFor(path) };
   });
 }
 
@@ -164,7 +125,7 @@ export function loadConfig(sources: ConfigSources = {}): LoadedConfig {
   if (jsonFile) {
     tree = merge(tree, readJsonFile(jsonFile));
   }
-  tree = merge(tree, envLayer(env));
+  tree = merge(tree, envLayer(env, sources.scopes ? settingsIn(sources.scopes) : SETTINGS));
   tree = merge(tree, sources.overrides);
 
   const parsed = pipelineConfigSchema.safeParse(tree);

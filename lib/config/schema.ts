@@ -8,12 +8,28 @@ export const AEP_DEFAULTS = {
   queryServicePort: 80,
 } as const;
 
+/**
+ * Where the score stage stages its CSV parts before publishing them: beside the ingress folder
+ * (`ingress/` -> `ingress_staging/`), outside everything the ingestion dataflow watches.
+ */
+export function stagingPrefixFor(ingressPrefix: string): string {
+  return `${ingressPrefix.replace(/\/+$/, '')}_staging/`;
+}
+
+/** The bucket's folders: egress (features from AEP), ingress (scores for AEP), its staging folder, models, runs. */
 export const DEFAULT_PREFIXES = {
   egress: 'egress/',
   ingress: 'ingress/',
+  staging: stagingPrefixFor('ingress/'),
   models: 'models/',
   runs: 'runs/',
 } as const;
+
+/** Prefix of the names of what the pipeline creates in AEP. */
+export const DEFAULT_NAME_PREFIX = 'cmle';
+
+/** Name of the model in the registry (`models/<name>/`). */
+export const DEFAULT_MODEL_NAME = 'cmle_propensity_model';
 
 const nonEmpty = (what: string) => z.string({ error: `${what} is required` }).trim().min(1, `${what} must not be empty`);
 
@@ -118,9 +134,12 @@ export const pipelineConfigSchema = z
             ingress: prefix.default(DEFAULT_PREFIXES.ingress),
             models: prefix.default(DEFAULT_PREFIXES.models),
             runs: prefix.default(DEFAULT_PREFIXES.runs),
+            /** Derived from the ingress prefix when absent. */
+            staging: prefix.optional(),
           })
           .strict()
-          .default({ ...DEFAULT_PREFIXES }),
+          .default({ egress: DEFAULT_PREFIXES.egress, ingress: DEFAULT_PREFIXES.ingress, models: DEFAULT_PREFIXES.models, runs: DEFAULT_PREFIXES.runs })
+          .transform((prefixes) => ({ ...prefixes, staging: prefixes.staging ?? stagingPrefixFor(prefixes.ingress) })),
       })
       .strict(),
     /** Datasets the pipeline has created or been pointed at (a notebook's config.ini names them too). */
@@ -154,7 +173,7 @@ export const pipelineConfigSchema = z
       .string()
       .trim()
       .regex(/^[A-Za-z0-9][A-Za-z0-9 _-]{0,39}$/, 'must be 1-40 letters, digits, spaces, "_" or "-", starting with a letter or digit')
-      .default('cmle'),
+      .default(DEFAULT_NAME_PREFIX),
     export: z
       .object({
         format: z.enum(['parquet', 'json']).default('parquet'),
@@ -179,7 +198,7 @@ export const pipelineConfigSchema = z
           .string()
           .trim()
           .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'must be 1-64 letters, digits, "_" or "-"')
-          .default('cmle_propensity_model'),
+          .default(DEFAULT_MODEL_NAME),
         /** Seed of the held-out split and the learners: the same export and seed train the same model. */
         seed: z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(0).default(MODEL_DEFAULTS.seed),
         /** Share of each class held out to measure the model. */
@@ -192,7 +211,7 @@ export const pipelineConfigSchema = z
         minRows: z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(20, 'must be at least 20').default(MODEL_DEFAULTS.minRows),
       })
       .strict()
-      .default({ name: 'cmle_propensity_model', ...MODEL_DEFAULTS }),
+      .default({ name: DEFAULT_MODEL_NAME, ...MODEL_DEFAULTS }),
     /** The propensity audience the audience stage evaluates (PropensityAudience provisions its definition). */
     audience: z
       .object({

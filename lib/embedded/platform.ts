@@ -39,6 +39,11 @@ export interface EmbeddedPlatform {
    * made anew for every platform, so nothing secret outlives the run.
    */
   env: Record<string, string>;
+  /**
+   * What the platform stands in for, on top of the environment a deployed stack gives a function: its
+   * endpoints, the credential the stack's secret would hold, and the store's keys for the AWS SDK.
+   */
+  connectionEnv: Record<string, string>;
   objectStoreDir: string;
   postgres: EmbeddedPostgres;
   objectStore: ObjectStoreServer;
@@ -94,9 +99,7 @@ export async function startEmbeddedPlatform(options: EmbeddedPlatformOptions): P
     const { baseUrl } = await aep.start();
     stops.push(() => aep.stop());
 
-    const env: Record<string, string> = {
-      AEP_ORG_ID: orgId,
-      AEP_SANDBOX: sandbox,
+    const connectionEnv: Record<string, string> = {
       AEP_CLIENT_ID: clientId,
       AEP_CLIENT_SECRET: clientSecret,
       AEP_IMS_ENDPOINT: baseUrl,
@@ -105,13 +108,13 @@ export async function startEmbeddedPlatform(options: EmbeddedPlatformOptions): P
       AEP_QUERY_SERVICE_PORT: String(postgres.port),
       AEP_QUERY_SERVICE_SSL: 'false',
       AEP_QUERY_DIALECT: 'postgres',
-      PIPELINE_BUCKET: bucketName,
       PIPELINE_S3_ENDPOINT: s3Endpoint,
       PIPELINE_S3_FORCE_PATH_STYLE: 'true',
       AWS_ACCESS_KEY_ID: EMBEDDED_S3_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: EMBEDDED_S3_CREDENTIALS.secretAccessKey,
       AWS_REGION: 'us-east-1',
     };
+    const env: Record<string, string> = { AEP_ORG_ID: orgId, AEP_SANDBOX: sandbox, PIPELINE_BUCKET: bucketName, ...connectionEnv };
     // The embedded platform answers in milliseconds; short HTTP timeouts make a hang show at once.
     const { config } = loadConfig({ env, overrides: { http: { timeoutMs: 60_000, maxAttempts: 4, baseDelayMs: 50, maxDelayMs: 1000 } } });
 
@@ -128,6 +131,7 @@ export async function startEmbeddedPlatform(options: EmbeddedPlatformOptions): P
       tenantId,
       config,
       env,
+      connectionEnv,
       objectStoreDir,
       postgres,
       objectStore,

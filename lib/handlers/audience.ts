@@ -1,20 +1,16 @@
 import { ConfigError } from '../config/errors';
 import { evaluateAudience } from '../stages/audience';
-import { stageContext } from './stage-context';
+import { stageHandler } from './function-handler';
 
 /**
  * Scheduled audience stage: summarizes the newest scores (histogram, reach, the band's reach) and, once
  * the ingestion check confirmed them on the profiles, runs the audience's segment job and records the
  * qualified count.
  */
-export async function handler(): Promise<unknown> {
-  const { config, aep, store, ledger, clock, log } = stageContext('aep-audience');
+export const handler = stageHandler('audience', ({ config, aep, store, ledger, clock, log }) => {
   const audience = config.audience;
-  if (!audience) {
-    throw new ConfigError('The audience stage needs its band and segment definition', [
-      { path: 'audience', source: 'PIPELINE_AUDIENCE_LOW, PIPELINE_AUDIENCE_HIGH and PIPELINE_AUDIENCE_DEFINITION_ID or _NAME', message: 'is required' },
-    ]);
-  }
+  // The registry requires the band, and the schema then requires the definition's id or name.
+  if (!audience) throw new ConfigError('The audience stage needs its band and segment definition', [{ path: 'audience', message: 'is required' }]);
   return evaluateAudience(
     { aep, store, ledger, clock, log },
     {
@@ -25,4 +21,4 @@ export async function handler(): Promise<unknown> {
       pollIntervalMs: config.polling.intervalMs,
     },
   );
-}
+});

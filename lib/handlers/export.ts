@@ -1,20 +1,15 @@
-import { ConfigError } from '../config/errors';
 import { exportFeatures } from '../stages/export';
 import { configuredFeatureSpec } from './feature-spec';
-import { stageContext } from './stage-context';
+import { stageHandler } from './function-handler';
 
 /** Scheduled export stage: exports finished featurizations to the bucket's egress folder and verifies the files. */
-export async function handler(): Promise<unknown> {
-  const { config, aep, store, ledger, clock, log } = stageContext('aep-export');
-  const roleArn = config.export.roleArn;
-  if (!roleArn) {
-    throw new ConfigError('The export stage needs the role AEP assumes', [{ path: 'export.roleArn', source: 'PIPELINE_AEP_ROLE_ARN', message: 'is required' }]);
-  }
-  return exportFeatures(
+export const handler = stageHandler('export', ({ config, aep, store, ledger, clock, log }) =>
+  exportFeatures(
     { aep, store, ledger, clock, log },
     {
       namePrefix: config.namePrefix,
-      roleArn,
+      // Required by the registry: present once the cold start has passed.
+      roleArn: config.export.roleArn as string,
       bucket: config.storage.bucket,
       egressPrefix: config.storage.prefixes.egress,
       format: config.export.format,
@@ -24,5 +19,5 @@ export async function handler(): Promise<unknown> {
       waitBudgetMs: config.polling.budgetMs,
       pollIntervalMs: config.polling.intervalMs,
     },
-  );
-}
+  ),
+);

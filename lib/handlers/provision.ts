@@ -1,20 +1,13 @@
-import { isAudienceDefinitionEvent, provisionAudienceDefinition, type AudienceDefinitionDeletion, type AudienceDefinitionResult } from '../stages/audience-definition';
-import { DEFAULT_TERRAFORM_KEY, provision, type DeprovisionResult, type ProvisionResult } from '../stages/provision';
-import { stageContext } from './stage-context';
+import { isAudienceDefinitionEvent, provisionAudienceDefinition } from '../stages/audience-definition';
+import { DEFAULT_TERRAFORM_KEY, provision } from '../stages/provision';
+import { provisionerHandler } from './function-handler';
 
 /**
- * Lambda handler of the AEP provisioner, invoked by `aws_lambda_invocation` (lifecycle_scope "CRUD").
- * An event naming `resource: "audience"` is a propensity audience (segment definition); any other is a
- * provisioning plan. Configuration comes from the environment (on Lambda the credentials are
- * AEP_CREDENTIALS_SECRET_ARN); AEP_PROVISIONER_TERRAFORM_KEY names the event key Terraform adds, "tf" by default.
+ * Lambda handler of the AEP provisioner, invoked by `aws_lambda_invocation` (lifecycle_scope "CRUD")
+ * with Terraform's event under the "tf" key. An event naming `resource: "audience"` is a propensity
+ * audience (segment definition); any other is a provisioning plan.
  */
-export async function handler(event: unknown): Promise<ProvisionResult | DeprovisionResult | AudienceDefinitionResult | AudienceDefinitionDeletion> {
-  const { aep, config, log } = stageContext('aep-provisioner');
-  const deps = { log, tenantId: config.aep.tenantId, terraformKey: process.env.AEP_PROVISIONER_TERRAFORM_KEY || DEFAULT_TERRAFORM_KEY };
-  try {
-    return isAudienceDefinitionEvent(event) ? await provisionAudienceDefinition(aep, event, deps) : await provision(aep, event, deps);
-  } catch (error) {
-    log.error('AEP provisioning failed', { error: error instanceof Error ? error.message : String(error) });
-    throw error;
-  }
-}
+export const handler = provisionerHandler(async ({ aep, config, log }, event) => {
+  const deps = { log, tenantId: config.aep.tenantId, terraformKey: DEFAULT_TERRAFORM_KEY };
+  return isAudienceDefinitionEvent(event) ? await provisionAudienceDefinition(aep, event, deps) : await provision(aep, event, deps);
+});

@@ -1,10 +1,9 @@
 import { trainModel } from '../stages/train';
 import { configuredFeatureSpec } from './feature-spec';
-import { stageContext } from './stage-context';
+import { stageHandler } from './function-handler';
 
 /** Scheduled train stage: learns a model from a new export, registers it, and promotes it when it is at least as good as production. */
-export async function handler(): Promise<unknown> {
-  const { config, store, ledger, clock, log } = stageContext('aep-train');
+export const handler = stageHandler('train', ({ config, store, ledger, clock, log }) => {
   const { name, ...training } = config.model;
   return trainModel({ store, ledger, clock, log }, { modelName: name, modelsPrefix: config.storage.prefixes.models, spec: configuredFeatureSpec(config), ...training });
-}
+});

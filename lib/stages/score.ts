@@ -1,4 +1,5 @@
 import { stringify } from 'csv-stringify/sync';
+import { stagingPrefixFor } from '../config/schema';
 import { USER_ID_COLUMN } from '../features/spec';
 import type { RunLedger, RunRecord } from '../ledger/run-ledger';
 import { GbtBatchScorer } from '../model/gbt-scorer';
@@ -24,6 +25,11 @@ export const MANIFEST_NAME = '_manifest.json';
 export interface ScoreOptions {
   /** The bucket's ingress prefix, e.g. `ingress/`. AEP's ingestion dataflow watches `<ingress><scoresDatasetId>/`. */
   ingressPrefix: string;
+  /**
+   * Where a run stages its part files before publishing them, outside everything AEP watches.
+   * @default stagingPrefixFor(ingressPrefix), `ingress_staging/` beside `ingress/`
+   */
+  stagingPrefix?: string;
   /** The model registry's prefix, e.g. `models/`. */
   modelsPrefix: string;
   modelName: string;
@@ -80,12 +86,9 @@ export function scoresFolder(ingressPrefix: string, scoresDatasetId: string, at:
   return `${ingressPrefix}${scoresDatasetId}/exportTime=${at.toISOString().replace(/[-:T]/g, '').slice(0, 14)}/`;
 }
 
-/**
- * Where a run writes its part files before they are published: a sibling of the ingress prefix
- * (`ingress/` -> `ingress_staging/`), outside everything the ingestion dataflow watches.
- */
-export function scoresStagingPrefix(ingressPrefix: string, scoresDatasetId: string, runId: string): string {
-  return `${ingressPrefix.replace(/\/$/, '')}_staging/${scoresDatasetId}/${runId}/`;
+/** Where one run writes its part files before they are published: its own folder under the staging prefix. */
+export function scoresStagingFolder(stagingPrefix: string, scoresDatasetId: string, runId: string): string {
+  return `${stagingPrefix}${scoresDatasetId}/${runId}/`;
 }
 
 function partName(index: number): string {
@@ -243,7 +246,7 @@ export async function scoreProfiles(deps: ScoreDeps, options: ScoreOptions): Pro
 
     const features = production.model.featureNames;
     const scorer = new GbtBatchScorer(production.model);
-    const staging = scoresStagingPrefix(options.ingressPrefix, options.scoresDatasetId, runId);
+    const staging = scoresStagingFolder(options.stagingPrefix ?? stagingPrefixFor(options.ingressPrefix), options.scoresDatasetId, runId);
     const parts = new CsvPartFiles(deps.store, staging);
     const published: string[] = [];
     try {

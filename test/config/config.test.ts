@@ -36,7 +36,7 @@ describe('loadConfig', () => {
     expect(config.aep.platformEndpoint).toBe('https://platform.adobe.io');
     expect(config.aep.scopes).toBe('openid,AdobeID,read_organizations,additional_info.projectedProductContext,session');
     expect(config.aep.queryService).toEqual({ port: 80, ssl: true, dialect: 'data-distiller' });
-    expect(config.storage.prefixes).toEqual({ egress: 'egress/', ingress: 'ingress/', models: 'models/', runs: 'runs/' });
+    expect(config.storage.prefixes).toEqual({ egress: 'egress/', ingress: 'ingress/', staging: 'ingress_staging/', models: 'models/', runs: 'runs/' });
     expect(config.aep.credentials).toEqual({ clientId: 'client-id', clientSecret: 'client-secret' });
   });
 

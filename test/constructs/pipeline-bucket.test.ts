@@ -62,7 +62,7 @@ describe('PipelineBucket', () => {
       expect(deny.conditions).toEqual([{ test: 'Bool', variable: 'aws:SecureTransport', values: ['false'] }]);
     });
 
-    it('expires egress and ingress objects after 30 days, but never the folder markers', () => {
+    it('expires egress and ingress objects after 30 days and staged score files after 1 day, but never the folder markers', () => {
       const rules = onlyResource(json, 'aws_s3_bucket_lifecycle_configuration').rule as any[];
       const byId = Object.fromEntries(rules.map((r) => [r.id, r]));
       for (const [id, prefix] of [
@@ -75,9 +75,15 @@ describe('PipelineBucket', () => {
           filter: [{ and: [{ prefix, object_size_greater_than: 0 }] }],
         });
       }
+      // Parts a killed score run left behind go within a day.
+      expect(byId['expire-staging']).toMatchObject({
+        status: 'Enabled',
+        expiration: [{ days: 1 }],
+        filter: [{ and: [{ prefix: 'ingress_staging/', object_size_greater_than: 0 }] }],
+      });
       // No rule expires current objects under models/ or runs/.
       const expiringPrefixes = rules.filter((r) => r.expiration?.[0]?.days).map((r) => r.filter[0].and[0].prefix);
-      expect(expiringPrefixes.sort()).toEqual(['egress/', 'ingress/']);
+      expect(expiringPrefixes.sort()).toEqual(['egress/', 'ingress/', 'ingress_staging/']);
     });
 
     it('expires noncurrent versions and aborts stale multipart uploads bucket-wide', () => {
@@ -100,7 +106,7 @@ describe('PipelineBucket', () => {
     });
 
     it('exposes prefixes ending in / and object ARN patterns per prefix', () => {
-      expect(bucket.prefixes).toEqual({ egress: 'egress/', ingress: 'ingress/', models: 'models/', runs: 'runs/' });
+      expect(bucket.prefixes).toEqual({ egress: 'egress/', ingress: 'ingress/', staging: 'ingress_staging/', models: 'models/', runs: 'runs/' });
       expect(bucket.arnForPrefix('models')).toBe(`${bucket.bucketArn}/models/*`);
       expect(bucket.arnForPrefix(bucket.prefixes.runs)).toBe(`${bucket.bucketArn}/runs/*`);
     });
@@ -136,14 +142,16 @@ describe('PipelineBucket', () => {
       forceDestroy: true,
       egressExpirationDays: 10,
       ingressExpirationDays: 2,
+      stagingExpirationDays: 3,
       prefixes: { egress: 'exports', ingress: 'scores/' },
     });
     const json = synth(stack);
     expect(onlyResource(json, 'aws_s3_bucket')).toMatchObject({ bucket: 'acme-propensity-data', force_destroy: true });
     const rules = onlyResource(json, 'aws_s3_bucket_lifecycle_configuration').rule as any[];
     const days = Object.fromEntries(rules.filter((r) => r.expiration?.[0]?.days).map((r) => [r.filter[0].and[0].prefix, r.expiration[0].days]));
-    expect(days).toEqual({ 'exports/': 10, 'scores/': 2 });
-    expect(bucket.prefixes).toEqual({ egress: 'exports/', ingress: 'scores/', models: 'models/', runs: 'runs/' });
+    expect(days).toEqual({ 'exports/': 10, 'scores/': 2, 'scores_staging/': 3 });
+    // The staging folder follows the ingress folder unless it is named.
+    expect(bucket.prefixes).toEqual({ egress: 'exports/', ingress: 'scores/', staging: 'scores_staging/', models: 'models/', runs: 'runs/' });
     expect(Object.values(resourcesOf(json, 'aws_s3_object')).map((m) => m.key).sort()).toEqual([
       'exports/',
       'models/',

@@ -141,7 +141,7 @@ describe('PropensityPipeline', () => {
     for (const part of [construct.train, construct.trainSchedule, construct.score, construct.scoreSchedule, construct.ingestionCheck, construct.ingestionCheckSchedule]) {
       expect(part).toBeDefined();
     }
-    expect(() => pipeline({ model: { promotionTolerance: -0.1 } })).toThrow('model.promotionTolerance must be from 0 to 0.5, got -0.1');
+    expect(() => pipeline({ model: { promotionTolerance: -0.1 } })).toThrow('model.promotionTolerance (PIPELINE_MODEL_PROMOTION_TOLERANCE): must be 0 or more');
   });
 
   it('is least-privilege, has no IAM users or keys, and carries no secret values', () => {

@@ -4,6 +4,7 @@
  * ingestion run, the ingestion check, destroy) run through the stand-in for real; requests for the
  * services whose stand-in comes with later stages are captured before they leave the client.
  */
+import { synthesizeLocalDeployment } from '../../constructs/local-deployment';
 import axios, { type AxiosAdapter, type InternalAxiosRequestConfig } from 'axios';
 import { AepClient, Activation, createAepServices, credentialsFrom, DataPrep, FlowService, FLOW_SPECS, QueryServiceApi, Segmentation } from '../../lib/aep';
 import { runLocalPipeline } from '../../lib/cli/local-run';
@@ -40,7 +41,7 @@ describe('traffic of the whole pipeline between the client and the AEP stand-in'
       return originalStart.call(this);
     });
     try {
-      await runLocalPipeline({ users: 1000, usersPerBatch: 500, seed: 3, runsRoot, log: silentLog, now: new Date('2026-01-01T00:00:00Z') });
+      await runLocalPipeline({ deploy: synthesizeLocalDeployment, users: 1000, usersPerBatch: 500, seed: 3, runsRoot, log: silentLog, now: new Date('2026-01-01T00:00:00Z') });
     } finally {
       spy.mockRestore();
       fs.rmSync(runsRoot, { recursive: true, force: true });

@@ -3,6 +3,7 @@
  * model, scores ingested back onto the profiles, and an audience evaluated by a segment job. Every stage
  * runs as its bundled handler. The checks read the bucket's files directly, not the stages' summaries.
  */
+import { synthesizeLocalDeployment } from '../../constructs/local-deployment';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -20,7 +21,7 @@ describe('the pipeline end to end, from synthetic events to the audience', () =>
 
   beforeAll(async () => {
     runsRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-e2e-'));
-    result = await runLocalPipeline({ users: 2500, usersPerBatch: 1000, seed: 11, runsRoot, log: silentLog, now: new Date('2026-03-01T12:00:00Z'), audience: BAND });
+    result = await runLocalPipeline({ deploy: synthesizeLocalDeployment, users: 2500, usersPerBatch: 1000, seed: 11, runsRoot, log: silentLog, now: new Date('2026-03-01T12:00:00Z'), audience: BAND });
     bucketDir = path.join(result.objectStoreDir, 'aep-pipeline-local');
   });
   afterAll(() => fs.rmSync(runsRoot, { recursive: true, force: true }));

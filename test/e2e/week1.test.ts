@@ -1,3 +1,4 @@
+import { synthesizeLocalDeployment } from '../../constructs/local-deployment';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -38,7 +39,7 @@ describe('week 1 on the embedded platform', () => {
   beforeAll(async () => {
     runsRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'week1-e2e-'));
     // Batches of 600 users: three batches, the last one partial.
-    result = await runLocalPipeline({ users: USERS, usersPerBatch: 600, seed: SEED, runsRoot, log: silentLog, now: NOW });
+    result = await runLocalPipeline({ deploy: synthesizeLocalDeployment, users: USERS, usersPerBatch: 600, seed: SEED, runsRoot, log: silentLog, now: NOW });
     users = [...generateUsers(0, USERS, { seed: SEED, now: NOW, tenantId: `_${result.seed.tenantId}` })];
   });
   afterAll(() => fs.rmSync(runsRoot, { recursive: true, force: true }));

@@ -35,6 +35,12 @@ it('refuses to run without the scores dataset, naming the variable', async () =>
   await expect(failure).rejects.toThrow(/PIPELINE_SCORES_DATASET_ID/);
 });
 
+it("refuses an event meant for another stage, naming both, before it touches anything", async () => {
+  const score = freshHandler({ ...platform.env, PIPELINE_SCORES_DATASET_ID: 'scoresds1' }) as (event: unknown) => Promise<unknown>;
+  await expect(score({ stage: 'train' })).rejects.toThrow('This function runs the score stage; the event asks for "train"');
+  expect(await platform.bucket.head('runs/score/')).toBeUndefined();
+});
+
 it('scores the newest export into ingress/<scores dataset>/ with the configured model', async () => {
   const folder = 'egress/scoringds/exportTime=20260301110000/';
   await platform.bucket.put(`${folder}part-00000-x.parquet`, await scoringParquet(scoringProfiles(0, 25)));

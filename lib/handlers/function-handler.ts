@@ -1,0 +1,122 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { createAepServices, type AepServices } from '../aep';
+import { createS3Client, S3ObjectStore } from '../aws/s3-object-store';
+import { ConfigError, type ConfigIssue } from '../config/errors';
+import { loadConfig } from '../config/load';
+import { settingAt } from '../config/settings';
+import type { PipelineConfig } from '../config/schema';
+import { RunLedger } from '../ledger/run-ledger';
+import { systemClock, type Clock } from '../ports/clock';
+import type { Log } from '../ports/logger';
+import type { QueryRunner } from '../ports/query-runner';
+import { dialectFor, type SqlDialect } from '../sql/dialect';
+import { PROVISIONER, STAGES, type FunctionDefinition, type StageName } from '../stages/registry';
+
+/** What every handler builds from its environment: configuration and the ports over it. */
+export interface FunctionContext {
+  config: PipelineConfig;
+  aep: AepServices;
+  store: S3ObjectStore;
+  ledger: RunLedger;
+  query: QueryRunner;
+  dialect: SqlDialect;
+  clock: Clock;
+  log: Log;
+}
+
+/** The part of Lambda's invocation context the logs carry. */
+export interface InvocationContext {
+  awsRequestId: string;
+  functionName: string;
+  functionVersion?: string;
+  invokedFunctionArn?: string;
+  memoryLimitInMB?: string;
+}
+
+/**
+ * The function's configuration, read from exactly the variables of the settings its definition names
+ * (what its construct sets), with every required one present. Throws one ConfigError naming every
+ * missing or invalid setting.
+ */
+export function loadFunctionConfig(definition: FunctionDefinition, env: NodeJS.ProcessEnv = process.env): { config: PipelineConfig; warnings: string[] } {
+  const missing: ConfigIssue[] = definition.required
+    .filter((path) => !env[settingAt(path).variable])
+    .map((path) => ({ path, source: settingAt(path).variable, message: 'is required' }));
+  try {
+    const loaded = loadConfig({ env, scopes: definition.settings });
+    if (missing.length > 0) throw new ConfigError(`The function of ${definition.entry} is missing settings`, missing);
+    return loaded;
+  } catch (error) {
+    if (error instanceof ConfigError && missing.length > 0 && !error.issues.some((issue) => missing.some((m) => m.path === issue.path))) {
+      throw new ConfigError(`The function of ${definition.entry} is missing or has invalid settings`, [...error.issues, ...missing]);
+    }
+    throw error;
+  }
+}
+
+function logOver(logger: Logger): Log {
+  return {
+    debug: (message, attributes) => logger.debug(message, ...(attributes ? [attributes] : [])),
+    info: (message, attributes) => logger.info(message, ...(attributes ? [attributes] : [])),
+    warn: (message, attributes) => logger.warn(message, ...(attributes ? [attributes] : [])),
+    error: (message, attributes) => logger.error(message, ...(attributes ? [attributes] : [])),
+  };
+}
+
+function buildContext(config: PipelineConfig, log: Log): FunctionContext {
+  const aep = createAepServices(config, { log });
+  const store = new S3ObjectStore(createS3Client(config.storage), config.storage.bucket);
+  return {
+    config,
+    aep,
+    store,
+    ledger: new RunLedger(store, config.storage.prefixes.runs, systemClock),
+    query: aep.queryConnections.runner(),
+    dialect: dialectFor(config.aep.queryService.dialect),
+    clock: systemClock,
+    log,
+  };
+}
+
+/**
+ * A Lambda handler in the style of Powertools middleware. At cold start it loads the configuration
+ * (failing with every missing setting named) and builds the ports, which warm invocations reuse with
+ * their IMS token cache and keep-alive connections. Every log line carries the Lambda context (request
+ * id, cold start, function name). A scheduled stage refuses an event meant for another stage, so a
+ * schedule pointed at the wrong function fails loudly instead of running the wrong work.
+ */
+function wrap<E, R>(serviceName: string, definition: FunctionDefinition, stage: StageName | undefined, run: (context: FunctionContext, event: E | undefined) => Promise<R>) {
+  const logger = new Logger({ serviceName });
+  const log = logOver(logger);
+  let context: FunctionContext | undefined;
+  return async (event?: E, invocation?: InvocationContext): Promise<R> => {
+    if (invocation) logger.addContext(invocation as Parameters<Logger['addContext']>[0]);
+    try {
+      if (stage !== undefined) {
+        const asked = (event as { stage?: unknown } | null | undefined)?.stage;
+        if (asked !== undefined && asked !== stage) {
+          throw new Error(`This function runs the ${stage} stage; the event asks for ${JSON.stringify(asked)}: check the schedule's target`);
+        }
+      }
+      if (!context) {
+        const { config, warnings } = loadFunctionConfig(definition);
+        warnings.forEach((w) => log.warn(w));
+        context = buildContext(config, log);
+      }
+      return await run(context, event);
+    } catch (error) {
+      log.error(`${serviceName} failed`, { error: error instanceof Error ? error.message : String(error) });
+      throw error;
+    }
+  };
+}
+
+/** The handler of a scheduled stage, invoked by its schedule with `{"stage": "<name>"}`. */
+export function stageHandler<R>(stage: StageName, run: (context: FunctionContext) => Promise<R>) {
+  return wrap<{ stage?: string } | undefined, R>(`aep-${stage}`, STAGES[stage], stage, (context) => run(context));
+}
+
+/** The handler of the AEP provisioner, invoked by Terraform with the resource's input. */
+export function provisionerHandler<R>(run: (context: FunctionContext, event: unknown) => Promise<R>) {
+  return wrap<unknown, R>('aep-provisioner', PROVISIONER, undefined, run);
+}
