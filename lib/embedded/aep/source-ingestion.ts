@@ -1,7 +1,8 @@
 /**
  * What a CloudStorageToAEP dataflow run does in the stand-in: read the delimited files that arrived
  * under the source connection's path, apply the flow's Data Prep mapping set, and load the records into
- * the target dataset as one Catalog batch (see flow-service.ts for the connections and the schedule).
+ * the target dataset as one Catalog batch (see flow-service/sources.ts for the connections and
+ * flow-service/ingestion-runs.ts for the schedule).
  *
  * - Files are read with csv-parse (header row, the source connection's column delimiter, a leading BOM
  *   dropped); a file that cannot be read fails the run, and then nothing of the run is loaded.
@@ -32,7 +33,9 @@ export const INGESTION_SPECS = {
  */
 export const S3_IAM_ROLE_AUTH = 'IAMRole Based';
 
+/** An error of an ingestion or export run. */
 export interface RunError {
+  /** `AREA-NNNN-STATUS`, the pattern destinations.yaml gives for run errors. */
   code: string;
   message: string;
 }
@@ -326,49 +329,4 @@ export async function ingest(
       catalog.noteBatchOutcome(batch);
     }
   }
-}
-
-/** A run as Flow Service returns it (FlowRunItemDTO of flow-service.yaml). */
-export function renderIngestionRun(run: IngestionRun, meta: Record<string, unknown>): Record<string, unknown> {
-  const status = run.state;
-  const errors = run.errors.map((e) => ({ ...e }));
-  const durationSummary: Record<string, unknown> = { startedAtUTC: run.startedAt };
-  if (run.completedAt !== undefined) durationSummary.completedAtUTC = run.completedAt;
-  const failedRecords = run.state === 'failed' ? run.inputRecords : run.inputRecords - run.outputRecords;
-  const recordSummary: Record<string, unknown> = {
-    inputRecordCount: run.inputRecords,
-    outputRecordCount: run.outputRecords,
-    failedRecordCount: run.state === 'inProgress' ? 0 : failedRecords,
-  };
-  if (errors.length > 0) recordSummary.failedInfo = errors.map((e) => ({ ...e, type: 'Error' }));
-  const loaded = run.state === 'success';
-  return {
-    ...meta,
-    flowId: run.flowId,
-    flowSpec: { id: INGESTION_SPECS.cloudStorageFlow, version: '1.0' },
-    providerRefId: run.id.replace(/-/g, ''),
-    etag: run.etag,
-    metrics: {
-      durationSummary,
-      sizeSummary: { inputBytes: run.inputBytes, outputBytes: 0 },
-      recordSummary,
-      fileSummary: {
-        inputFileCount: run.files.length,
-        outputFileCount: loaded && run.batchId ? 1 : 0,
-        failedFileCount: run.state === 'failed' ? run.files.length : 0,
-        manifest: {
-          fileInfo: run.files.map((f) => ({
-            path: `${run.bucket}/${f.key}`,
-            pathPrefix: run.sourcePath,
-            inputBytes: f.bytes,
-            recordCount: loaded ? f.records - f.failed : 0,
-            failedRecordCount: loaded ? f.failed : f.records,
-          })),
-        },
-      },
-      statusSummary: errors.length > 0 ? { status, errors } : { status },
-    },
-    ...(run.batchId ? { batchId: run.batchId } : {}),
-    status: { value: status, errors },
-  };
 }
