@@ -40,24 +40,24 @@ beforeAll(() => {
 });
 
 describe('loading Adobe API descriptions', () => {
-  it('parses every description within a few seconds, once per process', () => {
-    // eslint-disable-next-line no-console
-    console.log(`OpenApiContract: loaded ${contract.specSummaries.length} descriptions from ${contract.dir} in ${contract.loadTimeMs} ms`);
-    expect(contract.loadTimeMs).toBeLessThan(5000);
-    const started = Date.now();
+  it('parses every description once per process', () => {
+    // Wall-clock limits do not belong in tests: the same instance, not a second parse, is what matters.
     expect(OpenApiContract.load()).toBe(contract);
-    expect(Date.now() - started).toBeLessThan(50);
   });
 
-  it('finds all nine descriptions with their base paths and formats', () => {
+  it('finds all thirteen descriptions with their base paths and formats', () => {
     const summary = Object.fromEntries(contract.specSummaries.map((s) => [s.name, `${s.format} ${s.basePaths.join(',')}`]));
     expect(summary).toEqual({
       'ad-hoc-activation': 'openapi-3 /data/core/activation/disflowprovider',
       'batch-ingestion': 'openapi-3 /data/foundation/import',
       catalog: 'openapi-3 /data/foundation/catalog',
       'data-prep': 'openapi-3 /data/foundation/conversion',
+      'dataset-service': 'openapi-3 /data/foundation/dataset',
       destinations: 'openapi-3 /data/foundation/flowservice',
       'flow-service': 'openapi-3 /data/foundation/flowservice',
+      'observability-insights': 'openapi-3 /data/infrastructure/observability/insights',
+      'policy-service': 'openapi-3 /data/foundation/dulepolicy',
+      profile: 'openapi-3 /data/core',
       'query-service': 'openapi-3 /data/foundation/query',
       'schema-registry': 'swagger-2 /data/foundation/schemaregistry',
       segmentation: 'openapi-3 /data/core/ups',
