@@ -2,14 +2,12 @@ import type { AepServices } from '../aep';
 import { PQS_TABLE_TAG, type Dataset } from '../aep/services/catalog';
 import type { Descriptor } from '../aep/services/schema-registry';
 import type { Log } from '../ports/logger';
-import { ecidIdentityDescriptor } from '../synthetic/xdm';
+import { ecidIdentityDescriptor, USER_ID_NAMESPACE, userIdPath } from '../xdm/identity';
+import { PROFILE_CLASS, SCHEMA_REF_CONTENT_TYPE } from '../xdm/schema';
 import { ensureExportDestination, exportDestinationNames, removeExportDestination, type ExportDestinationPiece } from './export-dataflow';
 import { ensureIngestionDataflow, ingestionDataflowNames, removeIngestionDataflow, type IngestionPiece } from './ingestion-dataflow';
 import {
-  PROFILE_CLASS,
   PROFILE_DATASET_TAGS,
-  SCHEMA_REF_CONTENT_TYPE,
-  USER_ID_NAMESPACE,
   parseProvisioningPlan,
   planIssues,
   propensityFieldGroup,
@@ -619,7 +617,7 @@ async function removeResources(
   const descriptor = schema
     ? await runStep(`find the identity descriptor of schema "${names.schema}"`, async () =>
         (await registry.listDescriptors(schema.$id)).find(
-          (d) => d['@type'] === 'xdm:descriptorIdentity' && d['xdm:sourceProperty'] === `/_${tenantId}/userid`,
+          (d) => d['@type'] === 'xdm:descriptorIdentity' && d['xdm:sourceProperty'] === userIdPath(tenantId),
         ),
       )
     : undefined;

@@ -1,17 +1,12 @@
 import { z } from 'zod';
 import type { FieldGroupDefinition, SchemaDefinition } from '../aep/services/schema-registry';
+import { PROFILE_CLASS } from '../xdm/schema';
 
 /**
  * What the AEP provisioner is asked to keep in place: the declarative input of the Terraform
  * `aws_lambda_invocation` resource. It lands in Terraform state, so it holds names and flags only,
  * never a credential.
  */
-
-/** The XDM Individual Profile class, which the scores schema and its field group extend. */
-export const PROFILE_CLASS = 'https://ns.adobe.com/xdm/context/profile';
-
-/** The identity namespace of the user id: the synthetic users' ids are ECIDs. */
-export const USER_ID_NAMESPACE = 'ECID';
 
 /** An IAM role ARN, in any AWS partition. */
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]{1,512}$/;
@@ -184,6 +179,3 @@ export const PROFILE_DATASET_TAGS: Readonly<Record<string, string[]>> = {
   unifiedProfile: ['enabled:true'],
   unifiedIdentity: ['enabled:true'],
 };
-
-/** Content type of a dataset's schema reference (the full, resolved view of version 1). */
-export const SCHEMA_REF_CONTENT_TYPE = 'application/vnd.adobe.xed-full+json;version=1';

@@ -1,5 +1,4 @@
 import {
-  PROFILE_CLASS,
   parseProvisioningPlan,
   propensityFieldGroup,
   propensityProfileSchema,
@@ -7,6 +6,7 @@ import {
   resourceNames,
   sameNames,
 } from '../../lib/stages/provisioning-plan';
+import { PROFILE_CLASS } from '../../lib/xdm/schema';
 
 describe('provisioning plan', () => {
   it('retains the scores dataset on destroy unless told otherwise', () => {

@@ -4,13 +4,13 @@ import { PQS_TABLE_TAG } from '../../lib/aep/services/catalog';
 import type { Log } from '../../lib/ports/logger';
 import { provision, ProvisionError, type DeprovisionResult, type ProvisionResult } from '../../lib/stages/provision';
 import {
-  PROFILE_CLASS,
   propensityFieldGroup,
   ProvisioningInputError,
   resourceNames,
   type ProvisioningPlanInput,
 } from '../../lib/stages/provisioning-plan';
 import { userIdFieldGroup } from '../../lib/synthetic/xdm';
+import { PROFILE_CLASS } from '../../lib/xdm/schema';
 import { FLOW_SPECS } from '../../lib/aep/services/flow-service';
 import { ingestionDataflowNames } from '../../lib/stages/ingestion-dataflow';
 import { KNOWN_DEVIATIONS } from '../contract/deviations';
