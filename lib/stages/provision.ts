@@ -4,8 +4,8 @@ import type { Descriptor } from '../aep/services/schema-registry';
 import type { Log } from '../ports/logger';
 import { ecidIdentityDescriptor, USER_ID_NAMESPACE, userIdPath } from '../xdm/identity';
 import { PROFILE_CLASS, SCHEMA_REF_CONTENT_TYPE } from '../xdm/schema';
-import { ensureExportDestination, exportDestinationNames, removeExportDestination, type ExportDestinationPiece } from './export-dataflow';
-import { ensureIngestionDataflow, ingestionDataflowNames, removeIngestionDataflow, type IngestionPiece } from './ingestion-dataflow';
+import { ensureExportDestination, exportDestinationNames, removeExportDestination, type ExportDestinationPiece } from '../dataflows/export-dataflow';
+import { ensureIngestionDataflow, ingestionDataflowNames, removeIngestionDataflow, type IngestionPiece } from '../dataflows/ingestion-dataflow';
 import {
   PROFILE_DATASET_TAGS,
   parseProvisioningPlan,

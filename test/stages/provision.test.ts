@@ -12,7 +12,7 @@ import {
 import { userIdFieldGroup } from '../../lib/synthetic/xdm';
 import { PROFILE_CLASS } from '../../lib/xdm/schema';
 import { FLOW_SPECS } from '../../lib/aep/services/flow-service';
-import { ingestionDataflowNames } from '../../lib/stages/ingestion-dataflow';
+import { ingestionDataflowNames } from '../../lib/dataflows/ingestion-dataflow';
 import { KNOWN_DEVIATIONS } from '../contract/deviations';
 import { OpenApiContract, type RecordedExchange } from '../contract/openapi-contract';
 import { startTestPlatform } from '../helpers/platform';
