@@ -4,7 +4,7 @@ import { startEmbeddedPlatform } from '../embedded/platform';
 import { RunLedger } from '../ledger/run-ledger';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/logger';
-import { provision } from '../stages/provision';
+import { provision } from '../provisioning/provision';
 
 /** Stages that can run on demand on a fresh embedded platform, by name. */
 const EMBEDDED_STAGES: Record<string, { description: string; run: (dataDir: string, log: Log) => Promise<unknown> }> = {

@@ -1,5 +1,5 @@
-import { isAudienceDefinitionEvent, provisionAudienceDefinition, type AudienceDefinitionDeletion, type AudienceDefinitionResult } from '../stages/audience-definition';
-import { DEFAULT_TERRAFORM_KEY, provision, type DeprovisionResult, type ProvisionResult } from '../stages/provision';
+import { isAudienceDefinitionEvent, provisionAudienceDefinition, type AudienceDefinitionDeletion, type AudienceDefinitionResult } from '../provisioning/audience-definition';
+import { DEFAULT_TERRAFORM_KEY, provision, type DeprovisionResult, type ProvisionResult } from '../provisioning/provision';
 import { stageContext } from './stage-context';
 
 /**

@@ -19,7 +19,7 @@ import {
   type InputIssue,
   type ProvisioningPlan,
   type ResourceNames,
-} from './provisioning-plan';
+} from './plan';
 
 /**
  * The AEP provisioner: keeps the AEP resources the scoring side of the pipeline needs (week 4) in step

@@ -2,13 +2,13 @@ import { randomBytes } from 'crypto';
 import { createAepServices, type AepServices } from '../../lib/aep';
 import { PQS_TABLE_TAG } from '../../lib/aep/services/catalog';
 import type { Log } from '../../lib/ports/logger';
-import { provision, ProvisionError, type DeprovisionResult, type ProvisionResult } from '../../lib/stages/provision';
+import { provision, ProvisionError, type DeprovisionResult, type ProvisionResult } from '../../lib/provisioning/provision';
 import {
   propensityFieldGroup,
   ProvisioningInputError,
   resourceNames,
   type ProvisioningPlanInput,
-} from '../../lib/stages/provisioning-plan';
+} from '../../lib/provisioning/plan';
 import { userIdFieldGroup } from '../../lib/synthetic/xdm';
 import { PROFILE_CLASS } from '../../lib/xdm/schema';
 import { FLOW_SPECS } from '../../lib/aep/services/flow-service';

@@ -3,7 +3,7 @@ import type { AepServices, SegmentDefinition, SegmentDefinitionRequest } from '.
 import { AudienceInputError, PROFILE_SEGMENT_SCHEMA, propensityBandPql, validateBand, type PropensityBand } from '../audience';
 import type { Log } from '../ports/logger';
 import { DEFAULT_TERRAFORM_KEY, ProvisionError, type ProvisionAction } from './provision';
-import { planIssues, ProvisioningInputError, type InputIssue } from './provisioning-plan';
+import { planIssues, ProvisioningInputError, type InputIssue } from './plan';
 
 /**
  * The propensity audience (notebook week 5) as a provisioned resource: a segment definition with the

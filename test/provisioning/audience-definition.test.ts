@@ -5,9 +5,9 @@ import {
   type AudienceDefinitionDeletion,
   type AudienceDefinitionInputShape,
   type AudienceDefinitionResult,
-} from '../../lib/stages/audience-definition';
-import { provision, type ProvisionResult } from '../../lib/stages/provision';
-import { ProvisioningInputError } from '../../lib/stages/provisioning-plan';
+} from '../../lib/provisioning/audience-definition';
+import { provision, type ProvisionResult } from '../../lib/provisioning/provision';
+import { ProvisioningInputError } from '../../lib/provisioning/plan';
 import { startTestPlatform } from '../helpers/platform';
 
 type Platform = Awaited<ReturnType<typeof startTestPlatform>>;

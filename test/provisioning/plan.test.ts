@@ -5,7 +5,7 @@ import {
   ProvisioningInputError,
   resourceNames,
   sameNames,
-} from '../../lib/stages/provisioning-plan';
+} from '../../lib/provisioning/plan';
 import { PROFILE_CLASS } from '../../lib/xdm/schema';
 
 describe('provisioning plan', () => {
