@@ -1,5 +1,6 @@
 import { isAudienceDefinitionEvent, provisionAudienceDefinition, type AudienceDefinitionDeletion, type AudienceDefinitionResult } from '../provisioning/audience-definition';
-import { DEFAULT_TERRAFORM_KEY, provision, type DeprovisionResult, type ProvisionResult } from '../provisioning/provision';
+import { provision, type DeprovisionResult, type ProvisionResult } from '../provisioning/provision';
+import { DEFAULT_TERRAFORM_KEY } from '../provisioning/terraform-event';
 import { stageContext } from './stage-context';
 
 /**

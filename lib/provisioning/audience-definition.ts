@@ -2,8 +2,8 @@ import { z } from 'zod';
 import type { AepServices, SegmentDefinition, SegmentDefinitionRequest } from '../aep';
 import { AudienceInputError, PROFILE_SEGMENT_SCHEMA, propensityBandPql, validateBand, type PropensityBand } from '../audience';
 import type { Log } from '../ports/logger';
-import { DEFAULT_TERRAFORM_KEY, ProvisionError, type ProvisionAction } from './provision';
-import { planIssues, ProvisioningInputError, type InputIssue } from './plan';
+import { ProvisionError } from './provision';
+import { DEFAULT_TERRAFORM_KEY, isPlainObject, parseTerraformEvent, type TerraformEvent, type TerraformResource } from './terraform-event';
 
 /**
  * The propensity audience (notebook week 5) as a provisioned resource: a segment definition with the
@@ -76,77 +76,23 @@ export interface AudienceDefinitionDeps {
   terraformKey?: string;
 }
 
-export interface AudienceDefinitionEvent {
-  action: ProvisionAction;
-  input: AudienceDefinitionInput;
-  /** On update, the input of the previous apply. */
-  previous?: AudienceDefinitionInput;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+export type AudienceDefinitionEvent = TerraformEvent<AudienceDefinitionInput>;
 
 /** Whether a provisioner event is for an audience (it names a `resource`); other events are provisioning plans. */
 export function isAudienceDefinitionEvent(event: unknown): boolean {
   return isPlainObject(event) && event.resource !== undefined;
 }
 
-const lifecycleSchema = z.object({
-  action: z.enum(['create', 'update', 'delete'], { error: 'must be "create", "update" or "delete"' }),
-  prev_input: z.unknown().optional(),
-});
-
-function parseInput(value: unknown, at: string): { input?: AudienceDefinitionInput; issues: InputIssue[] } {
-  const parsed = audienceDefinitionInputSchema.safeParse(value);
-  return parsed.success ? { input: parsed.data, issues: [] } : { issues: planIssues(parsed.error, at).map(audienceIssue) };
-}
-
-/** planIssues speaks of "the provisioning plan"; here the input is an audience. */
-function audienceIssue(issue: InputIssue): InputIssue {
-  return issue.message === 'is not a setting of the provisioning plan' ? { ...issue, message: 'is not a setting of the audience' } : issue;
-}
+/** The audience as a Terraform resource's input. */
+const AUDIENCE: TerraformResource<AudienceDefinitionInput> = { event: 'audience', input: 'audience', schema: audienceDefinitionInputSchema };
 
 /**
  * Reads an invocation event: the audience input with the Terraform key beside it. Throws
- * ProvisioningInputError naming every bad field. On `delete` Terraform sends the last applied input as
- * the input; on `update` `prev_input` is the previous one.
+ * ProvisioningInputError naming every bad field, in the input, the Terraform key and, on update, the
+ * previous input.
  */
 export function parseAudienceDefinitionEvent(event: unknown, terraformKey: string = DEFAULT_TERRAFORM_KEY): AudienceDefinitionEvent {
-  if (!isPlainObject(event)) {
-    throw new ProvisioningInputError('Invalid audience event', [{ path: '(event)', message: 'must be a JSON object (the audience plus its Terraform key)' }]);
-  }
-  const { [terraformKey]: tf, ...rest } = event;
-  const issues: InputIssue[] = [];
-  let action: ProvisionAction | undefined;
-  let prevInput: unknown;
-  if (tf === undefined) {
-    issues.push({ path: terraformKey, message: 'is missing: the provisioner expects { action, prev_input } there, as aws_lambda_invocation adds with lifecycle_scope = "CRUD"' });
-  } else {
-    const lifecycle = lifecycleSchema.safeParse(tf);
-    if (lifecycle.success) {
-      action = lifecycle.data.action;
-      prevInput = lifecycle.data.prev_input;
-    } else {
-      issues.push(...planIssues(lifecycle.error, terraformKey));
-    }
-  }
-  const current = parseInput(rest, '');
-  issues.push(...current.issues);
-  let previous: AudienceDefinitionInput | undefined;
-  if (action === 'update') {
-    if (!isPlainObject(prevInput)) {
-      issues.push({ path: `${terraformKey}.prev_input`, message: 'must be the previous input object on update' });
-    } else {
-      const { [terraformKey]: _ignored, ...prevRest } = prevInput;
-      void _ignored;
-      const parsedPrevious = parseInput(prevRest, `${terraformKey}.prev_input`);
-      issues.push(...parsedPrevious.issues);
-      previous = parsedPrevious.input;
-    }
-  }
-  if (issues.length > 0 || !current.input || action === undefined) throw new ProvisioningInputError('Invalid audience event', issues);
-  return { action, input: current.input, previous };
+  return parseTerraformEvent(event, AUDIENCE, terraformKey);
 }
 
 export function defaultAudienceDescription(band: PropensityBand): string {

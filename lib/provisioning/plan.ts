@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { FieldGroupDefinition, SchemaDefinition } from '../aep/services/schema-registry';
 import { PROFILE_CLASS } from '../xdm/schema';
+import { inputIssues, ProvisioningInputError } from './errors';
 
 /**
  * What the AEP provisioner is asked to keep in place: the declarative input of the Terraform
@@ -82,38 +83,11 @@ export const provisioningPlanSchema = z
 export type ProvisioningPlan = z.infer<typeof provisioningPlanSchema>;
 export type ProvisioningPlanInput = z.input<typeof provisioningPlanSchema>;
 
-export interface InputIssue {
-  /** Dotted path of the bad field in the invocation event, e.g. `scores.retainDatasetOnDestroy`. */
-  path: string;
-  message: string;
-}
-
-/** A malformed provisioning event or plan, found before any AEP call. The message names every bad field. */
-export class ProvisioningInputError extends Error {
-  readonly issues: InputIssue[];
-
-  constructor(summary: string, issues: InputIssue[]) {
-    super([`${summary}:`, ...issues.map((i) => `  - ${i.path}: ${i.message}`)].join('\n'));
-    this.name = 'ProvisioningInputError';
-    this.issues = issues;
-  }
-}
-
-/** The problems zod found, each at its dotted path below `at`; an unknown key is reported at its own path. */
-export function planIssues(error: z.ZodError, at = ''): InputIssue[] {
-  const join = (segments: PropertyKey[]) => [...(at ? [at] : []), ...segments.map(String)].join('.') || '(plan)';
-  return error.issues.flatMap((issue) =>
-    issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => ({ path: join([...issue.path, key]), message: 'is not a setting of the provisioning plan' }))
-      : [{ path: join(issue.path), message: issue.message }],
-  );
-}
-
 /** Validates a plan; `at` prefixes the paths in error messages (e.g. `tf.prev_input`). */
 export function parseProvisioningPlan(input: unknown, at = ''): ProvisioningPlan {
   const parsed = provisioningPlanSchema.safeParse(input);
   if (!parsed.success) {
-    throw new ProvisioningInputError(`Invalid provisioning plan${at ? ` in ${at}` : ''}`, planIssues(parsed.error, at));
+    throw new ProvisioningInputError(`Invalid provisioning plan${at ? ` in ${at}` : ''}`, inputIssues(parsed.error, at, 'provisioning plan'));
   }
   return parsed.data;
 }

@@ -8,18 +8,15 @@ import { ensureExportDestination, exportDestinationNames, removeExportDestinatio
 import { ensureIngestionDataflow, ingestionDataflowNames, removeIngestionDataflow, type IngestionPiece } from '../dataflows/ingestion-dataflow';
 import {
   PROFILE_DATASET_TAGS,
-  parseProvisioningPlan,
-  planIssues,
   propensityFieldGroup,
   propensityProfileSchema,
   provisioningPlanSchema,
-  ProvisioningInputError,
   resourceNames,
   sameNames,
-  type InputIssue,
   type ProvisioningPlan,
   type ResourceNames,
 } from './plan';
+import { DEFAULT_TERRAFORM_KEY, parseTerraformEvent, type TerraformEvent, type TerraformResource } from './terraform-event';
 
 /**
  * The AEP provisioner: keeps the AEP resources the scoring side of the pipeline needs (week 4) in step
@@ -27,11 +24,6 @@ import {
  * the event is the resource's input (a provisioning plan) plus `tf: { action, prev_input }`, and what it
  * returns is stored in Terraform state, so it returns ids and names only.
  */
-
-export const DEFAULT_TERRAFORM_KEY = 'tf';
-
-export type ProvisionAction = 'create' | 'update' | 'delete';
-const ACTIONS: readonly ProvisionAction[] = ['create', 'update', 'delete'];
 
 /**
  * The resources, in the order they are created (and deleted in reverse). The export connections and
@@ -104,78 +96,15 @@ export interface ProvisionDeps {
   terraformKey?: string;
 }
 
-export interface ProvisionEvent {
-  action: ProvisionAction;
-  plan: ProvisioningPlan;
-  /** On update, the plan of the previous apply. */
-  previous?: ProvisioningPlan;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+/** The provisioning plan as a Terraform resource's input. */
+const PROVISIONING_PLAN: TerraformResource<ProvisioningPlan> = { event: 'provisioning', input: 'provisioning plan', schema: provisioningPlanSchema };
 
 /**
  * Reads an invocation event: the plan with the Terraform key beside it. Throws ProvisioningInputError
- * naming every bad field. On `delete` Terraform sends the last applied input as the plan (and the same
- * again as `prev_input`, which is then ignored); on `create` `prev_input` is null.
+ * naming every bad field, in the plan, the Terraform key and, on update, the previous plan.
  */
-export function parseProvisionEvent(event: unknown, terraformKey: string = DEFAULT_TERRAFORM_KEY): ProvisionEvent {
-  if (!isPlainObject(event)) {
-    throw new ProvisioningInputError('Invalid provisioning event', [
-      { path: '(event)', message: `must be a JSON object (the provisioning plan plus "${terraformKey}"), got ${describe(event)}` },
-    ]);
-  }
-  const { [terraformKey]: tf, ...input } = event;
-  const issues: InputIssue[] = [];
-  let action: ProvisionAction | undefined;
-  let prevInput: unknown;
-  if (tf === undefined) {
-    issues.push({
-      path: terraformKey,
-      message:
-        'is missing: the provisioner expects { action, prev_input } there, as aws_lambda_invocation adds with lifecycle_scope = "CRUD"' +
-        ` (and terraform_key = "${terraformKey}")`,
-    });
-  } else if (!isPlainObject(tf)) {
-    issues.push({ path: terraformKey, message: `must be an object { action, prev_input }, got ${describe(tf)}` });
-  } else {
-    if (typeof tf.action === 'string' && (ACTIONS as readonly string[]).includes(tf.action)) {
-      action = tf.action as ProvisionAction;
-    } else {
-      issues.push({ path: `${terraformKey}.action`, message: `must be "create", "update" or "delete", got ${describe(tf.action)}` });
-    }
-    prevInput = tf.prev_input;
-    if (action === 'update' && !isPlainObject(prevInput)) {
-      issues.push({ path: `${terraformKey}.prev_input`, message: `must be the previous input object on update, got ${describe(prevInput)}` });
-    }
-  }
-
-  const parsed = provisioningPlanSchema.safeParse(input);
-  if (!parsed.success) {
-    issues.push(...planIssues(parsed.error));
-  }
-  if (issues.length > 0 || !parsed.success || action === undefined) {
-    throw new ProvisioningInputError('Invalid provisioning event', issues);
-  }
-  const previous = action === 'update' ? parseProvisioningPlan(stripKey(prevInput, terraformKey), `${terraformKey}.prev_input`) : undefined;
-  return { action, plan: parsed.data, previous };
-}
-
-function stripKey(value: unknown, key: string): unknown {
-  if (!isPlainObject(value)) return value;
-  const { [key]: _ignored, ...rest } = value;
-  void _ignored;
-  return rest;
-}
-
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return 'an object';
-  const text = JSON.stringify(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+export function parseProvisionEvent(event: unknown, terraformKey: string = DEFAULT_TERRAFORM_KEY): TerraformEvent<ProvisioningPlan> {
+  return parseTerraformEvent(event, PROVISIONING_PLAN, terraformKey);
 }
 
 export interface ResourceRef {
@@ -265,7 +194,7 @@ export class ProvisionError extends Error {
  * The event is validated before any AEP call.
  */
 export async function provision(aep: AepServices, event: unknown, deps: ProvisionDeps): Promise<ProvisionResult | DeprovisionResult> {
-  const { action, plan, previous } = parseProvisionEvent(event, deps.terraformKey ?? DEFAULT_TERRAFORM_KEY);
+  const { action, input: plan, previous } = parseProvisionEvent(event, deps.terraformKey ?? DEFAULT_TERRAFORM_KEY);
   const log = deps.log;
   const names = resourceNames(plan);
   log.info('AEP provisioning', { action, namePrefix: plan.namePrefix, retainDatasetOnDestroy: plan.scores.retainDatasetOnDestroy });

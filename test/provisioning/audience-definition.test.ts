@@ -7,7 +7,7 @@ import {
   type AudienceDefinitionResult,
 } from '../../lib/provisioning/audience-definition';
 import { provision, type ProvisionResult } from '../../lib/provisioning/provision';
-import { ProvisioningInputError } from '../../lib/provisioning/plan';
+import { ProvisioningInputError } from '../../lib/provisioning/errors';
 import { startTestPlatform } from '../helpers/platform';
 
 type Platform = Awaited<ReturnType<typeof startTestPlatform>>;
@@ -169,7 +169,7 @@ describe('bad input', () => {
     const found = await issues({ resource: 'audiences', name: ' ', band: { low: 0, high: 1, mid: 0.5 }, tenantId: '_acme', extra: true });
     expect(found).toEqual(
       expect.arrayContaining([
-        'tf: is missing: the provisioner expects { action, prev_input } there, as aws_lambda_invocation adds with lifecycle_scope = "CRUD"',
+        'tf: is missing: the provisioner expects { action, prev_input } there, as aws_lambda_invocation adds with lifecycle_scope = "CRUD" (and terraform_key = "tf")',
         'resource: must be "audience"',
         'name: must not be empty',
         'band.mid: is not a setting of the audience',
@@ -182,11 +182,11 @@ describe('bad input', () => {
 
   it('requires the previous input on update and checks it too', async () => {
     const input = { resource: 'audience', name: 'x', band: { low: 0, high: 1 } };
-    expect(await issues({ ...input, tf: { action: 'update', prev_input: null } })).toEqual(['tf.prev_input: must be the previous input object on update']);
+    expect(await issues({ ...input, tf: { action: 'update', prev_input: null } })).toEqual(['tf.prev_input: must be the previous input object on update, got null']);
     expect(await issues({ ...input, tf: { action: 'update', prev_input: { ...input, band: { low: 1, high: 0 } } } })).toEqual([
       'tf.prev_input.band: Invalid propensity band: low (1) must not be above high (0)',
     ]);
-    expect(await issues({ ...input, tf: { action: 'upsert' } })).toEqual(['tf.action: must be "create", "update" or "delete"']);
+    expect(await issues({ ...input, tf: { action: 'upsert' } })).toEqual(['tf.action: must be "create", "update" or "delete", got "upsert"']);
   });
 });
 

@@ -2,10 +2,10 @@ import {
   parseProvisioningPlan,
   propensityFieldGroup,
   propensityProfileSchema,
-  ProvisioningInputError,
   resourceNames,
   sameNames,
 } from '../../lib/provisioning/plan';
+import { ProvisioningInputError } from '../../lib/provisioning/errors';
 import { PROFILE_CLASS } from '../../lib/xdm/schema';
 
 describe('provisioning plan', () => {

@@ -5,10 +5,10 @@ import type { Log } from '../../lib/ports/logger';
 import { provision, ProvisionError, type DeprovisionResult, type ProvisionResult } from '../../lib/provisioning/provision';
 import {
   propensityFieldGroup,
-  ProvisioningInputError,
   resourceNames,
   type ProvisioningPlanInput,
 } from '../../lib/provisioning/plan';
+import { ProvisioningInputError } from '../../lib/provisioning/errors';
 import { userIdFieldGroup } from '../../lib/synthetic/xdm';
 import { PROFILE_CLASS } from '../../lib/xdm/schema';
 import { FLOW_SPECS } from '../../lib/aep/services/flow-service';
