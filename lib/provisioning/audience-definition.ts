@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { AepServices, SegmentDefinition, SegmentDefinitionRequest } from '../aep';
 import { AudienceInputError, PROFILE_SEGMENT_SCHEMA, propensityBandPql, validateBand, type PropensityBand } from '../audience';
 import type { Log } from '../ports/logger';
-import { ProvisionError } from './provision';
+import { messageOf, ProvisionError, runStep } from './errors';
 import { DEFAULT_TERRAFORM_KEY, isPlainObject, parseTerraformEvent, type TerraformEvent, type TerraformResource } from './terraform-event';
 
 /**
@@ -119,16 +119,9 @@ function matches(existing: SegmentDefinition, wanted: SegmentDefinitionRequest):
   );
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-async function step<T>(name: string, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    throw new ProvisionError(`AEP audience provisioning failed at step "${name}": ${messageOf(error)}`, { step: name, cause: error });
-  }
+/** Runs an AEP call of the audience; a failure becomes a ProvisionError naming the step. */
+function step<T>(name: string, work: () => Promise<T>): Promise<T> {
+  return runStep(name, work, 'AEP audience provisioning');
 }
 
 /** Finds the definition by name or creates it, then brings its rule and description to the input's. */

@@ -1,11 +1,6 @@
-import {
-  parseProvisioningPlan,
-  propensityFieldGroup,
-  propensityProfileSchema,
-  resourceNames,
-  sameNames,
-} from '../../lib/provisioning/plan';
 import { ProvisioningInputError } from '../../lib/provisioning/errors';
+import { parseProvisioningPlan, resourceNames, sameNames } from '../../lib/provisioning/plan';
+import { propensityFieldGroup, propensityProfileSchema } from '../../lib/provisioning/scores-schema';
 import { PROFILE_CLASS } from '../../lib/xdm/schema';
 
 describe('provisioning plan', () => {

@@ -2,13 +2,10 @@ import { randomBytes } from 'crypto';
 import { createAepServices, type AepServices } from '../../lib/aep';
 import { PQS_TABLE_TAG } from '../../lib/aep/services/catalog';
 import type { Log } from '../../lib/ports/logger';
-import { provision, ProvisionError, type DeprovisionResult, type ProvisionResult } from '../../lib/provisioning/provision';
-import {
-  propensityFieldGroup,
-  resourceNames,
-  type ProvisioningPlanInput,
-} from '../../lib/provisioning/plan';
-import { ProvisioningInputError } from '../../lib/provisioning/errors';
+import { ProvisionError, ProvisioningInputError } from '../../lib/provisioning/errors';
+import { resourceNames, type ProvisioningPlanInput } from '../../lib/provisioning/plan';
+import { provision, type DeprovisionResult, type ProvisionResult } from '../../lib/provisioning/provision';
+import { propensityFieldGroup } from '../../lib/provisioning/scores-schema';
 import { userIdFieldGroup } from '../../lib/synthetic/xdm';
 import { PROFILE_CLASS } from '../../lib/xdm/schema';
 import { FLOW_SPECS } from '../../lib/aep/services/flow-service';
