@@ -18,6 +18,7 @@ import { systemClock } from '../lib/ports/clock';
 import { dialectFor } from '../lib/sql/dialect';
 import { validateUserCount } from '../lib/synthetic/seed';
 import { STAGE_NAMES } from '../lib/stages/registry';
+import { propensityFromText } from '../lib/audience/band';
 
 hideSdkNodeVersionWarning();
 
@@ -29,9 +30,9 @@ const count = (what: string) => (value: string) => {
   }
 };
 const probability = (value: string) => {
-  const number = Number(value);
-  if (value.trim() === '' || !Number.isFinite(number) || number < 0 || number > 1) throw new InvalidArgumentError(`must be a number from 0 to 1, got ${JSON.stringify(value)}`);
-  return number;
+  const parsed = propensityFromText.safeParse(value);
+  if (!parsed.success) throw new InvalidArgumentError(parsed.error.issues[0].message);
+  return parsed.data;
 };
 const integer = (value: string) => {
   if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`must be an integer, got ${JSON.stringify(value)}`);

@@ -5,15 +5,13 @@ import { LambdaInvocation } from '@cdktf/provider-aws/lib/lambda-invocation';
 import { Token } from 'cdktf';
 import { DEFAULT_NAME_PREFIX } from '../lib/config/schema';
 import { environmentFor } from '../lib/config/settings';
+import { DEFAULT_TERRAFORM_KEY } from '../lib/provisioning/terraform-event';
 import { PROVISIONER } from '../lib/stages/registry';
 import { connectionSettings } from './connection-settings';
 import { PACKAGE_ROOT, PipelineFunction, type PipelineFunctionProps } from './pipeline-function';
 
 /** The Lambda handler that provisions AEP resources, shipped with this library. */
 export const PROVISIONER_ENTRY = path.join(PACKAGE_ROOT, PROVISIONER.entry);
-
-/** The key under which Terraform's `aws_lambda_invocation` adds its create/update/delete event. */
-const TERRAFORM_KEY = 'tf';
 
 export interface AepProvisioningProps {
   /** IMS organization id (`…@AdobeOrg`). */
@@ -160,7 +158,7 @@ export class AepProvisioning extends Construct {
         ...(props.ingestionSource && { ingestion: { bucket: props.ingestionSource.bucket, path: props.ingestionSource.path } }),
       }),
       lifecycleScope: 'CRUD',
-      terraformKey: TERRAFORM_KEY,
+      terraformKey: DEFAULT_TERRAFORM_KEY,
       // On destroy the invocation's delete must run while the function can still read the secret and log.
       dependsOn: [this.function.function, this.function.policy, this.function.logGroup, ...(props.waitFor ?? [])],
     });

@@ -2,6 +2,7 @@ import { Construct } from 'constructs';
 import { Fn, type ITerraformDependable } from 'cdktf';
 import { LambdaInvocation } from '@cdktf/provider-aws/lib/lambda-invocation';
 import { validateBand, validateTenantId } from '../lib/audience/band';
+import { DEFAULT_TERRAFORM_KEY } from '../lib/provisioning/terraform-event';
 import { PipelineFunction } from './pipeline-function';
 
 /** Longest audience name accepted (the provisioner's limit). */
@@ -84,7 +85,7 @@ export class PropensityAudience extends Construct {
         ...(props.tenantId !== undefined ? { tenantId: props.tenantId } : {}),
       }),
       lifecycleScope: 'CRUD',
-      terraformKey: 'tf',
+      terraformKey: DEFAULT_TERRAFORM_KEY,
       ...(functionParts.length + (props.waitFor?.length ?? 0) > 0 ? { dependsOn: [...functionParts, ...(props.waitFor ?? [])] } : {}),
     });
 

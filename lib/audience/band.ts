@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * The propensity band of an audience (notebook week 5): the profiles whose `_<tenant>.propensity` lies
  * in [low, high], both ends included, and the PQL rule that selects them on `_xdm.context.profile`.
@@ -27,24 +29,46 @@ function describe(value: unknown): string {
 }
 
 /**
- * Checks a band: both ends finite numbers within [0, 1], and `low <= high`. `names` says what to call
- * the ends in the message (e.g. the props of a construct). Returns the band unchanged.
+ * One end of a band, a propensity: a probability from 0 to 1. The one schema every reader of a band
+ * uses (the configuration, the provisioner's input, the constructs, the command line), so each refuses
+ * the same values with the same words.
+ */
+export const propensitySchema = z.number({ error: (issue) => `must be a finite number from 0 to 1, got ${describe(issue.input)}` }).check((ctx) => {
+  const value = ctx.value;
+  if (!Number.isFinite(value)) ctx.issues.push({ code: 'custom', input: value, message: `must be a finite number from 0 to 1, got ${describe(value)}` });
+  else if (value < 0 || value > 1) ctx.issues.push({ code: 'custom', input: value, message: `must be within [0, 1] (a propensity is a probability), got ${describe(value)}` });
+});
+
+/** A propensity written as text (an environment variable, a command-line option). */
+export const propensityFromText = z.preprocess((value) => (typeof value === 'string' && value.trim() !== '' ? Number(value) : value), propensitySchema);
+
+/** Both ends included: `low` may equal `high`, never exceed it. */
+export function bandOrderIssue(band: { low: number; high: number }): string | undefined {
+  return band.low > band.high ? `low (${describe(band.low)}) must not be above high (${describe(band.high)})` : undefined;
+}
+
+export const propensityBandSchema = z
+  .object({ low: propensitySchema, high: propensitySchema })
+  .strict()
+  .superRefine((band, ctx) => {
+    const issue = bandOrderIssue(band);
+    if (issue) ctx.addIssue({ code: 'custom', message: issue });
+  });
+
+/**
+ * Checks a band with {@link propensityBandSchema}. `names` says what to call the ends in the message
+ * (e.g. the props of a construct). Returns the band unchanged.
  */
 export function validateBand(band: { low: unknown; high: unknown }, names: { low: string; high: string } = { low: 'low', high: 'high' }): PropensityBand {
-  const problems: string[] = [];
-  for (const end of ['low', 'high'] as const) {
-    const value = band[end];
-    if (typeof value !== 'number' || !Number.isFinite(value)) {
-      problems.push(`${names[end]} must be a finite number from 0 to 1, got ${describe(value)}`);
-    } else if (value < 0 || value > 1) {
-      problems.push(`${names[end]} must be within [0, 1] (a propensity is a probability), got ${describe(value)}`);
-    }
-  }
-  if (problems.length === 0 && (band.low as number) > (band.high as number)) {
-    problems.push(`${names.low} (${describe(band.low)}) must not be above ${names.high} (${describe(band.high)})`);
-  }
-  if (problems.length > 0) throw new AudienceInputError(`Invalid propensity band: ${problems.join('; ')}`);
-  return { low: band.low as number, high: band.high as number };
+  const parsed = propensityBandSchema.safeParse(band);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const end = issue.path[0] === 'low' || issue.path[0] === 'high' ? issue.path[0] : undefined;
+    // The order message names both ends itself.
+    if (issue.message.startsWith('low (')) return issue.message.replace(/^low/, names.low).replace(/ high \(/, ` ${names.high} (`);
+    return end ? `${names[end]} ${issue.message}` : issue.message;
+  });
+  throw new AudienceInputError(`Invalid propensity band: ${problems.join('; ')}`);
 }
 
 const TENANT_ID = /^[A-Za-z0-9]+$/;

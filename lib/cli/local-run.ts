@@ -14,12 +14,12 @@ import type { DeployTimeValues, LocalDeployment, SynthesizedFunction, Synthesize
 import { validateBand } from '../audience/band';
 import { collectRunReport } from '../report/collect';
 import { renderRunReport } from '../report/run-report';
-import type { AudienceDefinitionResult } from '../stages/audience-definition';
+import type { AudienceDefinitionResult } from '../provisioning/audience-definition';
+import type { ProvisionResult } from '../provisioning/provision';
 import type { AudienceOutputs } from '../stages/audience';
 import type { ExportOutputs } from '../stages/export';
 import type { IngestionCheckOutputs } from '../stages/ingestion-check';
 import type { ScoreOutputs } from '../stages/score';
-import type { ProvisionResult } from '../stages/provision';
 import type { TrainOutputs } from '../stages/train';
 import type { FeaturizeOutputs } from '../stages/featurize';
 import { dialectFor } from '../sql/dialect';

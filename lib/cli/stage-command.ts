@@ -1,10 +1,11 @@
+import { DEFAULT_NAME_PREFIX } from '../config/schema';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { createAepServices } from '../aep';
 import { startEmbeddedPlatform } from '../embedded/platform';
 import { RunLedger } from '../ledger/run-ledger';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/logger';
-import { provision } from '../stages/provision';
+import { provision } from '../provisioning/provision';
 
 /** Stages that can run on demand on a fresh embedded platform, by name. */
 const EMBEDDED_STAGES: Record<string, { description: string; run: (dataDir: string, log: Log) => Promise<unknown> }> = {
@@ -17,7 +18,7 @@ const EMBEDDED_STAGES: Record<string, { description: string; run: (dataDir: stri
         const ledger = new RunLedger(platform.bucket, platform.config.storage.prefixes.runs, systemClock);
         let result: unknown;
         await ledger.run('provision', async () => {
-          result = await provision(aep, { namePrefix: 'cmle', scores: { retainDatasetOnDestroy: true }, tf: { action: 'create', prev_input: null } }, { log });
+          result = await provision(aep, { namePrefix: DEFAULT_NAME_PREFIX, scores: { retainDatasetOnDestroy: true }, tf: { action: 'create', prev_input: null } }, { log });
           return { outputs: result as Record<string, unknown> };
         });
         return result;

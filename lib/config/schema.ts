@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { bandOrderIssue, propensityFromText } from '../audience/band';
 
 /** AEP's production endpoints and the IMS scopes the server-to-server credential asks for. */
 export const AEP_DEFAULTS = {
@@ -219,11 +220,14 @@ export const pipelineConfigSchema = z
         definitionId: z.string().trim().min(1).optional(),
         name: z.string().trim().min(1).optional(),
         /** The band, both ends included. */
-        low: z.coerce.number({ error: 'must be a number from 0 to 1' }).min(0, 'must be within [0, 1]').max(1, 'must be within [0, 1]'),
-        high: z.coerce.number({ error: 'must be a number from 0 to 1' }).min(0, 'must be within [0, 1]').max(1, 'must be within [0, 1]'),
+        low: propensityFromText,
+        high: propensityFromText,
       })
       .strict()
-      .refine((band) => band.low <= band.high, { message: 'low must not be above high', path: ['low'] })
+      .superRefine((band, ctx) => {
+        const issue = bandOrderIssue(band);
+        if (issue) ctx.addIssue({ code: 'custom', path: ['low'], message: issue });
+      })
       .refine((band) => band.definitionId !== undefined || band.name !== undefined, { message: 'give the definition id or its name', path: ['definitionId'] })
       .optional(),
     /** How a stage waits on AEP's asynchronous work (export runs, segment jobs) within one invocation. */

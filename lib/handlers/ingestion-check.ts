@@ -1,6 +1,6 @@
 import { AepError } from '../aep/errors';
+import { ingestionDataflowNames } from '../dataflows/ingestion-dataflow';
 import { checkIngestion } from '../stages/ingestion-check';
-import { ingestionDataflowNames } from '../stages/ingestion-dataflow';
 import { stageHandler } from './function-handler';
 
 /**

@@ -1,5 +1,6 @@
-import { isAudienceDefinitionEvent, provisionAudienceDefinition } from '../stages/audience-definition';
-import { DEFAULT_TERRAFORM_KEY, provision } from '../stages/provision';
+import { isAudienceDefinitionEvent, provisionAudienceDefinition } from '../provisioning/audience-definition';
+import { provision } from '../provisioning/provision';
+import { DEFAULT_TERRAFORM_KEY } from '../provisioning/terraform-event';
 import { provisionerHandler } from './function-handler';
 
 /**

@@ -1,8 +1,8 @@
-import { createRng, uniform } from '../synthetic/random';
+import { createRng, uniform } from '../random/rng';
 
 /**
  * Seeded uniform draws for splits and row subsampling, so training is reproducible for a seed. The
- * generator is the one the synthetic data uses (pure-rand's xoroshiro128+), not a second one.
+ * generator is the one the synthetic data uses (pure-rand's xoroshiro128+, `lib/random/rng.ts`), not a second one.
  */
 export type Rng = () => number;
 

@@ -1,11 +1,11 @@
 import type { AepServices } from '../aep';
 import { AepError } from '../aep/errors';
+import { ensureExportDataflow, type ExportDataflowOptions } from '../dataflows/export-dataflow';
 import { trainingColumns, scoringColumns, type FeatureSpec } from '../features/spec';
 import type { RunLedger, RunRecord } from '../ledger/run-ledger';
 import type { Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
 import type { ObjectStore } from '../ports/object-store';
-import { ensureExportDataflow, type ExportDataflowOptions } from './export-dataflow';
 import { exportFolders, inspectExportFolder, verifyExport, type ExportedFolder } from './export-files';
 import type { FeaturizeOutputs } from './featurize';
 

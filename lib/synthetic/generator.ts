@@ -37,7 +37,8 @@ import {
   SyntheticEventType,
 } from './event-types';
 import { ecidForEmail, syntheticEmail } from './ecid';
-import { RngSampler, Sampler, streamRng } from './random';
+import { streamRng } from '../random/rng';
+import { RngSampler, Sampler } from './random';
 
 export interface SyntheticOptions {
   seed: number;

@@ -1,8 +1,10 @@
 import type { AepServices } from '../aep';
 import type { Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
+import { ecidIdentityDescriptor } from '../xdm/identity';
+import { SCHEMA_REF_CONTENT_TYPE } from '../xdm/schema';
 import { generateUsers, type SyntheticOptions } from './generator';
-import { ecidIdentityDescriptor, eventsSchema, syntheticResourceNames, userIdFieldGroup } from './xdm';
+import { eventsSchema, syntheticResourceNames, userIdFieldGroup } from './xdm';
 
 export interface SeedOptions {
   users: number;
@@ -68,7 +70,7 @@ export async function ensureEventsDataset(aep: AepServices, tenantId: string, na
   const dataset = await aep.catalog.ensureDataset({
     name: names.dataset,
     description: 'Synthetic experience events for the AI/ML feature pipeline',
-    schemaRef: { id: schema.resource.$id, contentType: 'application/vnd.adobe.xed-full+json;version=1' },
+    schemaRef: { id: schema.resource.$id, contentType: SCHEMA_REF_CONTENT_TYPE },
   });
   return { fieldGroup, schema, dataset };
 }

@@ -1,6 +1,5 @@
-import type { FieldGroupDefinition, IdentityDescriptor, SchemaDefinition } from '../aep/services/schema-registry';
-
-export const EXPERIENCE_EVENT_CLASS = 'https://ns.adobe.com/xdm/context/experienceevent';
+import type { FieldGroupDefinition, SchemaDefinition } from '../aep/services/schema-registry';
+import { EXPERIENCE_EVENT_CLASS } from '../xdm/schema';
 
 /** Adobe's standard ExperienceEvent field groups that hold the XDM fields the synthetic events set. */
 export const STANDARD_EVENT_FIELD_GROUPS = [
@@ -49,18 +48,5 @@ export function eventsSchema(title: string, userIdFieldGroupId: string): SchemaD
     description: 'Synthetic experience events of the AI/ML feature pipeline',
     type: 'object',
     allOf: [{ $ref: EXPERIENCE_EVENT_CLASS }, ...STANDARD_EVENT_FIELD_GROUPS.map(($ref) => ({ $ref })), { $ref: userIdFieldGroupId }],
-  };
-}
-
-/** Marks `_<tenant>.userid` as the schema's primary identity in the ECID namespace. */
-export function ecidIdentityDescriptor(schemaId: string, tenantId: string): IdentityDescriptor {
-  return {
-    '@type': 'xdm:descriptorIdentity',
-    'xdm:sourceSchema': schemaId,
-    'xdm:sourceVersion': 1,
-    'xdm:sourceProperty': `/_${tenantId}/userid`,
-    'xdm:namespace': 'ECID',
-    'xdm:property': 'xdm:code',
-    'xdm:isPrimary': true,
   };
 }

@@ -67,9 +67,9 @@ describe('loadConfig', () => {
     const band = { PIPELINE_AUDIENCE_NAME: 'likely subscribers', PIPELINE_AUDIENCE_LOW: '0.8', PIPELINE_AUDIENCE_HIGH: '1' };
     expect(loadConfig({ env: { ...validEnv, ...band } }).config.audience).toEqual({ name: 'likely subscribers', low: 0.8, high: 1 });
     const upsideDown = configError(() => loadConfig({ env: { ...validEnv, ...band, PIPELINE_AUDIENCE_LOW: '0.9', PIPELINE_AUDIENCE_HIGH: '0.2' } }));
-    expect(upsideDown.issues).toEqual([expect.objectContaining({ path: 'audience.low', source: 'PIPELINE_AUDIENCE_LOW', message: 'low must not be above high' })]);
+    expect(upsideDown.issues).toEqual([expect.objectContaining({ path: 'audience.low', source: 'PIPELINE_AUDIENCE_LOW', message: 'low (0.9) must not be above high (0.2)' })]);
     const outside = configError(() => loadConfig({ env: { ...validEnv, ...band, PIPELINE_AUDIENCE_HIGH: '1.5' } }));
-    expect(outside.issues).toEqual([expect.objectContaining({ path: 'audience.high', source: 'PIPELINE_AUDIENCE_HIGH', message: 'must be within [0, 1]' })]);
+    expect(outside.issues).toEqual([expect.objectContaining({ path: 'audience.high', source: 'PIPELINE_AUDIENCE_HIGH', message: 'must be within [0, 1] (a propensity is a probability), got 1.5' })]);
   });
 
   it('requires either a client id and secret or a secret ARN', () => {

@@ -1,7 +1,7 @@
 import { AepProvisioning } from '../../constructs/aep-provisioning';
 import { PropensityAudience, type PropensityAudienceProps } from '../../constructs/propensity-audience';
 import { PropensityPipeline } from '../../constructs/propensity-pipeline';
-import { parseAudienceDefinitionEvent } from '../../lib/stages/audience-definition';
+import { parseAudienceDefinitionEvent } from '../../lib/provisioning/audience-definition';
 import { newStack, onlyResource, resolved, resourcesOf, synth } from './synth-helpers';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:aep-credentials-AbCdEf';

@@ -12,7 +12,7 @@ import { newRunId, RunLedger } from '../../lib/ledger/run-ledger';
 import { systemClock } from '../../lib/ports/clock';
 import { silentLog } from '../../lib/ports/logger';
 import { checkIngestion } from '../../lib/stages/ingestion-check';
-import { provision, type ProvisionResult } from '../../lib/stages/provision';
+import { provision, type ProvisionResult } from '../../lib/provisioning/provision';
 import { startTestPlatform } from '../helpers/platform';
 import { KNOWN_DEVIATIONS } from './deviations';
 import { OpenApiContract, type RecordedExchange } from './openapi-contract';

@@ -174,7 +174,7 @@ describe('week 2 on the embedded platform: featurize and export', () => {
   });
 
   it('removes the export dataflow the stage made, then the destination the provisioner made', async () => {
-    const { removeExportDestination, exportDestinationNames } = await import('../../lib/stages/export-dataflow');
+    const { removeExportDestination, exportDestinationNames } = await import('../../lib/dataflows/export-dataflow');
     const names = exportDestinationNames('e2e');
     expect(await aep.flowService.findByName('flows', names.flow)).toBeDefined();
     const removal = await removeExportDestination(aep, 'e2e');

@@ -10,7 +10,7 @@ import { systemClock } from '../../lib/ports/clock';
 import { silentLog } from '../../lib/ports/logger';
 import { checkIngestion, scoresIngested, type IngestionCheckOutputs } from '../../lib/stages/ingestion-check';
 import type { ScoreOutputs } from '../../lib/stages/score';
-import { provision, type ProvisionResult } from '../../lib/stages/provision';
+import { provision, type ProvisionResult } from '../../lib/provisioning/provision';
 import { startTestPlatform } from '../helpers/platform';
 
 type Platform = Awaited<ReturnType<typeof startTestPlatform>>;

@@ -4,7 +4,8 @@
  */
 import { CAUSE_ORDER, EVENT_TYPE_SPECS, SUBSCRIPTION_DELAY_MS } from '../../lib/synthetic/event-types';
 import { simulateEventTimes, simulateTimeline, WEEK_MS } from '../../lib/synthetic/generator';
-import { RngSampler, Sampler, streamRng } from '../../lib/synthetic/random';
+import { streamRng } from '../../lib/random/rng';
+import { RngSampler, Sampler } from '../../lib/synthetic/random';
 
 const HOUR = 3_600_000;
 const START = Date.UTC(2025, 0, 1);

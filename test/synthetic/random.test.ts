@@ -1,4 +1,5 @@
-import { createRng, exponential, KNUTH_MAX_LAMBDA, poisson, RngSampler, streamRng, uniform } from '../../lib/synthetic/random';
+import { createRng, streamRng, uniform } from '../../lib/random/rng';
+import { exponential, KNUTH_MAX_LAMBDA, poisson, RngSampler } from '../../lib/synthetic/random';
 
 const N = 200_000;
 

@@ -7,8 +7,8 @@ import { createAepServices, isAepError, type AepServices, type SegmentDefinition
 import { propensityBandPql } from '../../../lib/audience';
 import { systemClock } from '../../../lib/ports/clock';
 import { silentLog } from '../../../lib/ports/logger';
-import { provision, type ProvisionResult } from '../../../lib/stages/provision';
-import { SCHEMA_REF_CONTENT_TYPE } from '../../../lib/stages/provisioning-plan';
+import { provision, type ProvisionResult } from '../../../lib/provisioning/provision';
+import { SCHEMA_REF_CONTENT_TYPE } from '../../../lib/xdm/schema';
 import { KNOWN_DEVIATIONS } from '../../contract/deviations';
 import { OpenApiContract, type RecordedExchange } from '../../contract/openapi-contract';
 import { startTestPlatform } from '../../helpers/platform';

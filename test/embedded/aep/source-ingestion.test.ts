@@ -5,7 +5,7 @@
 import { createAepServices, type AepServices } from '../../../lib/aep';
 import { FLOW_SPECS } from '../../../lib/aep/services/flow-service';
 import { silentLog } from '../../../lib/ports/logger';
-import { provision, type ProvisionResult } from '../../../lib/stages/provision';
+import { provision, type ProvisionResult } from '../../../lib/provisioning/provision';
 import { inLocation, mapRow, sourceLocation, type SourceLocation } from '../../../lib/embedded/aep/source-ingestion';
 import { startTestPlatform } from '../../helpers/platform';
 

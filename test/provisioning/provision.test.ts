@@ -2,17 +2,14 @@ import { randomBytes } from 'crypto';
 import { createAepServices, type AepServices } from '../../lib/aep';
 import { PQS_TABLE_TAG } from '../../lib/aep/services/catalog';
 import type { Log } from '../../lib/ports/logger';
-import { provision, ProvisionError, type DeprovisionResult, type ProvisionResult } from '../../lib/stages/provision';
-import {
-  PROFILE_CLASS,
-  propensityFieldGroup,
-  ProvisioningInputError,
-  resourceNames,
-  type ProvisioningPlanInput,
-} from '../../lib/stages/provisioning-plan';
+import { ProvisionError, ProvisioningInputError } from '../../lib/provisioning/errors';
+import { resourceNames, type ProvisioningPlanInput } from '../../lib/provisioning/plan';
+import { provision, type DeprovisionResult, type ProvisionResult } from '../../lib/provisioning/provision';
+import { propensityFieldGroup } from '../../lib/provisioning/scores-schema';
 import { userIdFieldGroup } from '../../lib/synthetic/xdm';
+import { PROFILE_CLASS } from '../../lib/xdm/schema';
 import { FLOW_SPECS } from '../../lib/aep/services/flow-service';
-import { ingestionDataflowNames } from '../../lib/stages/ingestion-dataflow';
+import { ingestionDataflowNames } from '../../lib/dataflows/ingestion-dataflow';
 import { KNOWN_DEVIATIONS } from '../contract/deviations';
 import { OpenApiContract, type RecordedExchange } from '../contract/openapi-contract';
 import { startTestPlatform } from '../helpers/platform';
@@ -813,7 +810,7 @@ describe('the Lambda handler', () => {
       const logged = output.join('');
       expect(logged).toContain('"service":"aep-provisioner"');
       expect(logged).toContain(created.scoresDatasetId);
-      expect(logged).toContain('AEP provisioning failed');
+      expect(logged).toContain('aep-provisioner failed');
       for (const secret of secrets) expect(logged).not.toContain(secret);
       // One IMS token for both invocations: the client and its token cache live for the container.
       expect(recorder.calls.filter((c) => c === 'POST /ims/token/v3')).toHaveLength(1);

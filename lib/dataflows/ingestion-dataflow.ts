@@ -1,6 +1,7 @@
 import type { AepServices } from '../aep';
 import type { MappingOperation, MappingSet } from '../aep/services/data-prep';
 import { FLOW_SPECS, type FlowServiceResource } from '../aep/services/flow-service';
+import { SCHEMA_REF_CONTENT_TYPE } from '../xdm/schema';
 
 /**
  * Authentication of the Amazon S3 source without keys. Adobe documents two for the S3 source: "Access
@@ -9,9 +10,6 @@ import { FLOW_SPECS, type FlowServiceResource } from '../aep/services/flow-servi
  * names the bucket. Unlike the S3 destination, the source takes no role of ours to assume.
  */
 export const S3_SOURCE_IAM_ROLE_AUTH = 'IAMRole Based';
-
-/** Content type of the target schema reference, as the data lake target connection takes it. */
-const XED_FULL = 'application/vnd.adobe.xed-full+json;version=1';
 
 /** AEP's shortest schedule for source dataflows: every 15 minutes. */
 export const INGESTION_INTERVAL_MINUTES = 15;
@@ -140,7 +138,7 @@ export async function ensureIngestionDataflow(
     await aep.flowService.ensureTargetConnection({
       name: names.targetConnection,
       connectionSpec: spec(FLOW_SPECS.dataLakeTargetConnectionSpec),
-      data: { schema: { id: options.schemaId, version: XED_FULL } },
+      data: { schema: { id: options.schemaId, version: SCHEMA_REF_CONTENT_TYPE } },
       params: { dataSetId: options.scoresDatasetId },
     }),
   ) as FlowServiceResource & { params?: { dataSetId?: string } };
@@ -150,7 +148,7 @@ export async function ensureIngestionDataflow(
   }
 
   const mappings = scoresMappings(options.tenantId);
-  const request = { name: names.mappingSet, outputSchema: { schemaRef: { id: options.schemaId, contentType: XED_FULL } }, mappings };
+  const request = { name: names.mappingSet, outputSchema: { schemaRef: { id: options.schemaId, contentType: SCHEMA_REF_CONTENT_TYPE } }, mappings };
   const ensured = await aep.dataPrep.ensure(request);
   let mappingSet: { id: string; version?: number } = ensured.resource;
   if (!ensured.created && !sameMappings(ensured.resource, options.schemaId, mappings)) {

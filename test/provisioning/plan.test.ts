@@ -1,12 +1,7 @@
-import {
-  PROFILE_CLASS,
-  parseProvisioningPlan,
-  propensityFieldGroup,
-  propensityProfileSchema,
-  ProvisioningInputError,
-  resourceNames,
-  sameNames,
-} from '../../lib/stages/provisioning-plan';
+import { ProvisioningInputError } from '../../lib/provisioning/errors';
+import { parseProvisioningPlan, resourceNames, sameNames } from '../../lib/provisioning/plan';
+import { propensityFieldGroup, propensityProfileSchema } from '../../lib/provisioning/scores-schema';
+import { PROFILE_CLASS } from '../../lib/xdm/schema';
 
 describe('provisioning plan', () => {
   it('retains the scores dataset on destroy unless told otherwise', () => {

@@ -5,9 +5,9 @@ import {
   type AudienceDefinitionDeletion,
   type AudienceDefinitionInputShape,
   type AudienceDefinitionResult,
-} from '../../lib/stages/audience-definition';
-import { provision, type ProvisionResult } from '../../lib/stages/provision';
-import { ProvisioningInputError } from '../../lib/stages/provisioning-plan';
+} from '../../lib/provisioning/audience-definition';
+import { provision, type ProvisionResult } from '../../lib/provisioning/provision';
+import { ProvisioningInputError } from '../../lib/provisioning/errors';
 import { startTestPlatform } from '../helpers/platform';
 
 type Platform = Awaited<ReturnType<typeof startTestPlatform>>;
@@ -151,17 +151,18 @@ describe('bad input', () => {
 
   it('refuses low above high, naming both values', async () => {
     expect(await issues({ resource: 'audience', name: 'x', band: { low: 0.9, high: 0.2 }, tf })).toEqual([
-      'band: Invalid propensity band: low (0.9) must not be above high (0.2)',
+      'band: low (0.9) must not be above high (0.2)',
     ]);
   });
 
   it('refuses ends outside [0, 1] or not numbers, at their paths', async () => {
     expect(await issues({ resource: 'audience', name: 'x', band: { low: -0.5, high: 1.5 }, tf })).toEqual([
-      expect.stringMatching(/^band: Invalid propensity band: low must be within \[0, 1\].*got -0\.5; high must be within \[0, 1\].*got 1\.5$/),
+      'band.low: must be within [0, 1] (a propensity is a probability), got -0.5',
+      'band.high: must be within [0, 1] (a propensity is a probability), got 1.5',
     ]);
     expect(await issues({ resource: 'audience', name: 'x', band: { low: '0.1' }, tf })).toEqual([
-      'band.low: must be a number from 0 to 1 (the lowest propensity included)',
-      'band.high: is required',
+      'band.low: must be a finite number from 0 to 1, got "0.1"',
+      'band.high: must be a finite number from 0 to 1, got nothing',
     ]);
   });
 
@@ -169,7 +170,7 @@ describe('bad input', () => {
     const found = await issues({ resource: 'audiences', name: ' ', band: { low: 0, high: 1, mid: 0.5 }, tenantId: '_acme', extra: true });
     expect(found).toEqual(
       expect.arrayContaining([
-        'tf: is missing: the provisioner expects { action, prev_input } there, as aws_lambda_invocation adds with lifecycle_scope = "CRUD"',
+        'tf: is missing: the provisioner expects { action, prev_input } there, as aws_lambda_invocation adds with lifecycle_scope = "CRUD" (and terraform_key = "tf")',
         'resource: must be "audience"',
         'name: must not be empty',
         'band.mid: is not a setting of the audience',
@@ -182,11 +183,11 @@ describe('bad input', () => {
 
   it('requires the previous input on update and checks it too', async () => {
     const input = { resource: 'audience', name: 'x', band: { low: 0, high: 1 } };
-    expect(await issues({ ...input, tf: { action: 'update', prev_input: null } })).toEqual(['tf.prev_input: must be the previous input object on update']);
+    expect(await issues({ ...input, tf: { action: 'update', prev_input: null } })).toEqual(['tf.prev_input: must be the previous input object on update, got null']);
     expect(await issues({ ...input, tf: { action: 'update', prev_input: { ...input, band: { low: 1, high: 0 } } } })).toEqual([
-      'tf.prev_input.band: Invalid propensity band: low (1) must not be above high (0)',
+      'tf.prev_input.band: low (1) must not be above high (0)',
     ]);
-    expect(await issues({ ...input, tf: { action: 'upsert' } })).toEqual(['tf.action: must be "create", "update" or "delete"']);
+    expect(await issues({ ...input, tf: { action: 'upsert' } })).toEqual(['tf.action: must be "create", "update" or "delete", got "upsert"']);
   });
 });
 

@@ -1,17 +1,11 @@
 import { z } from 'zod';
-import type { FieldGroupDefinition, SchemaDefinition } from '../aep/services/schema-registry';
+import { inputIssues, ProvisioningInputError } from './errors';
 
 /**
  * What the AEP provisioner is asked to keep in place: the declarative input of the Terraform
  * `aws_lambda_invocation` resource. It lands in Terraform state, so it holds names and flags only,
  * never a credential.
  */
-
-/** The XDM Individual Profile class, which the scores schema and its field group extend. */
-export const PROFILE_CLASS = 'https://ns.adobe.com/xdm/context/profile';
-
-/** The identity namespace of the user id: the synthetic users' ids are ECIDs. */
-export const USER_ID_NAMESPACE = 'ECID';
 
 /** An IAM role ARN, in any AWS partition. */
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]{1,512}$/;
@@ -85,40 +79,15 @@ export const provisioningPlanSchema = z
   .strict();
 
 export type ProvisioningPlan = z.infer<typeof provisioningPlanSchema>;
+export type ExportDestinationPlan = z.infer<typeof exportDestinationPlanSchema>;
+export type IngestionSourcePlan = z.infer<typeof ingestionSourcePlanSchema>;
 export type ProvisioningPlanInput = z.input<typeof provisioningPlanSchema>;
-
-export interface InputIssue {
-  /** Dotted path of the bad field in the invocation event, e.g. `scores.retainDatasetOnDestroy`. */
-  path: string;
-  message: string;
-}
-
-/** A malformed provisioning event or plan, found before any AEP call. The message names every bad field. */
-export class ProvisioningInputError extends Error {
-  readonly issues: InputIssue[];
-
-  constructor(summary: string, issues: InputIssue[]) {
-    super([`${summary}:`, ...issues.map((i) => `  - ${i.path}: ${i.message}`)].join('\n'));
-    this.name = 'ProvisioningInputError';
-    this.issues = issues;
-  }
-}
-
-/** The problems zod found, each at its dotted path below `at`; an unknown key is reported at its own path. */
-export function planIssues(error: z.ZodError, at = ''): InputIssue[] {
-  const join = (segments: PropertyKey[]) => [...(at ? [at] : []), ...segments.map(String)].join('.') || '(plan)';
-  return error.issues.flatMap((issue) =>
-    issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => ({ path: join([...issue.path, key]), message: 'is not a setting of the provisioning plan' }))
-      : [{ path: join(issue.path), message: issue.message }],
-  );
-}
 
 /** Validates a plan; `at` prefixes the paths in error messages (e.g. `tf.prev_input`). */
 export function parseProvisioningPlan(input: unknown, at = ''): ProvisioningPlan {
   const parsed = provisioningPlanSchema.safeParse(input);
   if (!parsed.success) {
-    throw new ProvisioningInputError(`Invalid provisioning plan${at ? ` in ${at}` : ''}`, planIssues(parsed.error, at));
+    throw new ProvisioningInputError(`Invalid provisioning plan${at ? ` in ${at}` : ''}`, inputIssues(parsed.error, at, 'provisioning plan'));
   }
   return parsed.data;
 }
@@ -144,46 +113,3 @@ export function resourceNames(plan: Pick<ProvisioningPlan, 'namePrefix'>): Resou
 export function sameNames(a: ResourceNames, b: ResourceNames): boolean {
   return a.fieldGroup === b.fieldGroup && a.schema === b.schema && a.scoresDataset === b.scoresDataset;
 }
-
-/** The tenant field group of the scores: `_<tenant>.propensity` (number) and `_<tenant>.userid` (string) on profiles. */
-export function propensityFieldGroup(title: string, tenantId: string): FieldGroupDefinition {
-  return {
-    title,
-    description: 'Subscription propensity written back by the AI/ML feature pipeline, keyed by the user id (ECID)',
-    type: 'object',
-    'meta:intendedToExtend': [PROFILE_CLASS],
-    definitions: {
-      propensityScore: {
-        properties: {
-          [`_${tenantId}`]: {
-            type: 'object',
-            properties: {
-              propensity: { title: 'Propensity', type: 'number', description: 'Predicted probability that the user subscribes' },
-              userid: { title: 'User ID', type: 'string', description: 'ECID of the scored user' },
-            },
-          },
-        },
-      },
-    },
-    allOf: [{ $ref: '#/definitions/propensityScore' }],
-  };
-}
-
-/** The profile schema the scores dataset uses: the Individual Profile class plus the propensity field group. */
-export function propensityProfileSchema(title: string, fieldGroupId: string): SchemaDefinition {
-  return {
-    title,
-    description: 'Profiles scored by the AI/ML feature pipeline',
-    type: 'object',
-    allOf: [{ $ref: PROFILE_CLASS }, { $ref: fieldGroupId }],
-  };
-}
-
-/** Catalog tags that enable a dataset for Real-Time Customer Profile and Identity Service. */
-export const PROFILE_DATASET_TAGS: Readonly<Record<string, string[]>> = {
-  unifiedProfile: ['enabled:true'],
-  unifiedIdentity: ['enabled:true'],
-};
-
-/** Content type of a dataset's schema reference (the full, resolved view of version 1). */
-export const SCHEMA_REF_CONTENT_TYPE = 'application/vnd.adobe.xed-full+json;version=1';

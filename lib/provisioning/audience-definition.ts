@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import type { AepServices, SegmentDefinition, SegmentDefinitionRequest } from '../aep';
-import { AudienceInputError, PROFILE_SEGMENT_SCHEMA, propensityBandPql, validateBand, type PropensityBand } from '../audience';
+import { PROFILE_SEGMENT_SCHEMA, propensityBandPql, propensityBandSchema, type PropensityBand } from '../audience';
 import type { Log } from '../ports/logger';
-import { DEFAULT_TERRAFORM_KEY, ProvisionError, type ProvisionAction } from './provision';
-import { planIssues, ProvisioningInputError, type InputIssue } from './provisioning-plan';
+import { messageOf, ProvisionError, runStep } from './errors';
+import { DEFAULT_TERRAFORM_KEY, isPlainObject, parseTerraformEvent, type TerraformEvent, type TerraformResource } from './terraform-event';
 
 /**
  * The propensity audience (notebook week 5) as a provisioned resource: a segment definition with the
@@ -19,9 +19,6 @@ export const AUDIENCE_RESOURCE = 'audience';
 const TENANT_ID = /^[A-Za-z0-9]+$/;
 const MAX_NAME_LENGTH = 256;
 
-const finiteNumber = (what: string) =>
-  z.number({ error: (issue) => (issue.input === undefined ? 'is required' : `must be a number from 0 to 1 (${what})`) }).finite('must be a finite number');
-
 export const audienceDefinitionInputSchema = z
   .object({
     resource: z.literal(AUDIENCE_RESOURCE, { error: `must be "${AUDIENCE_RESOURCE}"` }),
@@ -33,19 +30,8 @@ export const audienceDefinitionInputSchema = z
       .max(MAX_NAME_LENGTH, `must be at most ${MAX_NAME_LENGTH} characters`),
     description: z.string({ error: 'must be a string' }).max(4000, 'must be at most 4000 characters').optional(),
     band: z
-      .object(
-        { low: finiteNumber('the lowest propensity included'), high: finiteNumber('the highest propensity included') },
-        { error: (issue) => (issue.input === undefined ? 'is required: { low, high }' : 'must be an object { low, high }') },
-      )
-      .strict()
-      .superRefine((band, ctx) => {
-        try {
-          validateBand(band);
-        } catch (error) {
-          if (!(error instanceof AudienceInputError)) throw error;
-          ctx.addIssue({ code: 'custom', message: error.message });
-        }
-      }),
+      .custom<object>((band) => isPlainObject(band), { error: (issue) => (issue.input === undefined ? 'is required: { low, high }' : 'must be an object { low, high }') })
+      .pipe(propensityBandSchema),
     /** Tenant id without its underscore; the provisioner's configured or discovered tenant when absent. */
     tenantId: z.string({ error: 'must be a string' }).regex(TENANT_ID, 'must be letters and digits, without the leading underscore').optional(),
   })
@@ -76,77 +62,23 @@ export interface AudienceDefinitionDeps {
   terraformKey?: string;
 }
 
-export interface AudienceDefinitionEvent {
-  action: ProvisionAction;
-  input: AudienceDefinitionInput;
-  /** On update, the input of the previous apply. */
-  previous?: AudienceDefinitionInput;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+export type AudienceDefinitionEvent = TerraformEvent<AudienceDefinitionInput>;
 
 /** Whether a provisioner event is for an audience (it names a `resource`); other events are provisioning plans. */
 export function isAudienceDefinitionEvent(event: unknown): boolean {
   return isPlainObject(event) && event.resource !== undefined;
 }
 
-const lifecycleSchema = z.object({
-  action: z.enum(['create', 'update', 'delete'], { error: 'must be "create", "update" or "delete"' }),
-  prev_input: z.unknown().optional(),
-});
-
-function parseInput(value: unknown, at: string): { input?: AudienceDefinitionInput; issues: InputIssue[] } {
-  const parsed = audienceDefinitionInputSchema.safeParse(value);
-  return parsed.success ? { input: parsed.data, issues: [] } : { issues: planIssues(parsed.error, at).map(audienceIssue) };
-}
-
-/** planIssues speaks of "the provisioning plan"; here the input is an audience. */
-function audienceIssue(issue: InputIssue): InputIssue {
-  return issue.message === 'is not a setting of the provisioning plan' ? { ...issue, message: 'is not a setting of the audience' } : issue;
-}
+/** The audience as a Terraform resource's input. */
+const AUDIENCE: TerraformResource<AudienceDefinitionInput> = { event: 'audience', input: 'audience', schema: audienceDefinitionInputSchema };
 
 /**
  * Reads an invocation event: the audience input with the Terraform key beside it. Throws
- * ProvisioningInputError naming every bad field. On `delete` Terraform sends the last applied input as
- * the input; on `update` `prev_input` is the previous one.
+ * ProvisioningInputError naming every bad field, in the input, the Terraform key and, on update, the
+ * previous input.
  */
 export function parseAudienceDefinitionEvent(event: unknown, terraformKey: string = DEFAULT_TERRAFORM_KEY): AudienceDefinitionEvent {
-  if (!isPlainObject(event)) {
-    throw new ProvisioningInputError('Invalid audience event', [{ path: '(event)', message: 'must be a JSON object (the audience plus its Terraform key)' }]);
-  }
-  const { [terraformKey]: tf, ...rest } = event;
-  const issues: InputIssue[] = [];
-  let action: ProvisionAction | undefined;
-  let prevInput: unknown;
-  if (tf === undefined) {
-    issues.push({ path: terraformKey, message: 'is missing: the provisioner expects { action, prev_input } there, as aws_lambda_invocation adds with lifecycle_scope = "CRUD"' });
-  } else {
-    const lifecycle = lifecycleSchema.safeParse(tf);
-    if (lifecycle.success) {
-      action = lifecycle.data.action;
-      prevInput = lifecycle.data.prev_input;
-    } else {
-      issues.push(...planIssues(lifecycle.error, terraformKey));
-    }
-  }
-  const current = parseInput(rest, '');
-  issues.push(...current.issues);
-  let previous: AudienceDefinitionInput | undefined;
-  if (action === 'update') {
-    if (!isPlainObject(prevInput)) {
-      issues.push({ path: `${terraformKey}.prev_input`, message: 'must be the previous input object on update' });
-    } else {
-      const { [terraformKey]: _ignored, ...prevRest } = prevInput;
-      void _ignored;
-      const parsedPrevious = parseInput(prevRest, `${terraformKey}.prev_input`);
-      issues.push(...parsedPrevious.issues);
-      previous = parsedPrevious.input;
-    }
-  }
-  if (issues.length > 0 || !current.input || action === undefined) throw new ProvisioningInputError('Invalid audience event', issues);
-  return { action, input: current.input, previous };
+  return parseTerraformEvent(event, AUDIENCE, terraformKey);
 }
 
 export function defaultAudienceDescription(band: PropensityBand): string {
@@ -173,16 +105,9 @@ function matches(existing: SegmentDefinition, wanted: SegmentDefinitionRequest):
   );
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-async function step<T>(name: string, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    throw new ProvisionError(`AEP audience provisioning failed at step "${name}": ${messageOf(error)}`, { step: name, cause: error });
-  }
+/** Runs an AEP call of the audience; a failure becomes a ProvisionError naming the step. */
+function step<T>(name: string, work: () => Promise<T>): Promise<T> {
+  return runStep(name, work, 'AEP audience provisioning');
 }
 
 /** Finds the definition by name or creates it, then brings its rule and description to the input's. */
