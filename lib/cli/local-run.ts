@@ -6,7 +6,7 @@ import { startEmbeddedPlatform } from '../embedded/platform';
 import { explore, type ExplorationResult } from '../explore/explore';
 import { systemClock, type Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
-import { RunLedger, type RunRecord } from '../ledger/run-ledger';
+import { RunLedger, type LedgerOutputs, type LedgerStage, type RunRecord } from '../ledger/run-ledger';
 import { EmbeddedFunction } from '../embedded/lambda';
 import { validateBand } from '../audience/band';
 import { collectRunReport } from '../report/collect';
@@ -103,7 +103,7 @@ export async function seedAndExplore(
   deps: { clock: Clock; log: Log; onProgress?: (p: SeedProgress) => void; ledger?: RunLedger },
   options: { users: number; usersPerBatch: number; seed: number; now: Date; namePrefix: string; batchPollIntervalMs?: number },
 ): Promise<{ seed: SeedResult; exploration: ExplorationResult; timingsMs: { seed: number; explore: number } }> {
-  const step = async <T>(stage: string, work: () => Promise<T>, outputs: (result: T) => Record<string, unknown>): Promise<T> => {
+  const step = async <S extends LedgerStage, T>(stage: S, work: () => Promise<T>, outputs: (result: T) => LedgerOutputs[S]): Promise<T> => {
     if (!deps.ledger) return work();
     let result: T | undefined;
     await deps.ledger.run(stage, async () => {

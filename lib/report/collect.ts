@@ -1,5 +1,5 @@
 import type { ExplorationResult } from '../explore/explore';
-import type { RunLedger, RunRecord } from '../ledger/run-ledger';
+import type { LedgerStage, RunLedger } from '../ledger/run-ledger';
 import { ModelRegistry } from '../model/registry';
 import type { ObjectStore } from '../ports/object-store';
 import type { AudienceOutputs } from '../stages/audience';
@@ -13,7 +13,7 @@ interface StoredMetrics {
   baseline: { auc: number; logLoss: number; atThreshold: { threshold: number; precision: number; recall: number }; roc: Array<{ fpr: number; tpr: number }> };
 }
 
-const newestSucceeded = (ledger: RunLedger, stage: string): Promise<RunRecord | undefined> => ledger.newest(stage, (r) => r.status === 'succeeded');
+const newestSucceeded = <S extends LedgerStage>(ledger: RunLedger, stage: S) => ledger.newest(stage, (r) => r.status === 'succeeded');
 
 async function modelSection(store: ObjectStore, ledger: RunLedger, models: { prefix: string; name: string }): Promise<ModelSection | undefined> {
   const run = await newestSucceeded(ledger, 'train');

@@ -137,7 +137,7 @@ async function resolveDefinition(aep: AepServices, definition: AudienceOptions['
  * A definition whose rule is not the band's is a configuration error: the counts would describe
  * different audiences.
  */
-export async function evaluateAudience(deps: AudienceDeps, options: AudienceOptions): Promise<RunRecord> {
+export async function evaluateAudience(deps: AudienceDeps, options: AudienceOptions): Promise<RunRecord<'audience'>> {
   const band = validateBand(options.band);
   return deps.ledger.run(AUDIENCE_STAGE, async () => {
     const scoreRun = await deps.ledger.newest(SCORE_STAGE, (r) => r.status === 'succeeded');

@@ -41,7 +41,7 @@ export interface ExportOutputs extends Record<string, unknown> {
  * query produced) and records them. "Not ready, retry in 10 minutes" and "a run already exists" are
  * recorded as skipped: the next scheduled run continues.
  */
-export async function exportFeatures(deps: ExportDeps, options: ExportOptions): Promise<RunRecord> {
+export async function exportFeatures(deps: ExportDeps, options: ExportOptions): Promise<RunRecord<'export'>> {
   return deps.ledger.run('export', async () => {
     // Every featurization since the last export goes out in this one: the export is incremental, so
     // its files hold the rows of all of them (an export can be skipped while featurize runs again).

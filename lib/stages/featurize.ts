@@ -53,7 +53,7 @@ const FINISHED_BAD = new Set(['FAILED', 'KILLED', 'CANCELLED', 'CANCELED', 'DELE
  * must never bound a query). The export stage picks them up when they have finished. A run whose
  * queries failed is redone from the same snapshot; a run still in progress makes this run skip.
  */
-export async function featurize(deps: FeaturizeDeps, options: FeaturizeOptions): Promise<RunRecord> {
+export async function featurize(deps: FeaturizeDeps, options: FeaturizeOptions): Promise<RunRecord<'featurize'>> {
   return deps.ledger.run('featurize', async () => {
     const tenantId = options.tenantId ?? (await deps.aep.schemaRegistry.tenantId());
     const eventsTable = await deps.aep.catalog.tableName(options.eventsDatasetId);

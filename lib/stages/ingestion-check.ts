@@ -98,7 +98,7 @@ function runErrors(run: FlowRun): string {
  * folder and both counts (the Lambda's failure raises its error alarm). Files no flow run has taken
  * yet make the check `skipped`: AEP runs the flow every 15 minutes, and the next check looks again.
  */
-export async function checkIngestion(deps: IngestionCheckDeps, options: IngestionCheckOptions): Promise<RunRecord> {
+export async function checkIngestion(deps: IngestionCheckDeps, options: IngestionCheckOptions): Promise<RunRecord<'ingestion-check'>> {
   return deps.ledger.run(INGESTION_CHECK_STAGE, async () => {
     const confirmedSoFar = await confirmedScores(deps.ledger);
     const succeededScoreRuns = (await deps.ledger.recent('score', options.lookback ?? 50)).filter((r) => r.status === 'succeeded').reverse();

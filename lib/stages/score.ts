@@ -207,7 +207,7 @@ async function deleteAll(store: ObjectStore, keys: readonly string[]): Promise<v
  *   written last and the staging objects deleted. A run that fails leaves no manifest, deletes what it
  *   wrote, and is recorded failed; the next run scores the export again.
  */
-export async function scoreProfiles(deps: ScoreDeps, options: ScoreOptions): Promise<RunRecord> {
+export async function scoreProfiles(deps: ScoreDeps, options: ScoreOptions): Promise<RunRecord<'score'>> {
   const partRows = options.partRows ?? DEFAULT_PART_ROWS;
   if (!Number.isSafeInteger(partRows) || partRows < 1 || partRows > MAX_PART_ROWS) {
     throw new Error(`partRows must be an integer from 1 to ${MAX_PART_ROWS}, got ${partRows}`);

@@ -105,7 +105,7 @@ function timed<T>(work: () => T): { result: T; ms: number } {
  * champion being re-scored on the same held-out rows. Runs once per new export. Bad data fails the run
  * before anything is registered, so production is left as it was.
  */
-export async function trainModel(deps: TrainDeps, options: TrainOptions): Promise<RunRecord> {
+export async function trainModel(deps: TrainDeps, options: TrainOptions): Promise<RunRecord<'train'>> {
   return deps.ledger.run('train', async ({ runId }) => {
     const exportRuns = (await deps.ledger.recent('export', Number.MAX_SAFE_INTEGER)).filter((r) => r.status === 'succeeded').reverse();
     const newest = exportRuns[exportRuns.length - 1];

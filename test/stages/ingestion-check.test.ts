@@ -73,7 +73,7 @@ async function recordScoreRun(folder: string, files: string[], rows: number): Pr
     rows,
     manifest: `${folder}_manifest.json`,
   };
-  const record = { stage: 'score', runId: newRunId(now), startedAt: now.toISOString(), finishedAt: now.toISOString(), status: 'succeeded' as const, outputs };
+  const record = { stage: 'score' as const, runId: newRunId(now), startedAt: now.toISOString(), finishedAt: now.toISOString(), status: 'succeeded' as const, outputs };
   await ledger.record(record);
   return record;
 }
