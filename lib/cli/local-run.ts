@@ -6,7 +6,7 @@ import { startEmbeddedPlatform } from '../embedded/platform';
 import { explore, type ExplorationResult } from '../explore/explore';
 import { systemClock, type Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
-import { RunLedger, type LedgerOutputs, type LedgerStage, type RunRecord } from '../ledger/run-ledger';
+import { RunLedger, type LedgerOutputs, type LedgerStage, type RunRecord, type StageRunRecord } from '../ledger/run-ledger';
 import { EmbeddedFunction } from '../embedded/lambda';
 import { validateBand } from '../audience/band';
 import { collectRunReport } from '../report/collect';
@@ -18,7 +18,6 @@ import type { IngestionCheckOutputs } from '../stages/ingestion-check';
 import type { ScoreOutputs } from '../stages/score';
 import type { ProvisionResult } from '../stages/provision';
 import type { TrainOutputs } from '../stages/train';
-import type { FeaturizeOutputs } from '../stages/featurize';
 import { dialectFor } from '../sql/dialect';
 import { seedSyntheticData, type SeedProgress, type SeedResult } from '../synthetic/seed';
 
@@ -173,7 +172,7 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
       PIPELINE_POLL_INTERVAL_MS: '100',
       PIPELINE_WAIT_BUDGET_MS: String(STAGE_WAIT_MS),
     });
-    const succeeded = (stage: string, run: RunRecord) => {
+    const succeeded = <S extends LedgerStage>(stage: S, run: StageRunRecord<S, LedgerOutputs[S]>) => {
       if (run.status !== 'succeeded') throw new Error(`The ${stage} stage did not complete: ${run.reason ?? run.status}`);
       return run;
     };
@@ -198,27 +197,27 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
     });
 
     await step('featurize', async () => {
-      const run = succeeded('featurize', (await functions.featurize.invoke({ stage: 'featurize' })) as RunRecord);
+      const run = succeeded('featurize', (await functions.featurize.invoke({ stage: 'featurize' })) as RunRecord<'featurize'>);
       // Between the featurize and export schedules Query Service runs the batch queries.
-      const queries = run.outputs as FeaturizeOutputs;
+      const queries = run.outputs;
       for (const id of [queries.trainingQueryId, queries.scoringQueryId]) {
         await aep.queryService.waitFor(id, { clock: systemClock, timeoutMs: STAGE_WAIT_MS, pollIntervalMs: 100 });
       }
     });
-    const exported = await step('export', async () => succeeded('export', (await functions.export.invoke({ stage: 'export' })) as RunRecord).outputs as ExportOutputs);
-    const trained = await step('train', async () => succeeded('train', (await functions.train.invoke({ stage: 'train' })) as RunRecord).outputs as TrainOutputs);
-    const scored = await step('score', async () => succeeded('score', (await functions.score.invoke({ stage: 'score' })) as RunRecord).outputs as ScoreOutputs);
+    const exported = await step('export', async () => succeeded('export', (await functions.export.invoke({ stage: 'export' })) as RunRecord<'export'>).outputs);
+    const trained = await step('train', async () => succeeded('train', (await functions.train.invoke({ stage: 'train' })) as RunRecord<'train'>).outputs);
+    const scored = await step('score', async () => succeeded('score', (await functions.score.invoke({ stage: 'score' })) as RunRecord<'score'>).outputs);
     // AEP's dataflow picks the files up on its own schedule; the hourly check is run until it confirms.
     const ingested = await step('ingestion-check', async () => {
       const deadline = Date.now() + STAGE_WAIT_MS;
       for (;;) {
-        const run = (await functions['ingestion-check'].invoke({ stage: 'ingestion-check' })) as RunRecord;
-        if (run.status === 'succeeded') return run.outputs as IngestionCheckOutputs;
+        const run = (await functions['ingestion-check'].invoke({ stage: 'ingestion-check' })) as RunRecord<'ingestion-check'>;
+        if (run.status === 'succeeded') return run.outputs;
         if (Date.now() > deadline) throw new Error(`The scores were not ingested in time: ${run.reason ?? run.status}`);
         await systemClock.sleep(INGESTION_CHECK_INTERVAL_MS);
       }
     });
-    const audience = await step('audience', async () => succeeded('audience', (await functions.audience.invoke({ stage: 'audience' })) as RunRecord).outputs as AudienceOutputs);
+    const audience = await step('audience', async () => succeeded('audience', (await functions.audience.invoke({ stage: 'audience' })) as RunRecord<'audience'>).outputs);
 
     const report = await collectRunReport(
       { store: platform.bucket, ledger },

@@ -25,7 +25,7 @@ export interface FeaturizeDeps {
 }
 
 /** What a featurize run hands the export stage through the ledger. */
-export interface FeaturizeOutputs extends Record<string, unknown> {
+export interface FeaturizeOutputs {
   snapshotFrom: number | null;
   snapshotTo: number;
   trainingTable: string;
@@ -66,7 +66,7 @@ export async function featurize(deps: FeaturizeDeps, options: FeaturizeOptions):
     const previous = (await deps.ledger.recent('featurize', 20)).find((r) => r.status === 'succeeded');
     let from: number | null = null;
     if (previous) {
-      const outputs = previous.outputs as FeaturizeOutputs;
+      const { outputs } = previous;
       const states = await Promise.all([outputs.trainingQueryId, outputs.scoringQueryId].map((id) => deps.aep.queryService.get(id)));
       if (states.some((q) => q.state !== FINISHED_OK && !FINISHED_BAD.has(q.state))) {
         return { status: 'skipped', reason: `The featurization of run ${previous.runId} is still running`, inputs: { previousRunId: previous.runId } };

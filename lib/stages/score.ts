@@ -7,7 +7,6 @@ import { parquetColumnBatches } from '../parquet/rows';
 import type { Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
 import type { ObjectStore } from '../ports/object-store';
-import type { ExportOutputs } from './export';
 
 /** Rows per CSV part file unless the options say otherwise: about 4.8 MB of CSV, stored with one PUT. */
 export const DEFAULT_PART_ROWS = 100_000;
@@ -41,7 +40,7 @@ export interface ScoreDeps {
 }
 
 /** What a score run records in the ledger. */
-export interface ScoreOutputs extends Record<string, unknown> {
+export interface ScoreOutputs {
   exportRunId: string;
   modelName: string;
   modelVersion: string;
@@ -218,11 +217,11 @@ export async function scoreProfiles(deps: ScoreDeps, options: ScoreOptions): Pro
     const newestExport = await deps.ledger.newest('export', (r) => r.status === 'succeeded');
     if (!newestExport) return { status: 'skipped', reason: 'No export to score yet' };
     const lastScored = await deps.ledger.newest('score', (r) => r.status === 'succeeded');
-    const lastScoredExport = (lastScored?.outputs as ScoreOutputs | undefined)?.exportRunId;
+    const lastScoredExport = lastScored?.outputs?.exportRunId;
     if (lastScoredExport && newestExport.runId <= lastScoredExport) {
       return { status: 'skipped', reason: `Export ${lastScoredExport} is already scored (score run ${lastScored?.runId}); nothing newer`, inputs: { exportRunId: newestExport.runId } };
     }
-    const scoring = (newestExport.outputs as ExportOutputs).scoring;
+    const { scoring } = newestExport.outputs;
     const inputs: Record<string, unknown> = { exportRunId: newestExport.runId, scoringFolder: scoring.folder };
     // Exports between the last scored one and the newest are passed over: scoring them after the newest
     // would overwrite newer scores with older features. Said, so an operator can score them by hand.

@@ -9,7 +9,7 @@ import { seededRng } from '../../lib/model/random';
 import { systemClock } from '../../lib/ports/clock';
 import { silentLog } from '../../lib/ports/logger';
 import { evaluateAudience, type AudienceOptions, type AudienceOutputs } from '../../lib/stages/audience';
-import { confirmedScores, INGESTION_CHECK_STAGE, scoresIngested, type IngestionCheckOutputs } from '../../lib/stages/ingestion-check';
+import { confirmedScores, scoresIngested, type IngestionCheckOutputs } from '../../lib/stages/ingestion-check';
 import type { ScoreOutputs } from '../../lib/stages/score';
 import { provisionAudienceDefinition, type AudienceDefinitionResult } from '../../lib/stages/audience-definition';
 import { provision, type ProvisionResult } from '../../lib/stages/provision';
@@ -92,7 +92,7 @@ async function confirmIngested(scoreRunIds: string[]): Promise<void> {
     confirmedThrough: soFar.through,
     alsoConfirmed: [...soFar.also, ...scoreRunIds],
   };
-  await ledger.record({ stage: INGESTION_CHECK_STAGE, runId: newRunId(now), startedAt: now.toISOString(), finishedAt: now.toISOString(), status: 'succeeded', outputs });
+  await ledger.record({ stage: 'ingestion-check', runId: newRunId(now), startedAt: now.toISOString(), finishedAt: now.toISOString(), status: 'succeeded', outputs });
 }
 
 function options(overrides: Partial<AudienceOptions> = {}): AudienceOptions {
