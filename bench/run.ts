@@ -17,6 +17,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { hideSdkNodeVersionWarning } from '../lib/cli/warnings';
+import type { LedgerStage } from '../lib/ledger/stage-outputs';
 import { trainingBenchmark } from './training';
 import type { ScoringFigures } from './scoring';
 
@@ -167,7 +168,7 @@ async function main(): Promise<void> {
         `${seconds(r.stages.platform)} | ${seconds(r.stages.seed)} | ${seconds(r.stages.explore)} | ${seconds(r.stages.seed + r.stages.explore)} | ${r.peakRssMb} |`,
     ),
   ];
-  const stageNames = ['provision', 'featurize', 'export', 'train', 'score', 'ingestion-check', 'audience'];
+  const stageNames: LedgerStage[] = ['provision', 'featurize', 'export', 'train', 'score', 'ingestion-check', 'audience'];
   const stages = [
     `| users | ${stageNames.map((s) => `${s} (s)`).join(' | ')} | whole run (s) | training rows | held-out AUC | profiles scored | audience |`,
     `|---:|${stageNames.map(() => '---:').join('|')}|---:|---:|---:|---:|---:|`,

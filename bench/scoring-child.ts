@@ -9,7 +9,7 @@ import { DEFAULT_PREFIXES } from '../lib/config/schema';
 import { RunLedger } from '../lib/ledger/run-ledger';
 import { systemClock } from '../lib/ports/clock';
 import { silentLog } from '../lib/ports/logger';
-import { scoreProfiles, type ScoreOutputs } from '../lib/stages/score';
+import { scoreProfiles } from '../lib/stages/score';
 
 export interface ScoringTask {
   endpoint: string;
@@ -58,7 +58,7 @@ export async function handler(task: ScoringTask): Promise<ScoringRunFigures> {
   clearInterval(sampler);
   sample();
   if (run.status !== 'succeeded') throw new Error(`The score run did not succeed: ${run.reason ?? run.status}`);
-  const outputs = run.outputs as ScoreOutputs;
+  const { outputs } = run;
   return {
     profiles: outputs.rows,
     seconds,

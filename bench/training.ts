@@ -14,15 +14,14 @@ import { performance } from 'perf_hooks';
 import { MODEL_DEFAULTS } from '../lib/config/schema';
 import { startEmbeddedPlatform } from '../lib/embedded/platform';
 import { WEEK2_FEATURES } from '../lib/features/spec';
-import { RunLedger, type RunRecord } from '../lib/ledger/run-ledger';
+import { RunLedger } from '../lib/ledger/run-ledger';
 import { positiveCount, stratifiedSplit, type Dataset } from '../lib/model/dataset';
 import { predict, train } from '../lib/model/gbt';
 import { predictLogistic, trainLogistic } from '../lib/model/logistic';
 import { rocAuc } from '../lib/model/metrics';
 import { systemClock } from '../lib/ports/clock';
 import { silentLog } from '../lib/ports/logger';
-import type { ExportOutputs } from '../lib/stages/export';
-import { trainModel, TRAINING_GBT_PARAMS, type TrainOutputs } from '../lib/stages/train';
+import { trainModel, TRAINING_GBT_PARAMS } from '../lib/stages/train';
 import { readTrainingSet } from '../lib/stages/training-set';
 
 const PYTHON = '/usr/bin/python3';
@@ -96,7 +95,7 @@ async function child(users: number): Promise<TrainingFigures> {
     try {
       const ledger = new RunLedger(platform.bucket, platform.config.storage.prefixes.runs, systemClock);
       const exportRuns = (await ledger.recent('export', 1000)).filter((r) => r.status === 'succeeded').reverse();
-      const sources = exportRuns.map((r) => ({ runId: r.runId, folder: (r.outputs as ExportOutputs).training.folder, files: (r.outputs as ExportOutputs).training.files }));
+      const sources = exportRuns.map((r) => ({ runId: r.runId, folder: r.outputs.training.folder, files: r.outputs.training.files }));
 
       const readStarted = performance.now();
       const set = await readTrainingSet(platform.bucket, sources, WEEK2_FEATURES);
@@ -123,14 +122,15 @@ async function child(users: number): Promise<TrainingFigures> {
 
       // The stage on its own ledger holding the pipeline's exports, so it trains whatever `npm start` did.
       const stageLedger = new RunLedger(platform.bucket, 'bench-runs/', systemClock);
-      for (const run of exportRuns) await stageLedger.record(run as RunRecord);
+      for (const run of exportRuns) await stageLedger.record(run);
       const stageStarted = performance.now();
       const stage = await trainModel(
         { store: platform.bucket, ledger: stageLedger, clock: systemClock, log: silentLog },
         { modelName: 'bench', modelsPrefix: 'bench-models/', spec: WEEK2_FEATURES, ...MODEL_DEFAULTS },
       );
       const stageMs = performance.now() - stageStarted;
-      const outputs = stage.outputs as TrainOutputs;
+      if (stage.status !== 'succeeded') throw new Error(`The train stage did not complete: ${stage.reason ?? stage.status}`);
+      const { outputs } = stage;
 
       return {
         users,

@@ -6,7 +6,7 @@ import { startEmbeddedPlatform } from '../embedded/platform';
 import { explore, type ExplorationResult } from '../explore/explore';
 import { systemClock, type Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
-import { RunLedger, type RunRecord } from '../ledger/run-ledger';
+import { RunLedger, type LedgerOutputs, type LedgerStage, type RunRecord, type StageRunRecord } from '../ledger/run-ledger';
 import { EmbeddedFunction } from '../embedded/lambda';
 import { DEFAULT_NAME_PREFIX } from '../config/schema';
 import { STAGE_NAMES, type StageName } from '../stages/registry';
@@ -21,7 +21,6 @@ import type { ExportOutputs } from '../stages/export';
 import type { IngestionCheckOutputs } from '../stages/ingestion-check';
 import type { ScoreOutputs } from '../stages/score';
 import type { TrainOutputs } from '../stages/train';
-import type { FeaturizeOutputs } from '../stages/featurize';
 import { dialectFor } from '../sql/dialect';
 import { seedSyntheticData, type SeedProgress, type SeedResult } from '../synthetic/seed';
 
@@ -110,7 +109,7 @@ export async function seedAndExplore(
   deps: { clock: Clock; log: Log; onProgress?: (p: SeedProgress) => void; ledger?: RunLedger },
   options: { users: number; usersPerBatch: number; seed: number; now: Date; namePrefix: string; batchPollIntervalMs?: number },
 ): Promise<{ seed: SeedResult; exploration: ExplorationResult; timingsMs: { seed: number; explore: number } }> {
-  const step = async <T>(stage: string, work: () => Promise<T>, outputs: (result: T) => Record<string, unknown>): Promise<T> => {
+  const step = async <S extends LedgerStage, T>(stage: S, work: () => Promise<T>, outputs: (result: T) => LedgerOutputs[S]): Promise<T> => {
     if (!deps.ledger) return work();
     let result: T | undefined;
     await deps.ledger.run(stage, async () => {
@@ -190,7 +189,7 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
       credentialsSecretArn: EMBEDDED_SECRET_ARN,
       aepRoleArn: EMBEDDED_AEP_ROLE_ARN,
     };
-    const succeeded = (stage: string, run: RunRecord) => {
+    const succeeded = <S extends LedgerStage>(stage: S, run: StageRunRecord<S, LedgerOutputs[S]>) => {
       if (run.status !== 'succeeded') throw new Error(`The ${stage} stage did not complete: ${run.reason ?? run.status}`);
       return run;
     };
@@ -207,27 +206,27 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
     const stage = Object.fromEntries(STAGE_NAMES.map((name) => [name, functions.stage(name, deployed)])) as Record<StageName, EmbeddedFunction>;
 
     await step('featurize', async () => {
-      const run = succeeded('featurize', (await stage.featurize.invoke({ stage: 'featurize' })) as RunRecord);
+      const run = succeeded('featurize', (await stage.featurize.invoke({ stage: 'featurize' })) as RunRecord<'featurize'>);
       // Between the featurize and export schedules Query Service runs the batch queries.
-      const queries = run.outputs as FeaturizeOutputs;
+      const queries = run.outputs;
       for (const id of [queries.trainingQueryId, queries.scoringQueryId]) {
         await aep.queryService.waitFor(id, { clock: systemClock, timeoutMs: STAGE_WAIT_MS, pollIntervalMs: 100 });
       }
     });
-    const exported = await step('export', async () => succeeded('export', (await stage.export.invoke({ stage: 'export' })) as RunRecord).outputs as ExportOutputs);
-    const trained = await step('train', async () => succeeded('train', (await stage.train.invoke({ stage: 'train' })) as RunRecord).outputs as TrainOutputs);
-    const scored = await step('score', async () => succeeded('score', (await stage.score.invoke({ stage: 'score' })) as RunRecord).outputs as ScoreOutputs);
+    const exported = await step('export', async () => succeeded('export', (await stage.export.invoke({ stage: 'export' })) as RunRecord<'export'>).outputs);
+    const trained = await step('train', async () => succeeded('train', (await stage.train.invoke({ stage: 'train' })) as RunRecord<'train'>).outputs);
+    const scored = await step('score', async () => succeeded('score', (await stage.score.invoke({ stage: 'score' })) as RunRecord<'score'>).outputs);
     // AEP's dataflow picks the files up on its own schedule; the hourly check is run until it confirms.
     const ingested = await step('ingestion-check', async () => {
       const deadline = Date.now() + STAGE_WAIT_MS;
       for (;;) {
-        const run = (await stage['ingestion-check'].invoke({ stage: 'ingestion-check' })) as RunRecord;
-        if (run.status === 'succeeded') return run.outputs as IngestionCheckOutputs;
+        const run = (await stage['ingestion-check'].invoke({ stage: 'ingestion-check' })) as RunRecord<'ingestion-check'>;
+        if (run.status === 'succeeded') return run.outputs;
         if (Date.now() > deadline) throw new Error(`The scores were not ingested in time: ${run.reason ?? run.status}`);
         await systemClock.sleep(INGESTION_CHECK_INTERVAL_MS);
       }
     });
-    const audience = await step('audience', async () => succeeded('audience', (await stage.audience.invoke({ stage: 'audience' })) as RunRecord).outputs as AudienceOutputs);
+    const audience = await step('audience', async () => succeeded('audience', (await stage.audience.invoke({ stage: 'audience' })) as RunRecord<'audience'>).outputs);
     const audienceName = (JSON.parse(deployment.audienceInput) as { name: string }).name;
 
     const report = await collectRunReport(

@@ -6,7 +6,7 @@ import type { PipelineConfig } from '../config/schema';
 import { DEFAULT_PREFIXES } from '../config/schema';
 import { EMBEDDED_S3_CREDENTIALS } from '../embedded/platform';
 import { ObjectStoreServer } from '../embedded/object-store/server';
-import { RunLedger, type RunRecord } from '../ledger/run-ledger';
+import { RunLedger, type StoredRunRecord } from '../ledger/run-ledger';
 import { systemClock } from '../ports/clock';
 
 /** The ledger of a local run folder, read through the same S3 code path by serving its objects/ folder. */
@@ -27,13 +27,14 @@ export function configuredLedger(config: PipelineConfig): RunLedger {
   return new RunLedger(new S3ObjectStore(createS3Client(config.storage), config.storage.bucket), config.storage.prefixes.runs, systemClock);
 }
 
-export async function recentRuns(ledger: RunLedger, options: { stage?: string; limit: number }): Promise<RunRecord[]> {
+/** The newest runs of each stage folder in the ledger, or of the one named, newest first: as stored, whichever version wrote them. */
+export async function recentRuns(ledger: RunLedger, options: { stage?: string; limit: number }): Promise<StoredRunRecord[]> {
   const stages = options.stage ? [options.stage] : await ledger.stages();
-  const runs = (await Promise.all(stages.map((stage) => ledger.recent(stage, options.limit)))).flat();
+  const runs = (await Promise.all(stages.map((stage) => ledger.recentStored(stage, options.limit)))).flat();
   return runs.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
 }
 
-export function renderRuns(runs: RunRecord[]): string {
+export function renderRuns(runs: StoredRunRecord[]): string {
   if (runs.length === 0) return 'No runs recorded.';
   const table = new Table({ style: { head: [], border: [] }, head: ['Stage', 'Run', 'Status', 'Started', 'Seconds', 'Outputs or reason'] });
   for (const run of runs) {

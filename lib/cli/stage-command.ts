@@ -16,12 +16,10 @@ const EMBEDDED_STAGES: Record<string, { description: string; run: (dataDir: stri
       try {
         const aep = createAepServices(platform.config, { log });
         const ledger = new RunLedger(platform.bucket, platform.config.storage.prefixes.runs, systemClock);
-        let result: unknown;
-        await ledger.run('provision', async () => {
-          result = await provision(aep, { namePrefix: DEFAULT_NAME_PREFIX, scores: { retainDatasetOnDestroy: true }, tf: { action: 'create', prev_input: null } }, { log });
-          return { outputs: result as Record<string, unknown> };
-        });
-        return result;
+        const run = await ledger.run('provision', async () => ({
+          outputs: await provision(aep, { namePrefix: DEFAULT_NAME_PREFIX, scores: { retainDatasetOnDestroy: true }, tf: { action: 'create', prev_input: null } }, { log }),
+        }));
+        return run.outputs;
       } finally {
         await platform.stop();
       }

@@ -1,23 +1,48 @@
 import { randomBytes } from 'crypto';
 import type { Clock } from '../ports/clock';
 import type { ObjectStore } from '../ports/object-store';
+import type { LedgerOutputs, LedgerStage } from './stage-outputs';
+
+export type { LedgerOutputs, LedgerStage } from './stage-outputs';
 
 export type RunStatus = 'succeeded' | 'failed' | 'skipped';
 
-/** What one run of a stage did: the `runs/` ledger through which stages hand work to each other. */
-export interface RunRecord {
-  stage: string;
+interface RunRecordFields<S extends string> {
+  stage: S;
   runId: string;
   startedAt: string;
   finishedAt: string;
-  status: RunStatus;
   /** Why a run was skipped, or a failure's message. */
   reason?: string;
   /** References to what the run consumed (dataset ids, query ids, object keys). */
   inputs?: Record<string, unknown>;
-  /** References to what it produced. Ids and keys only, never data or secrets. */
-  outputs?: Record<string, unknown>;
 }
+
+/**
+ * What one run of stage `S` did, `O` being what the stage records as outputs: references to what it
+ * produced, ids and keys only, never data or secrets. A succeeded run has its outputs; a skipped one
+ * may have what it got done so far; a failed one has the error's message as its reason.
+ */
+export type StageRunRecord<S extends string, O> =
+  | (RunRecordFields<S> & { status: 'succeeded'; outputs: O })
+  | (RunRecordFields<S> & { status: 'skipped' | 'failed'; outputs?: O });
+
+/**
+ * A run of the pipeline's stage `S`, its outputs typed by the stage (LedgerOutputs): the `runs/` ledger
+ * through which stages hand work to each other. Of any stage by default, telling them apart by `stage`.
+ */
+export type RunRecord<S extends LedgerStage = LedgerStage> = { [K in S]: StageRunRecord<K, LedgerOutputs[K]> }[S];
+
+/** A record as stored, of whatever stage folder holds it: what a listing of the ledger shows. */
+export type StoredRunRecord = StageRunRecord<string, unknown>;
+
+/** What a run's work returns: its outputs when it succeeded, or why it was skipped. */
+export type RunResult<O> =
+  | { status?: 'succeeded'; reason?: string; inputs?: Record<string, unknown>; outputs: O }
+  | { status: 'skipped' | 'failed'; reason?: string; inputs?: Record<string, unknown>; outputs?: O };
+
+/** The stage names of a map from stage name to outputs type. */
+type StageOf<M> = Extract<keyof M, string>;
 
 const STAGE_NAME = /^[a-z][a-z0-9-]{0,39}$/;
 
@@ -29,14 +54,19 @@ export function newRunId(now: Date): string {
 /**
  * The ledger kept in the bucket under `runs/<stage>/<runId>.json`. Run ids sort by time, so the newest
  * runs are the last keys of a stage's prefix.
+ *
+ * `M` maps each stage name to its outputs type: the pipeline's stages (LedgerOutputs) unless a test
+ * gives stages of its own. Every method takes a stage of `M` and types the records it reads or writes
+ * by that stage, so callers never cast outputs.
  */
-export class RunLedger {
+export class RunLedger<M extends object = LedgerOutputs> {
   constructor(
     private readonly store: ObjectStore,
     private readonly prefix: string,
     private readonly clock: Clock,
   ) {}
 
+  /** The folder of a stage; the name is checked at run time too, for the names that come from outside the code. */
   private stagePrefix(stage: string): string {
     if (!STAGE_NAME.test(stage)) {
       throw new Error(`Invalid stage name ${JSON.stringify(stage)}: lowercase letters, digits and hyphens`);
@@ -44,21 +74,46 @@ export class RunLedger {
     return `${this.prefix}${stage}/`;
   }
 
+  /** The keys of a stage's records, newest first; only those of runs after the run id `after`, when given. */
+  private async keys(stage: string, after?: string): Promise<string[]> {
+    const prefix = this.stagePrefix(stage);
+    const keys: string[] = [];
+    for await (const object of this.store.list(prefix)) {
+      if (object.key.endsWith('.json') && (after === undefined || object.key.slice(prefix.length, -'.json'.length) > after)) keys.push(object.key);
+    }
+    return keys.sort().reverse();
+  }
+
+  /**
+   * Reads records. The ledger's one cast: a record is taken to be what the stage whose folder holds it
+   * records now. JSON written by an older version may lack an output field added since; a stage that
+   * reads such a field checks it (as the ingestion check does `confirmedThrough`).
+   */
+  private async read<R extends StoredRunRecord>(keys: readonly string[]): Promise<R[]> {
+    return Promise.all(keys.map(async (key) => JSON.parse((await this.store.get(key)).toString('utf8')) as R));
+  }
+
   /**
    * Runs `work` as one ledger entry: recorded as succeeded with its outputs, or failed with the error's
    * message (then rethrown). `work` is told its run id, for what it names after the run.
    */
-  async run(
-    stage: string,
-    work: (run: { runId: string; startedAt: string }) => Promise<{ status?: RunStatus; reason?: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }>,
-  ): Promise<RunRecord> {
+  async run<S extends StageOf<M>>(
+    stage: S,
+    work: (run: { runId: string; startedAt: string }) => Promise<RunResult<M[S]>>,
+  ): Promise<StageRunRecord<S, M[S]>> {
     const started = this.clock.now();
     const base = { stage, runId: newRunId(started), startedAt: started.toISOString() };
     this.stagePrefix(stage);
-    let record: RunRecord;
+    let record: StageRunRecord<S, M[S]>;
     try {
       const result = await work({ runId: base.runId, startedAt: base.startedAt });
-      record = { ...base, finishedAt: this.clock.now().toISOString(), status: result.status ?? 'succeeded', ...result };
+      const finishedAt = this.clock.now().toISOString();
+      if (result.status === 'skipped' || result.status === 'failed') {
+        const { status, ...rest } = result;
+        record = { ...base, finishedAt, status, ...rest };
+      } else {
+        record = { ...base, finishedAt, status: 'succeeded', ...result };
+      }
     } catch (error) {
       record = { ...base, finishedAt: this.clock.now().toISOString(), status: 'failed', reason: (error as Error).message };
       await this.record(record);
@@ -68,32 +123,34 @@ export class RunLedger {
     return record;
   }
 
-  async record(run: RunRecord): Promise<void> {
+  async record<S extends StageOf<M>>(run: StageRunRecord<S, M[S]>): Promise<void> {
     await this.store.put(`${this.stagePrefix(run.stage)}${run.runId}.json`, `${JSON.stringify(run, null, 2)}\n`, 'application/json');
   }
 
   /** The newest runs of a stage, newest first. */
-  async recent(stage: string, limit = 10): Promise<RunRecord[]> {
-    const keys: string[] = [];
-    for await (const object of this.store.list(this.stagePrefix(stage))) {
-      if (object.key.endsWith('.json')) keys.push(object.key);
-    }
-    keys.sort().reverse();
-    return Promise.all(keys.slice(0, limit).map(async (key) => JSON.parse((await this.store.get(key)).toString('utf8')) as RunRecord));
+  async recent<S extends StageOf<M>>(stage: S, limit = 10): Promise<Array<StageRunRecord<S, M[S]>>> {
+    return this.read((await this.keys(stage)).slice(0, limit));
+  }
+
+  /**
+   * The newest runs in the folder of a stage named at run time (the `runs` command's `--stage`, or one
+   * that `stages()` found), as stored: for listing the ledger, whatever stage or version wrote them.
+   */
+  async recentStored(stage: string, limit = 10): Promise<StoredRunRecord[]> {
+    return this.read((await this.keys(stage)).slice(0, limit));
   }
 
   /**
    * The newest run of a stage that `accept` takes, reading records newest first a page at a time: a
-   * stage that often skips can have its last success far back.
+   * stage that often skips can have its last success far back. When `accept` narrows the record (as
+   * `(r) => r.status === 'succeeded'` does), so does the answer.
    */
-  async newest(stage: string, accept: (run: RunRecord) => boolean, pageSize = 25): Promise<RunRecord | undefined> {
-    const keys: string[] = [];
-    for await (const object of this.store.list(this.stagePrefix(stage))) {
-      if (object.key.endsWith('.json')) keys.push(object.key);
-    }
-    keys.sort().reverse();
+  async newest<S extends StageOf<M>, R extends StageRunRecord<S, M[S]>>(stage: S, accept: (run: StageRunRecord<S, M[S]>) => run is R, pageSize?: number): Promise<R | undefined>;
+  async newest<S extends StageOf<M>>(stage: S, accept: (run: StageRunRecord<S, M[S]>) => boolean, pageSize?: number): Promise<StageRunRecord<S, M[S]> | undefined>;
+  async newest<S extends StageOf<M>>(stage: S, accept: (run: StageRunRecord<S, M[S]>) => boolean, pageSize = 25): Promise<StageRunRecord<S, M[S]> | undefined> {
+    const keys = await this.keys(stage);
     for (let start = 0; start < keys.length; start += pageSize) {
-      const page = await Promise.all(keys.slice(start, start + pageSize).map(async (key) => JSON.parse((await this.store.get(key)).toString('utf8')) as RunRecord));
+      const page = await this.read<StageRunRecord<S, M[S]>>(keys.slice(start, start + pageSize));
       const found = page.find(accept);
       if (found) return found;
     }
@@ -104,17 +161,11 @@ export class RunLedger {
    * The runs of a stage recorded after the run `runId` (of any stage), newest first. Run ids sort by
    * time, so only those records are read.
    */
-  async after(stage: string, runId: string): Promise<RunRecord[]> {
-    const prefix = this.stagePrefix(stage);
-    const keys: string[] = [];
-    for await (const object of this.store.list(prefix)) {
-      if (object.key.endsWith('.json') && object.key.slice(prefix.length, -'.json'.length) > runId) keys.push(object.key);
-    }
-    keys.sort().reverse();
-    return Promise.all(keys.map(async (key) => JSON.parse((await this.store.get(key)).toString('utf8')) as RunRecord));
+  async after<S extends StageOf<M>>(stage: S, runId: string): Promise<Array<StageRunRecord<S, M[S]>>> {
+    return this.read(await this.keys(stage, runId));
   }
 
-  /** The stages that have recorded runs. */
+  /** The stages that have recorded runs: the folders under the prefix, as named on disk. */
   async stages(): Promise<string[]> {
     const stages = new Set<string>();
     for await (const object of this.store.list(this.prefix)) {

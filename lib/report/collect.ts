@@ -1,10 +1,7 @@
 import type { ExplorationResult } from '../explore/explore';
-import type { RunLedger, RunRecord } from '../ledger/run-ledger';
+import type { LedgerStage, RunLedger } from '../ledger/run-ledger';
 import { ModelRegistry } from '../model/registry';
 import type { ObjectStore } from '../ports/object-store';
-import type { AudienceOutputs } from '../stages/audience';
-import type { ScoreOutputs } from '../stages/score';
-import type { TrainOutputs } from '../stages/train';
 import type { AudienceSection, ModelSection, RunReport, ScoresSection } from './run-report';
 
 /** The parts of a version's metrics.json the report draws. */
@@ -13,12 +10,12 @@ interface StoredMetrics {
   baseline: { auc: number; logLoss: number; atThreshold: { threshold: number; precision: number; recall: number }; roc: Array<{ fpr: number; tpr: number }> };
 }
 
-const newestSucceeded = (ledger: RunLedger, stage: string): Promise<RunRecord | undefined> => ledger.newest(stage, (r) => r.status === 'succeeded');
+const newestSucceeded = <S extends LedgerStage>(ledger: RunLedger, stage: S) => ledger.newest(stage, (r) => r.status === 'succeeded');
 
 async function modelSection(store: ObjectStore, ledger: RunLedger, models: { prefix: string; name: string }): Promise<ModelSection | undefined> {
   const run = await newestSucceeded(ledger, 'train');
   if (!run) return undefined;
-  const outputs = run.outputs as TrainOutputs;
+  const { outputs } = run;
   const registry = new ModelRegistry(store, models.prefix, models.name);
   const manifest = await registry.manifest(outputs.version);
   if (!manifest) return undefined;
@@ -46,11 +43,11 @@ export async function collectRunReport(
   options: { title: string; generatedAt: string; exploration: ExplorationResult; models: { prefix: string; name: string }; audienceName?: string; timings: RunReport['timings'] },
 ): Promise<RunReport> {
   const scoreRun = await newestSucceeded(deps.ledger, 'score');
-  const audienceRun = await deps.ledger.newest('audience', (r) => Boolean((r.outputs as AudienceOutputs | undefined)?.summary));
-  const audience = audienceRun?.outputs as AudienceOutputs | undefined;
+  const audienceRun = await deps.ledger.newest('audience', (r) => Boolean(r.outputs?.summary));
+  const audience = audienceRun?.outputs;
   let scores: ScoresSection | undefined;
   if (scoreRun) {
-    const outputs = scoreRun.outputs as ScoreOutputs;
+    const { outputs } = scoreRun;
     scores = {
       profiles: outputs.rows,
       folder: outputs.folder,

@@ -17,9 +17,6 @@ import type { ScoreOutputs } from './score';
  * profiles qualified.
  */
 
-export const AUDIENCE_STAGE = 'audience';
-export const SCORE_STAGE = 'score';
-
 /** The score column the summary reads. */
 export const PREDICTION_COLUMN = 'prediction';
 
@@ -46,7 +43,7 @@ export interface AudienceOptions {
   pollIntervalMs: number;
 }
 
-export interface AudienceOutputs extends Record<string, unknown> {
+export interface AudienceOutputs {
   scoreRunId: string;
   modelName: string;
   modelVersion: string;
@@ -137,14 +134,14 @@ async function resolveDefinition(aep: AepServices, definition: AudienceOptions['
  * A definition whose rule is not the band's is a configuration error: the counts would describe
  * different audiences.
  */
-export async function evaluateAudience(deps: AudienceDeps, options: AudienceOptions): Promise<RunRecord> {
+export async function evaluateAudience(deps: AudienceDeps, options: AudienceOptions): Promise<RunRecord<'audience'>> {
   const band = validateBand(options.band);
-  return deps.ledger.run(AUDIENCE_STAGE, async () => {
-    const scoreRun = await deps.ledger.newest(SCORE_STAGE, (r) => r.status === 'succeeded');
+  return deps.ledger.run('audience', async () => {
+    const scoreRun = await deps.ledger.newest('score', (r) => r.status === 'succeeded');
     if (!scoreRun) return { status: 'skipped', reason: 'No succeeded score run to evaluate yet' };
-    const scores = scoreRun.outputs as ScoreOutputs;
+    const scores = scoreRun.outputs;
     // Every run that looked at these scores came after them, however many runs that is.
-    const earlier = (await deps.ledger.after(AUDIENCE_STAGE, scoreRun.runId)).filter((r) => (r.outputs as AudienceOutputs | undefined)?.scoreRunId === scoreRun.runId);
+    const earlier = (await deps.ledger.after('audience', scoreRun.runId)).filter((r) => r.outputs?.scoreRunId === scoreRun.runId);
     const done = earlier.find((r) => r.status === 'succeeded');
     if (done) return { status: 'skipped', reason: `Score run ${scoreRun.runId} is already evaluated (audience run ${done.runId}); nothing newer` };
     const inputs = { scoreRunId: scoreRun.runId, folder: scores.folder, files: scores.files.length };
@@ -160,7 +157,7 @@ export async function evaluateAudience(deps: AudienceDeps, options: AudienceOpti
     }
 
     // A skipped run for the same scores already summarized them (same band) and may have started the job.
-    const partial = earlier.map((r) => r.outputs as AudienceOutputs).find((o) => o.summary?.band?.low === band.low && o.summary?.band?.high === band.high);
+    const partial = earlier.map((r) => r.outputs).find((o) => o?.summary?.band?.low === band.low && o.summary?.band?.high === band.high);
     const summary = partial?.summary ?? (await summarizeScoreFiles(deps.store, scores, band));
     const outputs: AudienceOutputs = {
       scoreRunId: scoreRun.runId,

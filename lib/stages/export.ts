@@ -7,7 +7,6 @@ import type { Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
 import type { ObjectStore } from '../ports/object-store';
 import { exportFolders, inspectExportFolder, verifyExport, type ExportedFolder } from './export-files';
-import type { FeaturizeOutputs } from './featurize';
 
 export interface ExportOptions extends Omit<ExportDataflowOptions, 'datasetIds' | 'path' | 'startTime'> {
   /** The bucket's egress prefix, e.g. `egress/`. */
@@ -27,7 +26,7 @@ export interface ExportDeps {
 }
 
 /** What an export run hands the training and scoring stages through the ledger. */
-export interface ExportOutputs extends Record<string, unknown> {
+export interface ExportOutputs {
   featurizeRunId: string;
   flowId: string;
   training: { datasetId: string; folder: string; rows: number; files: string[] };
@@ -41,27 +40,26 @@ export interface ExportOutputs extends Record<string, unknown> {
  * query produced) and records them. "Not ready, retry in 10 minutes" and "a run already exists" are
  * recorded as skipped: the next scheduled run continues.
  */
-export async function exportFeatures(deps: ExportDeps, options: ExportOptions): Promise<RunRecord> {
+export async function exportFeatures(deps: ExportDeps, options: ExportOptions): Promise<RunRecord<'export'>> {
   return deps.ledger.run('export', async () => {
     // Every featurization since the last export goes out in this one: the export is incremental, so
     // its files hold the rows of all of them (an export can be skipped while featurize runs again).
     // The last success may lie behind any number of skipped runs; the newest ones are enough to know
     // which folders earlier exports claimed.
     const lastExport = await deps.ledger.newest('export', (r) => r.status === 'succeeded');
-    const lastExported = lastExport?.outputs?.featurizeRunId as string | undefined;
+    const lastExported = lastExport?.outputs?.featurizeRunId;
     const earlierExports = (await deps.ledger.recent('export', 50)).filter((r) => r.status === 'succeeded');
-    const pending = (await deps.ledger.recent('featurize', 50)).filter((r) => r.status === 'succeeded' && (!lastExported || r.runId > lastExported));
+    const pending = (await deps.ledger.recent('featurize', 50)).filter((r) => r.status === 'succeeded').filter((r) => !lastExported || r.runId > lastExported);
     if (pending.length === 0) {
       return { status: 'skipped', reason: lastExported ? `Featurization ${lastExported} is already exported; nothing newer` : 'No featurization to export yet' };
     }
     const featurizeRun = pending[0];
-    const features = featurizeRun.outputs as FeaturizeOutputs;
+    const features = featurizeRun.outputs;
     const inputs = { featurizeRunIds: pending.map((r) => r.runId), trainingQueryId: features.trainingQueryId, scoringQueryId: features.scoringQueryId };
 
     const expected = { training: 0, scoring: 0 };
     for (const run of pending) {
-      const outputs = run.outputs as FeaturizeOutputs;
-      const [training, scoring] = await Promise.all([outputs.trainingQueryId, outputs.scoringQueryId].map((id) => deps.aep.queryService.get(id)));
+      const [training, scoring] = await Promise.all([run.outputs.trainingQueryId, run.outputs.scoringQueryId].map((id) => deps.aep.queryService.get(id)));
       for (const query of [training, scoring]) {
         if (['SUBMITTED', 'IN_PROGRESS'].includes(query.state)) {
           return { status: 'skipped', reason: `Featurization query ${query.id} is ${query.state}`, inputs };
@@ -95,7 +93,7 @@ export async function exportFeatures(deps: ExportDeps, options: ExportOptions): 
     // it; they may come from an earlier run of this stage that started the export and ran out of time.
     // Export times have one-second resolution, so the claimed folders matter when runs come quickly.
     const since = featurizeRun.finishedAt.replace(/[-:T]/g, '').slice(0, 14);
-    const claimed = new Set(earlierExports.flatMap((r) => [(r.outputs as ExportOutputs).training?.folder, (r.outputs as ExportOutputs).scoring?.folder]));
+    const claimed = new Set(earlierExports.flatMap((r) => [r.outputs.training?.folder, r.outputs.scoring?.folder]));
     const newestFolder = async (datasetId: string) =>
       (await exportFolders(deps.store, options.egressPrefix, datasetId))
         .filter((f) => !claimed.has(f) && (/exportTime=(\d{14})\/$/.exec(f)?.[1] ?? '') >= since)

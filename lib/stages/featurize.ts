@@ -25,7 +25,7 @@ export interface FeaturizeDeps {
 }
 
 /** What a featurize run hands the export stage through the ledger. */
-export interface FeaturizeOutputs extends Record<string, unknown> {
+export interface FeaturizeOutputs {
   snapshotFrom: number | null;
   snapshotTo: number;
   trainingTable: string;
@@ -53,7 +53,7 @@ const FINISHED_BAD = new Set(['FAILED', 'KILLED', 'CANCELLED', 'CANCELED', 'DELE
  * must never bound a query). The export stage picks them up when they have finished. A run whose
  * queries failed is redone from the same snapshot; a run still in progress makes this run skip.
  */
-export async function featurize(deps: FeaturizeDeps, options: FeaturizeOptions): Promise<RunRecord> {
+export async function featurize(deps: FeaturizeDeps, options: FeaturizeOptions): Promise<RunRecord<'featurize'>> {
   return deps.ledger.run('featurize', async () => {
     const tenantId = options.tenantId ?? (await deps.aep.schemaRegistry.tenantId());
     const eventsTable = await deps.aep.catalog.tableName(options.eventsDatasetId);
@@ -66,7 +66,7 @@ export async function featurize(deps: FeaturizeDeps, options: FeaturizeOptions):
     const previous = (await deps.ledger.recent('featurize', 20)).find((r) => r.status === 'succeeded');
     let from: number | null = null;
     if (previous) {
-      const outputs = previous.outputs as FeaturizeOutputs;
+      const { outputs } = previous;
       const states = await Promise.all([outputs.trainingQueryId, outputs.scoringQueryId].map((id) => deps.aep.queryService.get(id)));
       if (states.some((q) => q.state !== FINISHED_OK && !FINISHED_BAD.has(q.state))) {
         return { status: 'skipped', reason: `The featurization of run ${previous.runId} is still running`, inputs: { previousRunId: previous.runId } };

@@ -4,9 +4,6 @@ import type { FlowRun } from '../aep/services/flow-service';
 import type { RunLedger, RunRecord } from '../ledger/run-ledger';
 import type { Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
-import type { ScoreOutputs } from './score';
-
-export const INGESTION_CHECK_STAGE = 'ingestion-check';
 
 export interface IngestionCheckDeps {
   aep: AepServices;
@@ -31,7 +28,7 @@ export interface ConfirmedScores {
   flowRunIds: string[];
 }
 
-export interface IngestionCheckOutputs extends Record<string, unknown> {
+export interface IngestionCheckOutputs {
   flowId: string;
   /** What this check confirmed. */
   confirmed: ConfirmedScores[];
@@ -48,8 +45,9 @@ export interface IngestionCheckOutputs extends Record<string, unknown> {
 
 /** What the checks so far have confirmed, from the newest check that recorded it. */
 export async function confirmedScores(ledger: RunLedger): Promise<{ through: string; also: Set<string> }> {
-  const last = await ledger.newest(INGESTION_CHECK_STAGE, (r) => typeof (r.outputs as IngestionCheckOutputs | undefined)?.confirmedThrough === 'string', 5);
-  const outputs = last?.outputs as IngestionCheckOutputs | undefined;
+  // Checks recorded before checks carried the watermark have no confirmedThrough.
+  const last = await ledger.newest('ingestion-check', (r) => typeof r.outputs?.confirmedThrough === 'string', 5);
+  const outputs = last?.outputs;
   return { through: outputs?.confirmedThrough ?? '', also: new Set(outputs?.alsoConfirmed ?? []) };
 }
 
@@ -98,8 +96,8 @@ function runErrors(run: FlowRun): string {
  * folder and both counts (the Lambda's failure raises its error alarm). Files no flow run has taken
  * yet make the check `skipped`: AEP runs the flow every 15 minutes, and the next check looks again.
  */
-export async function checkIngestion(deps: IngestionCheckDeps, options: IngestionCheckOptions): Promise<RunRecord> {
-  return deps.ledger.run(INGESTION_CHECK_STAGE, async () => {
+export async function checkIngestion(deps: IngestionCheckDeps, options: IngestionCheckOptions): Promise<RunRecord<'ingestion-check'>> {
+  return deps.ledger.run('ingestion-check', async () => {
     const confirmedSoFar = await confirmedScores(deps.ledger);
     const succeededScoreRuns = (await deps.ledger.recent('score', options.lookback ?? 50)).filter((r) => r.status === 'succeeded').reverse();
     const scoreRuns = succeededScoreRuns.filter((r) => r.runId > confirmedSoFar.through && !confirmedSoFar.also.has(r.runId));
@@ -115,7 +113,8 @@ export async function checkIngestion(deps: IngestionCheckDeps, options: Ingestio
     const flowRuns = await deps.aep.flowService.runsOf(options.flowId);
     const failures: string[] = [];
     for (const scoreRun of scoreRuns) {
-      const scores = scoreRun.outputs as ScoreOutputs | undefined;
+      // Checked, not trusted: a record written by hand, or by another version, may lack them.
+      const scores = scoreRun.outputs;
       if (!scores || !Array.isArray(scores.files) || typeof scores.rows !== 'number' || typeof scores.folder !== 'string') {
         failures.push(`Score run ${scoreRun.runId} records no files, folder and rows; its ingestion cannot be checked`);
         continue;

@@ -1,4 +1,5 @@
 import { settingAt, type SettingPath, type SettingScope } from '../config/settings';
+import type { LedgerStage } from '../ledger/stage-outputs';
 
 /** The bucket's folders, by the name `PipelineBucket.prefixes` and `storage.prefixes` give them. */
 export type BucketFolder = 'egress' | 'ingress' | 'staging' | 'models' | 'runs';
@@ -45,7 +46,7 @@ const CONNECTION: readonly SettingScope[] = [
 ];
 
 /** The scheduled stages in the order a day runs them. */
-export const STAGE_NAMES = ['featurize', 'export', 'train', 'score', 'ingestion-check', 'audience'] as const;
+export const STAGE_NAMES = ['featurize', 'export', 'train', 'score', 'ingestion-check', 'audience'] as const satisfies readonly LedgerStage[];
 export type StageName = (typeof STAGE_NAMES)[number];
 
 /**

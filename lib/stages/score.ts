@@ -8,7 +8,6 @@ import { parquetColumnBatches } from '../parquet/rows';
 import type { Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
 import type { ObjectStore } from '../ports/object-store';
-import type { ExportOutputs } from './export';
 
 /** Rows per CSV part file unless the options say otherwise: about 4.8 MB of CSV, stored with one PUT. */
 export const DEFAULT_PART_ROWS = 100_000;
@@ -47,7 +46,7 @@ export interface ScoreDeps {
 }
 
 /** What a score run records in the ledger. */
-export interface ScoreOutputs extends Record<string, unknown> {
+export interface ScoreOutputs {
   exportRunId: string;
   modelName: string;
   modelVersion: string;
@@ -210,7 +209,7 @@ async function deleteAll(store: ObjectStore, keys: readonly string[]): Promise<v
  *   written last and the staging objects deleted. A run that fails leaves no manifest, deletes what it
  *   wrote, and is recorded failed; the next run scores the export again.
  */
-export async function scoreProfiles(deps: ScoreDeps, options: ScoreOptions): Promise<RunRecord> {
+export async function scoreProfiles(deps: ScoreDeps, options: ScoreOptions): Promise<RunRecord<'score'>> {
   const partRows = options.partRows ?? DEFAULT_PART_ROWS;
   if (!Number.isSafeInteger(partRows) || partRows < 1 || partRows > MAX_PART_ROWS) {
     throw new Error(`partRows must be an integer from 1 to ${MAX_PART_ROWS}, got ${partRows}`);
@@ -221,11 +220,11 @@ export async function scoreProfiles(deps: ScoreDeps, options: ScoreOptions): Pro
     const newestExport = await deps.ledger.newest('export', (r) => r.status === 'succeeded');
     if (!newestExport) return { status: 'skipped', reason: 'No export to score yet' };
     const lastScored = await deps.ledger.newest('score', (r) => r.status === 'succeeded');
-    const lastScoredExport = (lastScored?.outputs as ScoreOutputs | undefined)?.exportRunId;
+    const lastScoredExport = lastScored?.outputs?.exportRunId;
     if (lastScoredExport && newestExport.runId <= lastScoredExport) {
       return { status: 'skipped', reason: `Export ${lastScoredExport} is already scored (score run ${lastScored?.runId}); nothing newer`, inputs: { exportRunId: newestExport.runId } };
     }
-    const scoring = (newestExport.outputs as ExportOutputs).scoring;
+    const { scoring } = newestExport.outputs;
     const inputs: Record<string, unknown> = { exportRunId: newestExport.runId, scoringFolder: scoring.folder };
     // Exports between the last scored one and the newest are passed over: scoring them after the newest
     // would overwrite newer scores with older features. Said, so an operator can score them by hand.

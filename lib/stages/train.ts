@@ -10,7 +10,6 @@ import type { Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
 import type { ObjectStore } from '../ports/object-store';
 import { LIBRARY_VERSION } from '../version';
-import type { ExportOutputs } from './export';
 import { readTrainingSet, TrainingDataError, type TrainingExport } from './training-set';
 
 /**
@@ -60,7 +59,7 @@ export interface TrainDeps {
 }
 
 /** What a train run records in the ledger: ids and numbers; the rest is in the registry's metrics.json. */
-export interface TrainOutputs extends Record<string, unknown> {
+export interface TrainOutputs {
   /** The registered version (the train run's id). */
   version: string;
   promoted: boolean;
@@ -105,7 +104,7 @@ function timed<T>(work: () => T): { result: T; ms: number } {
  * champion being re-scored on the same held-out rows. Runs once per new export. Bad data fails the run
  * before anything is registered, so production is left as it was.
  */
-export async function trainModel(deps: TrainDeps, options: TrainOptions): Promise<RunRecord> {
+export async function trainModel(deps: TrainDeps, options: TrainOptions): Promise<RunRecord<'train'>> {
   return deps.ledger.run('train', async ({ runId }) => {
     const exportRuns = (await deps.ledger.recent('export', Number.MAX_SAFE_INTEGER)).filter((r) => r.status === 'succeeded').reverse();
     const newest = exportRuns[exportRuns.length - 1];
@@ -116,7 +115,7 @@ export async function trainModel(deps: TrainDeps, options: TrainOptions): Promis
     }
 
     const sources: TrainingExport[] = exportRuns.map((run) => {
-      const training = (run.outputs as ExportOutputs | undefined)?.training;
+      const training = run.outputs?.training;
       if (!training || !Array.isArray(training.files)) throw new TrainingDataError(`Export run ${run.runId} recorded no training files`);
       return { runId: run.runId, folder: training.folder, files: training.files };
     });

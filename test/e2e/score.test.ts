@@ -7,9 +7,9 @@ import { predictRow, train } from '../../lib/model/gbt';
 import { parquetRows, type ParquetRow } from '../../lib/parquet/rows';
 import { systemClock } from '../../lib/ports/clock';
 import { silentLog } from '../../lib/ports/logger';
-import type { ExportOutputs } from '../../lib/stages/export';
-import { scoreProfiles, type ScoreOutputs } from '../../lib/stages/score';
+import { scoreProfiles } from '../../lib/stages/score';
 import { seedSyntheticData } from '../../lib/synthetic/seed';
+import { outputsOf } from '../helpers/ledger';
 import { startTestPlatform } from '../helpers/platform';
 import { featurizeAndExport } from '../helpers/week2';
 import { promoteModel } from '../helpers/scoring-data';
@@ -37,7 +37,7 @@ it('scores every exported profile of a real featurize and export with a model tr
     { users: 500, usersPerBatch: 500, seed: 5, now: new Date('2026-03-01T12:00:00Z'), namePrefix: 'score', batchPollIntervalMs: 20, tenantId: platform.tenantId },
   );
   const exported = await featurizeAndExport({ aep, store: platform.bucket, ledger }, { eventsDatasetId: seeded.datasetId, namePrefix: 'score', tenantId: platform.tenantId });
-  const files = exported.outputs as ExportOutputs;
+  const files = outputsOf(exported);
 
   // The model learns from the exported training rows, as the train stage does.
   const features = inputFeatures(WEEK2_FEATURES).map((f) => f.name);
@@ -50,7 +50,7 @@ it('scores every exported profile of a real featurize and export with a model tr
     { ingressPrefix: 'ingress/', modelsPrefix: 'models/', modelName: 'week2_model', scoresDatasetId: 'scoresdataset' },
   );
 
-  const outputs = run.outputs as ScoreOutputs;
+  const outputs = outputsOf(run);
   expect(outputs).toMatchObject({ exportRunId: exported.runId, rows: files.scoring.rows });
   const csv = (await Promise.all(outputs.files.map((key) => platform.bucket.get(key)))).flatMap(
     (body) => parse(body.toString('utf8'), { columns: true }) as Array<{ userId: string; prediction: string }>,

@@ -5,9 +5,10 @@ import { RunLedger } from '../../lib/ledger/run-ledger';
 import { systemClock } from '../../lib/ports/clock';
 import { silentLog } from '../../lib/ports/logger';
 import { dialectFor } from '../../lib/sql/dialect';
-import { exportFeatures, type ExportOutputs } from '../../lib/stages/export';
+import { exportFeatures } from '../../lib/stages/export';
 import { featurize, type FeaturizeOutputs } from '../../lib/stages/featurize';
 import { seedSyntheticData } from '../../lib/synthetic/seed';
+import { outputsOf } from '../helpers/ledger';
 import { startTestPlatform } from '../helpers/platform';
 import { exportOptions } from '../helpers/week2';
 
@@ -64,13 +65,13 @@ describe('week 2 on the embedded platform: featurize and export', () => {
   it('featurizes the events and exports one verified parquet row per user to egress/', async () => {
     const run = await featurizeNow();
     expect(run.status).toBe('succeeded');
-    const outputs = run.outputs as FeaturizeOutputs;
+    const outputs = outputsOf(run);
     expect(outputs).toMatchObject({ snapshotFrom: null, modes: { training: 'create', scoring: 'create' } });
     await waitForQueries(outputs);
 
     const exported = await exportNow();
     expect(exported.status).toBe('succeeded');
-    const files = exported.outputs as ExportOutputs;
+    const files = outputsOf(exported);
     const users = await aep.queryConnections.runner().query<{ n: string }>(
       `SELECT COUNT(DISTINCT ("_${tenantId}"->>'userid')) AS n FROM "${await aep.catalog.tableName(eventsDatasetId)}"`,
     );
@@ -105,7 +106,7 @@ describe('week 2 on the embedded platform: featurize and export', () => {
     await aep.ingestion.waitForBatch(batchId, { clock: systemClock, timeoutMs: 60_000, pollIntervalMs: 20 });
 
     const run = await featurizeNow();
-    const outputs = run.outputs as FeaturizeOutputs;
+    const outputs = outputsOf(run);
     expect(outputs.snapshotFrom).not.toBeNull();
     expect(outputs.modes).toEqual({ training: 'insert', scoring: 'insert' });
     await waitForQueries(outputs);
@@ -115,7 +116,7 @@ describe('week 2 on the embedded platform: featurize and export', () => {
 
     const exported = await exportNow();
     expect(exported.status).toBe('succeeded');
-    expect((exported.outputs as ExportOutputs).training.rows).toBe(training.rowCount);
+    expect(outputsOf(exported).training.rows).toBe(training.rowCount);
   });
 
   it('exports two featurizations at once when an export was missed between them', async () => {
@@ -128,13 +129,13 @@ describe('week 2 on the embedded platform: featurize and export', () => {
       await aep.ingestion.completeBatch(batchId);
       await aep.ingestion.waitForBatch(batchId, { clock: systemClock, timeoutMs: 60_000, pollIntervalMs: 20 });
       const run = await featurizeNow();
-      await waitForQueries(run.outputs as FeaturizeOutputs);
-      counts.push((await aep.queryService.get((run.outputs as FeaturizeOutputs).trainingQueryId)).rowCount ?? 0);
+      await waitForQueries(outputsOf(run));
+      counts.push((await aep.queryService.get(outputsOf(run).trainingQueryId)).rowCount ?? 0);
     }
     const exported = await exportNow();
     expect(exported.status).toBe('succeeded');
     expect(exported.inputs?.featurizeRunIds).toHaveLength(2);
-    expect((exported.outputs as ExportOutputs).training.rows).toBe(counts[0] + counts[1]);
+    expect(outputsOf(exported).training.rows).toBe(counts[0] + counts[1]);
   });
 
   it('surfaces a failed featurization query and exports nothing', async () => {
@@ -147,7 +148,7 @@ describe('week 2 on the embedded platform: featurize and export', () => {
       { aep, query: aep.queryConnections.runner(), dialect: dialectFor('postgres'), ledger: badLedger, log: silentLog },
       { eventsDatasetId: badDataset, namePrefix: 'bad', spec: WEEK2_FEATURES, tenantId },
     );
-    await waitForQueries(run.outputs as FeaturizeOutputs);
+    await waitForQueries(outputsOf(run));
     const egressBefore: string[] = [];
     for await (const o of platform.bucket.list('egress/')) egressBefore.push(o.key);
 
@@ -216,7 +217,7 @@ describe('week 2 under AEP throttling and outages', () => {
         { eventsDatasetId: seeded.datasetId, namePrefix: 'faults', spec: WEEK2_FEATURES, tenantId: platform.tenantId },
       );
       expect(run.status).toBe('succeeded');
-      const outputs = run.outputs as FeaturizeOutputs;
+      const outputs = outputsOf(run);
       for (const id of [outputs.trainingQueryId, outputs.scoringQueryId]) {
         await aep.queryService.waitFor(id, { clock: systemClock, timeoutMs: 60_000, pollIntervalMs: 50 });
       }
@@ -251,7 +252,7 @@ describe('week 2 when AEP is not ready to export', () => {
         { aep, query: aep.queryConnections.runner(), dialect: dialectFor('postgres'), ledger, log: silentLog },
         { eventsDatasetId: seeded.datasetId, namePrefix: 'ready', spec: WEEK2_FEATURES, tenantId: platform.tenantId },
       );
-      for (const id of [(run.outputs as FeaturizeOutputs).trainingQueryId, (run.outputs as FeaturizeOutputs).scoringQueryId]) {
+      for (const id of [outputsOf(run).trainingQueryId, outputsOf(run).scoringQueryId]) {
         await aep.queryService.waitFor(id, { clock: systemClock, timeoutMs: 60_000, pollIntervalMs: 50 });
       }
       const options = exportOptions('ready', platform.config.storage.bucket, 30_000);

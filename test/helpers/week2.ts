@@ -5,8 +5,9 @@ import { systemClock } from '../../lib/ports/clock';
 import { silentLog } from '../../lib/ports/logger';
 import type { ObjectStore } from '../../lib/ports/object-store';
 import { exportFeatures, type ExportOptions } from '../../lib/stages/export';
-import { featurize, type FeaturizeOutputs } from '../../lib/stages/featurize';
+import { featurize } from '../../lib/stages/featurize';
 import { dialectFor } from '../../lib/sql/dialect';
+import { outputsOf } from './ledger';
 
 /** The export stage's options for a test platform's bucket. */
 export function exportOptions(namePrefix: string, bucket: string, waitBudgetMs = 60_000): ExportOptions {
@@ -31,12 +32,12 @@ export function exportOptions(namePrefix: string, bucket: string, waitBudgetMs =
 export async function featurizeAndExport(
   deps: { aep: AepServices; store: ObjectStore & { bucket: string }; ledger: RunLedger },
   options: { eventsDatasetId: string; namePrefix: string; tenantId: string },
-): Promise<RunRecord> {
+): Promise<RunRecord<'export'>> {
   const run = await featurize(
     { aep: deps.aep, query: deps.aep.queryConnections.runner(), dialect: dialectFor('postgres'), ledger: deps.ledger, log: silentLog },
     { eventsDatasetId: options.eventsDatasetId, namePrefix: options.namePrefix, spec: WEEK2_FEATURES, tenantId: options.tenantId },
   );
-  const outputs = run.outputs as FeaturizeOutputs;
+  const outputs = outputsOf(run);
   for (const id of [outputs.trainingQueryId, outputs.scoringQueryId]) {
     await deps.aep.queryService.waitFor(id, { clock: systemClock, timeoutMs: 60_000, pollIntervalMs: 50 });
   }

@@ -6,8 +6,20 @@ import { createS3Client, S3ObjectStore } from '../../lib/aws/s3-object-store';
 import { DEFAULT_PREFIXES } from '../../lib/config/schema';
 import { EMBEDDED_S3_CREDENTIALS } from '../../lib/embedded/platform';
 import { ObjectStoreServer } from '../../lib/embedded/object-store/server';
-import { RunLedger } from '../../lib/ledger/run-ledger';
+import { RunLedger, type RunRecord } from '../../lib/ledger/run-ledger';
+import { LEDGER_STAGES } from '../../lib/ledger/stage-outputs';
 import { recordingClock } from '../helpers/recording-clock';
+
+/** The ledger's mechanics on stages of the tests' own, each with its outputs, like LedgerOutputs for the pipeline. */
+interface TestOutputs {
+  featurize: { datasetId: string };
+  identity: { folder: string };
+  export: object;
+  score: { i?: number };
+  newest: { n: number };
+  'never-ran': object;
+  audience: { n: number };
+}
 
 let dir: string;
 let server: ObjectStoreServer;
@@ -28,7 +40,7 @@ afterAll(async () => {
 
 it('records a successful run with its outputs under runs/<stage>/', async () => {
   const clock = recordingClock();
-  const ledger = new RunLedger(store, 'runs/', clock);
+  const ledger = new RunLedger<TestOutputs>(store, 'runs/', clock);
   const run = await ledger.run('featurize', async () => {
     await clock.sleep(1500);
     return { inputs: { snapshot: 7 }, outputs: { datasetId: 'abc' } };
@@ -40,7 +52,7 @@ it('records a successful run with its outputs under runs/<stage>/', async () => 
 });
 
 it('tells the work its run id, the one the record carries', async () => {
-  const ledger = new RunLedger(store, 'runs/', recordingClock());
+  const ledger = new RunLedger<TestOutputs>(store, 'runs/', recordingClock());
   let seen: { runId: string; startedAt: string } | undefined;
   const run = await ledger.run('identity', async (identity) => {
     seen = identity;
@@ -51,7 +63,7 @@ it('tells the work its run id, the one the record carries', async () => {
 });
 
 it('records a failed run with the reason, and rethrows', async () => {
-  const ledger = new RunLedger(store, 'runs/', recordingClock());
+  const ledger = new RunLedger<TestOutputs>(store, 'runs/', recordingClock());
   await expect(ledger.run('export', async () => Promise.reject(new Error('flow not ready')))).rejects.toThrow('flow not ready');
   const [latest] = await ledger.recent('export', 1);
   expect(latest).toMatchObject({ stage: 'export', status: 'failed', reason: 'flow not ready' });
@@ -59,7 +71,7 @@ it('records a failed run with the reason, and rethrows', async () => {
 
 it('lists the newest runs first, up to the limit, and the stages that ran', async () => {
   const clock = recordingClock(Date.parse('2026-05-01T00:00:00Z'));
-  const ledger = new RunLedger(store, 'runs/', clock);
+  const ledger = new RunLedger<TestOutputs>(store, 'runs/', clock);
   const ids: string[] = [];
   for (let i = 0; i < 4; i++) {
     await clock.sleep(60_000);
@@ -72,7 +84,7 @@ it('lists the newest runs first, up to the limit, and the stages that ran', asyn
 
 it('finds the newest matching run behind more runs than a page holds', async () => {
   const clock = recordingClock(Date.parse('2026-06-01T00:00:00Z'));
-  const ledger = new RunLedger(store, 'runs/', clock);
+  const ledger = new RunLedger<TestOutputs>(store, 'runs/', clock);
   const older = await ledger.run('newest', async () => ({ outputs: { n: 1 } }));
   await clock.sleep(1000);
   const wanted = await ledger.run('newest', async () => ({ outputs: { n: 2 } }));
@@ -88,10 +100,10 @@ it('finds the newest matching run behind more runs than a page holds', async () 
 
 it('reads only the runs recorded after a given run, newest first', async () => {
   const clock = recordingClock(Date.parse('2026-07-01T00:00:00Z'));
-  const ledger = new RunLedger(store, 'runs-after/', clock);
+  const ledger = new RunLedger<TestOutputs>(store, 'runs-after/', clock);
   const before = await ledger.run('audience', async () => ({ outputs: { n: 0 } }));
   await clock.sleep(1000);
-  const pivot = await ledger.run('score', async () => ({}));
+  const pivot = await ledger.run('score', async () => ({ outputs: {} }));
   const later: string[] = [];
   for (let i = 1; i <= 3; i++) {
     await clock.sleep(1000);
@@ -103,7 +115,30 @@ it('reads only the runs recorded after a given run, newest first', async () => {
 });
 
 it('refuses a stage name that could escape its prefix', async () => {
-  const ledger = new RunLedger(store, 'runs/', recordingClock());
-  await expect(ledger.run('../models', async () => ({}))).rejects.toThrow(/Invalid stage name/);
+  // Names from outside the code (the runs command's --stage) are checked when the ledger is used.
+  const ledger = new RunLedger<Record<string, object>>(store, 'runs/', recordingClock());
+  await expect(ledger.run('../models', async () => ({ outputs: {} }))).rejects.toThrow(/Invalid stage name/);
   await expect(ledger.recent('Featurize')).rejects.toThrow(/Invalid stage name/);
+  await expect(new RunLedger(store, 'runs/', recordingClock()).recentStored('../models')).rejects.toThrow(/Invalid stage name/);
+});
+
+it("keeps the pipeline's stages in folders it accepts, and types their records by stage", async () => {
+  const ledger = new RunLedger(store, 'runs-typed/', recordingClock());
+  for (const stage of LEDGER_STAGES) expect(await ledger.recent(stage)).toEqual([]);
+  const run = await ledger.run('explore', async () => ({ outputs: { table: 'events', rows: 10, users: 2, subscriberShare: 0.5 } }));
+  const [read] = await ledger.recent('explore');
+  expect(read).toEqual(run);
+  const rows: number | undefined = read.outputs?.rows;
+  expect(rows).toBe(10);
+  expect((await ledger.recentStored('explore')).map((r) => r.runId)).toEqual([run.runId]);
+
+  // What the compiler refuses (each line runs harmlessly): a stage that does not exist, outputs of another stage.
+  // @ts-expect-error 'scroe' is not a stage
+  expect(await ledger.recent('scroe')).toEqual([]);
+  // @ts-expect-error an explore run records no scores folder
+  const folder: string | undefined = read.outputs?.folder;
+  expect(folder).toBeUndefined();
+  // @ts-expect-error a score record must have a score run's outputs
+  const wrong: RunRecord<'score'> = { ...run, stage: 'score' };
+  expect(wrong.stage).toBe('score');
 });

@@ -8,11 +8,12 @@ import { RunLedger, newRunId, type RunRecord } from '../../lib/ledger/run-ledger
 import { seededRng } from '../../lib/model/random';
 import { systemClock } from '../../lib/ports/clock';
 import { silentLog } from '../../lib/ports/logger';
-import { evaluateAudience, type AudienceOptions, type AudienceOutputs } from '../../lib/stages/audience';
-import { confirmedScores, INGESTION_CHECK_STAGE, scoresIngested, type IngestionCheckOutputs } from '../../lib/stages/ingestion-check';
+import { evaluateAudience, type AudienceOptions } from '../../lib/stages/audience';
+import { confirmedScores, scoresIngested, type IngestionCheckOutputs } from '../../lib/stages/ingestion-check';
 import type { ScoreOutputs } from '../../lib/stages/score';
 import { provisionAudienceDefinition, type AudienceDefinitionResult } from '../../lib/provisioning/audience-definition';
 import { provision, type ProvisionResult } from '../../lib/provisioning/provision';
+import { outputsOf } from '../helpers/ledger';
 import { startTestPlatform } from '../helpers/platform';
 import { ingestProfileScores } from '../helpers/profile-scores';
 import { recordingClock } from '../helpers/recording-clock';
@@ -58,7 +59,7 @@ function predictions(n: number, seed: number): Prediction[] {
 let scoreRunCount = 0;
 
 /** Writes score files as the score stage does (CSV with a header under ingress/) and records its run. */
-async function recordScoreRun(rows: Prediction[], options: { filesOf?: (rows: Prediction[]) => string[]; recordedRows?: number } = {}): Promise<{ run: RunRecord; outputs: ScoreOutputs }> {
+async function recordScoreRun(rows: Prediction[], options: { filesOf?: (rows: Prediction[]) => string[]; recordedRows?: number } = {}): Promise<{ run: RunRecord<'score'>; outputs: ScoreOutputs }> {
   scoreRunCount += 1;
   const folder = `ingress/${scores.scoresDatasetId}/exportTime=2026010100000${scoreRunCount}/`;
   const half = Math.ceil(rows.length / 2);
@@ -76,7 +77,7 @@ async function recordScoreRun(rows: Prediction[], options: { filesOf?: (rows: Pr
     rows: options.recordedRows ?? rows.length,
     manifest: `${folder}_manifest.json`,
   };
-  const run: RunRecord = { stage: 'score', runId: newRunId(now), startedAt: now.toISOString(), finishedAt: now.toISOString(), status: 'succeeded', outputs };
+  const run: RunRecord<'score'> = { stage: 'score', runId: newRunId(now), startedAt: now.toISOString(), finishedAt: now.toISOString(), status: 'succeeded', outputs };
   await ledger.record(run);
   return { run, outputs };
 }
@@ -92,7 +93,7 @@ async function confirmIngested(scoreRunIds: string[]): Promise<void> {
     confirmedThrough: soFar.through,
     alsoConfirmed: [...soFar.also, ...scoreRunIds],
   };
-  await ledger.record({ stage: INGESTION_CHECK_STAGE, runId: newRunId(now), startedAt: now.toISOString(), finishedAt: now.toISOString(), status: 'succeeded', outputs });
+  await ledger.record({ stage: 'ingestion-check', runId: newRunId(now), startedAt: now.toISOString(), finishedAt: now.toISOString(), status: 'succeeded', outputs });
 }
 
 function options(overrides: Partial<AudienceOptions> = {}): AudienceOptions {
@@ -114,7 +115,7 @@ function jobRequests(): { count: () => number; stop: () => void } {
 describe('evaluateAudience', () => {
   const rows = predictions(1200, 7);
   const inBand = rows.filter((r) => r.prediction >= BAND.low && r.prediction <= BAND.high).length;
-  let scoreRun: RunRecord;
+  let scoreRun: RunRecord<'score'>;
 
   it('skips while there are no scores', async () => {
     const run = await evaluateAudience(deps(), options());
@@ -128,7 +129,7 @@ describe('evaluateAudience', () => {
     jobs.stop();
     expect(run.status).toBe('skipped');
     expect(run.reason).toMatch(new RegExp(`scores of run ${scoreRun.runId} are not confirmed on the profiles yet`));
-    const outputs = run.outputs as AudienceOutputs;
+    const outputs = outputsOf(run);
     expect(outputs).toMatchObject({ scoreRunId: scoreRun.runId, definitionId: audience.definitionId, modelVersion: 'v3' });
     expect(outputs.segmentJobId).toBeUndefined();
     expect(jobs.count()).toBe(0);
@@ -156,14 +157,14 @@ describe('evaluateAudience', () => {
     const impatient = await evaluateAudience(deps(recordingClock()), options({ jobWaitBudgetMs: 0 }));
     expect(impatient.status).toBe('skipped');
     expect(impatient.reason).toMatch(/Segment job [\w-]+ is still (NEW|QUEUED|PROCESSING) after 0 s; a later run records its count/);
-    const jobId = (impatient.outputs as AudienceOutputs).segmentJobId;
+    const jobId = outputsOf(impatient).segmentJobId;
     expect(jobId).toEqual(expect.any(String));
 
     // The next run waits for that same job, by the definition's id this time, and records its count.
     const run = await evaluateAudience(deps(), options({ definition: { id: audience.definitionId } }));
     jobs.stop();
     expect(run.status).toBe('succeeded');
-    const outputs = run.outputs as AudienceOutputs;
+    const outputs = outputsOf(run);
     expect(outputs.segmentJobId).toBe(jobId);
     expect(jobs.count()).toBe(1);
     expect(outputs.qualifiedProfiles).toBe(inBand);
@@ -184,8 +185,8 @@ describe('evaluateAudience', () => {
     await confirmIngested([newer.runId]);
     const run = await evaluateAudience(deps(), options());
     expect(run.status).toBe('succeeded');
-    expect((run.outputs as AudienceOutputs).scoreRunId).toBe(newer.runId);
-    expect((run.outputs as AudienceOutputs).qualifiedProfiles).toBe(rows.length / 2);
+    expect(outputsOf(run).scoreRunId).toBe(newer.runId);
+    expect(outputsOf(run).qualifiedProfiles).toBe(rows.length / 2);
   });
 });
 

@@ -8,9 +8,10 @@ import type { FlowRun } from '../../lib/aep/services/flow-service';
 import { newRunId, RunLedger, type RunRecord } from '../../lib/ledger/run-ledger';
 import { systemClock } from '../../lib/ports/clock';
 import { silentLog } from '../../lib/ports/logger';
-import { checkIngestion, scoresIngested, type IngestionCheckOutputs } from '../../lib/stages/ingestion-check';
+import { checkIngestion, scoresIngested } from '../../lib/stages/ingestion-check';
 import type { ScoreOutputs } from '../../lib/stages/score';
 import { provision, type ProvisionResult } from '../../lib/provisioning/provision';
+import { outputsOf } from '../helpers/ledger';
 import { startTestPlatform } from '../helpers/platform';
 
 type Platform = Awaited<ReturnType<typeof startTestPlatform>>;
@@ -43,7 +44,7 @@ afterEach(() => {
 const deps = () => ({ aep, ledger, clock: systemClock, log: silentLog });
 
 /** Writes a score folder as the score stage does (parts, then `_manifest.json`) and records the score run. */
-async function writeScores(parts: string[][], extra: Record<string, string> = {}): Promise<RunRecord & { outputs: ScoreOutputs }> {
+async function writeScores(parts: string[][], extra: Record<string, string> = {}): Promise<RunRecord<'score'> & { outputs: ScoreOutputs }> {
   stamp += 1000;
   const ts = new Date(stamp).toISOString().replace(/[-:T]/g, '').slice(0, 14);
   const folder = `ingress/${provisioned.scoresDatasetId}/exportTime=${ts}/`;
@@ -61,7 +62,7 @@ async function writeScores(parts: string[][], extra: Record<string, string> = {}
 }
 
 /** Records a succeeded score run that wrote these files into `folder`. */
-async function recordScoreRun(folder: string, files: string[], rows: number): Promise<RunRecord & { outputs: ScoreOutputs }> {
+async function recordScoreRun(folder: string, files: string[], rows: number): Promise<RunRecord<'score'> & { outputs: ScoreOutputs }> {
   const now = new Date();
   const outputs: ScoreOutputs = {
     exportRunId: 'export-run',
@@ -73,7 +74,7 @@ async function recordScoreRun(folder: string, files: string[], rows: number): Pr
     rows,
     manifest: `${folder}_manifest.json`,
   };
-  const record = { stage: 'score', runId: newRunId(now), startedAt: now.toISOString(), finishedAt: now.toISOString(), status: 'succeeded' as const, outputs };
+  const record = { stage: 'score' as const, runId: newRunId(now), startedAt: now.toISOString(), finishedAt: now.toISOString(), status: 'succeeded' as const, outputs };
   await ledger.record(record);
   return record;
 }
@@ -264,14 +265,14 @@ describe('what the checks remember', () => {
     await ingested(later.outputs);
     const check = await checkIngestion(deps(), { flowId: provisioned.ingestionFlowId! });
     expect(check.outputs).toMatchObject({ confirmedThrough: first.runId, alsoConfirmed: [later.runId] });
-    expect((check.outputs as IngestionCheckOutputs).pending.map((p) => p.scoreRunId)).toEqual([waiting.runId]);
+    expect(outputsOf(check).pending.map((p) => p.scoreRunId)).toEqual([waiting.runId]);
     expect(await scoresIngested(ledger, later.runId)).toBe(true);
     expect(await scoresIngested(ledger, waiting.runId)).toBe(false);
   });
 });
 
 /** A score run whose folder AEP has not seen yet: its files are still to be written. */
-async function recordScoreRunWithoutFiles(): Promise<RunRecord> {
+async function recordScoreRunWithoutFiles(): Promise<RunRecord<'score'>> {
   stamp += 1000;
   const folder = `ingress/${provisioned.scoresDatasetId}/exportTime=${new Date(stamp).toISOString().replace(/[-:T]/g, '').slice(0, 14)}/`;
   return recordScoreRun(folder, [`${folder}part-00000.csv`], 1);

@@ -6,7 +6,8 @@ import type { Clock } from '../../lib/ports/clock';
 import { silentLog, type Log } from '../../lib/ports/logger';
 import type { ObjectStore } from '../../lib/ports/object-store';
 import type { ExportOutputs } from '../../lib/stages/export';
-import { formatPrediction, scoreProfiles, ScoreInputError, type ScoreManifest, type ScoreOptions, type ScoreOutputs } from '../../lib/stages/score';
+import { formatPrediction, scoreProfiles, ScoreInputError, type ScoreManifest, type ScoreOptions } from '../../lib/stages/score';
+import { outputsOf } from '../helpers/ledger';
 import { startTestPlatform } from '../helpers/platform';
 import {
   profileFeatures,
@@ -83,7 +84,7 @@ function setup(overrides: Partial<ScoreOptions> = {}, log: Log = silentLog) {
     /** What the runs left under the ingress prefix and its staging sibling. */
     written: async () => [...(await keysUnder(`ingress-${n}/`)), ...(await keysUnder(`ingress-${n}_staging/`))],
     /** Writes parquet files of the given profiles and records a succeeded export of them. */
-    async exportFiles(files: Array<Buffer | Iterable<ScoringProfile>>, rows?: number): Promise<RunRecord> {
+    async exportFiles(files: Array<Buffer | Iterable<ScoringProfile>>, rows?: number): Promise<RunRecord<'export'>> {
       const keys: string[] = [];
       let total = 0;
       for (const [i, content] of files.entries()) {
@@ -102,7 +103,7 @@ function setup(overrides: Partial<ScoreOptions> = {}, log: Log = silentLog) {
   };
 }
 
-async function recordExport(ledger: RunLedger, clock: Clock, scoring: { folder: string; files: string[]; rows: number }): Promise<RunRecord> {
+async function recordExport(ledger: RunLedger, clock: Clock, scoring: { folder: string; files: string[]; rows: number }): Promise<RunRecord<'export'>> {
   const at = clock.now();
   const outputs: ExportOutputs = {
     featurizeRunId: newRunId(at),
@@ -110,7 +111,7 @@ async function recordExport(ledger: RunLedger, clock: Clock, scoring: { folder: 
     training: { datasetId: 'trainingds', folder: scoring.folder, rows: scoring.rows, files: [] },
     scoring: { datasetId: 'scoringds', ...scoring },
   };
-  const run: RunRecord = { stage: 'export', runId: newRunId(at), startedAt: at.toISOString(), finishedAt: at.toISOString(), status: 'succeeded', outputs };
+  const run: RunRecord<'export'> = { stage: 'export', runId: newRunId(at), startedAt: at.toISOString(), finishedAt: at.toISOString(), status: 'succeeded', outputs };
   await ledger.record(run);
   return run;
 }
@@ -140,7 +141,7 @@ it('scores every profile once with the production model, in parts of partRows, m
   const run = await t.score();
 
   expect(run.status).toBe('succeeded');
-  const outputs = run.outputs as ScoreOutputs;
+  const outputs = outputsOf(run);
   const folder = outputs.folder;
   expect(folder).toMatch(new RegExp(`^ingress-${t.n}/scores${t.n}/exportTime=\\d{14}/$`));
   expect(outputs).toEqual({
@@ -201,7 +202,7 @@ it('scores an export once: the next run is skipped, and so is one with nothing n
   const newer = await t.exportFiles([scoringProfiles(10, 5)]);
   const second = await t.score();
   expect(second.outputs).toMatchObject({ exportRunId: newer.runId, rows: 5 });
-  expect((second.outputs as ScoreOutputs).folder).not.toBe((first.outputs as ScoreOutputs).folder);
+  expect(outputsOf(second).folder).not.toBe(outputsOf(first).folder);
 });
 
 it('scores the newest export and says which older ones it passed over', async () => {
@@ -223,7 +224,7 @@ it('accepts null features: a profile with no minutes-since values is scored as p
   });
   await t.exportFiles([profiles]);
   const run = await t.score();
-  const rows = await csvRows((run.outputs as ScoreOutputs).files);
+  const rows = await csvRows(outputsOf(run).files);
   expect(rows).toHaveLength(50);
   for (const [i, row] of rows.entries()) {
     expect(row.userId).toBe(profiles[i].userId);
@@ -236,7 +237,7 @@ it('writes a user id that needs quoting through the CSV writer', async () => {
   const odd = [{ ...scoringProfile(0), userId: 'id,with "quotes"' }, { ...scoringProfile(1), userId: 'line\nbreak' }, scoringProfile(2)];
   await t.exportFiles([odd]);
   const run = await t.score();
-  const rows = await csvRows((run.outputs as ScoreOutputs).files);
+  const rows = await csvRows(outputsOf(run).files);
   expect(rows.map((r) => r.userId)).toEqual(['id,with "quotes"', 'line\nbreak', scoringProfile(2).userId]);
   expect(rows.map((r) => Number(r.prediction))).toEqual(odd.map(expectedPrediction));
 });
@@ -258,7 +259,7 @@ it('skips when no model is in production yet', async () => {
 it('leaves nothing where AEP looks when a later file is corrupt, and scores the export once it is readable', async () => {
   const t = setup({ partRows: 300 });
   const exported = await t.exportFiles([scoringProfiles(0, 700), Buffer.from('PAR1 not parquet at all PAR1')], 900);
-  const corrupt = (exported.outputs as ExportOutputs).scoring.files[1];
+  const corrupt = outputsOf(exported).scoring.files[1];
 
   const failure = t.score();
   await expect(failure).rejects.toBeInstanceOf(ParquetReadError);
@@ -274,14 +275,14 @@ it('leaves nothing where AEP looks when a later file is corrupt, and scores the 
   await platform.bucket.put(corrupt, await scoringParquet(scoringProfiles(700, 200)));
   const retried = await t.score();
   expect(retried.outputs).toMatchObject({ exportRunId: exported.runId, rows: 900 });
-  expect(await csvRows((retried.outputs as ScoreOutputs).files)).toHaveLength(900);
+  expect(await csvRows(outputsOf(retried).files)).toHaveLength(900);
 });
 
 it('names the file and the column when a feature column is missing', async () => {
   const t = setup();
   const without = WEEK2_SCORING_COLUMNS.filter((c) => c !== 'minutes_since_emailClick');
   const exported = await t.exportFiles([await scoringParquet(scoringProfiles(0, 20), { columns: without })], 20);
-  const file = (exported.outputs as ExportOutputs).scoring.files[0];
+  const file = outputsOf(exported).scoring.files[0];
   await expect(t.score()).rejects.toThrow(`Export file ${file} lacks the column minutes_since_emailClick`);
   expect(await t.written()).toEqual([]);
 });
@@ -291,14 +292,14 @@ it('refuses a feature column that holds text, naming the file and the column', a
   const texts = await t.exportFiles([await scoringParquet([{ ...scoringProfile(0), emailsOpened: 'many' }], { types: { emailsOpened: 'UTF8' } })], 1);
   const failure = t.score();
   await expect(failure).rejects.toBeInstanceOf(ParquetReadError);
-  await expect(failure).rejects.toThrow(`Export file ${(texts.outputs as ExportOutputs).scoring.files[0]}: column emailsOpened holds "many", not a number`);
+  await expect(failure).rejects.toThrow(`Export file ${outputsOf(texts).scoring.files[0]}: column emailsOpened holds "many", not a number`);
   expect(await t.written()).toEqual([]);
 });
 
 it('refuses a profile without a userId, naming the file and the row', async () => {
   const t = setup();
   const exported = await t.exportFiles([[scoringProfile(0), { ...scoringProfile(1), userId: null }]]);
-  await expect(t.score()).rejects.toThrow(new ScoreInputError(`Export file ${(exported.outputs as ExportOutputs).scoring.files[0]}: row 1 has no userId`));
+  await expect(t.score()).rejects.toThrow(new ScoreInputError(`Export file ${outputsOf(exported).scoring.files[0]}: row 1 has no userId`));
   expect(await t.written()).toEqual([]);
 });
 

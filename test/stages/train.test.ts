@@ -10,11 +10,12 @@ import { parquetRows, type ParquetRow } from '../../lib/parquet/rows';
 import { systemClock } from '../../lib/ports/clock';
 import { silentLog } from '../../lib/ports/logger';
 import type { ExportOutputs } from '../../lib/stages/export';
-import { trainModel, type TrainOptions, type TrainOutputs } from '../../lib/stages/train';
+import { trainModel, type TrainOptions } from '../../lib/stages/train';
 import { readTrainingSet } from '../../lib/stages/training-set';
 import { generateUsers } from '../../lib/synthetic/generator';
 import { seedSyntheticData } from '../../lib/synthetic/seed';
 import { version as packageVersion } from '../../package.json';
+import { outputsOf } from '../helpers/ledger';
 import { startTestPlatform } from '../helpers/platform';
 import { featurizeAndExport as featurizeAndExportNow } from '../helpers/week2';
 
@@ -27,7 +28,7 @@ let platform: Platform;
 let aep: AepServices;
 let ledger: RunLedger;
 let eventsDatasetId: string;
-let firstExport: RunRecord;
+let firstExport: RunRecord<'export'>;
 
 function trainOptions(overrides: Partial<TrainOptions> = {}): TrainOptions {
   return { modelName: MODEL, modelsPrefix: 'models/', spec: WEEK2_FEATURES, ...MODEL_DEFAULTS, ...overrides };
@@ -38,7 +39,7 @@ const registry = (name = MODEL, prefix = 'models/') => new ModelRegistry(platfor
 const json = async (key: string) => JSON.parse((await platform.bucket.get(key)).toString('utf8'));
 
 /** Featurizes what was ingested since the last featurization and exports it, as the scheduled stages do. */
-async function featurizeAndExport(): Promise<RunRecord> {
+async function featurizeAndExport(): Promise<RunRecord<'export'>> {
   const exported = await featurizeAndExportNow({ aep, store: platform.bucket, ledger }, { eventsDatasetId, namePrefix: 'train', tenantId: platform.tenantId });
   expect(exported.status).toBe('succeeded');
   return exported;
@@ -60,7 +61,7 @@ async function rowsOf(keys: string[]): Promise<ParquetRow[]> {
 }
 
 /** A ledger holding copies of the given export runs, for a training that must not see the main ledger's train runs. */
-async function ledgerWith(prefix: string, exports: RunRecord[]): Promise<RunLedger> {
+async function ledgerWith(prefix: string, exports: Array<RunRecord<'export'>>): Promise<RunLedger> {
   const copy = new RunLedger(platform.bucket, prefix, systemClock);
   for (const run of exports) await copy.record(run);
   return copy;
@@ -90,10 +91,10 @@ async function putTrainingParquet(key: string, rows: ParquetRow[], drop: string[
 }
 
 /** Records an export run whose training files are `files`, as the export stage would. */
-async function recordExport(on: RunLedger, folder: string, files: string[], rows: number): Promise<RunRecord> {
+async function recordExport(on: RunLedger, folder: string, files: string[], rows: number): Promise<RunRecord<'export'>> {
   const now = new Date();
   const training = { datasetId: 'crafted', folder, rows, files };
-  const run: RunRecord = {
+  const run: RunRecord<'export'> = {
     stage: 'export',
     runId: newRunId(now),
     startedAt: now.toISOString(),
@@ -127,13 +128,13 @@ beforeAll(async () => {
 afterAll(async () => platform?.dispose());
 
 describe('the train stage on the embedded platform', () => {
-  let first: RunRecord;
+  let first: RunRecord<'train'>;
 
   it('learns a model far better than chance and at least as good as the logistic baseline, registers it and promotes it', async () => {
     first = await trainNow();
     expect(first.status).toBe('succeeded');
-    const outputs = first.outputs as TrainOutputs;
-    const exported = firstExport.outputs as ExportOutputs;
+    const outputs = outputsOf(first);
+    const exported = outputsOf(firstExport);
     expect(outputs.version).toBe(first.runId);
     expect(outputs.heldOut.auc).toBeGreaterThan(0.85);
     expect(outputs.heldOut.auc).toBeGreaterThanOrEqual(outputs.baseline.auc);
@@ -158,7 +159,7 @@ describe('the train stage on the embedded platform', () => {
   it('writes the held-out report: calibration, ROC curve, threshold counts, importances, coefficients, missing values', async () => {
     const manifest = await registry().manifest(first.runId);
     const metrics = await json(manifest!.files.metrics);
-    const outputs = first.outputs as TrainOutputs;
+    const outputs = outputsOf(first);
     expect(metrics.model.auc).toBe(outputs.heldOut.auc);
     expect(metrics.baseline.auc).toBe(outputs.baseline.auc);
     const counts = metrics.model.atThreshold;
@@ -193,7 +194,7 @@ describe('the train stage on the embedded platform', () => {
     expect(await modelJson(again.runId)).toBe(await modelJson(first.runId));
     expect(await modelJson(other.runId)).not.toBe(await modelJson(first.runId));
     // An equal model re-scored on the same held-out rows ties with the champion, which promotes it.
-    expect(again.outputs).toMatchObject({ promoted: true, champion: { version: first.runId, auc: (first.outputs as TrainOutputs).heldOut.auc, rescored: true } });
+    expect(again.outputs).toMatchObject({ promoted: true, champion: { version: first.runId, auc: outputsOf(first).heldOut.auc, rescored: true } });
   });
 
   it('registers a worse retrained model without moving production, and keeps both decisions', async () => {
@@ -203,16 +204,16 @@ describe('the train stage on the embedded platform', () => {
     const second = await featurizeAndExport();
     const worse = await trainNow({ gbt: { nTrees: 1, maxDepth: 1 } });
     expect(worse.status).toBe('succeeded');
-    const outputs = worse.outputs as TrainOutputs;
+    const outputs = outputsOf(worse);
     expect(outputs.promoted).toBe(false);
     expect(outputs.champion).toMatchObject({ version: before!.version, rescored: true });
     expect(outputs.champion!.auc).toBeGreaterThan(outputs.heldOut.auc);
     expect(outputs.reason).toMatch(/< champion .*; production is unchanged \(champion .* re-scored on the same held-out rows\)$/);
 
     // Every user once: a user in both exports keeps the row of the later one.
-    const users = new Set((await rowsOf([...(firstExport.outputs as ExportOutputs).training.files, ...(second.outputs as ExportOutputs).training.files])).map((r) => r.userId));
+    const users = new Set((await rowsOf([...outputsOf(firstExport).training.files, ...outputsOf(second).training.files])).map((r) => r.userId));
     expect(outputs.rows).toBe(users.size);
-    expect(outputs.rows).toBeLessThan((firstExport.outputs as ExportOutputs).training.rows + (second.outputs as ExportOutputs).training.rows);
+    expect(outputs.rows).toBeLessThan(outputsOf(firstExport).training.rows + outputsOf(second).training.rows);
 
     const models = registry();
     expect(await models.productionPointer()).toEqual(before);
@@ -227,7 +228,7 @@ describe('the train stage on the embedded platform', () => {
   it('promotes a worse model when the tolerance allows it', async () => {
     const good = await trainNow({ modelName: 'lenient' }, await ledgerWith('runs-good/', [firstExport]));
     const lenient = await trainNow({ modelName: 'lenient', gbt: { nTrees: 1, maxDepth: 1 }, promotionTolerance: 0.5 }, await ledgerWith('runs-lenient/', [firstExport]));
-    const outputs = lenient.outputs as TrainOutputs;
+    const outputs = outputsOf(lenient);
     expect(outputs).toMatchObject({ promoted: true, champion: { version: good.runId, rescored: true } });
     expect(outputs.heldOut.auc).toBeLessThan(outputs.champion!.auc);
     expect((await registry('lenient').productionPointer())).toMatchObject({ version: lenient.runId, previousVersion: good.runId });
@@ -236,7 +237,7 @@ describe('the train stage on the embedded platform', () => {
   it('reads every export and keeps, for a user in several, the row of the newest', async () => {
     const exports = (await ledger.recent('export', 10)).filter((r) => r.status === 'succeeded').reverse();
     expect(exports).toHaveLength(2);
-    const sources = exports.map((r) => ({ runId: r.runId, folder: (r.outputs as ExportOutputs).training.folder, files: (r.outputs as ExportOutputs).training.files }));
+    const sources = exports.map((r) => ({ runId: r.runId, folder: outputsOf(r).training.folder, files: outputsOf(r).training.files }));
     const set = await readTrainingSet(platform.bucket, sources, WEEK2_FEATURES);
     const older = new Map((await rowsOf(sources[0].files)).map((r) => [r.userId, r]));
     const newer = new Map((await rowsOf(sources[1].files)).map((r) => [r.userId, r]));
@@ -258,9 +259,9 @@ describe('the train stage on the embedded platform', () => {
     const narrow = extendSpec(WEEK2_FEATURES, { remove: ['webLinkClicks', 'minutes_since_linkClick'] });
     const full = await trainNow({ modelName: 'narrowing' }, await ledgerWith('runs-full/', [firstExport]));
     const run = await trainNow({ modelName: 'narrowing', spec: narrow }, await ledgerWith('runs-narrow/', [firstExport]));
-    const fullAuc = (full.outputs as TrainOutputs).heldOut.auc;
+    const fullAuc = outputsOf(full).heldOut.auc;
     expect(run.outputs).toMatchObject({ champion: { version: full.runId, auc: fullAuc, rescored: false } });
-    expect((run.outputs as TrainOutputs).reason).toContain(`champion ${full.runId} reads webLinkClicks, minutes_since_linkClick, which this export lacks; its recorded held-out AUC is used`);
+    expect(outputsOf(run).reason).toContain(`champion ${full.runId} reads webLinkClicks, minutes_since_linkClick, which this export lacks; its recorded held-out AUC is used`);
     expect((await registry('narrowing').manifest(run.runId))?.features).toEqual(FEATURES.filter((f) => f !== 'webLinkClicks' && f !== 'minutes_since_linkClick'));
   });
 });
@@ -270,11 +271,11 @@ describe('the train stage on bad input: fails naming the problem, registers noth
   let bad = 0;
 
   beforeAll(async () => {
-    goodRows = await rowsOf((firstExport.outputs as ExportOutputs).training.files);
+    goodRows = await rowsOf(outputsOf(firstExport).training.files);
   });
 
   /** Trains on a ledger of the given exports and expects failure with `message`; production and the registry stay as they were. */
-  async function expectFailure(exports: RunRecord[], message: string | RegExp, overrides: Partial<TrainOptions> = {}, prefix = `runs-bad-${bad++}/`): Promise<void> {
+  async function expectFailure(exports: Array<RunRecord<'export'>>, message: string | RegExp, overrides: Partial<TrainOptions> = {}, prefix = `runs-bad-${bad++}/`): Promise<void> {
     const on = await ledgerWith(prefix, exports);
     const before = await productionState();
     await expect(trainNow(overrides, on)).rejects.toThrow(message);
@@ -283,7 +284,7 @@ describe('the train stage on bad input: fails naming the problem, registers noth
     expect(failed.reason).toMatch(message);
     expect(await productionState()).toEqual(before);
   }
-  async function craftedExport(name: string, rows: ParquetRow[], drop: string[] = []): Promise<RunRecord> {
+  async function craftedExport(name: string, rows: ParquetRow[], drop: string[] = []): Promise<RunRecord<'export'>> {
     const folder = `egress/crafted/${name}/exportTime=20260301120000/`;
     await putTrainingParquet(`${folder}part-00000.parquet`, rows, drop);
     return recordExport(new RunLedger(platform.bucket, `runs-crafted-${name}/`, systemClock), folder, [`${folder}part-00000.parquet`], rows.length);
@@ -304,7 +305,7 @@ describe('the train stage on bad input: fails naming the problem, registers noth
 
   it('a missing feature column, naming the file and the column', async () => {
     const lacking = await craftedExport('lacking', goodRows.slice(0, 500), ['minutes_since_linkClick']);
-    const key = ((lacking.outputs as ExportOutputs).training.files)[0];
+    const key = (outputsOf(lacking).training.files)[0];
     await expectFailure([firstExport, lacking], `Export file ${key} lacks the column minutes_since_linkClick`);
   });
 
@@ -328,7 +329,7 @@ describe('the train stage on bad input: fails naming the problem, registers noth
   it('a null label, naming the file and row', async () => {
     const rows = goodRows.slice(0, 300).map((r, i) => (i === 17 ? { ...r, subscriptionOccurred: null } : r));
     const unlabelled = await craftedExport('unlabelled', rows);
-    const key = ((unlabelled.outputs as ExportOutputs).training.files)[0];
+    const key = (outputsOf(unlabelled).training.files)[0];
     await expectFailure([unlabelled], `Export file ${key} row 17: the label subscriptionOccurred must be 0 or 1, got null`);
   });
 });

@@ -1,0 +1,51 @@
+import type { ExplorationResult } from '../explore/explore';
+import type { AudienceOutputs } from '../stages/audience';
+import type { ExportOutputs } from '../stages/export';
+import type { FeaturizeOutputs } from '../stages/featurize';
+import type { IngestionCheckOutputs } from '../stages/ingestion-check';
+import type { DeprovisionResult, ProvisionResult } from '../provisioning/provision';
+import type { ScoreOutputs } from '../stages/score';
+import type { TrainOutputs } from '../stages/train';
+import type { SeedResult } from '../synthetic/seed';
+
+/** What a seed run (`npm start`, the CLI) records: the events dataset it filled and its batches. */
+export interface SeedOutputs extends Pick<SeedResult, 'datasetId' | 'tableName' | 'users' | 'events'> {
+  batchIds: string[];
+}
+
+/** What an explore run records: the table it read and its headline figures. */
+export type ExploreOutputs = Pick<ExplorationResult, 'table' | 'rows' | 'users' | 'subscriberShare'>;
+
+/**
+ * The stages of the `runs/` ledger, each with what its runs record as `outputs`: the one place a stage
+ * name is spelled as a type. `RunLedger` takes only these names and gives each stage's records its
+ * outputs type, so a misspelt stage or output field fails to compile. A run of stage `s` is stored as
+ * `runs/<s>/<runId>.json`.
+ */
+export interface LedgerOutputs {
+  seed: SeedOutputs;
+  explore: ExploreOutputs;
+  /** `aep-pipeline stage provision` records what the provisioner returned. */
+  provision: ProvisionResult | DeprovisionResult;
+  featurize: FeaturizeOutputs;
+  export: ExportOutputs;
+  train: TrainOutputs;
+  score: ScoreOutputs;
+  'ingestion-check': IngestionCheckOutputs;
+  audience: AudienceOutputs;
+}
+
+export type LedgerStage = keyof LedgerOutputs;
+
+/**
+ * `stages`, when it names every stage of LedgerOutputs; otherwise the call does not compile, and the
+ * error names the stages missing.
+ */
+function everyStage<const T extends readonly LedgerStage[]>(
+  stages: T & ([Exclude<LedgerStage, T[number]>] extends [never] ? unknown : { missingStages: Exclude<LedgerStage, T[number]> }),
+): T {
+  return stages;
+}
+
+/** The ledger's stages in the order the pipeline runs them: the names of LedgerOutputs, as a value. */
+export const LEDGER_STAGES = everyStage(['seed', 'explore', 'provision', 'featurize', 'export', 'train', 'score', 'ingestion-check', 'audience']);
