@@ -7,34 +7,14 @@ import { DEFAULT_NAME_PREFIX } from '../lib/config/schema';
 import { environmentFor } from '../lib/config/settings';
 import { DEFAULT_TERRAFORM_KEY } from '../lib/provisioning/terraform-event';
 import { PROVISIONER } from '../lib/stages/registry';
-import { connectionSettings } from './connection-settings';
+import { connectionSettings, type ConnectionSettingsProps } from './connection-settings';
 import { PACKAGE_ROOT, PipelineFunction, type PipelineFunctionProps } from './pipeline-function';
 
 /** The Lambda handler that provisions AEP resources, shipped with this library. */
 export const PROVISIONER_ENTRY = path.join(PACKAGE_ROOT, PROVISIONER.entry);
 
-export interface AepProvisioningProps {
-  /** IMS organization id (`…@AdobeOrg`). */
-  readonly imsOrgId: string;
-  /**
-   * Sandbox the resources live in.
-   * @default 'prod'
-   */
-  readonly sandbox?: string;
-  /**
-   * Tenant id without its underscore.
-   * @default read from the Schema Registry at run time
-   */
-  readonly tenantId?: string;
-  /** ARN of the Secrets Manager secret holding `{"clientId","clientSecret"}`; only the ARN reaches Terraform. */
-  readonly credentialsSecretArn: string;
-  /** The pipeline's bucket name (part of the pipeline configuration every handler validates). */
-  readonly bucketName: string;
-  /**
-   * The bucket's region.
-   * @default the functions' default, us-east-1
-   */
-  readonly bucketRegion?: string;
+/** The connection settings every pipeline function gets, plus what the provisioner keeps in AEP. */
+export interface AepProvisioningProps extends ConnectionSettingsProps {
   /**
    * Prefix of the AEP resource names (field group, schema, dataset), so several pipelines share a sandbox.
    * @default 'cmle'

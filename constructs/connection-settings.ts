@@ -2,14 +2,26 @@ import type { SettingValues } from '../lib/config/settings';
 
 /** What every pipeline function needs to reach AEP and the bucket; names and ARNs only, never secrets. */
 export interface ConnectionSettingsProps {
+  /** IMS organization id (`…@AdobeOrg`). */
   readonly imsOrgId: string;
-  /** @default 'prod' */
+  /**
+   * Sandbox the pipeline works in.
+   * @default 'prod'
+   */
   readonly sandbox?: string;
-  /** @default read from the Schema Registry at run time */
+  /**
+   * Tenant id without its underscore.
+   * @default read from the Schema Registry at run time
+   */
   readonly tenantId?: string;
+  /** ARN of the Secrets Manager secret holding `{"clientId","clientSecret"}`; only the ARN reaches Terraform. */
   readonly credentialsSecretArn: string;
+  /** The pipeline's bucket name. */
   readonly bucketName: string;
-  /** @default the functions' default, us-east-1 */
+  /**
+   * The bucket's region.
+   * @default the functions' default, us-east-1
+   */
   readonly bucketRegion?: string;
 }
 

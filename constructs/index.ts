@@ -9,3 +9,4 @@ export * from './propensity-audience';
 export * from './propensity-pipeline';
 export { bundleHandler } from '../lib/bundling/bundle-handler';
 export * from './dead-letter-queue';
+export * from './connection-settings';
