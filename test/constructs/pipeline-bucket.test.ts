@@ -135,6 +135,12 @@ describe('PipelineBucket', () => {
     expect(bucket.kmsKeyArn).toBe(keyArn);
   });
 
+  it('derives its name prefix from the construct path, letters kept and lower-cased', () => {
+    const { stack } = newStack();
+    new PipelineBucket(stack, 'PipelineBucket');
+    expect(onlyResource(synth(stack), 'aws_s3_bucket').bucket_prefix).toBe('test-pipelinebucket-');
+  });
+
   it('takes expiration days, prefixes, a name and forceDestroy', () => {
     const { stack } = newStack();
     const bucket = new PipelineBucket(stack, 'storage', {

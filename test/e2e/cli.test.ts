@@ -73,7 +73,7 @@ describe('aep-pipeline command line', () => {
     try {
       const outside = cli(['run', '--audience-high', '1.5', '--runs-dir', runs]);
       expect(outside.status).not.toBe(0);
-      expect(outside.stderr).toMatch(/--audience-high <p>' argument '1\.5' is invalid\. must be a number from 0 to 1/);
+      expect(outside.stderr).toMatch(/--audience-high <p>' argument '1\.5' is invalid\. must be within \[0, 1\] \(a propensity is a probability\), got 1\.5/);
       const upsideDown = cli(['run', '--audience-low', '0.9', '--audience-high', '0.2', '--runs-dir', runs]);
       expect(upsideDown.status).not.toBe(0);
       expect(upsideDown.stderr).toMatch(/the audience's low end \(0\.9\) must not be above the audience's high end \(0\.2\)/);

@@ -59,8 +59,19 @@ describe('the pipeline end to end, from synthetic events to the audience', () =>
     expect(report).toContain(result.trained.version);
     expect(report).toContain(`<td>${result.audience.qualifiedProfiles?.toLocaleString('en-US')}</td>`);
     for (const stage of ['provision', 'featurize', 'export', 'train', 'score', 'ingestion-check', 'audience']) {
-      expect(fs.readFileSync(path.join(result.runDir, 'logs', `${stage}.log`), 'utf8')).toContain('--- invoke');
+      const log = fs.readFileSync(path.join(result.runDir, 'logs', `${stage}.log`), 'utf8');
+      expect(log).toContain('--- invoke');
+      // Every JSON line carries the Lambda context; each invocation here is a fresh process, a cold start.
+      const lines = log.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(lines.length).toBeGreaterThan(0);
+      for (const line of lines) expect(line).toMatchObject({ function_name: stage, cold_start: true, function_request_id: expect.any(String) });
     }
-    expect(result.timings.map((t) => t.stage)).toEqual(['platform', 'seed', 'explore', 'provision', 'featurize', 'export', 'train', 'score', 'ingestion-check', 'audience']);
+    expect(result.timings.map((t) => t.stage)).toEqual(['platform', 'seed', 'explore', 'synth', 'provision', 'featurize', 'export', 'train', 'score', 'ingestion-check', 'audience']);
+  });
+
+  it('runs the bundles the synthesized stack ships: the provisioner and one per stage', () => {
+    const bundles = fs.readdirSync(path.join(result.runDir, 'cdktf.out', 'bundles')).sort();
+    expect(bundles).toEqual(['AepProvisioning-Function', 'AudienceStage', 'Export', 'Featurize', 'IngestionCheck', 'Score', 'Train'].map((id) => `embedded-Pipeline-${id}`).sort());
+    for (const bundle of bundles) expect(fs.existsSync(path.join(result.runDir, 'cdktf.out', 'bundles', bundle, 'index.js'))).toBe(true);
   });
 });
