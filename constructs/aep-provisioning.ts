@@ -1,4 +1,3 @@
-import * as path from 'path';
 import { Construct } from 'constructs';
 import { Fn, type ITerraformDependable } from 'cdktf';
 import { LambdaInvocation } from '@cdktf/provider-aws/lib/lambda-invocation';
@@ -8,10 +7,8 @@ import { environmentFor } from '../lib/config/settings';
 import { DEFAULT_TERRAFORM_KEY } from '../lib/provisioning/terraform-event';
 import { PROVISIONER } from '../lib/stages/registry';
 import { connectionSettings, type ConnectionSettingsProps } from './connection-settings';
-import { PACKAGE_ROOT, PipelineFunction, type PipelineFunctionProps } from './pipeline-function';
+import { libraryHandler, PipelineFunction, type PipelineFunctionProps } from './pipeline-function';
 
-/** The Lambda handler that provisions AEP resources, shipped with this library. */
-export const PROVISIONER_ENTRY = path.join(PACKAGE_ROOT, PROVISIONER.entry);
 
 /** The connection settings every pipeline function gets, plus what the provisioner keeps in AEP. */
 export interface AepProvisioningProps extends ConnectionSettingsProps {
@@ -54,7 +51,7 @@ export interface AepProvisioningProps extends ConnectionSettingsProps {
    * Anything else for the provisioner function (memory, log retention, bundling, tags).
    * @default the PipelineFunction defaults, with a 300 s timeout
    */
-  readonly functionOptions?: Omit<PipelineFunctionProps, 'entry' | 'environment' | 'secretArns' | 'alarmTopicArn'>;
+  readonly functionOptions?: Omit<PipelineFunctionProps, 'entry' | 'prebuiltBundle' | 'environment' | 'secretArns' | 'alarmTopicArn'>;
 }
 
 export interface AepExportDestinationProps {
@@ -115,7 +112,7 @@ export class AepProvisioning extends Construct {
       memorySize: PROVISIONER.memorySize,
       description: `The AEP provisioner: ${PROVISIONER.description}`,
       ...props.functionOptions,
-      entry: PROVISIONER_ENTRY,
+      ...libraryHandler(PROVISIONER),
       environment,
       secretArns: [props.credentialsSecretArn],
       alarmTopicArn: props.alarmTopicArn,

@@ -14,7 +14,9 @@ import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric
 import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 import { DeadLetterQueue } from './dead-letter-queue';
 import { AlarmTopic } from './alarm-topic';
-import { bundleHandler, DEFAULT_EXTERNAL_MODULES, type BundleResult } from '../lib/bundling/bundle-handler';
+import { bundleHandler, DEFAULT_EXTERNAL_MODULES, prebuiltBundle, type BundleResult } from '../lib/bundling/bundle-handler';
+import * as fs from 'fs';
+import type { FunctionDefinition } from '../lib/stages/registry';
 import { isLiteral, nameFromPath, normalizePrefix } from './naming';
 
 /** What the function may do in one S3 bucket, folder by folder. */
@@ -84,8 +86,18 @@ export interface FunctionBundlingOptions {
 }
 
 export interface PipelineFunctionProps {
-  /** Handler file (TypeScript or JavaScript), absolute or relative to the project root. */
-  readonly entry: string;
+  /**
+   * Handler file (TypeScript or JavaScript), absolute or relative to the project root, bundled with
+   * esbuild at synth (esbuild must then be installed). Give this or `prebuiltBundle`.
+   * @default none
+   */
+  readonly entry?: string;
+  /**
+   * A folder holding a bundle built earlier (`index.js`, and `index.js.map` with source maps), deployed
+   * as it is: no esbuild at synth. The library's own handlers ship this way. Give this or `entry`.
+   * @default none
+   */
+  readonly prebuiltBundle?: string;
   /**
    * Name of the exported handler function.
    * @default 'handler'
@@ -176,6 +188,16 @@ export interface PipelineFunctionProps {
 
 /** The library's root folder, which the stage registry's handler entries are relative to. */
 export const PACKAGE_ROOT = path.join(__dirname, '..');
+
+/**
+ * The code of one of the library's own functions: the bundle built with the package when there is one
+ * (`<package>/dist/bundles/<handler>/`, so a consumer needs no esbuild), else its handler file, bundled
+ * at synth (a checkout of the library's sources).
+ */
+export function libraryHandler(definition: FunctionDefinition): Pick<PipelineFunctionProps, 'entry' | 'prebuiltBundle'> {
+  const shipped = path.join(PACKAGE_ROOT, 'bundles', path.basename(definition.entry).replace(/\.[cm]?[jt]s$/, ''));
+  return fs.existsSync(path.join(shipped, 'index.js')) ? { prebuiltBundle: shipped } : { entry: path.join(PACKAGE_ROOT, definition.entry) };
+}
 
 /** Retention values CloudWatch Logs accepts (0 keeps logs forever). */
 const LOG_RETENTION_DAYS = [
@@ -296,7 +318,10 @@ export class PipelineFunction extends Construct {
     // Bundle now, in the constructor: synth must see the code's hash to decide whether to redeploy.
     const bundling = props.bundling ?? {};
     const sourceMap = bundling.sourceMap ?? true;
-    this.bundle = bundleHandler(props.entry, {
+    if ((props.entry === undefined) === (props.prebuiltBundle === undefined)) {
+      throw new Error(`${what}: give either entry (bundled at synth) or prebuiltBundle (a folder holding index.js)`);
+    }
+    this.bundle = props.prebuiltBundle !== undefined ? prebuiltBundle(props.prebuiltBundle, props.handler) : bundleHandler(props.entry as string, {
       outDir:
         bundling.outDir ??
         path.join(

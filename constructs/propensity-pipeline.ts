@@ -4,7 +4,6 @@ import { AepAccessRole } from './aep-access-role';
 import { AepCredentialsSecret } from './aep-credentials-secret';
 import { AepProvisioning } from './aep-provisioning';
 import { AlarmTopic } from './alarm-topic';
-import * as path from 'path';
 import { Token } from 'cdktf';
 import { DEFAULT_NAME_PREFIX } from '../lib/config/schema';
 import { environmentFor, type SettingValues } from '../lib/config/settings';
@@ -12,7 +11,7 @@ import { validateSpec, type FeatureSpec } from '../lib/features/spec';
 import { STAGE_NAMES, STAGES, type BucketAccess, type BucketFolder, type StageDefinition, type StageName } from '../lib/stages/registry';
 import { connectionSettings } from './connection-settings';
 import { PipelineBucket, type PipelineBucketProps } from './pipeline-bucket';
-import { PipelineFunction, PACKAGE_ROOT, type PipelineFunctionProps } from './pipeline-function';
+import { libraryHandler, PipelineFunction, type PipelineFunctionProps } from './pipeline-function';
 import { PropensityAudience } from './propensity-audience';
 import { StageSchedule } from './stage-schedule';
 
@@ -77,7 +76,7 @@ export interface StageOptions {
    * Anything else for the stage's function (memory, timeout, log retention).
    * @default the PipelineFunction defaults, with the stage's timeout
    */
-  readonly functionOptions?: Omit<PipelineFunctionProps, 'entry' | 'environment' | 'secretArns' | 'alarmTopicArn' | 'bucketAccess'>;
+  readonly functionOptions?: Omit<PipelineFunctionProps, 'entry' | 'prebuiltBundle' | 'environment' | 'secretArns' | 'alarmTopicArn' | 'bucketAccess'>;
 }
 
 export interface PropensityPipelineFeatureProps {
@@ -357,7 +356,7 @@ export class PropensityPipeline extends Construct {
       memorySize: definition.memorySize,
       description: `The ${definition.name} stage of the propensity pipeline: ${definition.description}`,
       ...options?.functionOptions,
-      entry: path.join(PACKAGE_ROOT, definition.entry),
+      ...libraryHandler(definition),
       environment,
       secretArns: [this.credentials.secretArn],
       alarmTopicArn: this.alarmTopic.topicArn,

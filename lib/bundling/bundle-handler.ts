@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { createHash } from 'crypto';
-import { buildSync, type BuildFailure, type OutputFile } from 'esbuild';
+import type { BuildFailure, OutputFile } from 'esbuild';
 
 /**
  * Modules the Lambda Node.js runtime already provides, or that a bundle must never contain.
@@ -67,6 +67,43 @@ export interface BundleResult {
 /** Name of the bundled file; the Lambda handler setting is `index.<export>`. */
 const BUNDLE_FILE = 'index.js';
 
+/**
+ * esbuild, loaded only when a handler is bundled from source: the library's own handlers ship
+ * prebuilt, so a project that only composes its constructs needs no esbuild.
+ */
+function esbuild(): typeof import('esbuild') {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand; see above
+    return require('esbuild') as typeof import('esbuild');
+  } catch (error) {
+    throw new Error(`Bundling a handler from source needs esbuild (npm install --save-dev esbuild): ${(error as Error).message}`);
+  }
+}
+
+/** SHA-256 (hex) over the files of a bundle folder, in name order, and the sizes of the code and its map. */
+function hashFiles(files: ReadonlyArray<{ name: string; contents: Uint8Array }>): { sha256: string; bytes: number; sourceMapBytes: number } {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let sourceMapBytes = 0;
+  for (const file of [...files].sort((a, b) => a.name.localeCompare(b.name))) {
+    hash.update(file.name).update('\0').update(file.contents);
+    if (file.name === BUNDLE_FILE) bytes = file.contents.length;
+    else sourceMapBytes += file.contents.length;
+  }
+  return { sha256: hash.digest('hex'), bytes, sourceMapBytes };
+}
+
+/**
+ * A bundle built earlier (the library's handlers, built with the package): the folder is used as it
+ * is, hashed the way {@link bundleHandler} hashes what it writes.
+ */
+export function prebuiltBundle(outDir: string, handlerExport = 'handler'): BundleResult {
+  const dir = path.resolve(outDir);
+  if (!fs.existsSync(path.join(dir, BUNDLE_FILE))) throw new Error(`Prebuilt bundle ${dir} has no ${BUNDLE_FILE}`);
+  const files = fs.readdirSync(dir).map((name) => ({ name, contents: fs.readFileSync(path.join(dir, name)) }));
+  return { outDir: dir, ...hashFiles(files), handler: `index.${handlerExport}` };
+}
+
 /** The nearest folder at or above `start` that holds a package.json. */
 export function findProjectRoot(start: string = process.cwd()): string {
   let dir = path.resolve(start);
@@ -95,7 +132,7 @@ function describeFailure(entry: string, error: unknown): Error {
  * unminified ESM build in memory whose output is thrown away; it costs a few milliseconds.
  */
 function exportedNames(entryPath: string, projectRoot: string, target: string, external: string[]): string[] {
-  const result = buildSync({
+  const result = esbuild().buildSync({
     entryPoints: [entryPath],
     absWorkingDir: projectRoot,
     bundle: true,
@@ -145,7 +182,7 @@ export function bundleHandler(entry: string, options: BundleOptions): BundleResu
       const found = exportsFound.length > 0 ? exportsFound.join(', ') : 'nothing';
       throw new Error(`Handler entry ${entry} does not export "${handlerExport}" (it exports ${found})`);
     }
-    const result = buildSync({
+    const result = esbuild().buildSync({
       entryPoints: [entryPath],
       absWorkingDir: projectRoot,
       // A virtual output path inside the project: esbuild writes nothing (write: false) but makes the
@@ -176,15 +213,7 @@ export function bundleHandler(entry: string, options: BundleOptions): BundleResu
   }
   fs.rmSync(outDir, { recursive: true, force: true });
   fs.mkdirSync(outDir, { recursive: true });
-  const hash = createHash('sha256');
-  let bytes = 0;
-  let sourceMapBytes = 0;
-  for (const file of [...files].sort((a, b) => a.path.localeCompare(b.path))) {
-    const name = path.basename(file.path);
-    fs.writeFileSync(path.join(outDir, name), file.contents);
-    hash.update(name).update('\0').update(file.contents);
-    if (name === BUNDLE_FILE) bytes = file.contents.length;
-    else sourceMapBytes += file.contents.length;
-  }
-  return { outDir, bytes, sourceMapBytes, sha256: hash.digest('hex'), handler: `index.${handlerExport}` };
+  const written = files.map((file) => ({ name: path.basename(file.path), contents: file.contents }));
+  for (const file of written) fs.writeFileSync(path.join(outDir, file.name), file.contents);
+  return { outDir, ...hashFiles(written), handler: `index.${handlerExport}` };
 }

@@ -1,4 +1,3 @@
-import type { ExplorationResult } from '../explore/explore';
 import type { AudienceOutputs } from '../stages/audience';
 import type { ExportOutputs } from '../stages/export';
 import type { FeaturizeOutputs } from '../stages/featurize';
@@ -6,15 +5,26 @@ import type { IngestionCheckOutputs } from '../stages/ingestion-check';
 import type { DeprovisionResult, ProvisionResult } from '../provisioning/provision';
 import type { ScoreOutputs } from '../stages/score';
 import type { TrainOutputs } from '../stages/train';
-import type { SeedResult } from '../synthetic/seed';
 
-/** What a seed run (`npm start`, the CLI) records: the events dataset it filled and its batches. */
-export interface SeedOutputs extends Pick<SeedResult, 'datasetId' | 'tableName' | 'users' | 'events'> {
+/**
+ * What a seed run (`npm start`, the CLI) records: the events dataset it filled and its batches. Written
+ * out here, not derived from the synthetic-data module, which production code and the package leave out.
+ */
+export interface SeedOutputs {
+  datasetId: string;
+  tableName: string;
+  users: number;
+  events: number;
   batchIds: string[];
 }
 
 /** What an explore run records: the table it read and its headline figures. */
-export type ExploreOutputs = Pick<ExplorationResult, 'table' | 'rows' | 'users' | 'subscriberShare'>;
+export interface ExploreOutputs {
+  table: string;
+  rows: number;
+  users: number;
+  subscriberShare: number;
+}
 
 /**
  * The stages of the `runs/` ledger, each with what its runs record as `outputs`: the one place a stage

@@ -365,6 +365,26 @@ describe('PipelineFunction', () => {
   });
 });
 
+describe('PipelineFunction with a prebuilt bundle', () => {
+  it('deploys the folder as it is, hashed as bundleHandler hashes what it writes, with no bundling at synth', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'prebuilt-'));
+    const built = bundleHandler(HELLO, { outDir: dir });
+    const { stack } = newStack();
+    const fn = new PipelineFunction(stack, 'featurize', { prebuiltBundle: dir });
+    const json = synth(stack);
+    expect(fn.bundle).toMatchObject({ outDir: dir, sha256: built.sha256, bytes: built.bytes, handler: 'index.handler' });
+    expect(onlyResource(json, 'aws_lambda_function')).toMatchObject({ handler: 'index.handler', source_code_hash: fn.asset.assetHash });
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('takes either entry or prebuiltBundle, and names a folder without index.js', () => {
+    const { stack } = newStack();
+    expect(() => new PipelineFunction(stack, 'both', { entry: HELLO, prebuiltBundle: '/nowhere' })).toThrow(/give either entry .* or prebuiltBundle/);
+    expect(() => new PipelineFunction(stack, 'neither', {})).toThrow(/give either entry .* or prebuiltBundle/);
+    expect(() => new PipelineFunction(stack, 'empty', { prebuiltBundle: os.tmpdir() })).toThrow(/has no index\.js/);
+  });
+});
+
 describe('bundleHandler', () => {
   it('refuses to empty a folder holding the project or the handler', () => {
     expect(() => bundleHandler('test/constructs/fixtures/hello-handler.ts', { outDir: 'test/constructs' })).toThrow(
