@@ -39,19 +39,19 @@ export interface InvocationContext {
  * missing or invalid setting.
  */
 export function loadFunctionConfig(definition: FunctionDefinition, env: NodeJS.ProcessEnv = process.env): { config: PipelineConfig; warnings: string[] } {
-  const missing: ConfigIssue[] = definition.required
-    .filter((path) => !env[settingAt(path).variable])
-    .map((path) => ({ path, source: settingAt(path).variable, message: 'is required' }));
+  let loaded: { config: PipelineConfig; warnings: string[] } | undefined;
+  let invalid: ConfigIssue[] = [];
   try {
-    const loaded = loadConfig({ env, scopes: definition.settings });
-    if (missing.length > 0) throw new ConfigError(`The function of ${definition.entry} is missing settings`, missing);
-    return loaded;
+    loaded = loadConfig({ env, scopes: definition.settings });
   } catch (error) {
-    if (error instanceof ConfigError && missing.length > 0 && !error.issues.some((issue) => missing.some((m) => m.path === issue.path))) {
-      throw new ConfigError(`The function of ${definition.entry} is missing or has invalid settings`, [...error.issues, ...missing]);
-    }
-    throw error;
+    if (!(error instanceof ConfigError)) throw error;
+    invalid = error.issues;
   }
+  const missing = definition.required
+    .filter((path) => !env[settingAt(path).variable] && !invalid.some((issue) => issue.path === path))
+    .map((path) => ({ path, source: settingAt(path).variable, message: 'is required' }));
+  if (loaded && missing.length === 0) return loaded;
+  throw new ConfigError(`The function of ${definition.entry} cannot start`, [...invalid, ...missing]);
 }
 
 function logOver(logger: Logger): Log {
