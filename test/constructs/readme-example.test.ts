@@ -16,7 +16,7 @@ function exampleUnder(heading: string): string {
 it('the README example "Compose in your own stack" compiles against the library', () => {
   const file = path.join(root, 'readme-example.ts');
   const source = exampleUnder('Compose in your own stack');
-  const configFile = ts.readConfigFile(path.join(root, 'tsconfig.json'), ts.sys.readFile);
+  const configFile = ts.readConfigFile(path.join(root, 'tsconfig.json'), (file) => ts.sys.readFile(file));
   const { options } = ts.parseJsonConfigFileContent(configFile.config, ts.sys, root);
   const compilerOptions: ts.CompilerOptions = {
     ...options,
