@@ -155,7 +155,7 @@ async function main(): Promise<void> {
       stdio: ['ignore', 'pipe', 'inherit'],
       maxBuffer: 16 * 1024 * 1024,
     });
-    results.push(JSON.parse(output.trim().split('\n').pop() as string));
+    results.push(JSON.parse(output.trim().split('\n').pop() as string) as PipelineFigures);
   }
   const seconds = (ms: number | undefined) => (ms === undefined ? '-' : (ms / 1000).toFixed(1));
   const int = (n: number | undefined) => (n === undefined ? '-' : n.toLocaleString('en-US'));

@@ -114,7 +114,7 @@ async function child(users: number): Promise<TrainingFigures> {
         writeCsv(path.join(csvDir, 'test.csv'), test);
         for (const nJobs of [1, -1]) {
           const out = execFileSync(PYTHON, [FOREST_SCRIPT, path.join(csvDir, 'train.csv'), path.join(csvDir, 'test.csv'), String(nJobs), String(MODEL_DEFAULTS.seed), String(REPEATS)], { encoding: 'utf8' });
-          forests.push(JSON.parse(out.trim().split('\n').pop() as string));
+          forests.push(JSON.parse(out.trim().split('\n').pop() as string) as ForestFigures);
         }
       } finally {
         fs.rmSync(csvDir, { recursive: true, force: true });
@@ -163,7 +163,7 @@ export function trainingBenchmark(sizes: number[]): { results: TrainingFigures[]
       stdio: ['ignore', 'pipe', 'inherit'],
       maxBuffer: 16 * 1024 * 1024,
     });
-    results.push(JSON.parse(output.trim().split('\n').pop() as string));
+    results.push(JSON.parse(output.trim().split('\n').pop() as string) as TrainingFigures);
   }
   const s = (ms: number) => (ms / 1000).toFixed(2);
   const int = (n: number) => n.toLocaleString('en-US');

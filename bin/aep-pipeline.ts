@@ -62,6 +62,8 @@ const program = new Command()
   .name('aep-pipeline')
   .description('Adobe Experience Platform AI/ML feature pipeline: run it on the embedded platform, or against a real sandbox.')
   .option('--verbose', 'log every AEP call and step', false);
+/** The global --verbose flag (commander types options as `any` unless told). */
+const verbose = (): boolean => program.opts<{ verbose: boolean }>().verbose;
 
 syntheticDataOptions(program.command('run'), 20_000)
   .description('Run the pipeline end to end on the embedded platform (no cloud account needed)')
@@ -78,7 +80,7 @@ syntheticDataOptions(program.command('run'), 20_000)
       usersPerBatch: opts.batchUsers,
       seed: opts.seed,
       runsRoot: opts.runsDir,
-      log: consoleLog(program.opts().verbose),
+      log: consoleLog(verbose()),
       onProgress: (p) => progress.update(p),
       onStage: (stage) => {
         progress.stop();
@@ -110,7 +112,7 @@ configOptions(
     .option('--name-prefix <prefix>', 'prefix of the field group, schema and dataset names', 'CMLE')
     .option('--out <file>', 'also write the results as JSON to this file'),
 ).action(async (opts: { users: number; batchUsers: number; seed: number; namePrefix: string; config?: string; configIni?: string; out?: string }) => {
-  const log = consoleLog(program.opts().verbose);
+  const log = consoleLog(verbose());
   const config = configured(opts, log);
   const progress = seedProgressReporter(process.stdout);
   const result = await seedAndExplore(
@@ -131,7 +133,7 @@ configOptions(
     .option('--dataset <id>', 'events dataset id (else datasets.events / PIPELINE_EVENTS_DATASET_ID)')
     .option('--out <file>', 'also write the results as JSON to this file'),
 ).action(async (opts: { dataset?: string; config?: string; configIni?: string; out?: string }) => {
-  const log = consoleLog(program.opts().verbose);
+  const log = consoleLog(verbose());
   const config = configured(opts, log);
   const datasetId = opts.dataset ?? config.datasets.events;
   if (!datasetId) throw new InvalidArgumentError('Give --dataset or configure datasets.events (PIPELINE_EVENTS_DATASET_ID)');
@@ -154,7 +156,7 @@ program
   .action(async (stage: string, opts: { function?: string; runsDir: string }) => {
     const result = opts.function
       ? await invokeDeployedStage(stage, opts.function)
-      : await runEmbeddedStage(stage, path.join(opts.runsDir, `${stage}-${new Date().toISOString().replace(/[-:.]/g, '')}`), consoleLog(program.opts().verbose));
+      : await runEmbeddedStage(stage, path.join(opts.runsDir, `${stage}-${new Date().toISOString().replace(/[-:.]/g, '')}`), consoleLog(verbose()));
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   });
 
@@ -175,12 +177,12 @@ configOptions(
     }
     return;
   }
-  const ledger = configuredLedger(configured(opts, consoleLog(program.opts().verbose)));
+  const ledger = configuredLedger(configured(opts, consoleLog(verbose())));
   process.stdout.write(`${renderRuns(await recentRuns(ledger, opts))}\n`);
 });
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`\nError: ${error instanceof Error ? error.message : String(error)}\n`);
-  if (program.opts().verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  if (verbose() && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
   process.exitCode = 1;
 });

@@ -103,7 +103,7 @@ export class AepProvisioning extends Construct {
     super(scope, id);
     let environment: Record<string, string>;
     try {
-      environment = environmentFor(PROVISIONER.settings, connectionSettings(props), Token.isUnresolved);
+      environment = environmentFor(PROVISIONER.settings, connectionSettings(props), (value) => Token.isUnresolved(value));
     } catch (error) {
       throw new Error(`AepProvisioning ${this.node.path}: ${(error as Error).message}`);
     }

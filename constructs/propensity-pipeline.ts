@@ -347,7 +347,7 @@ export class PropensityPipeline extends Construct {
     const access = definition.bucket as BucketAccess;
     let environment: Record<string, string>;
     try {
-      environment = environmentFor(definition.settings, this.settings, Token.isUnresolved);
+      environment = environmentFor(definition.settings, this.settings, (value) => Token.isUnresolved(value));
     } catch (error) {
       throw new Error(`PropensityPipeline ${this.node.path}: ${(error as Error).message}`);
     }

@@ -1,4 +1,4 @@
-import type { AxiosInstance, AxiosRequestConfig, AxiosResponse } from 'axios';
+import type { AxiosHeaderValue, AxiosInstance, AxiosRequestConfig, AxiosResponse } from 'axios';
 import { isAxiosError } from 'axios';
 import type { Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
@@ -22,7 +22,7 @@ export interface SendOptions {
 }
 
 function header(response: AxiosResponse | undefined, name: string): string | undefined {
-  const value = response?.headers?.[name];
+  const value = response?.headers?.[name] as AxiosHeaderValue | undefined;
   return typeof value === 'string' ? value : Array.isArray(value) ? value[0] : undefined;
 }
 

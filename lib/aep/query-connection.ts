@@ -61,7 +61,7 @@ export class QueryServiceConnectionFactory {
   /** A QueryRunner port over one connection per call. */
   runner(): QueryRunner {
     return {
-      query: (sql, params) => this.withConnection(async (c) => (await c.query(sql, params as unknown[] | undefined)).rows),
+      query: <Row extends Record<string, unknown>>(sql: string, params?: readonly unknown[]) => this.withConnection(async (c) => (await c.query<Row>(sql, params as unknown[] | undefined)).rows),
     };
   }
 }

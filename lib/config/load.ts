@@ -56,7 +56,7 @@ function merge(base: Tree, layer: unknown): Tree {
     if (value === undefined) {
       continue;
     }
-    out[key] = isTree(value) && isTree(out[key]) ? merge(out[key] as Tree, value) : value;
+    out[key] = isTree(value) && isTree(out[key]) ? merge(out[key], value) : value;
   }
   return out;
 }

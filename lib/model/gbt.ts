@@ -91,7 +91,7 @@ export interface GbtModel {
 export function resolveGbtParams(options: Partial<GbtParams> = {}): GbtParams {
   const p: GbtParams = { ...DEFAULT_GBT_PARAMS };
   for (const [k, v] of Object.entries(options)) {
-    if (v !== undefined) (p as unknown as Record<string, number>)[k] = v as number;
+    if (v !== undefined) (p as unknown as Record<string, number>)[k] = v;
   }
   const intAtLeast = (name: keyof GbtParams, min: number, max = Infinity) => {
     const v = p[name];
@@ -490,7 +490,7 @@ export function predictRawRow(model: GbtModel, values: ArrayLike<number | null>)
           ? node.defaultLeft
             ? node.left
             : node.right
-          : (v as number) <= node.threshold
+          : v <= node.threshold
             ? node.left
             : node.right;
     }

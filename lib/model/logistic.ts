@@ -52,7 +52,7 @@ export interface LogisticModel {
 function resolveParams(options: Partial<LogisticParams>): LogisticParams {
   const p: LogisticParams = { ...DEFAULT_LOGISTIC_PARAMS };
   for (const [k, v] of Object.entries(options)) {
-    if (v !== undefined) (p as unknown as Record<string, number>)[k] = v as number;
+    if (v !== undefined) (p as unknown as Record<string, number>)[k] = v;
   }
   if (!(p.l2 >= 0)) throw new Error('logistic: l2 must be >= 0');
   if (!Number.isInteger(p.maxIterations) || p.maxIterations < 1) throw new Error('logistic: maxIterations must be >= 1');
@@ -251,7 +251,7 @@ export function predictLogisticRawRow(model: LogisticModel, values: ArrayLike<nu
   for (let f = 0; f < nF; f++) {
     const v = values[f];
     if (v === null || v !== v) s += model.missingWeights[f];
-    else s += (model.weights[f] * ((v as number) - model.means[f])) / model.stds[f];
+    else s += (model.weights[f] * (v - model.means[f])) / model.stds[f];
   }
   return s;
 }

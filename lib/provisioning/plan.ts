@@ -8,7 +8,7 @@ import { inputIssues, ProvisioningInputError } from './errors';
  */
 
 /** An IAM role ARN, in any AWS partition. */
-const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]{1,512}$/;
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 
 /** The S3 destination AEP exports the feature datasets to. Names and the role ARN only: no keys. */
 export const exportDestinationPlanSchema = z

@@ -70,7 +70,7 @@ interface FileInfo {
 
 function fileInfos(run: FlowRun): FileInfo[] {
   const manifest = (run.metrics?.fileSummary as { manifest?: { fileInfo?: FileInfo[] } } | undefined)?.manifest;
-  return Array.isArray(manifest?.fileInfo) ? manifest!.fileInfo : [];
+  return Array.isArray(manifest?.fileInfo) ? manifest.fileInfo : [];
 }
 
 /** Whether a file of a run's manifest (`<bucket>/<key>`, or the key) is the object `key`. */

@@ -197,7 +197,7 @@ function simulateLists(sampler: Sampler, startMs: number, endMs: number, weeks: 
       for (const depId of dependentIds) {
         const k = sampler.poisson(RATE[depId] * weeks);
         const meanHours = MEAN_DELAY_HOURS[depId];
-        const times: number[] = new Array(k);
+        const times = new Array<number>(k);
         for (let i = 0; i < k; i++) {
           times[i] = t + Math.floor(sampler.exponential(meanHours) * HOUR_MS);
         }
@@ -280,7 +280,7 @@ function buildUser(index: number, o: ResolvedOptions): SyntheticUser {
   const email = syntheticEmail(index);
   const ecid = ecidForEmail(email);
   const idPrefix = `synthetic-${o.seed}-${index}-`;
-  const events: XdmExperienceEvent[] = new Array(entries.length);
+  const events = new Array<XdmExperienceEvent>(entries.length);
   for (let j = 0; j < entries.length; j++) {
     const { id, timeMs } = entries[j];
     const event: XdmExperienceEvent = {

@@ -47,7 +47,7 @@ function deployedEnvironments(stack: TerraformStack, pipeline: PropensityPipelin
     );
   };
   return [
-    ...Object.entries(pipeline.stages).map(([name, stage]) => ({ name, definition: STAGES[name as StageName] as FunctionDefinition, env: environmentOf(stage.function) })),
+    ...Object.entries(pipeline.stages).map(([name, stage]) => ({ name, definition: STAGES[name as StageName], env: environmentOf(stage.function) })),
     { name: 'provision', definition: PROVISIONER, env: environmentOf(pipeline.provisioning.function) },
   ];
 }

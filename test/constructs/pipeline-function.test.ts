@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
+import { Construct } from 'constructs';
 import { PipelineFunction, type PipelineFunctionProps } from '../../constructs/pipeline-function';
 import { bundleHandler } from '../../lib/bundling/bundle-handler';
 import {
@@ -174,7 +175,7 @@ describe('PipelineFunction', () => {
 
     it('builds a handler that runs', async () => {
       const { fn } = build();
-      const loaded = require(path.join(fn.bundle.outDir, 'index.js')) as { handler: (e: unknown) => Promise<unknown> };
+      const loaded = (await import(path.join(fn.bundle.outDir, 'index.js'))) as { handler: (e: unknown) => Promise<unknown> };
       await expect(loaded.handler({ stage: 'featurize' })).resolves.toEqual({ stage: 'featurize' });
     });
 
@@ -331,8 +332,7 @@ describe('PipelineFunction', () => {
 
   it('derives a valid name of at most 64 characters from a deep construct path', () => {
     const { stack } = newStack();
-    const { Construct } = require('constructs') as typeof import('constructs');
-    let scope: InstanceType<typeof Construct> = stack;
+    let scope: Construct = stack;
     for (const id of ['AcmePropensityPipelineForSubscriptions', 'Stages', 'Featurize.Weekly']) scope = new Construct(scope, id);
     new PipelineFunction(scope, 'Function With Spaces', { entry: HELLO });
     const json = synth(stack);

@@ -82,7 +82,7 @@ describe('PropensityAudience', () => {
     [{ low: -0.1 }, /low must be within \[0, 1\].*got -0\.1/],
     [{ high: 1.01 }, /high must be within \[0, 1\].*got 1\.01/],
     [{ low: Number.NaN }, /low must be a finite number from 0 to 1, got NaN/],
-    [{ name: '  ' }, /name must be 1 to 256 characters, got "  "/],
+    [{ name: '  ' }, /name must be 1 to 256 characters, got " {2}"/],
     [{ tenantId: '_acme' }, /Invalid tenant id "_acme".*without the leading underscore/],
   ])('refuses %p at synth, naming the prop', (props, message) => {
     const { stack } = newStack();

@@ -35,9 +35,10 @@ describe('traffic of the whole pipeline between the client and the AEP stand-in'
     const runsRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'contract-'));
     // runLocalPipeline starts its own platform; record that one's traffic by hooking the stand-in class.
     const { AepStandIn } = await import('../../lib/embedded/aep/server');
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be called with .call(this) on the instance below.
     const originalStart = AepStandIn.prototype.start;
     const spy = jest.spyOn(AepStandIn.prototype, 'start').mockImplementation(async function (this: InstanceType<typeof AepStandIn>) {
-      this.onExchange((ex) => exchanges.push(ex as RecordedExchange));
+      this.onExchange((ex) => exchanges.push(ex));
       return originalStart.call(this);
     });
     try {
@@ -97,7 +98,7 @@ describe('score ingestion traffic between the client and the AEP stand-in', () =
 
   beforeAll(async () => {
     const platform = await startTestPlatform({ aep: { ingestionIntervalMs: 50 } });
-    platform.aep.onExchange((ex) => exchanges.push(ex as RecordedExchange));
+    platform.aep.onExchange((ex) => exchanges.push(ex));
     try {
       const aep = createAepServices(platform.config);
       const plan = { namePrefix: 'contract', scores: { retainDatasetOnDestroy: false }, ingestion: { bucket: platform.bucket.bucket, path: 'ingress' } };
@@ -168,7 +169,7 @@ describe('the stand-in rejects what AEP rejects, in documented shapes', () => {
   it('answers unknown ids and bad requests with statuses the files document', async () => {
     const platform = await startTestPlatform();
     const exchanges: RecordedExchange[] = [];
-    platform.aep.onExchange((ex) => exchanges.push(ex as RecordedExchange));
+    platform.aep.onExchange((ex) => exchanges.push(ex));
     try {
       const client = AepClient.fromConfig(platform.config);
       const calls = [

@@ -444,7 +444,6 @@ describe('self-check of the examples in Adobe descriptions', () => {
   it('finds the examples that contradict their own schemas', () => {
     const report = contract.checkSpecExamples();
     const byOp = new Set(report.mismatches.map((m) => `${m.operation} | ${m.where} | ${m.example}`));
-    // eslint-disable-next-line no-console
     console.log(
       `checkSpecExamples: ${report.mismatches.length} of ${report.checked} examples contradict their schema:\n` +
         report.mismatches.map((m) => `  ${m.operation} ${m.where} ${m.example}: ${m.errors[0]}${m.errors.length > 1 ? ` (+${m.errors.length - 1})` : ''}`).join('\n'),

@@ -158,7 +158,7 @@ export interface SpecSummary {
 // Small helpers
 // ---------------------------------------------------------------------------------------------
 
-type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = any;
 type JsonSchema = Record<string, unknown> | boolean;
 type Variant = 'request' | 'response';
 
@@ -1245,7 +1245,7 @@ function compileTemplate(tpl: string): { segments: TemplateSegment[]; templateCo
       literalLength += lit.length;
       re += lit.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '([^/]+?)';
       segNames.push(m[1]);
-      last = (m.index as number) + m[0].length;
+      last = m.index + m[0].length;
     }
     const tail = part.slice(last);
     literalLength += tail.length;

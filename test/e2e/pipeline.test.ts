@@ -36,7 +36,7 @@ describe('the pipeline end to end, from synthetic events to the audience', () =>
   });
 
   it('scores every exported profile once, with the production model, and AEP ingests every row', () => {
-    const rows = result.scored.files.flatMap((key) => parse(objectText(key), { columns: true }) as Array<{ userId: string; prediction: string }>);
+    const rows = result.scored.files.flatMap((key) => parse<{ userId: string; prediction: string }>(objectText(key), { columns: true }));
     expect(rows).toHaveLength(result.exported.scoring.rows);
     expect(new Set(rows.map((r) => r.userId)).size).toBe(rows.length);
     expect(result.scored.modelVersion).toBe(result.trained.version);
@@ -47,7 +47,7 @@ describe('the pipeline end to end, from synthetic events to the audience', () =>
   });
 
   it('evaluates the audience: the segment job qualifies exactly the scored profiles in the band', () => {
-    const predictions = result.scored.files.flatMap((key) => (parse(objectText(key), { columns: true }) as Array<{ prediction: string }>).map((r) => Number(r.prediction)));
+    const predictions = result.scored.files.flatMap((key) => parse<{ prediction: string }>(objectText(key), { columns: true }).map((r) => Number(r.prediction)));
     const inBand = predictions.filter((p) => p >= BAND.low && p <= BAND.high).length;
     expect(inBand).toBeGreaterThan(0);
     expect(result.audience.summary.band).toEqual({ ...BAND, count: inBand });

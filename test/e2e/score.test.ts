@@ -53,7 +53,7 @@ it('scores every exported profile of a real featurize and export with a model tr
   const outputs = outputsOf(run);
   expect(outputs).toMatchObject({ exportRunId: exported.runId, rows: files.scoring.rows });
   const csv = (await Promise.all(outputs.files.map((key) => platform.bucket.get(key)))).flatMap(
-    (body) => parse(body.toString('utf8'), { columns: true }) as Array<{ userId: string; prediction: string }>,
+    (body) => parse<{ userId: string; prediction: string }>(body.toString('utf8'), { columns: true }),
   );
   const profiles = await collect(parquetRows(platform.bucket, files.scoring.files));
   expect(profiles.length).toBeGreaterThan(400);

@@ -10,7 +10,7 @@ const dialects = [dataDistiller, postgres];
 const good: FeatureStatementOptions = { kind: 'training', eventsTable: 'events', tenantId: 'acme', outputTable: 'features', mode: 'create', snapshots: { from: 1, to: 2 } };
 
 function compileBoth(options: Partial<FeatureStatementOptions>, spec: FeatureSpec = WEEK2_FEATURES): Array<() => string> {
-  return dialects.map((d) => () => compileFeatureStatement(spec, d, { ...good, ...options } as FeatureStatementOptions));
+  return dialects.map((d) => () => compileFeatureStatement(spec, d, { ...good, ...options }));
 }
 
 describe('the compiler refuses unsafe input', () => {
@@ -63,9 +63,9 @@ describe('the compiler refuses unsafe input', () => {
   });
 
   it('validates the specification it is given before writing SQL', () => {
-    const bad = { seed: 'x', features: [...WEEK2_FEATURES.features, { kind: 'runningCount', name: "x'; DROP TABLE t; --", eventType: 'a.b' }] } as FeatureSpec;
+    const bad: FeatureSpec = { seed: 'x', features: [...WEEK2_FEATURES.features, { kind: 'runningCount', name: "x'; DROP TABLE t; --", eventType: 'a.b' }] };
     for (const compile of compileBoth({}, bad)) expect(compile).toThrow(FeatureSpecError);
-    const badType = { seed: 'x', features: [...WEEK2_FEATURES.features, { kind: 'runningCount', name: 'n', eventType: "a.b' OR '1'='1" }] } as FeatureSpec;
+    const badType: FeatureSpec = { seed: 'x', features: [...WEEK2_FEATURES.features, { kind: 'runningCount', name: 'n', eventType: "a.b' OR '1'='1" }] };
     for (const d of dialects) expect(() => compileFeatureQuery(badType, d, { kind: 'scoring', eventsTable: 'e', tenantId: 't' })).toThrow(FeatureSpecError);
   });
 });

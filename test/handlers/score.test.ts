@@ -23,6 +23,7 @@ function freshHandler(env: Record<string, string>): () => Promise<unknown> {
   process.env = { ...savedEnv, ...env, POWERTOOLS_LOG_LEVEL: 'SILENT' };
   let handler: (() => Promise<unknown>) | undefined;
   jest.isolateModules(() => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- isolateModules loads synchronously: a fresh module that reads this environment.
     handler = (require('../../lib/handlers/score') as typeof import('../../lib/handlers/score')).handler;
   });
   return handler as () => Promise<unknown>;

@@ -25,7 +25,7 @@ const REGISTRY = '/data/foundation/schemaregistry';
 beforeAll(async () => {
   platform = await startTestPlatform();
   aep = createAepServices(platform.config);
-  platform.aep.onExchange((ex) => exchanges.push(ex as RecordedExchange));
+  platform.aep.onExchange((ex) => exchanges.push(ex));
 });
 afterAll(async () => {
   await platform?.dispose();

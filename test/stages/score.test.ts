@@ -127,7 +127,7 @@ async function csvRows(keys: string[]): Promise<Array<{ userId: string; predicti
   for (const key of keys) {
     const text = (await platform.bucket.get(key)).toString('utf8');
     expect(text.startsWith('userId,prediction\n')).toBe(true);
-    rows.push(...(parse(text, { columns: true }) as Array<{ userId: string; prediction: string }>));
+    rows.push(...parse<{ userId: string; prediction: string }>(text, { columns: true }));
   }
   return rows;
 }

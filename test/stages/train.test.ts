@@ -82,7 +82,7 @@ async function putTrainingParquet(key: string, rows: ParquetRow[], drop: string[
     const record: Record<string, unknown> = {};
     for (const [column, field] of Object.entries(fields)) {
       const value = row[column];
-      record[column] = value === null ? null : field.type === 'INT64' ? BigInt(value as number) : field.type === 'TIMESTAMP_MILLIS' ? new Date(value as string) : value;
+      record[column] = value === null ? null : field.type === 'INT64' ? BigInt(value) : field.type === 'TIMESTAMP_MILLIS' ? new Date(value as string) : value;
     }
     await writer.appendRow(record);
   }

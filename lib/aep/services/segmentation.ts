@@ -19,7 +19,8 @@ export interface SegmentDefinition extends SegmentDefinitionRequest {
 
 export interface SegmentJob {
   id: string;
-  status: 'NEW' | 'QUEUED' | 'PROCESSING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLING' | 'CANCELLED' | string;
+  /** NEW, QUEUED, PROCESSING, SUCCEEDED, FAILED, CANCELLING, CANCELLED, or one AEP adds later. */
+  status: string;
   segments?: Array<{ segmentId: string }>;
   metrics?: { segmentedProfileCounter?: Record<string, number>; totalProfiles?: number; [key: string]: unknown };
   errors?: Array<{ code?: string; msg?: string; message?: string }>;

@@ -69,7 +69,7 @@ export class BatchIngestion {
       const headerRaw = raw.header ?? true;
       const headerOn = headerRaw === true || headerRaw === 'true';
       if (raw.nullMarker !== undefined && typeof raw.nullMarker !== 'string') throw ingestError(400, "'inputFormat.nullMarker' must be a string");
-      const nullMarker = (raw.nullMarker as string | undefined) ?? '';
+      const nullMarker = raw.nullMarker ?? '';
       return {
         format: { kind: 'csv', delimiter, quote, escape, header: headerOn, nullMarker },
         reported: { format: 'csv', delimiter, quote, escape, header: String(headerOn), nullMarker },

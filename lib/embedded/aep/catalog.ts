@@ -272,7 +272,7 @@ export class Catalog {
       if (!isPlainObject(tags) || !Object.values(tags).every((v) => Array.isArray(v) && v.every((s) => typeof s === 'string'))) {
         throw this.bad("'tags' must be an object of string arrays");
       }
-      delete (tags as Record<string, unknown>)[PQS_TABLE_TAG];
+      delete tags[PQS_TABLE_TAG];
     }
     if (fields.description !== undefined && typeof fields.description !== 'string') throw this.bad("'description' must be a string");
     return fields;

@@ -151,17 +151,17 @@ export class DataPrep {
     const mappings = (body.mappings as unknown[]).map((raw, i): MappingRecord => {
       const at = `mappings[${i}]`;
       if (!isPlainObject(raw)) bad(`'${at}' must be an object`);
-      const m = raw as Record<string, unknown>;
+      const m = raw;
       if (typeof m.sourceType !== 'string' || !SOURCE_TYPES.includes(m.sourceType)) {
         bad(`'${at}.sourceType' must be one of ${SOURCE_TYPES.join(', ')}, got '${String(m.sourceType)}'`);
       }
       if (m.sourceType === 'EXPRESSION') bad(`'${at}': EXPRESSION mappings (Data Prep functions) are not supported by the embedded platform`);
       if (typeof m.source !== 'string' || m.source === '') bad(`'${at}.source' is required`);
       if (typeof m.destination !== 'string' || m.destination === '') bad(`'${at}.destination' is required`);
-      const found = destinationField(schema!.properties, m.destination as string);
+      const found = destinationField(schema.properties, m.destination);
       if ('error' in found) bad(`Invalid mapping ${at}: destination ${found.error} ${ref.id}`);
       for (const k of ['name', 'description'] as const) if (m[k] !== undefined && typeof m[k] !== 'string') bad(`'${at}.${k}' must be a string`);
-      const out: MappingRecord = { id: randomHex(16), sourceType: m.sourceType as MappingSourceType, source: m.source as string, destination: m.destination as string };
+      const out: MappingRecord = { id: randomHex(16), sourceType: m.sourceType as MappingSourceType, source: m.source, destination: m.destination };
       if (typeof m.name === 'string') out.name = m.name;
       if (typeof m.description === 'string') out.description = m.description;
       return out;
@@ -172,9 +172,9 @@ export class DataPrep {
       destinations.add(m.destination);
     }
     return {
-      name: body.name as string | undefined,
+      name: body.name,
       outputSchema: { schemaRef: { id: ref.id, contentType } },
-      inputSchema: body.inputSchema as Record<string, unknown> | undefined,
+      inputSchema: body.inputSchema,
       mappings,
     };
   }

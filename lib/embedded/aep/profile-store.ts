@@ -27,7 +27,7 @@ export interface MergedProfiles {
   /** `<namespace>:<identity>` to the merged attributes. */
   profiles: Map<string, Record<string, unknown>>;
   /** The identity namespace of each profile key. */
-  namespaceOf(key: string): string;
+  namespaceOf: (key: string) => string;
   /** The datasets read. */
   datasetIds: string[];
 }

@@ -137,7 +137,7 @@ export class Segmentation {
     if (!isPlainObject(evaluationInfo)) throw this.bad("'evaluationInfo' must be an object such as { \"batch\": { \"enabled\": true } }");
     const payloadSchema = body.payloadSchema ?? current?.payloadSchema;
     if (payloadSchema !== undefined && typeof payloadSchema !== 'string') throw this.bad("'payloadSchema' must be a string");
-    return { name, description: description as string | undefined, expression, evaluationInfo: cloneJson(evaluationInfo), payloadSchema: payloadSchema as string | undefined };
+    return { name, description, expression, evaluationInfo: cloneJson(evaluationInfo), payloadSchema };
   }
 
   private checkExpression(value: unknown): Expression {

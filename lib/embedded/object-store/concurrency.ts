@@ -20,7 +20,7 @@ export class KeyedLock {
 
 /** Like Promise.all(items.map(fn)), but with at most `limit` calls in flight. */
 export async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
+  const out = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {
     while (next < items.length) {

@@ -25,5 +25,5 @@ export const malformedXml = () =>
 
 /** The `code` of a Node.js system error (ENOENT, ...), if it has one. */
 export function errCode(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
+  return typeof e === 'object' && e !== null && 'code' in e ? String(e.code) : undefined;
 }

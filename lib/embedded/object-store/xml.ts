@@ -3,6 +3,7 @@ import { S3Error } from './errors';
 export const S3_NS = 'http://s3.amazonaws.com/doc/2006-03-01/';
 
 function xmlEscape(value: string): string {
+  // eslint-disable-next-line no-control-regex -- the control characters are matched on purpose, to be written as character references.
   return value.replace(/[&<>"'\r\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, (c) => {
     switch (c) {
       case '&': return '&amp;';

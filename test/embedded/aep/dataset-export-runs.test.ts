@@ -124,7 +124,7 @@ describe('ad hoc dataset export refusals', () => {
 
   it('answers the refusals as documented (400 with a message)', async () => {
     // A request straight from axios: the client library above is not needed to see the status.
-    const token = (await aep.client.tokens.getToken()) as string;
+    const token = await aep.client.tokens.getToken();
     const res = await axios.post(
       `${platform.config.aep.platformEndpoint}/data/core/activation/disflowprovider/adhocrun`,
       { activationInfo: { destinations: [{ flowId, datasets: [{ id: datasetId }] }] } },

@@ -54,7 +54,7 @@ describe('Schema Registry stand-in', () => {
     const byId = await f.api.get(`${SR}/tenant/fieldgroups/${encodeURIComponent(String(fg.$id))}`, { headers: ONE });
     expectStatus(byId, 200);
     expect(byId.data.definitions.customFields.properties[`_${TENANT}`].properties.userid.type).toBe('string');
-    const byAlt = await f.api.get(`${SR}/tenant/fieldgroups/${fg['meta:altId']}`, { headers: ONE });
+    const byAlt = await f.api.get(`${SR}/tenant/fieldgroups/${String(fg['meta:altId'])}`, { headers: ONE });
     expect(byAlt.data.$id).toBe(fg.$id);
   });
 

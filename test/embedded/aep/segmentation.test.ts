@@ -25,7 +25,7 @@ const UPS = '/data/core/ups';
 beforeAll(async () => {
   platform = await startTestPlatform();
   aep = createAepServices(platform.config);
-  platform.aep.onExchange((ex) => exchanges.push(ex as RecordedExchange));
+  platform.aep.onExchange((ex) => exchanges.push(ex));
   scores = (await provision(aep, { namePrefix: 'segments', tf: { action: 'create', prev_input: null } }, { log: silentLog })) as ProvisionResult;
   tenant = scores.tenantId;
 });

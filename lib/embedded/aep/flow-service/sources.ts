@@ -53,7 +53,7 @@ export class Sources implements RecordChecks {
     if (!isPlainObject(data) || typeof data.format !== 'string') throw bad("'data.format' is required: delimited, json or parquet");
     if (data.format.toLowerCase() !== 'delimited') throw bad(`'data.format' '${data.format}': the embedded platform ingests delimited files only`);
     if (data.properties !== undefined && !isPlainObject(data.properties)) throw bad("'data.properties' must be an object");
-    const properties = (data.properties ?? {}) as Record<string, unknown>;
+    const properties = data.properties ?? {};
     if (properties.columnDelimiter !== undefined && (typeof properties.columnDelimiter !== 'string' || properties.columnDelimiter.length !== 1)) {
       throw bad("'data.properties.columnDelimiter' must be a single character");
     }
@@ -111,7 +111,7 @@ export class Sources implements RecordChecks {
     if (!Array.isArray(transformations)) throw bad("'transformations' must list the Mapping transformation: [{ name: 'Mapping', params: { mappingId, mappingVersion } }]");
     const mapping = transformations.find((t) => isPlainObject(t) && t.name === 'Mapping') as { params?: unknown } | undefined;
     const unknown = transformations.filter((t) => !isPlainObject(t) || t.name !== 'Mapping');
-    if (unknown.length > 0) throw bad(`'transformations' may hold only one named exactly 'Mapping'; got ${JSON.stringify(unknown.map((t) => (isPlainObject(t) ? t.name : t)))}`);
+    if (unknown.length > 0) throw bad(`'transformations' may hold only one named exactly 'Mapping'; got ${JSON.stringify(unknown.map((t: unknown) => (isPlainObject(t) ? t.name : t)))}`);
     if (!mapping || !isPlainObject(mapping.params) || typeof mapping.params.mappingId !== 'string') {
       throw bad("A transformation named 'Mapping' with params.mappingId (a Data Prep mapping set) is required");
     }

@@ -89,7 +89,7 @@ function fieldGroupProperties(store: RegistryStore, doc: Record<string, unknown>
   if (!Array.isArray(extendsList) || extendsList.length === 0 || !extendsList.every((s) => typeof s === 'string')) {
     throw bad("The field group must list the classes it extends in 'meta:intendedToExtend' (an array of class $ids)");
   }
-  for (const cls of extendsList as string[]) {
+  for (const cls of extendsList) {
     if (!findGlobalClass(cls)) throw bad(`Unknown class '${cls}' in 'meta:intendedToExtend'`);
   }
   if (doc.definitions === undefined && doc.allOf === undefined) {
@@ -97,7 +97,7 @@ function fieldGroupProperties(store: RegistryStore, doc: Record<string, unknown>
   }
   if (doc.definitions !== undefined && !isPlainObject(doc.definitions)) throw bad("'definitions' must be an object");
   if (doc.allOf !== undefined && !Array.isArray(doc.allOf)) throw bad("'allOf' must be an array");
-  const definitions = (doc.definitions ?? {}) as Record<string, unknown>;
+  const definitions = doc.definitions ?? {};
   let used: string[];
   const tree: FieldTree = {};
   if (Array.isArray(doc.allOf)) {
