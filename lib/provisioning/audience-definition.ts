@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AepServices, SegmentDefinition, SegmentDefinitionRequest } from '../aep';
 import { PROFILE_SEGMENT_SCHEMA, propensityBandPql, propensityBandSchema, type PropensityBand } from '../audience';
 import type { Log } from '../ports/logger';
