@@ -18,10 +18,12 @@
  * until it finds nothing to do or fails on what is missing; the provisioner is asked to delete a plan
  * that has no resources. Timed inside the child: `require` (load) and the handler's promise settling
  * (first invocation), from the runner's first line, so Node.js's own start (the same for every bundle)
- * is left out. Runs go round the functions in turn so a busy moment on the machine is shared; the
- * figure is the median. With `--baseline <folder>` (a checkout of another commit whose node_modules
- * resolve, e.g. `git archive <commit> | tar -x -C <folder>` and a link to node_modules), its functions are
- * bundled from there and take their turns among these, so both sets see the same machine.
+ * is left out; beside the wall clock, the CPU time the process spent on the same span. Runs go round
+ * the functions in turn so a busy moment on the machine is shared; the figure is the median.
+ *
+ * With `--baseline <folder>` (a checkout of another commit whose node_modules resolve, e.g.
+ * `git archive <commit> | tar -x -C <folder>` and a link to node_modules), its functions are bundled
+ * from there and take their turns among these, so both sets see the same machine.
  */
 import { fork } from 'child_process';
 import * as fs from 'fs';
@@ -44,9 +46,15 @@ export interface BundleFigures {
   invokeMs: number;
   /** Load plus first invocation, the median of their per-run sums. */
   coldStartMs: number;
+  /**
+   * CPU time (user and system, all of the process's threads) of the same span, median: on a shared
+   * machine it varies far less than the wall clock, since waiting for a core is not counted.
+   */
+  coldStartCpuMs: number;
+  loadCpuMs: number;
   /** How the first invocation ended, the same in every run: `ok` or the error's first line. */
   outcome: string;
-  runs: Array<{ loadMs: number; invokeMs: number }>;
+  runs: Array<{ loadMs: number; invokeMs: number; loadCpuMs: number; cpuMs: number }>;
 }
 
 export interface BundlesFigures {
@@ -74,12 +82,16 @@ const PROVISIONER_EVENT = { namePrefix: 'bench', scores: { retainDatasetOnDestro
 const RUNNER = `'use strict';
 const { performance } = require('perf_hooks');
 process.once('message', ({ bundle, event, context }) => {
+  const cpu = process.cpuUsage();
   const started = performance.now();
   const handler = require(bundle).handler;
   const loaded = performance.now();
+  const loadCpu = process.cpuUsage(cpu);
   const report = (outcome) => {
     const settled = performance.now();
-    process.send({ loadMs: loaded - started, invokeMs: settled - loaded, outcome }, () => process.exit(0));
+    const used = process.cpuUsage(cpu);
+    const ms = (usage) => (usage.user + usage.system) / 1000;
+    process.send({ loadMs: loaded - started, invokeMs: settled - loaded, loadCpuMs: ms(loadCpu), cpuMs: ms(used), outcome }, () => process.exit(0));
   };
   Promise.resolve()
     .then(() => handler(event, context))
@@ -115,12 +127,14 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-function coldStart(runner: string, bundleDir: string, env: Record<string, string>, event: unknown, name: string, logFile: string): Promise<{ loadMs: number; invokeMs: number; outcome: string }> {
+type Run = BundleFigures['runs'][number] & { outcome: string };
+
+function coldStart(runner: string, bundleDir: string, env: Record<string, string>, event: unknown, name: string, logFile: string): Promise<Run> {
   const log = fs.openSync(logFile, 'a');
   const child = fork(runner, [], { cwd: bundleDir, env, stdio: ['ignore', log, log, 'ipc'] });
   return new Promise((resolve, reject) => {
     let answered = false;
-    child.once('message', (message: { loadMs: number; invokeMs: number; outcome: string }) => {
+    child.once('message', (message: Run) => {
       answered = true;
       resolve(message);
     });
@@ -151,7 +165,7 @@ export async function bundlesBenchmark(options: { repeat: number; baselineRoot?:
     const runner = path.join(work, 'runner.js');
     fs.writeFileSync(runner, RUNNER);
     const platform = await startEmbeddedPlatform({ dataDir: path.join(work, 'platform') });
-    const runs = new Map<string, Array<{ loadMs: number; invokeMs: number; outcome: string }>>();
+    const runs = new Map<string, Run[]>();
     try {
       const envOf = (target: Target): Record<string, string> => {
         const settings = Object.entries(SETTING_VALUES).filter(([p]) => inScope(p, target.definition.settings));
@@ -194,8 +208,10 @@ export async function bundlesBenchmark(options: { repeat: number; baselineRoot?:
         loadMs: median(own.map((r) => r.loadMs)),
         invokeMs: median(own.map((r) => r.invokeMs)),
         coldStartMs: median(own.map((r) => r.loadMs + r.invokeMs)),
+        coldStartCpuMs: median(own.map((r) => r.cpuMs)),
+        loadCpuMs: median(own.map((r) => r.loadCpuMs)),
         outcome: outcomes.join(' | '),
-        runs: own.map(({ loadMs, invokeMs }) => ({ loadMs, invokeMs })),
+        runs: own.map(({ loadMs, invokeMs, loadCpuMs, cpuMs }) => ({ loadMs, invokeMs, loadCpuMs, cpuMs })),
       };
     };
     return {
@@ -210,25 +226,34 @@ export async function bundlesBenchmark(options: { repeat: number; baselineRoot?:
 }
 
 const kb = (bytes: number) => (bytes / 1024).toFixed(1);
-const ms = (value: number) => value.toFixed(0);
+// Results written before a figure existed lack it.
+const ms = (value: number | undefined) => (value === undefined ? '-' : value.toFixed(0));
 
 /** The figures as a Markdown table; with `before`, each function's size and cold start beside the earlier run's, and their ratios. */
 export function bundlesTable(figures: Pick<BundlesFigures, 'functions'>, before?: Pick<BundlesFigures, 'functions'>): string {
   if (!before) {
     return [
-      '| function | bundle (KB) | source map (KB) | load (ms) | first invocation (ms) | cold start (ms) | first invocation ended |',
-      '|---|---:|---:|---:|---:|---:|---|',
-      ...figures.functions.map((f) => `| ${f.name} | ${kb(f.bytes)} | ${kb(f.sourceMapBytes)} | ${ms(f.loadMs)} | ${ms(f.invokeMs)} | ${ms(f.coldStartMs)} | ${f.outcome} |`),
+      '| function | bundle (KB) | source map (KB) | load (ms) | first invocation (ms) | cold start (ms) | load, CPU (ms) | cold start, CPU (ms) | first invocation ended |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---|',
+      ...figures.functions.map(
+        (f) =>
+          `| ${f.name} | ${kb(f.bytes)} | ${kb(f.sourceMapBytes)} | ${ms(f.loadMs)} | ${ms(f.invokeMs)} | ${ms(f.coldStartMs)} | ` +
+          `${ms(f.loadCpuMs)} | ${ms(f.coldStartCpuMs)} | ${f.outcome} |`,
+      ),
     ].join('\n');
   }
   const earlier = new Map(before.functions.map((f) => [f.name, f]));
   return [
-    '| function | bundle before (KB) | bundle after (KB) | after / before | cold start before (ms) | cold start after (ms) | after / before |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '| function | bundle before (KB) | bundle after (KB) | after / before | cold start before (ms) | cold start after (ms) | after / before | cold start CPU before (ms) | cold start CPU after (ms) | after / before |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...figures.functions.map((f) => {
       const b = earlier.get(f.name);
-      if (!b) return `| ${f.name} | - | ${kb(f.bytes)} | - | - | ${ms(f.coldStartMs)} | - |`;
-      return `| ${f.name} | ${kb(b.bytes)} | ${kb(f.bytes)} | ${(f.bytes / b.bytes).toFixed(2)} | ${ms(b.coldStartMs)} | ${ms(f.coldStartMs)} | ${(f.coldStartMs / b.coldStartMs).toFixed(2)} |`;
+      if (!b) return `| ${f.name} | - | ${kb(f.bytes)} | - | - | ${ms(f.coldStartMs)} | - | - | ${ms(f.coldStartCpuMs)} | - |`;
+      const ratio = (after: number | undefined, before: number | undefined) => (after === undefined || before === undefined ? '-' : (after / before).toFixed(2));
+      return (
+        `| ${f.name} | ${kb(b.bytes)} | ${kb(f.bytes)} | ${ratio(f.bytes, b.bytes)} | ${ms(b.coldStartMs)} | ${ms(f.coldStartMs)} | ${ratio(f.coldStartMs, b.coldStartMs)} | ` +
+        `${ms(b.coldStartCpuMs)} | ${ms(f.coldStartCpuMs)} | ${ratio(f.coldStartCpuMs, b.coldStartCpuMs)} |`
+      );
     }),
   ].join('\n');
 }
