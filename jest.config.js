@@ -6,10 +6,10 @@ module.exports = {
   transform: {
     // Type checking is done once by `tsc --noEmit` in `npm test`; per-file transpilation keeps jest fast.
     '^.+\\.ts$': ['ts-jest', { diagnostics: false }],
-    '/node_modules/(uuid|hyparquet)/.+\\.js$': '<rootDir>/test/esm-to-cjs-transform.js',
+    '/node_modules/hyparquet(-writer)?/.+\\.js$': '<rootDir>/test/esm-to-cjs-transform.js',
   },
-  // node_modules stay untransformed, except the ES-module-only uuid and hyparquet (see test/esm-to-cjs-transform.js).
-  transformIgnorePatterns: ['/node_modules/(?!((thrift/node_modules/)?uuid|hyparquet)/)'],
+  // node_modules stay untransformed, except the ES-module-only hyparquet and hyparquet-writer (see test/esm-to-cjs-transform.js).
+  transformIgnorePatterns: ['/node_modules/(?!hyparquet(-writer)?/)'],
   testTimeout: 120000,
   maxWorkers: 2,
   setupFiles: ['<rootDir>/test/setup.ts'],

@@ -11,6 +11,10 @@
  *   npm run bench -- --only training --users 20000
  * - scoring, parquet in to CSV out, at 100,000 and 1,000,000 profiles (bench/scoring.ts):
  *   npm run bench -- --only scoring --profiles 100000,1000000 --repeat 3
+ * - each function's bundle, its size and its cold start (bench/bundles.ts):
+ *   npm run bench -- --only bundles --repeat 7
+ *   npm run bench -- --only bundles --compare before.json   # ratios against an earlier run's results
+ *   npm run bench -- --only bundles --baseline ../base      # against a checkout of another commit, interleaved
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -135,6 +139,23 @@ async function main(): Promise<void> {
     const profiles = (argValue('--profiles') ?? '100000,1000000').split(',').map(Number);
     scoring = await scoringBenchmark({ sizes: profiles, repeat: Number(argValue('--repeat') ?? 3) });
     process.stdout.write(`\nScoring, parquet in to CSV out:\n\n${scoringTable(scoring)}`);
+  }
+  if (only === 'bundles') {
+    const { bundlesBenchmark, bundlesTable } = await import('./bundles');
+    const bundles = await bundlesBenchmark({ repeat: Number(argValue('--repeat') ?? 7), baselineRoot: argValue('--baseline') });
+    process.stdout.write(`\nFunction bundles, size and cold start (median of ${bundles.repeat}):\n\n${bundlesTable(bundles)}\n`);
+    if (bundles.baseline) {
+      process.stdout.write(`\nThe baseline (${bundles.baseline.root}), measured in the same rounds:\n\n${bundlesTable(bundles.baseline)}\n`);
+      process.stdout.write(`\nBaseline against this tree:\n\n${bundlesTable(bundles, bundles.baseline)}\n`);
+    }
+    const compare = argValue('--compare');
+    if (compare) {
+      const before = (JSON.parse(fs.readFileSync(compare, 'utf8')) as { bundles?: typeof bundles }).bundles;
+      if (!before) throw new Error(`${compare} holds no bundles results`);
+      process.stdout.write(`\nAgainst ${path.basename(compare)}:\n\n${bundlesTable(bundles, before)}\n`);
+    }
+    writeResults({ machine, bundles });
+    return;
   }
   if (only === 'training') {
     const training = trainingBenchmark((argValue('--users') ?? '20000,100000').split(',').map(Number));

@@ -1,6 +1,6 @@
 /**
- * Jest loads modules as CommonJS. A few dependencies ship ES modules only (hyparquet, and uuid 13 used by
- * parquetjs's thrift); esbuild turns those into CommonJS for the tests. Node itself loads them natively.
+ * Jest loads modules as CommonJS. Two dependencies ship ES modules only (hyparquet and hyparquet-writer);
+ * esbuild turns those into CommonJS for the tests. Node itself loads them natively.
  */
 const { transformSync } = require('esbuild');
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AepCredentialsConfig } from '../config/schema';
 import { ConfigError } from '../config/errors';
 

@@ -1,4 +1,7 @@
-import { Client, type ClientConfig } from 'pg';
+import type { ClientConfig } from 'pg';
+// The client alone, not pg's index: that also loads its pool and its native (libpq) binding, neither of
+// which is used here, and a function's bundle would carry them.
+import Client from 'pg/lib/client';
 import type { AepConfig } from '../config/schema';
 import type { QueryRunner } from '../ports/query-runner';
 import type { AepClient } from './client';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The propensity band of an audience (notebook week 5): the profiles whose `_<tenant>.propensity` lies

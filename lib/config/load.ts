@@ -1,5 +1,5 @@
 import * as fs from 'fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { configFromNotebookIni, parseConfigIni } from './config-ini';
 import { ConfigError, type ConfigIssue } from './errors';
 import { pipelineConfigSchema, type PipelineConfig, type PipelineConfigInput } from './schema';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { bandOrderIssue, propensityFromText } from '../audience/band';
 
 /** AEP's production endpoints and the IMS scopes the server-to-server credential asks for. */

@@ -1,4 +1,4 @@
-import type { AepServices } from '../aep';
+import type { AepRestServices } from '../aep';
 import { FLOW_SPECS } from '../aep/services/flow-service';
 
 /**
@@ -58,7 +58,7 @@ const spec = (id: string) => ({ id, version: '1.0' });
  * An existing connection of the same name is adopted as it is: changed settings are not applied to it.
  */
 export async function ensureExportDestination(
-  aep: AepServices,
+  aep: AepRestServices,
   options: ExportDestinationOptions,
   onEnsured?: (piece: ExportDestinationPiece, id: string, created: boolean) => void,
 ): Promise<ExportDestination> {
@@ -109,7 +109,7 @@ export interface ExportDestinationRemoval {
  * already gone counts as deleted, so this can be run again. A dataflow still using the target
  * connection is not deleted here (AEP may then refuse).
  */
-export async function removeExportDestination(aep: AepServices, namePrefix: string): Promise<ExportDestinationRemoval> {
+export async function removeExportDestination(aep: AepRestServices, namePrefix: string): Promise<ExportDestinationRemoval> {
   const names = exportDestinationNames(namePrefix);
   const result: ExportDestinationRemoval = { deleted: {}, absent: [] };
   // The export stage's flow and source connection use the target connection; they go first.
@@ -140,7 +140,7 @@ export interface ExportDataflow {
  * keys), target connection (bucket, folder, parquet with gzip), source connection (the datasets) and
  * the flow. The datasets must exist first, so the export stage ensures it at its first run.
  */
-export async function ensureExportDataflow(aep: AepServices, options: ExportDataflowOptions): Promise<ExportDataflow> {
+export async function ensureExportDataflow(aep: AepRestServices, options: ExportDataflowOptions): Promise<ExportDataflow> {
   const destination = await ensureExportDestination(aep, options);
   const created: string[] = [...destination.created];
   const note = <T extends { created: boolean }>(kind: string, result: T): T => {

@@ -1,4 +1,4 @@
-import type { AepServices } from '../aep';
+import type { AepRestServices } from '../aep';
 import type { MappingOperation, MappingSet } from '../aep/services/data-prep';
 import { FLOW_SPECS, type FlowServiceResource } from '../aep/services/flow-service';
 import { SCHEMA_REF_CONTENT_TYPE } from '../xdm/schema';
@@ -95,7 +95,7 @@ function sameMappings(set: MappingSet, schemaId: string, wanted: MappingOperatio
  * elsewhere is refused with IngestionDataflowConflict rather than adopted.
  */
 export async function ensureIngestionDataflow(
-  aep: AepServices,
+  aep: AepRestServices,
   options: IngestionDataflowOptions,
   onEnsured?: (piece: IngestionPiece, id: string, created: boolean) => void,
 ): Promise<IngestionDataflow> {
@@ -195,7 +195,7 @@ export interface IngestionDataflowRemoval {
  * already gone counts as deleted, so this can run again. The mapping set stays: data-prep.yaml
  * documents no way to delete one.
  */
-export async function removeIngestionDataflow(aep: AepServices, namePrefix: string): Promise<IngestionDataflowRemoval> {
+export async function removeIngestionDataflow(aep: AepRestServices, namePrefix: string): Promise<IngestionDataflowRemoval> {
   const names = ingestionDataflowNames(namePrefix);
   const result: IngestionDataflowRemoval = { deleted: {}, absent: [], kept: {} };
   const pieces: Array<[IngestionPiece, 'flows' | 'sourceConnections' | 'targetConnections' | 'connections']> = [

@@ -19,7 +19,7 @@
  * label (training set only), then the other features in spec order. See `trainingColumns` /
  * `scoringColumns`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const FEATURE_KINDS = ['label', 'runningCount', 'minutesSinceLast'] as const;
 export type FeatureKind = (typeof FEATURE_KINDS)[number];

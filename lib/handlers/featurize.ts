@@ -1,6 +1,7 @@
 import { featurize } from '../stages/featurize';
 import { configuredFeatureSpec } from './feature-spec';
 import { stageHandler } from './function-handler';
+import { queryServicePorts } from './query-service';
 
 /** Scheduled featurize stage: submits the feature queries for new event snapshots. */
 export const handler = stageHandler('featurize', ({ config, aep, query, dialect, ledger, log }) =>
@@ -9,4 +10,5 @@ export const handler = stageHandler('featurize', ({ config, aep, query, dialect,
     // Required by the registry: present once the cold start has passed.
     { eventsDatasetId: config.datasets.events as string, namePrefix: config.namePrefix, spec: configuredFeatureSpec(config), tenantId: config.aep.tenantId },
   ),
+  queryServicePorts,
 );

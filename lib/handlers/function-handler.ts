@@ -1,5 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { createAepServices, type AepServices } from '../aep';
+import { createAepRestServices, type AepRestServices } from '../aep/rest-services';
 import { createS3Client, S3ObjectStore } from '../aws/s3-object-store';
 import { ConfigError, type ConfigIssue } from '../config/errors';
 import { loadConfig } from '../config/load';
@@ -8,21 +8,24 @@ import type { PipelineConfig } from '../config/schema';
 import { RunLedger } from '../ledger/run-ledger';
 import { systemClock, type Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
-import type { QueryRunner } from '../ports/query-runner';
-import { dialectFor, type SqlDialect } from '../sql/dialect';
 import { PROVISIONER, STAGES, type FunctionDefinition, type StageName } from '../stages/registry';
 
-/** What every handler builds from its environment: configuration and the ports over it. */
+/**
+ * What every handler builds from its environment: configuration and the ports over it. Ports only some
+ * functions need (Query Service's wire protocol) come from the handler's own `ports`, so the others'
+ * bundles leave them out.
+ */
 export interface FunctionContext {
   config: PipelineConfig;
-  aep: AepServices;
+  aep: AepRestServices;
   store: S3ObjectStore;
   ledger: RunLedger;
-  query: QueryRunner;
-  dialect: SqlDialect;
   clock: Clock;
   log: Log;
 }
+
+/** More ports for one function, built once at cold start from the common context. */
+export type ExtraPorts<X extends object> = (context: FunctionContext) => X;
 
 /** The part of Lambda's invocation context the logs carry. */
 export interface InvocationContext {
@@ -63,19 +66,18 @@ function logOver(logger: Logger): Log {
   };
 }
 
-function buildContext(config: PipelineConfig, log: Log): FunctionContext {
-  const aep = createAepServices(config, { log });
+function buildContext<X extends object>(config: PipelineConfig, log: Log, ports: ExtraPorts<X> | undefined): FunctionContext & X {
+  const aep = createAepRestServices(config, { log });
   const store = new S3ObjectStore(createS3Client(config.storage), config.storage.bucket);
-  return {
+  const context: FunctionContext = {
     config,
     aep,
     store,
     ledger: new RunLedger(store, config.storage.prefixes.runs, systemClock),
-    query: aep.queryConnections.runner(),
-    dialect: dialectFor(config.aep.queryService.dialect),
     clock: systemClock,
     log,
   };
+  return { ...context, ...(ports ? ports(context) : ({} as X)) };
 }
 
 /**
@@ -85,10 +87,16 @@ function buildContext(config: PipelineConfig, log: Log): FunctionContext {
  * id, cold start, function name). A scheduled stage refuses an event meant for another stage, so a
  * schedule pointed at the wrong function fails loudly instead of running the wrong work.
  */
-function wrap<E, R>(serviceName: string, definition: FunctionDefinition, stage: StageName | undefined, run: (context: FunctionContext, event: E | undefined) => Promise<R>) {
+function wrap<E, R, X extends object>(
+  serviceName: string,
+  definition: FunctionDefinition,
+  stage: StageName | undefined,
+  run: (context: FunctionContext & X, event: E | undefined) => Promise<R>,
+  ports?: ExtraPorts<X>,
+) {
   const logger = new Logger({ serviceName });
   const log = logOver(logger);
-  let context: FunctionContext | undefined;
+  let context: (FunctionContext & X) | undefined;
   return async (event?: E, invocation?: InvocationContext): Promise<R> => {
     if (invocation) logger.addContext(invocation as Parameters<Logger['addContext']>[0]);
     try {
@@ -101,7 +109,7 @@ function wrap<E, R>(serviceName: string, definition: FunctionDefinition, stage: 
       if (!context) {
         const { config, warnings } = loadFunctionConfig(definition);
         warnings.forEach((w) => log.warn(w));
-        context = buildContext(config, log);
+        context = buildContext(config, log, ports);
       }
       return await run(context, event);
     } catch (error) {
@@ -111,12 +119,15 @@ function wrap<E, R>(serviceName: string, definition: FunctionDefinition, stage: 
   };
 }
 
-/** The handler of a scheduled stage, invoked by its schedule with `{"stage": "<name>"}`. */
-export function stageHandler<R>(stage: StageName, run: (context: FunctionContext) => Promise<R>) {
-  return wrap<{ stage?: string } | undefined, R>(`aep-${stage}`, STAGES[stage], stage, (context) => run(context));
+/**
+ * The handler of a scheduled stage, invoked by its schedule with `{"stage": "<name>"}`; `ports` adds
+ * what only this stage needs to its context.
+ */
+export function stageHandler<R, X extends object = Record<never, never>>(stage: StageName, run: (context: FunctionContext & X) => Promise<R>, ports?: ExtraPorts<X>) {
+  return wrap<{ stage?: string } | undefined, R, X>(`aep-${stage}`, STAGES[stage], stage, (context) => run(context), ports);
 }
 
 /** The handler of the AEP provisioner, invoked by Terraform with the resource's input. */
 export function provisionerHandler<R>(run: (context: FunctionContext, event: unknown) => Promise<R>) {
-  return wrap<unknown, R>('aep-provisioner', PROVISIONER, undefined, run);
+  return wrap<unknown, R, Record<never, never>>('aep-provisioner', PROVISIONER, undefined, run);
 }

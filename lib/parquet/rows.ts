@@ -27,7 +27,7 @@ export interface ParquetObject {
 
 // hyparquet decodes snappy itself; gzip and brotli go through Node's zlib, which is native code. Its
 // Buffers are Uint8Arrays, and hyparquet reads them by their offset, so they are used as they are.
-const COMPRESSORS = {
+export const PARQUET_COMPRESSORS = {
   GZIP: (input: Uint8Array) => gunzipSync(input),
   BROTLI: (input: Uint8Array) => brotliDecompressSync(input),
 };
@@ -124,7 +124,7 @@ async function readColumn<T>(
       columns: [column],
       rowStart,
       rowEnd: rowStart + rows,
-      compressors: COMPRESSORS,
+      compressors: PARQUET_COMPRESSORS,
       onChunk: (chunk) => chunks.push(chunk),
     });
   } catch (error) {

@@ -1,5 +1,5 @@
-import { z } from 'zod';
-import type { AepServices, SegmentDefinition, SegmentDefinitionRequest } from '../aep';
+import * as z from 'zod';
+import type { AepRestServices, SegmentDefinition, SegmentDefinitionRequest } from '../aep';
 import { PROFILE_SEGMENT_SCHEMA, propensityBandPql, propensityBandSchema, type PropensityBand } from '../audience';
 import type { Log } from '../ports/logger';
 import { messageOf, ProvisionError, runStep } from './errors';
@@ -111,7 +111,7 @@ function step<T>(name: string, work: () => Promise<T>): Promise<T> {
 }
 
 /** Finds the definition by name or creates it, then brings its rule and description to the input's. */
-async function ensureAudience(aep: AepServices, input: AudienceDefinitionInput, tenantId: string, log: Log): Promise<AudienceDefinitionResult> {
+async function ensureAudience(aep: AepRestServices, input: AudienceDefinitionInput, tenantId: string, log: Log): Promise<AudienceDefinitionResult> {
   const wanted = audienceDefinitionRequest(input, tenantId);
   const { resource, created } = await step(`ensure segment definition "${input.name}"`, () => aep.segmentation.ensureDefinition(wanted));
   if (created) {
@@ -126,7 +126,7 @@ async function ensureAudience(aep: AepServices, input: AudienceDefinitionInput, 
   return { definitionId: resource.id, tenantId };
 }
 
-async function removeAudience(aep: AepServices, name: string, log: Log): Promise<AudienceDefinitionDeletion> {
+async function removeAudience(aep: AepRestServices, name: string, log: Log): Promise<AudienceDefinitionDeletion> {
   const existing = await step(`find segment definition "${name}"`, () => aep.segmentation.findDefinition(name));
   if (!existing) {
     log.info('AEP segment definition was already gone', { name });
@@ -147,7 +147,7 @@ async function removeAudience(aep: AepServices, name: string, log: Log): Promise
  * The event is validated before any AEP call.
  */
 export async function provisionAudienceDefinition(
-  aep: AepServices,
+  aep: AepRestServices,
   event: unknown,
   deps: AudienceDefinitionDeps,
 ): Promise<AudienceDefinitionResult | AudienceDefinitionDeletion> {

@@ -1,4 +1,4 @@
-import type { AepServices } from '../aep';
+import type { AepRestServices } from '../aep';
 import type { Log } from '../ports/logger';
 import { ensureExportDestination, exportDestinationNames, removeExportDestination, type ExportDestinationPiece } from '../dataflows/export-dataflow';
 import type { ExportDestinationPlan } from './plan';
@@ -28,7 +28,7 @@ export interface ExportDestinationResources {
  * adopted as they are: changed export settings (role, bucket, folder, format) are not applied to them.
  */
 export async function provisionExportDestination(
-  aep: AepServices,
+  aep: AepRestServices,
   namePrefix: string,
   plan: ExportDestinationPlan,
   run: ProvisioningRun,
@@ -43,7 +43,7 @@ export async function provisionExportDestination(
 }
 
 /** Deletes the export's flow and connections by name, recording the connections in `removal`; re-runnable. */
-export async function deprovisionExportDestination(aep: AepServices, namePrefix: string, removal: ResourceRemoval, log: Log): Promise<void> {
+export async function deprovisionExportDestination(aep: AepRestServices, namePrefix: string, removal: ResourceRemoval, log: Log): Promise<void> {
   const names = exportDestinationNames(namePrefix);
   const done = await runRemovalStep(`delete export connections "${names.targetConnection}" and "${names.baseConnection}"`, () =>
     removeExportDestination(aep, namePrefix),

@@ -1,4 +1,4 @@
-import type { AepServices } from '../aep';
+import type { AepRestServices } from '../aep';
 import type { Log } from '../ports/logger';
 import { ensureIngestionDataflow, ingestionDataflowNames, removeIngestionDataflow, type IngestionPiece } from '../dataflows/ingestion-dataflow';
 import type { IngestionSourcePlan } from './plan';
@@ -46,7 +46,7 @@ export function sameIngestion(a: IngestionSourcePlan | undefined, b: IngestionSo
  * adopts it by name.
  */
 export async function provisionIngestion(
-  aep: AepServices,
+  aep: AepRestServices,
   namePrefix: string,
   plan: IngestionSourcePlan,
   scores: Pick<ScoresResources, 'schemaId' | 'scoresDatasetId'>,
@@ -79,7 +79,7 @@ export async function provisionIngestion(
  * Deletes the ingestion flow and its connections by name, recording them in `removal`; the mapping set
  * is recorded as retained (Data Prep cannot delete it). Re-runnable.
  */
-export async function deprovisionIngestion(aep: AepServices, namePrefix: string, removal: ResourceRemoval, log: Log): Promise<void> {
+export async function deprovisionIngestion(aep: AepRestServices, namePrefix: string, removal: ResourceRemoval, log: Log): Promise<void> {
   const names = ingestionDataflowNames(namePrefix);
   const done = await runRemovalStep(`delete ingestion dataflow "${names.flow}" and its connections`, () => removeIngestionDataflow(aep, namePrefix));
   const pieces = (['flow', 'sourceConnection', 'targetConnection', 'baseConnection', 'mappingSet'] as const).map((piece) => ({

@@ -1,4 +1,4 @@
-import type { AepServices } from '../aep';
+import type { AepRestServices } from '../aep';
 import type { Log } from '../ports/logger';
 import { messageOf, ProvisionError, runStep } from './errors';
 import { deprovisionExportDestination, provisionExportDestination, type ExportDestinationResources } from './export-destination';
@@ -70,7 +70,7 @@ export function parseProvisionEvent(event: unknown, terraformKey: string = DEFAU
  *   descriptor, schema and field group; what is already gone counts as deleted.
  * The event is validated before any AEP call.
  */
-export async function provision(aep: AepServices, event: unknown, deps: ProvisionDeps): Promise<ProvisionResult | DeprovisionResult> {
+export async function provision(aep: AepRestServices, event: unknown, deps: ProvisionDeps): Promise<ProvisionResult | DeprovisionResult> {
   const { action, input: plan, previous } = parseProvisionEvent(event, deps.terraformKey ?? DEFAULT_TERRAFORM_KEY);
   const log = deps.log;
   const names = resourceNames(plan);
@@ -125,7 +125,7 @@ function flowPrefixes(plan: ProvisioningPlan): { export?: string; ingestion?: st
 
 /** Ensures every resource of the plan, step by step; a failed step rolls back what this invocation created. */
 async function ensureResources(
-  aep: AepServices,
+  aep: AepRestServices,
   tenantId: string,
   names: ResourceNames,
   plan: Pick<ProvisioningPlan, 'namePrefix' | 'export' | 'ingestion'>,
@@ -151,7 +151,7 @@ async function ensureResources(
  * connections first (when their prefixes are given), then the scores chain, unless retained.
  */
 async function removeResources(
-  aep: AepServices,
+  aep: AepRestServices,
   tenantId: string,
   names: ResourceNames,
   retainDataset: boolean,

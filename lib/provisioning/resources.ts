@@ -1,4 +1,4 @@
-import type { AepServices } from '../aep';
+import type { AepRestServices } from '../aep';
 import type { Log } from '../ports/logger';
 import { messageOf, ProvisionError } from './errors';
 
@@ -48,7 +48,7 @@ export function label(ref: ResourceRef): string {
 }
 
 /** Deletes a resource by id; false when it was already gone. */
-export function deleterFor(aep: AepServices, kind: ResourceKind): (id: string) => Promise<boolean> {
+export function deleterFor(aep: AepRestServices, kind: ResourceKind): (id: string) => Promise<boolean> {
   switch (kind) {
     case 'scoresDataset':
       return (id) => aep.catalog.deleteDataset(id);

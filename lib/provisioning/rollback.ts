@@ -1,4 +1,4 @@
-import type { AepServices } from '../aep';
+import type { AepRestServices } from '../aep';
 import type { Log } from '../ports/logger';
 import { messageOf, ProvisionError } from './errors';
 import { deleterFor, label, LABELS, type ResourceRef } from './resources';
@@ -16,7 +16,7 @@ export class ProvisioningRun {
   readonly kept: ResourceRef[] = [];
 
   constructor(
-    private readonly aep: AepServices,
+    private readonly aep: AepRestServices,
     readonly tenantId: string,
     readonly log: Log,
   ) {}

@@ -1,4 +1,4 @@
-import type { AepServices } from '../aep';
+import type { AepRestServices } from '../aep';
 import { PQS_TABLE_TAG, type Dataset } from '../aep/services/catalog';
 import type { Descriptor } from '../aep/services/schema-registry';
 import type { Log } from '../ports/logger';
@@ -33,7 +33,7 @@ export interface ScoresResources {
 class ResourceConflict extends Error {}
 
 /** Finds each resource of the chain by name or creates it, noting each in `run`; throws on a name clash. */
-export async function provisionScores(aep: AepServices, names: ResourceNames, run: ProvisioningRun): Promise<ScoresResources> {
+export async function provisionScores(aep: AepRestServices, names: ResourceNames, run: ProvisioningRun): Promise<ScoresResources> {
   const registry = aep.schemaRegistry;
   const { tenantId, log } = run;
 
@@ -97,7 +97,7 @@ export async function provisionScores(aep: AepServices, names: ResourceNames, ru
   return { fieldGroupId, schemaId, descriptorId, scoresDatasetId, scoresTable };
 }
 
-async function checkSchema(aep: AepServices, schemaId: string, title: string, fieldGroupId: string): Promise<void> {
+async function checkSchema(aep: AepRestServices, schemaId: string, title: string, fieldGroupId: string): Promise<void> {
   const schema = await aep.schemaRegistry.getSchema(schemaId);
   const refs = (schema.allOf ?? []).map((item) => item.$ref);
   const xdmClass = schema['meta:class'] ?? refs.find((ref) => ref === PROFILE_CLASS);
@@ -129,7 +129,7 @@ function isProfileEnabled(dataset: Dataset): boolean {
  * a schema a dataset uses). What is already gone counts as deleted, so this can run again.
  */
 export async function deprovisionScores(
-  aep: AepServices,
+  aep: AepRestServices,
   tenantId: string,
   names: ResourceNames,
   retainDataset: boolean,

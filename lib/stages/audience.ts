@@ -1,5 +1,5 @@
 import { parse } from 'csv-parse';
-import type { AepServices, SegmentDefinition } from '../aep';
+import type { AepRestServices, SegmentDefinition } from '../aep';
 import { AepError } from '../aep/errors';
 import { segmentJobFailure } from '../aep/services/segmentation';
 import { AudienceInputError, propensityBandPql, ScoreSummaryAccumulator, validateBand, type PropensityBand, type ScoreSummary } from '../audience';
@@ -21,7 +21,7 @@ import type { ScoreOutputs } from './score';
 export const PREDICTION_COLUMN = 'prediction';
 
 export interface AudienceDeps {
-  aep: AepServices;
+  aep: AepRestServices;
   store: ObjectStore;
   ledger: RunLedger;
   clock: Clock;
@@ -108,7 +108,7 @@ export async function summarizeScoreFiles(store: ObjectStore, scores: Pick<Score
   return summary;
 }
 
-async function resolveDefinition(aep: AepServices, definition: AudienceOptions['definition']): Promise<SegmentDefinition> {
+async function resolveDefinition(aep: AepRestServices, definition: AudienceOptions['definition']): Promise<SegmentDefinition> {
   if ('id' in definition) {
     try {
       return await aep.segmentation.getDefinition(definition.id);

@@ -1,4 +1,4 @@
-import type { AepServices } from '../aep';
+import type { AepRestServices } from '../aep';
 import { AepError } from '../aep/errors';
 import { ensureExportDataflow, type ExportDataflowOptions } from '../dataflows/export-dataflow';
 import { trainingColumns, scoringColumns, type FeatureSpec } from '../features/spec';
@@ -18,7 +18,7 @@ export interface ExportOptions extends Omit<ExportDataflowOptions, 'datasetIds' 
 }
 
 export interface ExportDeps {
-  aep: AepServices;
+  aep: AepRestServices;
   store: ObjectStore;
   ledger: RunLedger;
   clock: Clock;

@@ -1,4 +1,4 @@
-import type { AepServices } from '../aep';
+import type { AepRestServices } from '../aep';
 import { compileFeatureStatement } from '../features/compile';
 import type { FeatureSpec } from '../features/spec';
 import type { RunLedger, RunRecord } from '../ledger/run-ledger';
@@ -16,7 +16,7 @@ export interface FeaturizeOptions {
 }
 
 export interface FeaturizeDeps {
-  aep: AepServices;
+  aep: AepRestServices;
   /** Interactive Query Service, for the short snapshot look-up; the featurization itself is a batch query. */
   query: QueryRunner;
   dialect: SqlDialect;

@@ -1,4 +1,4 @@
-import type { AepServices } from '../aep';
+import type { AepRestServices } from '../aep';
 import { AepError } from '../aep/errors';
 import type { FlowRun } from '../aep/services/flow-service';
 import type { RunLedger, RunRecord } from '../ledger/run-ledger';
@@ -6,7 +6,7 @@ import type { Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
 
 export interface IngestionCheckDeps {
-  aep: AepServices;
+  aep: AepRestServices;
   ledger: RunLedger;
   clock: Clock;
   log: Log;

@@ -1,4 +1,4 @@
-import type { AepServices } from '../aep';
+import type { AepRestServices } from '../aep';
 import type { Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
 import { ecidIdentityDescriptor } from '../xdm/identity';
@@ -62,7 +62,7 @@ export function validateUserCount(value: unknown, what = 'user count'): number {
  * The events field group (`_<tenant>.userid`), ExperienceEvent schema, primary ECID identity and
  * dataset, found by name or created.
  */
-export async function ensureEventsDataset(aep: AepServices, tenantId: string, namePrefix: string) {
+export async function ensureEventsDataset(aep: AepRestServices, tenantId: string, namePrefix: string) {
   const names = syntheticResourceNames(namePrefix);
   const fieldGroup = await aep.schemaRegistry.ensureFieldGroup(userIdFieldGroup(names.fieldGroup, tenantId));
   const schema = await aep.schemaRegistry.ensureSchema(eventsSchema(names.schema, fieldGroup.resource.$id));
@@ -81,7 +81,7 @@ export async function ensureEventsDataset(aep: AepServices, tenantId: string, na
  * sandbox. Refuses a dataset that already holds ingested data, so a re-run never doubles the events.
  */
 export async function seedSyntheticData(
-  aep: AepServices,
+  aep: AepRestServices,
   deps: { clock: Clock; log: Log; onProgress?: (p: SeedProgress) => void },
   options: SeedOptions,
 ): Promise<SeedResult> {

@@ -101,7 +101,7 @@ function main(): void {
       run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], project, `${flavor.name}: npm install`);
       const installed = seconds(started);
       if (fs.existsSync(path.join(project, 'node_modules', 'esbuild'))) throw new Error(`${flavor.name}: esbuild was installed into the consumer project`);
-      for (const left of ['@electric-sql/pglite', 'commander', 'cli-table3', '@dsnp/parquetjs']) {
+      for (const left of ['@electric-sql/pglite', 'commander', 'cli-table3', 'hyparquet-writer']) {
         if (fs.existsSync(path.join(project, 'node_modules', left))) throw new Error(`${flavor.name}: ${left} (the embedded platform's or the command line's) was installed into the consumer project`);
       }
       started = Date.now();

@@ -1,4 +1,3 @@
-import { ParquetReader } from '@dsnp/parquetjs';
 import { createAepServices, type AepServices } from '../../lib/aep';
 import { scoringColumns, trainingColumns, WEEK2_FEATURES } from '../../lib/features/spec';
 import { RunLedger } from '../../lib/ledger/run-ledger';
@@ -9,6 +8,7 @@ import { exportFeatures } from '../../lib/stages/export';
 import { featurize, type FeaturizeOutputs } from '../../lib/stages/featurize';
 import { seedSyntheticData } from '../../lib/synthetic/seed';
 import { outputsOf } from '../helpers/ledger';
+import { readParquet } from '../helpers/parquet';
 import { startTestPlatform } from '../helpers/platform';
 import { exportOptions } from '../helpers/week2';
 
@@ -54,12 +54,7 @@ describe('week 2 on the embedded platform: featurize and export', () => {
   afterAll(async () => platform?.dispose());
 
   async function parquetRows(key: string): Promise<Record<string, unknown>[]> {
-    const reader = await ParquetReader.openBuffer(await platform.bucket.get(key));
-    const rows: Record<string, unknown>[] = [];
-    const cursor = reader.getCursor();
-    for (let row = await cursor.next(); row; row = await cursor.next()) rows.push(row as Record<string, unknown>);
-    await reader.close();
-    return rows;
+    return (await readParquet(await platform.bucket.get(key))).rows;
   }
 
   it('featurizes the events and exports one verified parquet row per user to egress/', async () => {

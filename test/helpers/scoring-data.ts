@@ -4,13 +4,12 @@
  * types and codec the embedded dataset export writes), and a GBT trained on labelled rows drawn the same
  * way, registered and promoted in the bucket's model registry.
  */
-import { ParquetSchema, ParquetWriter } from '@dsnp/parquetjs';
-import { PassThrough } from 'stream';
 import { inputFeatures, scoringColumns, USER_ID_COLUMN, TIMESTAMP_COLUMN, WEEK2_FEATURES } from '../../lib/features/spec';
 import { datasetFromRows } from '../../lib/model/dataset';
 import { train, type GbtModel, type GbtParams } from '../../lib/model/gbt';
 import { seededRng, type Rng } from '../../lib/model/random';
 import { ModelRegistry } from '../../lib/model/registry';
+import { parquetFile, type ParquetColumnType } from '../../lib/parquet/write';
 import type { ObjectStore } from '../../lib/ports/object-store';
 import { ecidForEmail, syntheticEmail } from '../../lib/synthetic/ecid';
 
@@ -79,30 +78,18 @@ export function profileFeatures(profile: ScoringProfile, features: readonly stri
   });
 }
 
-/** Parquet as the embedded dataset export writes it: every column optional, GZIP, data page v1. */
-export async function scoringParquet(
+/** The parquet type the week-2 export gives a column: the user id text, the timestamp a timestamp, minutes-since doubles, counts INT64. */
+export function exportColumnType(name: string): ParquetColumnType {
+  return name === USER_ID_COLUMN ? 'UTF8' : name === TIMESTAMP_COLUMN ? 'TIMESTAMP_MILLIS' : name.startsWith('minutes_since_') ? 'DOUBLE' : 'INT64';
+}
+
+/** Parquet as the embedded dataset export writes it: every column optional, GZIP, row groups of 10,000 rows. */
+export function scoringParquet(
   profiles: Iterable<ScoringProfile>,
-  options: { columns?: readonly string[]; rowGroupRows?: number; types?: Record<string, string> } = {},
+  options: { columns?: readonly string[]; rowGroupRows?: number; types?: Record<string, ParquetColumnType> } = {},
 ): Promise<Buffer> {
-  const columns = options.columns ?? WEEK2_SCORING_COLUMNS;
-  const type = (name: string) =>
-    options.types?.[name] ?? (name === USER_ID_COLUMN ? 'UTF8' : name === TIMESTAMP_COLUMN ? 'TIMESTAMP_MILLIS' : name.startsWith('minutes_since_') ? 'DOUBLE' : 'INT64');
-  const fields = Object.fromEntries(columns.map((name) => [name, { type: type(name), optional: true, compression: 'GZIP' }]));
-  const schema = new ParquetSchema(fields as ConstructorParameters<typeof ParquetSchema>[0]);
-  const out = new PassThrough();
-  const chunks: Buffer[] = [];
-  out.on('data', (chunk: Buffer) => chunks.push(chunk));
-  const writer = await ParquetWriter.openStream(schema, out as unknown as Parameters<typeof ParquetWriter.openStream>[1], {
-    useDataPageV2: false,
-    rowGroupSize: options.rowGroupRows ?? 10_000,
-  });
-  for (const profile of profiles) {
-    const record: Record<string, unknown> = {};
-    for (const name of columns) if (profile[name] !== null && profile[name] !== undefined) record[name] = profile[name];
-    await writer.appendRow(record);
-  }
-  await writer.close();
-  return Buffer.concat(chunks);
+  const columns = (options.columns ?? WEEK2_SCORING_COLUMNS).map((name) => ({ name, type: options.types?.[name] ?? exportColumnType(name) }));
+  return parquetFile(columns, profiles, { codec: 'GZIP', rowGroupRows: options.rowGroupRows ?? 10_000 });
 }
 
 /** Profiles `from` to `from + count - 1`. */

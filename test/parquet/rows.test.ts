@@ -1,6 +1,5 @@
-import { ParquetSchema, ParquetWriter } from '@dsnp/parquetjs';
-import { PassThrough } from 'stream';
 import { parquetColumnBatches, parquetRows, ParquetReadError, type ParquetColumnBatch, type ParquetValue } from '../../lib/parquet/rows';
+import { parquetFile, type ParquetCodec } from '../../lib/parquet/write';
 import { startTestPlatform } from '../helpers/platform';
 
 type Platform = Awaited<ReturnType<typeof startTestPlatform>>;
@@ -11,22 +10,16 @@ beforeAll(async () => {
 });
 afterAll(async () => platform?.dispose());
 
-type Codec = 'GZIP' | 'SNAPPY' | 'UNCOMPRESSED';
+type Codec = ParquetCodec;
 
-async function parquet(rows: Array<Record<string, unknown>>, compression: Codec, rowGroupSize = 4096): Promise<Buffer> {
-  const schema = new ParquetSchema({
-    userId: { type: 'UTF8', compression },
-    emailsReceived: { type: 'INT64', compression },
-    minutes_since_emailOpened: { type: 'DOUBLE', optional: true, compression },
-    timestamp: { type: 'TIMESTAMP_MILLIS', optional: true, compression },
-  });
-  const out = new PassThrough();
-  const chunks: Buffer[] = [];
-  out.on('data', (c) => chunks.push(c));
-  const writer = await ParquetWriter.openStream(schema, out as unknown as Parameters<typeof ParquetWriter.openStream>[1], { rowGroupSize });
-  for (const row of rows) await writer.appendRow(row);
-  await writer.close();
-  return Buffer.concat(chunks);
+function parquet(rows: Array<Record<string, unknown>>, codec: Codec, rowGroupRows = 4096): Promise<Buffer> {
+  const columns = [
+    { name: 'userId', type: 'UTF8', optional: false },
+    { name: 'emailsReceived', type: 'INT64', optional: false },
+    { name: 'minutes_since_emailOpened', type: 'DOUBLE' },
+    { name: 'timestamp', type: 'TIMESTAMP_MILLIS' },
+  ] as const;
+  return parquetFile(columns, rows, { codec, rowGroupRows });
 }
 
 async function collect<T>(rows: AsyncIterable<T>): Promise<T[]> {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ProvisioningInputError } from '../../lib/provisioning/errors';
 import { DEFAULT_TERRAFORM_KEY, parseTerraformEvent, type TerraformResource } from '../../lib/provisioning/terraform-event';
 

@@ -1,6 +1,5 @@
-import { ParquetSchema, ParquetWriter } from '@dsnp/parquetjs';
-import { PassThrough } from 'stream';
 import { ExportVerificationError, exportFolders, inspectExportFolder, verifyExport } from '../../lib/stages/export-files';
+import { parquetFile } from '../../lib/parquet/write';
 import { startTestPlatform } from '../helpers/platform';
 
 type Platform = Awaited<ReturnType<typeof startTestPlatform>>;
@@ -11,15 +10,14 @@ beforeAll(async () => {
 });
 afterAll(async () => platform?.dispose());
 
-async function parquet(rows: Array<Record<string, unknown>>): Promise<Buffer> {
-  const schema = new ParquetSchema({ userId: { type: 'UTF8', compression: 'GZIP' }, emailsOpened: { type: 'DOUBLE', optional: true, compression: 'GZIP' } });
-  const out = new PassThrough();
-  const chunks: Buffer[] = [];
-  out.on('data', (c) => chunks.push(c));
-  const writer = await ParquetWriter.openStream(schema, out as unknown as Parameters<typeof ParquetWriter.openStream>[1]);
-  for (const row of rows) await writer.appendRow(row);
-  await writer.close();
-  return Buffer.concat(chunks);
+function parquet(rows: Array<Record<string, unknown>>): Promise<Buffer> {
+  return parquetFile(
+    [
+      { name: 'userId', type: 'UTF8', optional: false },
+      { name: 'emailsOpened', type: 'DOUBLE' },
+    ],
+    rows,
+  );
 }
 
 it('reads every part of an export folder: rows and columns', async () => {

@@ -1,12 +1,11 @@
-import { ParquetSchema, ParquetWriter } from '@dsnp/parquetjs';
 import { randomBytes } from 'crypto';
-import { PassThrough } from 'stream';
 import { createAepServices, type AepServices } from '../../lib/aep';
 import { MODEL_DEFAULTS } from '../../lib/config/schema';
 import { extendSpec, inputFeatures, trainingColumns, WEEK2_FEATURES } from '../../lib/features/spec';
 import { newRunId, RunLedger, type RunRecord } from '../../lib/ledger/run-ledger';
 import { ModelRegistry } from '../../lib/model/registry';
 import { parquetRows, type ParquetRow } from '../../lib/parquet/rows';
+import { parquetFile } from '../../lib/parquet/write';
 import { systemClock } from '../../lib/ports/clock';
 import { silentLog } from '../../lib/ports/logger';
 import type { ExportOutputs } from '../../lib/stages/export';
@@ -17,6 +16,7 @@ import { seedSyntheticData } from '../../lib/synthetic/seed';
 import { version as packageVersion } from '../../package.json';
 import { outputsOf } from '../helpers/ledger';
 import { startTestPlatform } from '../helpers/platform';
+import { exportColumnType } from '../helpers/scoring-data';
 import { featurizeAndExport as featurizeAndExportNow } from '../helpers/week2';
 
 const NOW = new Date('2026-03-01T12:00:00Z');
@@ -69,25 +69,12 @@ async function ledgerWith(prefix: string, exports: Array<RunRecord<'export'>>): 
 
 /** Writes training rows as an export file would hold them, optionally without some columns. */
 async function putTrainingParquet(key: string, rows: ParquetRow[], drop: string[] = []): Promise<void> {
-  const fields: Record<string, { type: 'UTF8' | 'TIMESTAMP_MILLIS' | 'INT64' | 'DOUBLE'; optional: true; compression: 'GZIP' }> = {};
-  for (const column of trainingColumns(WEEK2_FEATURES).filter((c) => !drop.includes(c))) {
-    const type = column === 'userId' ? 'UTF8' : column === 'timestamp' ? 'TIMESTAMP_MILLIS' : column.startsWith('minutes_since_') ? 'DOUBLE' : 'INT64';
-    fields[column] = { type, optional: true, compression: 'GZIP' };
-  }
-  const out = new PassThrough();
-  const chunks: Buffer[] = [];
-  out.on('data', (c) => chunks.push(c));
-  const writer = await ParquetWriter.openStream(new ParquetSchema(fields), out as unknown as Parameters<typeof ParquetWriter.openStream>[1]);
-  for (const row of rows) {
-    const record: Record<string, unknown> = {};
-    for (const [column, field] of Object.entries(fields)) {
-      const value = row[column];
-      record[column] = value === null ? null : field.type === 'INT64' ? BigInt(value) : field.type === 'TIMESTAMP_MILLIS' ? new Date(value as string) : value;
-    }
-    await writer.appendRow(record);
-  }
-  await writer.close();
-  await platform.bucket.put(key, Buffer.concat(chunks));
+  const columns = trainingColumns(WEEK2_FEATURES)
+    .filter((c) => !drop.includes(c))
+    .map((name) => ({ name, type: exportColumnType(name) }));
+  // The rows as read back hold timestamps as ISO text.
+  const records = rows.map((row) => ({ ...row, timestamp: typeof row.timestamp === 'string' ? new Date(row.timestamp) : row.timestamp }));
+  await platform.bucket.put(key, await parquetFile(columns, records));
 }
 
 /** Records an export run whose training files are `files`, as the export stage would. */

@@ -18,9 +18,11 @@
  * | arrays                                       | UTF8 holding the JSON text  | JSON array        |
  * | anything else                                | UTF8 (its text form)        | string            |
  *
- * (`@dsnp/parquetjs` reads INT64 back as BigInt.) Pages are written as data page v1 (the page format
- * every parquet reader takes), GZIP-compressed per column when the target asks for GZIP. JSON Lines
- * files leave null fields out, as Spark's JSON writer does, and are gzipped as a whole for GZIP.
+ * Parquet is written with hyparquet-writer (lib/parquet/write.ts), one row group of 10,000 rows at a
+ * time, GZIP-compressed when the target asks for GZIP; its pages are data page v2, the only kind it
+ * writes (Spark writes v1 by default; the pipeline's reader, hyparquet, takes both). hyparquet reads
+ * INT64 back as BigInt. JSON Lines files leave null fields out, as Spark's JSON writer does, and are
+ * gzipped as a whole for GZIP.
  *
  * The run holds PGlite's one session while it reads (one REPEATABLE READ transaction), so wire-protocol
  * clients wait for it: about 3 s for 100,000 rows of 18 columns.
@@ -28,22 +30,20 @@
 import type { PGlite } from '@electric-sql/pglite';
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { ParquetSchema, ParquetWriter } from '@dsnp/parquetjs';
 import { PassThrough, Transform, type Writable } from 'stream';
 import { createGzip } from 'zlib';
+import { ParquetFileWriter, type ParquetColumnSpec, type ParquetColumnType } from '../../parquet/write';
 import { withExclusiveSession } from '../postgres';
 import { SNAPSHOT_COLUMN, tableColumns } from './snapshots';
 
 export type DatasetFileType = 'PARQUET' | 'JSON';
 export type ExportCompression = 'GZIP' | 'NONE';
 
-type ParquetType = 'UTF8' | 'DOUBLE' | 'INT64' | 'BOOLEAN' | 'TIMESTAMP_MILLIS' | 'DATE';
-
 export interface ExportColumn {
   name: string;
   /** PostgreSQL type as `format_type` spells it. */
   sqlType: string;
-  parquetType: ParquetType;
+  parquetType: ParquetColumnType;
   /** The value read for a parquet file (inside json_build_array): text, number (dates and times as numbers) or boolean. */
   parquetValue: string;
   /** The value read for a JSON Lines file (inside json_build_array). */
@@ -96,7 +96,7 @@ function quoteIdent(name: string): string {
 export function exportColumn(name: string, sqlType: string): ExportColumn {
   const c = quoteIdent(name);
   const t = sqlType.toLowerCase();
-  const col = (parquetType: ParquetType, parquetValue: string, jsonValue: string, jsonRaw = false): ExportColumn => ({
+  const col = (parquetType: ParquetColumnType, parquetValue: string, jsonValue: string, jsonRaw = false): ExportColumn => ({
     name,
     sqlType,
     parquetType,
@@ -180,31 +180,26 @@ interface PartWriter {
   abort(): Promise<void>;
 }
 
-function parquetSchema(columns: ExportColumn[], compression: ExportCompression): ParquetSchema {
-  const fields: Record<string, { type: ParquetType; optional: true; compression: 'GZIP' | 'UNCOMPRESSED' }> = {};
-  for (const c of columns) fields[c.name] = { type: c.parquetType, optional: true, compression: compression === 'GZIP' ? 'GZIP' : 'UNCOMPRESSED' };
-  return new ParquetSchema(fields);
+/** Writes `data` to the stream; resolves once the stream has taken it (so a slow upload holds the writer back). */
+function writeTo(stream: Writable, data: string | Uint8Array): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    stream.write(data, (err) => (err ? reject(err) : resolve()));
+  });
 }
 
-async function openParquetPart(upload: ObjectUpload, schema: ParquetSchema, columns: ExportColumn[]): Promise<PartWriter> {
-  const writer = await ParquetWriter.openStream(schema, upload.body as unknown as Parameters<typeof ParquetWriter.openStream>[1], {
-    useDataPageV2: false,
-    rowGroupSize: ROW_GROUP_ROWS,
+function openParquetPart(upload: ObjectUpload, columns: ExportColumn[], compression: ExportCompression): PartWriter {
+  const specs: ParquetColumnSpec[] = columns.map((c) => ({ name: c.name, type: c.parquetType }));
+  // Each row group's bytes go to the upload as soon as the group is encoded.
+  const writer = new ParquetFileWriter(specs, (bytes) => upload.guard(writeTo(upload.body, bytes)), {
+    codec: compression === 'GZIP' ? 'GZIP' : 'UNCOMPRESSED',
+    rowGroupRows: ROW_GROUP_ROWS,
   });
-  const doubles = columns.map((c) => c.parquetType === 'DOUBLE');
   return {
-    async write(row) {
-      const record: Record<string, unknown> = {};
-      for (let i = 0; i < columns.length; i++) {
-        const v = row[i];
-        if (v === null || v === undefined) continue;
-        // NaN and infinities arrive as the strings PostgreSQL spells them.
-        record[columns[i].name] = doubles[i] && typeof v === 'string' ? Number(v) : v;
-      }
-      await upload.guard(writer.appendRow(record));
-    },
+    // NaN and infinities arrive as the strings PostgreSQL spells them; the writer reads them as numbers.
+    write: (row) => upload.guard(writer.writeRow(row)),
     async close() {
       await upload.guard(writer.close());
+      upload.body.end();
       return upload.done();
     },
     abort: () => upload.abort(),
@@ -215,10 +210,7 @@ function openJsonPart(upload: ObjectUpload, columns: ExportColumn[], compression
   const input: Writable = compression === 'GZIP' ? createGzip() : new PassThrough();
   input.pipe(upload.body);
   const keys = columns.map((c) => `${JSON.stringify(c.name)}:`);
-  const write = (text: string) =>
-    new Promise<void>((resolve, reject) => {
-      input.write(text, (err) => (err ? reject(err) : resolve()));
-    });
+  const write = (text: string) => writeTo(input, text);
   return {
     async write(row) {
       // One JSON object per line; null fields are left out, as Spark's JSON writer does.
@@ -264,7 +256,6 @@ export async function exportTable(db: PGlite, table: string, target: ExportTarge
     const columns = await exportColumns(db, table);
     if (columns.length === 0) throw new Error(`Table '${table}' has no columns to export`);
     const size = await db.query<{ n: number | bigint }>(`SELECT pg_total_relation_size($1::regclass) AS n`, [quoteIdent(table)]);
-    const schema = target.fileType === 'PARQUET' ? parquetSchema(columns, target.compression) : undefined;
     const contentType = target.fileType === 'PARQUET' ? 'application/vnd.apache.parquet' : target.compression === 'GZIP' ? 'application/gzip' : 'application/x-ndjson';
     const files: ExportedFile[] = [];
     let part: { writer: PartWriter; key: string; rows: number } | undefined;
@@ -273,7 +264,7 @@ export async function exportTable(db: PGlite, table: string, target: ExportTarge
     const openPart = async () => {
       const key = `${target.folder}${partFileName(files.length, target.fileId, target.fileType, target.compression)}`;
       const upload = new ObjectUpload(target.s3, target.bucket, key, contentType);
-      const writer = schema ? await openParquetPart(upload, schema, columns) : openJsonPart(upload, columns, target.compression);
+      const writer = target.fileType === 'PARQUET' ? openParquetPart(upload, columns, target.compression) : openJsonPart(upload, columns, target.compression);
       part = { writer, key, rows: 0 };
     };
     const closePart = async () => {

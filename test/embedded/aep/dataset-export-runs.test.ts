@@ -7,6 +7,7 @@ import axios from 'axios';
 import { createAepServices, FLOW_SPECS, type AepServices, type FlowRun } from '../../../lib/aep';
 import type { RecordedExchange } from '../../../lib/embedded/aep/server';
 import { OpenApiContract } from '../../contract/openapi-contract';
+import { readParquet } from '../../helpers/parquet';
 import { startTestPlatform } from '../../helpers/platform';
 import { EXPORT_DEVIATIONS } from './export-deviations';
 
@@ -106,10 +107,8 @@ describe('ad hoc dataset export refusals', () => {
     const folders = new Map<string, number>();
     for await (const o of platform.bucket.list(`egress/${datasetId}/`)) {
       const folder = o.key.slice(0, o.key.lastIndexOf('/'));
-      const { ParquetReader } = await import('@dsnp/parquetjs');
-      const reader = await ParquetReader.openBuffer(await platform.bucket.get(o.key));
-      folders.set(folder, (folders.get(folder) ?? 0) + Number(reader.getRowCount()));
-      await reader.close();
+      const { rowCount } = await readParquet(await platform.bucket.get(o.key));
+      folders.set(folder, (folders.get(folder) ?? 0) + rowCount);
     }
     expect([...folders.entries()].sort().map(([, rows]) => rows)).toEqual([50, 7]);
 

@@ -5,10 +5,10 @@
  */
 import { gunzipSync } from 'zlib';
 import { createAepServices, FLOW_SPECS, isAepError, type AepServices, type FlowRun } from '../../../lib/aep';
-import { ParquetReader } from '@dsnp/parquetjs';
 import type { RecordedExchange } from '../../../lib/embedded/aep/server';
 import { withExclusiveSession } from '../../../lib/embedded/postgres';
 import { OpenApiContract } from '../../contract/openapi-contract';
+import { readParquet } from '../../helpers/parquet';
 import { startTestPlatform } from '../../helpers/platform';
 import { EXPORT_DEVIATIONS } from './export-deviations';
 
@@ -16,27 +16,6 @@ const ROLE = 'arn:aws:iam::123456789012:role/aep-dataset-export';
 const FLOWS = '/data/foundation/flowservice';
 const ADHOC = '/data/core/activation/disflowprovider/adhocrun';
 const DATASET_ACCEPT = 'application/vnd.adobe.adhoc.dataset.activation+json; version=1';
-
-interface ParquetFile {
-  rows: Record<string, unknown>[];
-  fields: Record<string, { primitiveType?: string; originalType?: string; repetitionType?: string }>;
-  codecs: string[];
-}
-
-async function readParquet(data: Buffer): Promise<ParquetFile> {
-  const reader = await ParquetReader.openBuffer(data);
-  try {
-    const rows: Record<string, unknown>[] = [];
-    const cursor = reader.getCursor();
-    for (let row = await cursor.next(); row; row = await cursor.next()) rows.push(row as Record<string, unknown>);
-    const fields = reader.getSchema().fields as ParquetFile['fields'];
-    const metadata = reader.metadata as unknown as { row_groups: { columns: { meta_data: { codec: unknown } }[] }[] };
-    const codecs = [...new Set(metadata.row_groups.flatMap((g) => g.columns.map((c) => String(c.meta_data.codec))))];
-    return { rows, fields, codecs };
-  } finally {
-    await reader.close();
-  }
-}
 
 describe('dataset export to S3', () => {
   let platform: Awaited<ReturnType<typeof startTestPlatform>>;
@@ -250,7 +229,7 @@ describe('dataset export to S3', () => {
     const files = await Promise.all(keys.sort((a, b) => a.key.localeCompare(b.key)).map(async (k) => readParquet(await platform.bucket.get(k.key))));
     expect(files.map((f) => f.rows.length)).toEqual([250, 250, 100]);
     expect(files.every((f) => f.codecs.length === 1 && /GZIP|^2$/.test(f.codecs[0]))).toBe(true);
-    const types = Object.fromEntries(Object.entries(files[0].fields).map(([name, f]) => [name, [f.originalType ?? f.primitiveType, f.repetitionType]]));
+    const types = Object.fromEntries(Object.entries(files[0].columns).map(([name, c]) => [name, [c.converted_type ?? c.type, c.repetition_type]]));
     expect(types).toEqual({
       n_int: ['INT64', 'OPTIONAL'],
       n_big: ['INT64', 'OPTIONAL'],
