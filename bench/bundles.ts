@@ -124,7 +124,8 @@ function targets(): Target[] {
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  // mid < length: callers pass at least one value.
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 type Run = BundleFigures['runs'][number] & { outcome: string };
@@ -148,10 +149,10 @@ function coldStart(runner: string, bundleDir: string, env: Record<string, string
   });
 }
 
-export async function bundlesBenchmark(options: { repeat: number; baselineRoot?: string }): Promise<BundlesFigures> {
+export async function bundlesBenchmark(options: { repeat: number; baselineRoot?: string | undefined }): Promise<BundlesFigures> {
   const root = findProjectRoot(__dirname);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'aep-bench-bundles-'));
-  const loadBefore = os.loadavg()[0];
+  const loadBefore = os.loadavg()[0] ?? 0;
   try {
     const bundleAll = (projectRoot: string, prefix: string): Bundled[] =>
       targets().map((target) => {
@@ -216,7 +217,7 @@ export async function bundlesBenchmark(options: { repeat: number; baselineRoot?:
     };
     return {
       repeat: options.repeat,
-      loadAverage: { before: loadBefore, after: os.loadavg()[0] },
+      loadAverage: { before: loadBefore, after: os.loadavg()[0] ?? 0 },
       functions: current.map(figuresOf),
       baseline: options.baselineRoot ? { root: options.baselineRoot, functions: baseline.map(figuresOf) } : undefined,
     };

@@ -9,7 +9,8 @@ import { bernoulli, gaussian, makeDataset } from '../test/model/synthetic';
 const names = Array.from({ length: 14 }, (_, f) => `f${f}`);
 const ds = makeDataset(50000, names, 123, (rng) => {
   const x = names.map((_, f) => (f % 4 === 3 && rng() < 0.3 ? NaN : gaussian(rng)));
-  const logit = -2 + 0.8 * x[0] - 0.5 * x[1] + (x[2] > 0.5 && x[4] < 0 ? 1.2 : 0) + (Number.isNaN(x[3]) ? 0.7 : 0);
+  // x holds one value for each of the 14 names.
+  const logit = -2 + 0.8 * x[0]! - 0.5 * x[1]! + (x[2]! > 0.5 && x[4]! < 0 ? 1.2 : 0) + (Number.isNaN(x[3]) ? 0.7 : 0);
   return [x, bernoulli(rng, 1 / (1 + Math.exp(-logit)))];
 });
 const t0 = process.hrtime.bigint();

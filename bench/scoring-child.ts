@@ -71,7 +71,9 @@ export async function handler(task: ScoringTask): Promise<ScoringRunFigures> {
 }
 
 if (require.main === module) {
-  handler(JSON.parse(process.argv[2]) as ScoringTask).then(
+  const task = process.argv[2];
+  if (task === undefined) throw new Error('scoring-child: pass the task, as JSON, as the first argument');
+  handler(JSON.parse(task) as ScoringTask).then(
     (figures) => process.stdout.write(`${JSON.stringify(figures)}\n`),
     (error) => {
       process.stderr.write(`${(error as Error).stack}\n`);

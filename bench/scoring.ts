@@ -70,13 +70,15 @@ async function writeScoringSet(store: S3ObjectStore, folder: string, profiles: n
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
+  const middle = sorted[Math.floor(sorted.length / 2)];
+  if (middle === undefined) throw new Error('median: no values');
+  return middle;
 }
 
 /** Builds the data, then scores each size `repeat` times, each in a fresh child. */
 export async function scoringBenchmark(options: { sizes: number[]; repeat: number; log?: (line: string) => void }): Promise<ScoringFigures> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const loadBefore = os.loadavg()[0];
+  const loadBefore = os.loadavg()[0]!; // loadavg gives the 1, 5 and 15-minute averages
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aep-bench-scoring-'));
   const server = new ObjectStoreServer({ rootDir: dir });
   // Inside the project, so the bundle finds the AWS SDK in node_modules as a Lambda finds it in the runtime.
@@ -97,7 +99,8 @@ export async function scoringBenchmark(options: { sizes: number[]; repeat: numbe
     const columns = model.featureNames.map(() => new Float64Array(predictionRows));
     let i = 0;
     for (const profile of scoringProfiles(0, predictionRows, 99)) {
-      profileFeatures(profile, model.featureNames).forEach((value, f) => (columns[f][i] = value ?? NaN));
+      // One feature value, and one column, per feature name.
+      profileFeatures(profile, model.featureNames).forEach((value, f) => (columns[f]![i] = value ?? NaN));
       i++;
     }
     // Each way once over the first 10,000 rows to warm up, then timed over all of them.
@@ -105,7 +108,7 @@ export async function scoringBenchmark(options: { sizes: number[]; repeat: numbe
     const byRow = (rows: number) => {
       let sum = 0;
       for (let r = 0; r < rows; r++) {
-        for (let f = 0; f < row.length; f++) row[f] = columns[f][r];
+        for (let f = 0; f < row.length; f++) row[f] = columns[f]![r]!; // a column per feature, predictionRows long
         sum += predictRow(model, row);
       }
       return sum;
@@ -116,7 +119,7 @@ export async function scoringBenchmark(options: { sizes: number[]; repeat: numbe
       let sum = 0;
       for (let start = 0; start < rows; start += 10_000) {
         scorer.predict(columns.map((c) => c.subarray(start, start + 10_000)), 10_000, out);
-        sum += out[0];
+        sum += out[0]!; // out holds 10,000 predictions
       }
       return sum;
     };
@@ -167,7 +170,7 @@ export async function scoringBenchmark(options: { sizes: number[]; repeat: numbe
       });
     }
     return {
-      loadAverage: { before: Math.round(loadBefore * 10) / 10, after: Math.round(os.loadavg()[0] * 10) / 10 },
+      loadAverage: { before: Math.round(loadBefore * 10) / 10, after: Math.round(os.loadavg()[0]! * 10) / 10 },
       model: {
         trees: model.trees.length,
         maxDepth: model.params.maxDepth,
@@ -190,7 +193,7 @@ export async function scoringBenchmark(options: { sizes: number[]; repeat: numbe
 
 /** The BENCHMARKS.md table. */
 export function scoringTable(figures: ScoringFigures): string {
-  const [first] = figures.runs;
+  const [first, ...others] = figures.runs;
   const lines = [
     '| profiles | CSV files | time (s) | profiles/s | peak RSS (MB) | peak heap used (MB) | peak buffers (MB) |',
     '|---:|---:|---:|---:|---:|---:|---:|',
@@ -200,7 +203,7 @@ export function scoringTable(figures: ScoringFigures): string {
         `${r.peakRssMb} | ${r.peakHeapUsedMb} | ${r.peakArrayBuffersMb} |`,
     ),
   ];
-  const ratios = figures.runs.slice(1).map((r) => `${r.profiles.toLocaleString('en-US')} vs ${first.profiles.toLocaleString('en-US')}: peak RSS x${(r.peakRssMb / first.peakRssMb).toFixed(2)}`);
+  const ratios = others.map((r) => `${r.profiles.toLocaleString('en-US')} vs ${first!.profiles.toLocaleString('en-US')}: peak RSS x${(r.peakRssMb / first!.peakRssMb).toFixed(2)}`); // others follow a first
   const p = figures.predictionOnly;
   return (
     `${lines.join('\n')}\n\n${ratios.join('; ')}; 1-minute load average ${figures.loadAverage.before} before, ${figures.loadAverage.after} after.\n\n` +

@@ -31,7 +31,7 @@ const count = (what: string) => (value: string) => {
 };
 const probability = (value: string) => {
   const parsed = propensityFromText.safeParse(value);
-  if (!parsed.success) throw new InvalidArgumentError(parsed.error.issues[0].message);
+  if (!parsed.success) throw new InvalidArgumentError(parsed.error.issues[0]?.message ?? parsed.error.message);
   return parsed.data;
 };
 const integer = (value: string) => {

@@ -12,11 +12,11 @@ export interface ExamplePipelineStackProps {
   region: string;
   imsOrgId: string;
   sandbox: string;
-  credentialsSecretArn?: string;
+  credentialsSecretArn?: string | undefined;
   /** The AEP dataset of experience events to featurize. */
   eventsDatasetId: string;
   /** Remote state, as any shared deployment should have; local state when absent. */
-  stateBucket?: string;
+  stateBucket?: string | undefined;
   /** The propensity band of the audience built from the scores; the top fifth (0.8 to 1) when absent. */
   audience?: { low: number; high: number };
 }

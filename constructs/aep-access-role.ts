@@ -23,7 +23,7 @@ export interface AepBucketAccess {
    * KMS key the bucket encrypts with; AEP is then also allowed to use it for those objects.
    * @default none (SSE-S3)
    */
-  readonly kmsKeyArn?: string;
+  readonly kmsKeyArn?: string | undefined;
 }
 
 export interface AepAccessRoleProps {
@@ -193,7 +193,7 @@ export class AepAccessRole extends Construct {
       description: 'Assumed by Adobe Experience Platform to export to and ingest from the pipeline bucket',
       assumeRolePolicy: this.trustPolicyDocument.json,
       maxSessionDuration: maxSession,
-      tags: props.tags,
+      ...(props.tags && { tags: props.tags }),
     });
     this.roleArn = this.role.arn;
     this.roleName = this.role.name;

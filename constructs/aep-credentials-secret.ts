@@ -7,7 +7,7 @@ export interface AepCredentialsSecretProps {
    * Use this secret instead of creating one; nothing is created then.
    * @default a new, empty secret is created
    */
-  readonly existingSecretArn?: string;
+  readonly existingSecretArn?: string | undefined;
   /**
    * Secret name.
    * @default derived from the construct path
@@ -49,7 +49,7 @@ export class AepCredentialsSecret extends Construct {
   /** The created secret; undefined for an existing one. */
   public readonly secret?: SecretsmanagerSecret;
   /** Key that encrypts the created secret, when one was given. */
-  public readonly kmsKeyId?: string;
+  public readonly kmsKeyId?: string | undefined;
 
   constructor(scope: Construct, id: string, props: AepCredentialsSecretProps = {}) {
     super(scope, id);
@@ -75,9 +75,9 @@ export class AepCredentialsSecret extends Construct {
     this.secret = new SecretsmanagerSecret(this, 'secret', {
       name,
       description: 'Adobe Experience Platform OAuth client credentials, a JSON object with clientId and clientSecret',
-      kmsKeyId: props.kmsKeyId,
+      ...(props.kmsKeyId !== undefined && { kmsKeyId: props.kmsKeyId }),
       recoveryWindowInDays: recoveryWindow,
-      tags: props.tags,
+      ...(props.tags && { tags: props.tags }),
     });
     this.secretArn = this.secret.arn;
   }

@@ -16,12 +16,12 @@ export interface AepProvisioningProps extends ConnectionSettingsProps {
    * Prefix of the AEP resource names (field group, schema, dataset), so several pipelines share a sandbox.
    * @default 'cmle'
    */
-  readonly namePrefix?: string;
+  readonly namePrefix?: string | undefined;
   /**
    * Keep the scores dataset, and the schema it needs, on `cdktf destroy`.
    * @default true
    */
-  readonly retainDatasetOnDestroy?: boolean;
+  readonly retainDatasetOnDestroy?: boolean | undefined;
   /**
    * The S3 destination of the dataset export, provisioned at deploy time: AEP's base connection (the
    * role it assumes) and target connection (bucket and folder). Only the role ARN and names reach the

@@ -24,14 +24,14 @@ export interface AlarmTopicProps {
    * Email addresses to subscribe; each must confirm the subscription from the mail AWS sends.
    * @default none (subscribe however you like: the topic ARN is exposed)
    */
-  readonly emailSubscriptions?: string[];
+  readonly emailSubscriptions?: string[] | undefined;
   /**
    * Days a deleted key waits before it is gone for good (7 to 30).
    * @default 30
    */
   readonly keyDeletionWindowDays?: number;
   /** @default none */
-  readonly tags?: Record<string, string>;
+  readonly tags?: Record<string, string> | undefined;
 }
 
 /** Actions through which the account's IAM policies administer and use the key (the delegation to IAM). */
@@ -119,7 +119,7 @@ export class AlarmTopic extends Construct {
         enableKeyRotation: true,
         deletionWindowInDays: deletionWindow,
         policy: this.keyPolicyDocument.json,
-        tags: props.tags,
+        ...(props.tags && { tags: props.tags }),
       });
       this.kmsKeyArn = this.key.arn;
     }
@@ -127,7 +127,7 @@ export class AlarmTopic extends Construct {
     this.topic = new SnsTopic(this, 'topic', {
       name: props.topicName ?? nameFromPath(this, { maxLength: 256, allowedCharacters: 'A-Za-z0-9_-' }),
       kmsMasterKeyId: this.kmsKeyArn,
-      tags: props.tags,
+      ...(props.tags && { tags: props.tags }),
     });
     this.topicArn = this.topic.arn;
     this.emailSubscriptions = (props.emailSubscriptions ?? []).map(

@@ -8,12 +8,12 @@ export interface ConnectionSettingsProps {
    * Sandbox the pipeline works in.
    * @default 'prod'
    */
-  readonly sandbox?: string;
+  readonly sandbox?: string | undefined;
   /**
    * Tenant id without its underscore.
    * @default read from the Schema Registry at run time
    */
-  readonly tenantId?: string;
+  readonly tenantId?: string | undefined;
   /** ARN of the Secrets Manager secret holding `{"clientId","clientSecret"}`; only the ARN reaches Terraform. */
   readonly credentialsSecretArn: string;
   /** The pipeline's bucket name. */
@@ -22,7 +22,7 @@ export interface ConnectionSettingsProps {
    * The bucket's region.
    * @default the functions' default, us-east-1
    */
-  readonly bucketRegion?: string;
+  readonly bucketRegion?: string | undefined;
 }
 
 /** The connection settings of a pipeline function, by configuration path (see lib/config/settings.ts). */

@@ -11,14 +11,14 @@ export interface DeadLetterQueueProps {
    * SNS topic notified while the queue holds messages.
    * @default no alarm
    */
-  readonly alarmTopicArn?: string;
+  readonly alarmTopicArn?: string | undefined;
   /**
    * Alarm name.
    * @default `<queueName>-messages`
    */
   readonly alarmName?: string;
   /** @default none */
-  readonly tags?: Record<string, string>;
+  readonly tags?: Record<string, string> | undefined;
 }
 
 /**
@@ -36,7 +36,7 @@ export class DeadLetterQueue extends Construct {
       name: props.queueName,
       sqsManagedSseEnabled: true,
       messageRetentionSeconds: 14 * 24 * 3600,
-      tags: props.tags,
+      ...(props.tags && { tags: props.tags }),
     });
     this.queueArn = this.queue.arn;
     if (props.alarmTopicArn !== undefined) {
@@ -53,7 +53,7 @@ export class DeadLetterQueue extends Construct {
         comparisonOperator: 'GreaterThanOrEqualToThreshold',
         treatMissingData: 'notBreaching',
         alarmActions: [props.alarmTopicArn],
-        tags: props.tags,
+        ...(props.tags && { tags: props.tags }),
       });
     }
   }

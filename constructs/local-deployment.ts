@@ -37,7 +37,11 @@ export function synthesizeLocalDeployment(props: LocalDeploymentProps): LocalDep
     aepRoleArn: new TerraformOutput(stack, 'aep_role_arn', { value: pipeline.aepAccessRole.roleArn }),
   };
   const terraform = stack.toTerraform() as TerraformJson;
-  const resource = (type: string, element: Parameters<TerraformStack['getLogicalId']>[0]) => terraform.resource[type][stack.getLogicalId(element)];
+  const resource = (type: string, element: Parameters<TerraformStack['getLogicalId']>[0]) => {
+    const found = terraform.resource[type]?.[stack.getLogicalId(element)];
+    if (found === undefined) throw new Error(`The synthesized stack has no ${type} ${stack.getLogicalId(element)}`);
+    return found;
+  };
   const functionOf = (fn: PipelineFunction): SynthesizedFunction => {
     const json = resource('aws_lambda_function', fn.function) as { handler: string; memory_size: number; environment?: { variables?: Record<string, string> } };
     return { bundleDir: fn.bundle.outDir, handler: json.handler, memorySize: json.memory_size, environment: { ...(json.environment?.variables ?? {}) } };
@@ -54,7 +58,9 @@ export function synthesizeLocalDeployment(props: LocalDeploymentProps): LocalDep
     resolve: (text, values, what) => {
       let out = text;
       for (const [name, output] of Object.entries(provided)) {
-        out = out.split(terraform.output[stack.getLogicalId(output)].value).join(values[name as keyof typeof provided]);
+        const placeholder = terraform.output[stack.getLogicalId(output)]?.value;
+        if (placeholder === undefined) throw new Error(`The synthesized stack has no output ${stack.getLogicalId(output)}`);
+        out = out.split(placeholder).join(values[name as keyof typeof provided]);
       }
       out = out.replace(RESULT_LOOKUP, (reference: string, ...groups: Array<string | undefined>) => {
         const invocation = groups[0] ?? groups[2];

@@ -141,11 +141,11 @@ export class PipelineBucket extends Construct {
   /** Bucket ARN. */
   public readonly bucketArn: string;
   /** The bucket's region; undefined for an existing bucket given without one. */
-  public readonly region?: string;
+  public readonly region?: string | undefined;
   /** The folder prefixes, each ending in `/`. */
   public readonly prefixes: PipelinePrefixes;
   /** KMS key used for default encryption, undefined for SSE-S3. */
-  public readonly kmsKeyArn?: string;
+  public readonly kmsKeyArn?: string | undefined;
   /** True when the bucket was passed in rather than created. */
   public readonly isExisting: boolean;
 
@@ -206,13 +206,11 @@ export class PipelineBucket extends Construct {
     this.isExisting = false;
     this.kmsKeyArn = props.kmsKeyArn;
     this.bucket = new S3Bucket(this, 'bucket', {
-      bucket: props.bucketName,
-      bucketPrefix:
-        props.bucketName === undefined
-          ? `${nameFromPath(this, { maxLength: MAX_BUCKET_PREFIX_LENGTH - 1, allowedCharacters: 'a-z0-9-', lowerCase: true })}-`
-          : undefined,
+      ...(props.bucketName === undefined
+        ? { bucketPrefix: `${nameFromPath(this, { maxLength: MAX_BUCKET_PREFIX_LENGTH - 1, allowedCharacters: 'a-z0-9-', lowerCase: true })}-` }
+        : { bucket: props.bucketName }),
       forceDestroy: props.forceDestroy ?? false,
-      tags,
+      ...(tags && { tags }),
     });
     this.bucketName = this.bucket.bucket;
     this.bucketArn = this.bucket.arn;
@@ -301,7 +299,7 @@ export class PipelineBucket extends Construct {
         key: this.prefixes[name],
         content: '',
         contentType: 'application/x-directory',
-        tags,
+        ...(tags && { tags }),
         // Objects written before encryption is configured would carry the old default.
         dependsOn: [this.encryption!],
       });

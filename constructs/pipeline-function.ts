@@ -45,7 +45,7 @@ export interface FunctionBucketAccess {
    * and kms:Decrypt (multipart uploads need both).
    * @default none (SSE-S3)
    */
-  readonly kmsKeyArn?: string;
+  readonly kmsKeyArn?: string | undefined;
   /**
    * Allow s3:ListBucket only for keys under the `read` prefixes (an `s3:prefix` condition).
    *
@@ -179,7 +179,7 @@ export interface PipelineFunctionProps {
    * SNS topic the error and dead-letter alarms notify. Share one topic between functions.
    * @default an encrypted {@link AlarmTopic} is created for this function
    */
-  readonly alarmTopicArn?: string;
+  readonly alarmTopicArn?: string | undefined;
   /** @default see {@link FunctionBundlingOptions} */
   readonly bundling?: FunctionBundlingOptions;
   /** @default none */
@@ -350,7 +350,7 @@ export class PipelineFunction extends Construct {
     this.logGroup = new CloudwatchLogGroup(this, 'logs', {
       name: `/aws/lambda/${functionName}`,
       retentionInDays: retention,
-      tags: props.tags,
+      ...(props.tags && { tags: props.tags }),
     });
 
     if (props.alarmTopicArn !== undefined) {
@@ -384,7 +384,7 @@ export class PipelineFunction extends Construct {
           },
         ],
       }).json,
-      tags: props.tags,
+      ...(props.tags && { tags: props.tags }),
     });
     this.roleArn = this.role.arn;
     this.policy = new IamRolePolicy(this, 'policy', {
@@ -395,7 +395,7 @@ export class PipelineFunction extends Construct {
 
     this.function = new LambdaFunction(this, 'function', {
       functionName,
-      description: props.description,
+      ...(props.description !== undefined && { description: props.description }),
       role: this.role.arn,
       runtime,
       architectures: [architecture],
@@ -405,9 +405,9 @@ export class PipelineFunction extends Construct {
       memorySize,
       timeout,
       reservedConcurrentExecutions: reserved,
-      environment: Object.keys(environment).length > 0 ? { variables: environment } : undefined,
-      tracingConfig: props.tracing ? { mode: 'Active' } : undefined,
-      tags: props.tags,
+      ...(Object.keys(environment).length > 0 && { environment: { variables: environment } }),
+      ...(props.tracing && { tracingConfig: { mode: 'Active' } }),
+      ...(props.tags && { tags: props.tags }),
       // The log group must exist first, or Lambda creates it on first run without retention; the
       // policy first, so the first invocation can already write its logs.
       dependsOn: [this.logGroup, this.policy],
@@ -437,7 +437,7 @@ export class PipelineFunction extends Construct {
       // No invocations between scheduled runs is normal, not a failure.
       treatMissingData: 'notBreaching',
       alarmActions: [this.alarmTopicArn],
-      tags: props.tags,
+      ...(props.tags && { tags: props.tags }),
     });
     this.deadLetterAlarm = this.deadLetters.alarm as CloudwatchMetricAlarm;
   }
@@ -475,9 +475,9 @@ export class PipelineFunction extends Construct {
           effect: 'Allow',
           actions: ['s3:ListBucket'],
           resources: [access.bucketArn],
-          condition: access.restrictListingToPrefixes
-            ? [{ test: 'StringLike', variable: 's3:prefix', values: read.map((p) => `${p}*`) }]
-            : undefined,
+          ...(access.restrictListingToPrefixes && {
+            condition: [{ test: 'StringLike', variable: 's3:prefix', values: read.map((p) => `${p}*`) }],
+          }),
         });
       }
       if (write.length > 0) {

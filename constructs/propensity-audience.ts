@@ -29,7 +29,7 @@ export interface PropensityAudienceProps {
    * Tenant id, without its underscore, whose `_<tenant>.propensity` the rule reads.
    * @default the provisioner's `AEP_TENANT_ID`, else read from the Schema Registry at deploy time
    */
-  readonly tenantId?: string;
+  readonly tenantId?: string | undefined;
   /**
    * Resources to create first: the rule names `_<tenant>.propensity`, which must be in the Profile
    * union when the definition is saved, so pass the `AepProvisioning` invocation that creates it.

@@ -32,7 +32,7 @@ export interface PropensityPipelineAepProps {
    * A Secrets Manager secret already holding `{"clientId","clientSecret"}`.
    * @default an empty secret is created; fill it with `aws secretsmanager put-secret-value` and deploy again
    */
-  readonly credentialsSecretArn?: string;
+  readonly credentialsSecretArn?: string | undefined;
   /**
    * Prefix of the names of the AEP resources the pipeline creates.
    * @default 'cmle'
@@ -205,8 +205,8 @@ export class PropensityPipeline extends Construct {
   /** The propensity audience, when `audience` is given. */
   readonly audience?: PropensityAudience;
   /** The audience stage's function and schedule, when `audience` is given. */
-  readonly audienceStage?: PipelineFunction;
-  readonly audienceSchedule?: StageSchedule;
+  readonly audienceStage?: PipelineFunction | undefined;
+  readonly audienceSchedule?: StageSchedule | undefined;
   /** Every scheduled stage by name (the registry's), the audience stage only with `audience`. */
   readonly stages: Partial<Record<StageName, PipelineStage>>;
   /**
@@ -342,7 +342,7 @@ export class PropensityPipeline extends Construct {
   /** One stage's function and schedule, as its registry entry describes them. */
   private stage(definition: StageDefinition, options: StageOptions | undefined): PipelineStage {
     // `Audience` is the segment definition's construct; the stage that evaluates it is `AudienceStage`.
-    const id = definition.name.split('-').map((word) => word[0].toUpperCase() + word.slice(1)).join('') + (definition.name === 'audience' ? 'Stage' : '');
+    const id = definition.name.split('-').map((word) => word.charAt(0).toUpperCase() + word.slice(1)).join('') + (definition.name === 'audience' ? 'Stage' : '');
     const prefixes = (folders: readonly BucketFolder[]) => folders.map((folder) => this.bucket.prefixes[folder]);
     const access = definition.bucket as BucketAccess;
     let environment: Record<string, string>;

@@ -42,7 +42,7 @@ export interface StageScheduleProps {
    * IANA time zone the cron expression is read in.
    * @default 'UTC'
    */
-  readonly timezone?: string;
+  readonly timezone?: string | undefined;
   /**
    * Let Scheduler start the run up to this many minutes late (1 to 1440) to spread load.
    * @default off: runs start at the scheduled time
@@ -92,13 +92,14 @@ export function validateScheduleExpression(expression: string, what: string): vo
         'Use cron(minutes hours day-of-month month day-of-week year), e.g. "cron(0 3 * * ? *)", or rate(<n> minute[s]|hour[s]|day[s]), e.g. "rate(6 hours)"',
     );
   };
+  // The patterns' groups are not optional: they take part in every match.
   const rate = /^rate\((.*)\)$/.exec(expression);
   if (rate) {
-    const match = /^(\d+) (minute|minutes|hour|hours|day|days)$/.exec(rate[1]);
+    const match = /^(\d+) (minute|minutes|hour|hours|day|days)$/.exec(rate[1]!);
     if (!match) return fail('a rate needs a whole number and a unit');
     const value = Number(match[1]);
     if (value < 1) return fail('the rate must be at least 1');
-    const unit = match[2];
+    const unit = match[2]!;
     const singular = RATE_UNITS.includes(unit);
     if (value === 1 && !singular) return fail(`write "1 ${unit.slice(0, -1)}", singular`);
     if (value > 1 && singular) return fail(`write "${value} ${unit}s", plural`);
@@ -106,7 +107,7 @@ export function validateScheduleExpression(expression: string, what: string): vo
   }
   const cron = /^cron\((.*)\)$/.exec(expression);
   if (cron) {
-    const fields = cron[1].trim().split(/\s+/);
+    const fields = cron[1]!.trim().split(/\s+/);
     if (fields.length !== 6) return fail(`a cron expression has 6 fields, found ${fields.length}`);
     const bad = fields.find((field) => !CRON_FIELD.test(field));
     if (bad !== undefined) return fail(`cron field "${bad}" has characters cron does not allow`);
@@ -143,7 +144,7 @@ export class StageSchedule extends Construct {
   public readonly deadLetterQueue?: SqsQueue;
   public readonly deadLetterQueueArn: string;
   /** Alarm on the created dead-letter queue, when `alarmTopicArn` was given. */
-  public readonly deadLetterAlarm?: CloudwatchMetricAlarm;
+  public readonly deadLetterAlarm?: CloudwatchMetricAlarm | undefined;
   /** The event the function receives, as JSON. */
   public readonly input: string;
 
@@ -212,7 +213,7 @@ export class StageSchedule extends Construct {
       name: nameFromPath(this, { maxLength: 64, allowedCharacters: 'A-Za-z0-9_+=,.@-', suffix: '-role' }),
       description: `Lets EventBridge Scheduler run the ${props.stage} stage`,
       assumeRolePolicy: trust.json,
-      tags: props.tags,
+      ...(props.tags && { tags: props.tags }),
     });
     this.policyDocument = new DataAwsIamPolicyDocument(this, 'permissions', {
       statement: [

@@ -18,7 +18,7 @@ export interface AepRequest {
   path: string;
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
-  headers?: Record<string, string>;
+  headers?: Record<string, string> | undefined;
   /**
    * Whether repeating the request is harmless. Defaults to true for everything but POST: a retried
    * POST after an ambiguous failure can create a twin, so creation goes through `ensureResource`.
@@ -44,8 +44,8 @@ export interface AepClientOptions {
   credentials: CredentialsSource;
   retry: RetryPolicy;
   timeoutMs: number;
-  clock?: Clock;
-  log?: Log;
+  clock?: Clock | undefined;
+  log?: Log | undefined;
   random?: () => number;
   http?: AxiosInstance;
 }

@@ -11,30 +11,30 @@ export type AepErrorKind =
 
 export interface AepErrorDetails {
   kind: AepErrorKind;
-  status?: number;
+  status?: number | undefined;
   /** AEP's own error code, e.g. `401013`, `CAT-2101-404`, `invalid_client`. */
-  code?: string;
-  title?: string;
-  detail?: string;
-  requestId?: string;
-  method?: string;
+  code?: string | undefined;
+  title?: string | undefined;
+  detail?: string | undefined;
+  requestId?: string | undefined;
+  method?: string | undefined;
   /** Path and query of the request, never the host's credentials or tokens. */
-  path?: string;
-  attempts?: number;
+  path?: string | undefined;
+  attempts?: number | undefined;
   cause?: unknown;
 }
 
 /** Any failure talking to AEP. Carries status, AEP error code and title, and the request id for Adobe support. */
 export class AepError extends Error {
   readonly kind: AepErrorKind;
-  readonly status?: number;
-  readonly code?: string;
-  readonly title?: string;
-  readonly detail?: string;
-  readonly requestId?: string;
-  readonly method?: string;
-  readonly path?: string;
-  readonly attempts?: number;
+  readonly status?: number | undefined;
+  readonly code?: string | undefined;
+  readonly title?: string | undefined;
+  readonly detail?: string | undefined;
+  readonly requestId?: string | undefined;
+  readonly method?: string | undefined;
+  readonly path?: string | undefined;
+  readonly attempts?: number | undefined;
 
   constructor(message: string, details: AepErrorDetails) {
     super(message, details.cause !== undefined ? { cause: details.cause } : undefined);
@@ -74,7 +74,7 @@ function text(value: unknown): string | undefined {
  * Registry, Flow Service), Query Service's `{message, statusCode}` and lists of `{code, message}`.
  * This reads code, title and detail from any of them.
  */
-export function describeErrorBody(body: unknown): { code?: string; title?: string; detail?: string } {
+export function describeErrorBody(body: unknown): { code?: string | undefined; title?: string | undefined; detail?: string | undefined } {
   if (typeof body === 'string') {
     return { detail: text(body.slice(0, 500)) };
   }

@@ -11,7 +11,7 @@ export interface SendOptions {
   log: Log;
   /** Whether repeating the request cannot change the outcome (GET, PUT, DELETE, look-ups). */
   idempotent: boolean;
-  random?: () => number;
+  random?: (() => number) | undefined;
   /** Called before each attempt, so a caller can refresh what the request carries (an access token). */
   prepare?: (config: AxiosRequestConfig) => Promise<AxiosRequestConfig>;
   /**

@@ -29,8 +29,8 @@ interface CachedToken {
  * issues them for 24 hours) and fetched by one request however many callers ask at once.
  */
 export class ImsTokenProvider {
-  private cached?: CachedToken;
-  private inFlight?: Promise<CachedToken>;
+  private cached?: CachedToken | undefined;
+  private inFlight?: Promise<CachedToken> | undefined;
   private readonly http: AxiosInstance;
   private readonly refreshMarginMs: number;
 

@@ -62,7 +62,8 @@ export class ScoreSummaryAccumulator {
     if (typeof prediction !== 'number' || !Number.isFinite(prediction) || prediction < 0 || prediction > 1) {
       throw new AudienceInputError(`A prediction must be a number from 0 to 1, got ${String(prediction)}`);
     }
-    this.buckets[bucketOf(prediction)] += 1;
+    // bucketOf gives an index of the histogram, which holds a count for each.
+    this.buckets[bucketOf(prediction)]! += 1;
     if (prediction === 1) this.ones += 1;
     if (prediction >= this.band.low && prediction <= this.band.high) this.inBand += 1;
     this.count += 1;
@@ -79,7 +80,7 @@ export class ScoreSummaryAccumulator {
     atOrAbove[HISTOGRAM_BUCKETS] = this.ones;
     let running = 0;
     for (let k = HISTOGRAM_BUCKETS - 1; k >= 0; k--) {
-      running += this.buckets[k];
+      running += this.buckets[k]!; // k is below HISTOGRAM_BUCKETS, the buckets' length
       atOrAbove[k] = running;
     }
     const reach: ThresholdReach[] = atOrAbove.map((n, k) => ({ threshold: threshold(k), atOrAbove: n, below: this.count - n }));

@@ -28,9 +28,9 @@ export class ObjectNotFoundError extends Error {
 export function createS3Client(storage: StorageConfig, credentials?: S3ClientConfig['credentials']): S3Client {
   return new S3Client({
     region: storage.region,
-    endpoint: storage.endpoint,
+    ...(storage.endpoint !== undefined && { endpoint: storage.endpoint }),
     forcePathStyle: storage.forcePathStyle,
-    credentials,
+    ...(credentials !== undefined && { credentials }),
   });
 }
 

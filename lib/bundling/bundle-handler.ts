@@ -21,7 +21,7 @@ export interface BundleOptions {
    * the source map are relative to it and the bundle is byte-identical on every machine.
    * @default the nearest folder at or above the current working directory holding a package.json
    */
-  readonly projectRoot?: string;
+  readonly projectRoot?: string | undefined;
   /**
    * Name of the function the entry must export; checked at bundle time (for TypeScript and ES module
    * entries) so a typo fails `cdktf synth` rather than the first invocation.

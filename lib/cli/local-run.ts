@@ -106,7 +106,7 @@ function runFolderName(now: Date): string {
 export async function seedAndExplore(
   aep: AepServices,
   config: PipelineConfig,
-  deps: { clock: Clock; log: Log; onProgress?: (p: SeedProgress) => void; ledger?: RunLedger },
+  deps: { clock: Clock; log: Log; onProgress?: ((p: SeedProgress) => void) | undefined; ledger?: RunLedger },
   options: { users: number; usersPerBatch: number; seed: number; now: Date; namePrefix: string; batchPollIntervalMs?: number },
 ): Promise<{ seed: SeedResult; exploration: ExplorationResult; timingsMs: { seed: number; explore: number } }> {
   const step = async <S extends LedgerStage, T>(stage: S, work: () => Promise<T>, outputs: (result: T) => LedgerOutputs[S]): Promise<T> => {

@@ -13,13 +13,14 @@ import { systemClock } from '../ports/clock';
 export async function localRunLedger(runDir: string): Promise<{ ledger: RunLedger; close(): Promise<void> }> {
   const objects = path.join(runDir, 'objects');
   const buckets = fs.existsSync(objects) ? fs.readdirSync(objects).filter((name) => !name.startsWith('.')) : [];
-  if (buckets.length !== 1) {
+  const bucket = buckets.length === 1 ? buckets[0] : undefined;
+  if (bucket === undefined) {
     throw new Error(`${runDir} is not a run folder of npm start: expected one bucket folder under ${objects}, found ${buckets.length}`);
   }
   const server = new ObjectStoreServer({ rootDir: objects });
   const { endpoint } = await server.start();
-  const s3 = createS3Client({ bucket: buckets[0], region: 'us-east-1', endpoint, forcePathStyle: true, prefixes: { ...DEFAULT_PREFIXES } }, EMBEDDED_S3_CREDENTIALS);
-  return { ledger: new RunLedger(new S3ObjectStore(s3, buckets[0]), DEFAULT_PREFIXES.runs, systemClock), close: () => server.stop() };
+  const s3 = createS3Client({ bucket, region: 'us-east-1', endpoint, forcePathStyle: true, prefixes: { ...DEFAULT_PREFIXES } }, EMBEDDED_S3_CREDENTIALS);
+  return { ledger: new RunLedger(new S3ObjectStore(s3, bucket), DEFAULT_PREFIXES.runs, systemClock), close: () => server.stop() };
 }
 
 /** The ledger in the configured bucket (AWS credentials from the usual chain). */

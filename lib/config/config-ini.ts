@@ -25,9 +25,10 @@ export function parseConfigIni(text: string, source = 'config.ini'): IniSections
       current[lastKey] = `${current[lastKey]}\n${line.trim()}`;
       return;
     }
+    // The patterns' groups are not optional: they take part in every match.
     const header = /^\[([^\]]+)\]$/.exec(line);
     if (header) {
-      const name = header[1].trim();
+      const name = header[1]!.trim();
       if (sections[name]) {
         problems.push({ path: `${source}:${lineNo}`, message: `section [${name}] appears twice` });
       }
@@ -46,8 +47,8 @@ export function parseConfigIni(text: string, source = 'config.ini'): IniSections
       return;
     }
     // configparser folds key case; do the same so Client_ID and client_id are one key.
-    lastKey = entry[1].trim().toLowerCase();
-    current[lastKey] = entry[2].trim();
+    lastKey = entry[1]!.trim().toLowerCase();
+    current[lastKey] = entry[2]!.trim();
   });
 
   if (problems.length > 0) {
@@ -87,8 +88,8 @@ export function configFromNotebookIni(sections: IniSections): { input: PipelineC
     return undefined;
   };
 
-  const input: Record<string, Record<string, unknown>> = { aep: {}, storage: {}, datasets: {}, export: {}, model: {} };
-  const set = (section: string, key: string, v: unknown) => {
+  const input: Record<'aep' | 'storage' | 'datasets' | 'export' | 'model', Record<string, unknown>> = { aep: {}, storage: {}, datasets: {}, export: {}, model: {} };
+  const set = (section: keyof typeof input, key: string, v: unknown) => {
     if (v !== undefined) {
       input[section][key] = v;
     }

@@ -3,7 +3,7 @@ export interface ConfigIssue {
   path: string;
   message: string;
   /** The environment variable or file the value can come from, to tell the user where to fix it. */
-  source?: string;
+  source?: string | undefined;
 }
 
 /** Invalid configuration. The message lists every problem at once, so one run shows all that needs fixing. */

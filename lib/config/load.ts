@@ -9,9 +9,9 @@ import { parseVariable, SETTINGS, settingsIn, type Setting, type SettingScope } 
 export interface ConfigSources {
   env?: NodeJS.ProcessEnv;
   /** A JSON file shaped like the configuration. Defaults to the PIPELINE_CONFIG_FILE variable. */
-  file?: string;
+  file?: string | undefined;
   /** A CMLE notebook config.ini. Defaults to the AEP_CONFIG_INI variable. */
-  configIni?: string;
+  configIni?: string | undefined;
   overrides?: DeepPartial<PipelineConfigInput>;
   /**
    * Read only the variables of these settings, as a function reads only what its construct gives it.
@@ -43,7 +43,8 @@ function setPath(tree: Tree, path: string, value: unknown): void {
     }
     node = node[key] as Tree;
   }
-  node[keys[keys.length - 1]] = value;
+  // split gives at least one part.
+  node[keys[keys.length - 1]!] = value;
 }
 
 /** Deep merge where `undefined` never erases a value from an earlier source. */

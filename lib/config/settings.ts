@@ -82,8 +82,8 @@ type ParentsOf<P extends string> = P extends `${infer Head}.${infer Rest}` ? Hea
 /** A setting's path or a group of them (`model`, `storage.prefixes`): what a function may read. */
 export type SettingScope = SettingPath | ParentsOf<SettingPath>;
 
-/** Setting values by path, as a construct knows them: literals, or deploy-time references as strings. */
-export type SettingValues = Partial<Record<SettingPath, string | number | boolean>>;
+/** Setting values by path, as a construct knows them: literals, or deploy-time references as strings; undefined is unset. */
+export type SettingValues = { [P in SettingPath]?: string | number | boolean | undefined };
 
 const ALL_SETTINGS: readonly Setting[] = SETTINGS;
 
@@ -133,8 +133,9 @@ export function settingSchema(path: SettingPath): z.ZodType {
   for (const key of path.split('.')) {
     candidates = candidates.flatMap(objectShapes).flatMap((shape) => (shape[key] ? [shape[key]] : []));
   }
-  if (candidates.length !== 1) throw new Error(`The configuration schema has no single setting at ${path}`);
-  return candidates[0];
+  const [only] = candidates;
+  if (candidates.length !== 1 || only === undefined) throw new Error(`The configuration schema has no single setting at ${path}`);
+  return only;
 }
 
 /** The default the loader gives a setting left unset, or undefined when there is none. */

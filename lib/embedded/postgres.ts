@@ -174,9 +174,9 @@ function wireFacingDb(db: PGlite, gate: SessionGate): PGlite {
     }
   };
   const execProtocolRawStream: RawStreamFn = (message, options) => {
-    const type = message[0];
-    if (OPENS_SEQUENCE.has(type)) gate.wireSequenceOpen = true;
-    else if (CLOSES_SEQUENCE.has(type)) gate.wireSequenceOpen = false;
+    const type = message[0]; // undefined for an empty message, which neither opens nor closes a sequence
+    if (type !== undefined && OPENS_SEQUENCE.has(type)) gate.wireSequenceOpen = true;
+    else if (type !== undefined && CLOSES_SEQUENCE.has(type)) gate.wireSequenceOpen = false;
     return db.execProtocolRawStream(message, options);
   };
   const isInTransaction = (): boolean => {

@@ -87,9 +87,10 @@ export async function explore(runner: QueryRunner, dialect: SqlDialect, options:
   const [funnelRow] = await runner.query(`SELECT ${funnelColumns} FROM ${table}`);
   const funnel = EMAIL_FUNNEL.map((f, i) => ({ step: f.step, eventType: f.eventType, users: num(funnelRow?.[`step_${i}`]), shareOfPrevious: null as number | null }));
   funnel.forEach((f, i) => {
-    f.shareOfPrevious = i === 0 ? null : funnel[i - 1].users > 0 ? f.users / funnel[i - 1].users : null;
+    const previous = funnel[i - 1];
+    f.shareOfPrevious = previous === undefined ? null : previous.users > 0 ? f.users / previous.users : null;
   });
-  const subscribers = funnel[funnel.length - 1].users;
+  const subscribers = funnel[funnel.length - 1]!.users; // EMAIL_FUNNEL is a constant list of steps, never empty
 
   const candidates = eventTypes.map((t) => t.eventType).filter((t) => t !== SUBSCRIPTION_EVENT);
   let correlations: Correlation[] = [];

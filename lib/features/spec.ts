@@ -85,7 +85,7 @@ export const featureSpecSchema = z
   })
   .strict()
   .superRefine((spec, ctx) => {
-    const seen = new Map<string, number>();
+    const seen = new Map<string, number>(); // lower-case name → its index in spec.features
     const reserved = new Set(RESERVED_NAMES.map((n) => n.toLowerCase()));
     spec.features.forEach((f, i) => {
       const key = f.name.toLowerCase();
@@ -97,13 +97,13 @@ export const featureSpecSchema = z
         ctx.addIssue({
           code: 'custom',
           path: ['features', i, 'name'],
-          message: `duplicate name ${JSON.stringify(f.name)} (features[${first}] is ${JSON.stringify(spec.features[first].name)}; names are case-insensitive)`,
+          message: `duplicate name ${JSON.stringify(f.name)} (features[${first}] is ${JSON.stringify(spec.features[first]!.name)}; names are case-insensitive)`,
         });
       } else {
         seen.set(key, i);
       }
     });
-    const labels = spec.features.flatMap((f, i) => (f.kind === 'label' ? [i] : []));
+    const labels = spec.features.flatMap((f, i) => (f.kind === 'label' ? [i] : [])); // indices in spec.features
     if (labels.length !== 1) {
       ctx.addIssue({
         code: 'custom',
@@ -111,7 +111,7 @@ export const featureSpecSchema = z
         message:
           labels.length === 0
             ? 'exactly one feature of kind "label" is required (it chooses the training row); found none'
-            : `exactly one feature of kind "label" is required; found ${labels.length}: ${labels.map((i) => spec.features[i].name).join(', ')}`,
+            : `exactly one feature of kind "label" is required; found ${labels.length}: ${labels.map((i) => spec.features[i]!.name).join(', ')}`,
       });
     }
   });

@@ -49,20 +49,19 @@ export function datasetFromRows(
   if (n === 0) throw new DatasetError('dataset has no rows');
   const columns = featureNames.map(() => new Float64Array(n));
   const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const row = rows[i];
-    for (let f = 0; f < featureNames.length; f++) {
-      const name = featureNames[f];
+  for (const [i, row] of rows.entries()) {
+    for (const [f, name] of featureNames.entries()) {
       if (!Object.prototype.hasOwnProperty.call(row, name)) {
         throw new DatasetError(`row ${i} is missing feature column "${name}"`);
       }
       const v = row[name];
+      const column = columns[f]!; // one column per feature name
       if (v === null || v === undefined) {
-        columns[f][i] = NaN;
+        column[i] = NaN;
       } else if (typeof v === 'number' && Number.isFinite(v)) {
-        columns[f][i] = v;
+        column[i] = v;
       } else if (typeof v === 'boolean') {
-        columns[f][i] = v ? 1 : 0;
+        column[i] = v ? 1 : 0;
       } else {
         throw new DatasetError(`row ${i} feature "${name}" is not a finite number or null: ${String(v)}`);
       }
@@ -84,7 +83,7 @@ export function rowCount(dataset: Dataset): number {
 
 export function positiveCount(dataset: Dataset): number {
   let p = 0;
-  for (let i = 0; i < dataset.labels.length; i++) p += dataset.labels[i];
+  for (const y of dataset.labels) p += y;
   return p;
 }
 
@@ -96,10 +95,10 @@ export function validateDataset(dataset: Dataset): void {
       `dataset has ${dataset.featureNames.length} feature names but ${dataset.columns.length} columns`,
     );
   }
-  for (let f = 0; f < dataset.columns.length; f++) {
-    if (dataset.columns[f].length !== n) {
+  for (const [f, column] of dataset.columns.entries()) {
+    if (column.length !== n) {
       throw new DatasetError(
-        `feature column "${dataset.featureNames[f]}" has ${dataset.columns[f].length} values, expected ${n}`,
+        `feature column "${dataset.featureNames[f]}" has ${column.length} values, expected ${n}`,
       );
     }
   }
@@ -127,13 +126,14 @@ export function assertTrainable(dataset: Dataset, minRows: number = DEFAULT_MIN_
 /** New dataset holding the given rows (in the given order). */
 export function subset(dataset: Dataset, indices: ArrayLike<number>): Dataset {
   const m = indices.length;
+  // k < m = indices.length, and the indices are rows of the dataset.
   const columns = dataset.columns.map((col) => {
     const out = new Float64Array(m);
-    for (let k = 0; k < m; k++) out[k] = col[indices[k]];
+    for (let k = 0; k < m; k++) out[k] = col[indices[k]!]!;
     return out;
   });
   const labels = new Uint8Array(m);
-  for (let k = 0; k < m; k++) labels[k] = dataset.labels[indices[k]];
+  for (let k = 0; k < m; k++) labels[k] = dataset.labels[indices[k]!]!;
   return { featureNames: [...dataset.featureNames], columns, labels };
 }
 
@@ -177,7 +177,7 @@ export function stratifiedSplit(dataset: Dataset, options: SplitOptions): Split 
         `class ${cls} has ${members.length} rows; too few to put some in both train and test at testFraction ${testFraction}`,
       );
     }
-    for (let k = 0; k < members.length; k++) (k < nTest ? testIdx : trainIdx).push(members[k]);
+    members.forEach((member, k) => (k < nTest ? testIdx : trainIdx).push(member));
   }
   const trainIndices = Uint32Array.from(trainIdx).sort();
   const testIndices = Uint32Array.from(testIdx).sort();
@@ -198,7 +198,8 @@ export function alignColumns(dataset: Dataset, featureNames: readonly string[]):
   dataset.featureNames.forEach((name, f) => index.set(name, f));
   return featureNames.map((name) => {
     const f = index.get(name);
-    if (f === undefined) throw new DatasetError(`dataset is missing feature column "${name}"`);
-    return dataset.columns[f];
+    const column = f === undefined ? undefined : dataset.columns[f];
+    if (column === undefined) throw new DatasetError(`dataset is missing feature column "${name}"`);
+    return column;
   });
 }

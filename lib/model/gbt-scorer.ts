@@ -33,7 +33,7 @@ function nodeWord(feature: number, missingLeft: boolean, bin: number): number {
 }
 
 function treeDepth(tree: GbtTree, node = 0): number {
-  const n = tree.nodes[node];
+  const n = tree.nodes[node]!; // child indices lie within the tree (parseGbtModel checks them)
   return n.feature < 0 ? 0 : 1 + Math.max(treeDepth(tree, n.left), treeDepth(tree, n.right));
 }
 
@@ -44,12 +44,17 @@ function binOf(thresholds: Float64Array, value: number): number {
   let hi = thresholds.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (thresholds[mid] < value) lo = mid + 1;
+    if (thresholds[mid]! < value) lo = mid + 1; // lo <= mid < hi <= thresholds.length
     else hi = mid;
   }
   return lo;
 }
 
+/**
+ * Indices the scorer reads are in range by construction: node features below the feature count and
+ * child indices within their tree (parseGbtModel checks an artifact), rows below `rows` in columns of at
+ * least that length, laid-out positions within `nodes` and `leafValue`, bins within `bins`.
+ */
 export class GbtBatchScorer {
   readonly featureNames: readonly string[];
   private readonly features: number;
@@ -74,7 +79,7 @@ export class GbtBatchScorer {
     this.depth = model.trees.reduce((max, tree) => Math.max(max, treeDepth(tree)), 0);
 
     const byFeature = model.featureNames.map(() => new Set<number>());
-    for (const tree of model.trees) for (const node of tree.nodes) if (node.feature >= 0) byFeature[node.feature].add(node.threshold);
+    for (const tree of model.trees) for (const node of tree.nodes) if (node.feature >= 0) byFeature[node.feature]!.add(node.threshold);
     this.thresholds = byFeature.map((set) => Float64Array.from([...set].sort((a, b) => a - b)));
     this.laidOut = this.depth <= MAX_LAID_OUT_DEPTH && this.features <= MAX_FEATURES && this.thresholds.every((t) => t.length < ALWAYS_LEFT_BIN);
 
@@ -85,7 +90,7 @@ export class GbtBatchScorer {
     if (!this.laidOut) return;
     model.trees.forEach((tree, t) => {
       const place = (index: number, position: number, level: number): void => {
-        const node = tree.nodes[index];
+        const node = tree.nodes[index]!;
         if (level === this.depth) {
           this.leafValue[t * leaves + position - internal] = node.value;
           return;
@@ -97,7 +102,7 @@ export class GbtBatchScorer {
           place(index, 2 * position + 2, level + 1);
           return;
         }
-        this.nodes[k] = nodeWord(node.feature, node.defaultLeft, this.thresholds[node.feature].indexOf(node.threshold));
+        this.nodes[k] = nodeWord(node.feature, node.defaultLeft, this.thresholds[node.feature]!.indexOf(node.threshold));
         place(node.left, 2 * position + 1, level + 1);
         place(node.right, 2 * position + 2, level + 1);
       };
@@ -115,7 +120,7 @@ export class GbtBatchScorer {
     }
     if (!this.laidOut) {
       for (let r = 0; r < rows; r++) {
-        for (let f = 0; f < this.features; f++) this.row[f] = columns[f][r];
+        for (let f = 0; f < this.features; f++) this.row[f] = columns[f]![r]!;
         out[r] = predictRow(this.model, this.row);
       }
       return;
@@ -124,9 +129,9 @@ export class GbtBatchScorer {
     if (this.bins.length < rows * stride) this.bins = new Int32Array(rows * stride);
     const bins = this.bins;
     for (let f = 0; f < stride; f++) {
-      const column = columns[f];
-      const thresholds = this.thresholds[f];
-      for (let r = 0, at = f; r < rows; r++, at += stride) bins[at] = binOf(thresholds, column[r]);
+      const column = columns[f]!;
+      const thresholds = this.thresholds[f]!;
+      for (let r = 0, at = f; r < rows; r++, at += stride) bins[at] = binOf(thresholds, column[r]!);
     }
     let r = 0;
     for (; r + 4 <= rows; r += 4) this.scoreFour(r, out);
@@ -141,12 +146,12 @@ export class GbtBatchScorer {
     for (let t = 0, first = 0, firstLeaf = 0; t < this.trees; t++, first += internal, firstLeaf += internal + 1) {
       let n = 0;
       for (let level = 0; level < depth; level++) {
-        const w = nodes[first + n];
-        const b = bins[base + (w >>> 16)];
+        const w = nodes[first + n]!;
+        const b = bins[base + (w >>> 16)]!;
         // 1 (right) when the bin is above the threshold's; for a missing value, the node's default side.
         n = 2 * n + 1 + ((((w & 0x7fff) - b) >>> 31) ^ ((b >>> 15) & (w >>> 15) & 1));
       }
-      s += leafValue[firstLeaf + n - internal];
+      s += leafValue[firstLeaf + n - internal]!;
     }
     return s;
   }
@@ -169,23 +174,23 @@ export class GbtBatchScorer {
       let n2 = 0;
       let n3 = 0;
       for (let level = 0; level < depth; level++) {
-        let w = nodes[first + n0];
-        let b = bins[b0 + (w >>> 16)];
+        let w = nodes[first + n0]!;
+        let b = bins[b0 + (w >>> 16)]!;
         n0 = 2 * n0 + 1 + ((((w & 0x7fff) - b) >>> 31) ^ ((b >>> 15) & (w >>> 15) & 1));
-        w = nodes[first + n1];
-        b = bins[b1 + (w >>> 16)];
+        w = nodes[first + n1]!;
+        b = bins[b1 + (w >>> 16)]!;
         n1 = 2 * n1 + 1 + ((((w & 0x7fff) - b) >>> 31) ^ ((b >>> 15) & (w >>> 15) & 1));
-        w = nodes[first + n2];
-        b = bins[b2 + (w >>> 16)];
+        w = nodes[first + n2]!;
+        b = bins[b2 + (w >>> 16)]!;
         n2 = 2 * n2 + 1 + ((((w & 0x7fff) - b) >>> 31) ^ ((b >>> 15) & (w >>> 15) & 1));
-        w = nodes[first + n3];
-        b = bins[b3 + (w >>> 16)];
+        w = nodes[first + n3]!;
+        b = bins[b3 + (w >>> 16)]!;
         n3 = 2 * n3 + 1 + ((((w & 0x7fff) - b) >>> 31) ^ ((b >>> 15) & (w >>> 15) & 1));
       }
-      s0 += leafValue[firstLeaf + n0 - internal];
-      s1 += leafValue[firstLeaf + n1 - internal];
-      s2 += leafValue[firstLeaf + n2 - internal];
-      s3 += leafValue[firstLeaf + n3 - internal];
+      s0 += leafValue[firstLeaf + n0 - internal]!;
+      s1 += leafValue[firstLeaf + n1 - internal]!;
+      s2 += leafValue[firstLeaf + n2 - internal]!;
+      s3 += leafValue[firstLeaf + n3 - internal]!;
     }
     out[r] = sigmoid(s0);
     out[r + 1] = sigmoid(s1);

@@ -123,36 +123,37 @@ export function resolveGbtParams(options: Partial<GbtParams> = {}): GbtParams {
  */
 export function computeThresholds(column: Float64Array, maxBins: number): Float64Array {
   let m = 0;
-  for (let i = 0; i < column.length; i++) if (column[i] === column[i]) m++;
+  for (const v of column) if (v === v) m++;
   if (m === 0) return new Float64Array(0);
   const vals = new Float64Array(m);
   m = 0;
-  for (let i = 0; i < column.length; i++) if (column[i] === column[i]) vals[m++] = column[i];
+  for (const v of column) if (v === v) vals[m++] = v;
   vals.sort();
+  // Indices into vals stay below m, its length; k + 1 below distinct.length.
   const distinct: number[] = [];
-  for (let i = 0; i < m; i++) if (i === 0 || vals[i] !== vals[i - 1]) distinct.push(vals[i]);
+  for (let i = 0; i < m; i++) if (i === 0 || vals[i] !== vals[i - 1]) distinct.push(vals[i]!);
   const midpoint = (a: number, b: number) => {
     const mid = a + (b - a) / 2;
     return mid >= a && mid < b ? mid : a;
   };
   const out: number[] = [];
   if (distinct.length <= maxBins) {
-    for (let k = 0; k + 1 < distinct.length; k++) out.push(midpoint(distinct[k], distinct[k + 1]));
+    for (let k = 0; k + 1 < distinct.length; k++) out.push(midpoint(distinct[k]!, distinct[k + 1]!));
   } else {
-    const max = vals[m - 1];
+    const max = vals[m - 1]!;
     let last = -Infinity;
     for (let q = 1; q < maxBins; q++) {
-      const v = vals[Math.floor((q * m) / maxBins)];
+      const v = vals[Math.floor((q * m) / maxBins)]!;
       if (v >= max || v <= last) continue;
       // next distinct value above v
       let lo = 0;
       let hi = m;
       while (lo < hi) {
         const mid = (lo + hi) >>> 1;
-        if (vals[mid] > v) hi = mid;
+        if (vals[mid]! > v) hi = mid;
         else lo = mid + 1;
       }
-      out.push(midpoint(v, vals[lo]));
+      out.push(midpoint(v, vals[lo]!)); // v < max, so some value lies above it and lo < m
       last = v;
     }
   }
@@ -164,7 +165,7 @@ function binIndex(thresholds: Float64Array, v: number): number {
   let hi = thresholds.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (v <= thresholds[mid]) hi = mid;
+    if (v <= thresholds[mid]!) hi = mid; // lo <= mid < hi <= thresholds.length
     else lo = mid + 1;
   }
   return lo;
@@ -189,12 +190,12 @@ function binColumns(columns: Float64Array[], maxBins: number): BinnedData {
   const offsets = new Int32Array(nF);
   let histSize = 0;
   for (let f = 0; f < nF; f++) {
-    const col = columns[f];
+    const col = columns[f]!; // f < nF = columns.length
     const t = computeThresholds(col, maxBins);
     const nb = t.length + 1;
     const c = new Uint8Array(col.length);
     for (let i = 0; i < col.length; i++) {
-      const v = col[i];
+      const v = col[i]!;
       c[i] = v === v ? binIndex(t, v) : nb;
     }
     codes.push(c);
@@ -225,6 +226,11 @@ interface BestSplit {
 /** Split value that sends every non-missing value left. */
 const ALL_FINITE_LEFT = Number.MAX_VALUE;
 
+/**
+ * Every index the builder reads is in range: rows hold row indices below the dataset's length (that of
+ * grad, hess and each feature's codes), features are below the feature count (that of codes, nBins,
+ * offsets and thresholds), and histogram slots below histSize; the reads are asserted without a check.
+ */
 class TreeBuilder {
   private readonly nodes: GbtNode[] = [];
 
@@ -241,8 +247,8 @@ class TreeBuilder {
     let G = 0;
     let H = 0;
     for (let k = 0; k < rows.length; k++) {
-      G += this.grad[rows[k]];
-      H += this.hess[rows[k]];
+      G += this.grad[rows[k]!]!;
+      H += this.hess[rows[k]!]!;
     }
     this.grow(rows, hist, G, H, 0);
     return { nodes: this.nodes };
@@ -260,14 +266,14 @@ class TreeBuilder {
     const hess = this.hess;
     const nF = this.binned.codes.length;
     for (let f = 0; f < nF; f++) {
-      const codes = this.binned.codes[f];
-      const off = this.binned.offsets[f];
+      const codes = this.binned.codes[f]!;
+      const off = this.binned.offsets[f]!;
       for (let k = 0; k < rows.length; k++) {
-        const i = rows[k];
-        const slot = off + codes[i];
-        g[slot] += grad[i];
-        h[slot] += hess[i];
-        c[slot] += 1;
+        const i = rows[k]!;
+        const slot = off + codes[i]!;
+        g[slot]! += grad[i]!;
+        h[slot]! += hess[i]!;
+        c[slot]! += 1;
       }
     }
     return hist;
@@ -289,11 +295,11 @@ class TreeBuilder {
       return id;
     }
     const { feature, bin, defaultLeft } = best;
-    const codes = this.binned.codes[feature];
-    const missing = this.binned.nBins[feature];
+    const codes = this.binned.codes[feature]!;
+    const missing = this.binned.nBins[feature]!;
     let nLeft = 0;
     for (let k = 0; k < rows.length; k++) {
-      const b = codes[rows[k]];
+      const b = codes[rows[k]!]!;
       if (b === missing ? defaultLeft : b <= bin) nLeft++;
     }
     const leftRows = new Uint32Array(nLeft);
@@ -303,12 +309,12 @@ class TreeBuilder {
     let GL = 0;
     let HL = 0;
     for (let k = 0; k < rows.length; k++) {
-      const i = rows[k];
-      const b = codes[i];
+      const i = rows[k]!;
+      const b = codes[i]!;
       if (b === missing ? defaultLeft : b <= bin) {
         leftRows[li++] = i;
-        GL += this.grad[i];
-        HL += this.hess[i];
+        GL += this.grad[i]!;
+        HL += this.hess[i]!;
       } else rightRows[ri++] = i;
     }
     // Histogram subtraction: build the smaller child, derive the larger.
@@ -316,17 +322,18 @@ class TreeBuilder {
     const small = this.buildHist(smallIsLeft ? leftRows : rightRows);
     const large = this.newHist();
     for (let s = 0; s < this.binned.histSize; s++) {
-      large.g[s] = hist.g[s] - small.g[s];
-      large.h[s] = hist.h[s] - small.h[s];
-      large.c[s] = hist.c[s] - small.c[s];
+      large.g[s] = hist.g[s]! - small.g[s]!;
+      large.h[s] = hist.h[s]! - small.h[s]!;
+      large.c[s] = hist.c[s]! - small.c[s]!;
     }
     const leftHist = smallIsLeft ? small : large;
     const rightHist = smallIsLeft ? large : small;
 
     node.feature = feature;
-    node.threshold = bin < this.binned.thresholds[feature].length ? this.binned.thresholds[feature][bin] : ALL_FINITE_LEFT;
+    const thresholds = this.binned.thresholds[feature]!;
+    node.threshold = bin < thresholds.length ? thresholds[bin]! : ALL_FINITE_LEFT;
     node.defaultLeft = defaultLeft;
-    this.gainByFeature[feature] += best.gain;
+    this.gainByFeature[feature]! += best.gain;
     node.left = this.grow(leftRows, leftHist, GL, HL, depth + 1);
     node.right = this.grow(rightRows, rightHist, G - GL, H - HL, depth + 1);
     return id;
@@ -339,18 +346,18 @@ class TreeBuilder {
     let bestGain = Math.max(minSplitGain, 1e-12);
     const nF = this.binned.codes.length;
     for (let f = 0; f < nF; f++) {
-      const nb = this.binned.nBins[f];
-      const off = this.binned.offsets[f];
-      const gm = hist.g[off + nb];
-      const hm = hist.h[off + nb];
-      const cm = hist.c[off + nb];
+      const nb = this.binned.nBins[f]!;
+      const off = this.binned.offsets[f]!;
+      const gm = hist.g[off + nb]!;
+      const hm = hist.h[off + nb]!;
+      const cm = hist.c[off + nb]!;
       let GL = 0;
       let HL = 0;
       let CL = 0;
       for (let b = 0; b < nb; b++) {
-        GL += hist.g[off + b];
-        HL += hist.h[off + b];
-        CL += hist.c[off + b];
+        GL += hist.g[off + b]!;
+        HL += hist.h[off + b]!;
+        CL += hist.c[off + b]!;
         // Option 1: missing goes right.
         {
           const CR = C - CL;
@@ -392,13 +399,16 @@ export function sigmoid(x: number): number {
   return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
 }
 
-/** Raw score contribution of one tree for row i of the given columns. */
+/**
+ * Raw score contribution of one tree for row i of the given columns. Child indices lie within the tree
+ * and features within the columns (the builder makes them so, parseGbtModel checks an artifact).
+ */
 function treeValueAt(nodes: GbtNode[], columns: Float64Array[], i: number): number {
   let n = 0;
   for (;;) {
-    const node = nodes[n];
+    const node = nodes[n]!;
     if (node.feature < 0) return node.value;
-    const v = columns[node.feature][i];
+    const v = columns[node.feature]![i]!;
     n = v !== v ? (node.defaultLeft ? node.left : node.right) : v <= node.threshold ? node.left : node.right;
   }
 }
@@ -413,7 +423,7 @@ export function train(dataset: Dataset, options: Partial<GbtParams> = {}): GbtMo
   const nF = dataset.columns.length;
   const labels = dataset.labels;
   let pos = 0;
-  for (let i = 0; i < n; i++) pos += labels[i];
+  for (const label of labels) pos += label;
   const rate = pos / n;
   const baseScore = Math.log(rate / (1 - rate));
 
@@ -429,10 +439,11 @@ export function train(dataset: Dataset, options: Partial<GbtParams> = {}): GbtMo
   const perm = params.subsample < 1 ? all.slice() : all;
 
   const trees: GbtTree[] = [];
+  // Row indices i, k and j stay below n, the length of labels, score and perm.
   for (let t = 0; t < params.nTrees; t++) {
     for (let i = 0; i < n; i++) {
-      const p = sigmoid(score[i]);
-      grad[i] = p - labels[i];
+      const p = sigmoid(score[i]!);
+      grad[i] = p - labels[i]!;
       hess[i] = Math.max(p * (1 - p), 1e-16);
     }
     let rows = all;
@@ -440,19 +451,19 @@ export function train(dataset: Dataset, options: Partial<GbtParams> = {}): GbtMo
       // Partial Fisher–Yates: the first sampleSize entries are a uniform sample.
       for (let k = 0; k < sampleSize; k++) {
         const j = k + Math.floor(rng() * (n - k));
-        const tmp = perm[k];
-        perm[k] = perm[j];
+        const tmp = perm[k]!;
+        perm[k] = perm[j]!;
         perm[j] = tmp;
       }
       rows = perm.slice(0, sampleSize).sort();
     }
     const tree = new TreeBuilder(binned, grad, hess, params, gainByFeature).build(rows);
     trees.push(tree);
-    for (let i = 0; i < n; i++) score[i] += treeValueAt(tree.nodes, dataset.columns, i);
+    for (let i = 0; i < n; i++) score[i]! += treeValueAt(tree.nodes, dataset.columns, i);
   }
 
   let totalGain = 0;
-  for (let f = 0; f < nF; f++) totalGain += gainByFeature[f];
+  for (const gain of gainByFeature) totalGain += gain;
   const featureImportances = Array.from(gainByFeature, (g) => (totalGain > 0 ? g / totalGain : 0));
 
   return {
@@ -475,18 +486,19 @@ export function predictRawRow(model: GbtModel, values: ArrayLike<number | null>)
   }
   let s = model.baseScore;
   const trees = model.trees;
+  // t < trees.length; child indices lie within the tree (parseGbtModel checks them).
   for (let t = 0; t < trees.length; t++) {
-    const nodes = trees[t].nodes;
+    const nodes = trees[t]!.nodes;
     let n = 0;
     for (;;) {
-      const node = nodes[n];
+      const node = nodes[n]!;
       if (node.feature < 0) {
         s += node.value;
         break;
       }
       const v = values[node.feature];
       n =
-        v === null || v !== v
+        v == null || v !== v
           ? node.defaultLeft
             ? node.left
             : node.right
@@ -512,11 +524,11 @@ export function predict(model: GbtModel, input: Dataset | Float64Array[]): Float
   if (columns.length !== model.featureNames.length) {
     throw new Error(`gbt: got ${columns.length} columns, model expects ${model.featureNames.length}`);
   }
-  const n = columns.length === 0 ? 0 : columns[0].length;
+  const n = columns[0]?.length ?? 0;
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     let s = model.baseScore;
-    for (let t = 0; t < model.trees.length; t++) s += treeValueAt(model.trees[t].nodes, columns, i);
+    for (let t = 0; t < model.trees.length; t++) s += treeValueAt(model.trees[t]!.nodes, columns, i);
     out[i] = sigmoid(s);
   }
   return out;
@@ -525,7 +537,7 @@ export function predict(model: GbtModel, input: Dataset | Float64Array[]): Float
 /** Feature importances keyed by name, sorted descending. */
 export function featureImportances(model: GbtModel): Array<{ feature: string; importance: number }> {
   return model.featureNames
-    .map((feature, f) => ({ feature, importance: model.featureImportances[f] }))
+    .map((feature, f) => ({ feature, importance: model.featureImportances[f]! })) // train gives one per feature
     .sort((a, b) => b.importance - a.importance || a.feature.localeCompare(b.feature));
 }
 

@@ -72,28 +72,29 @@ function softplus(x: number): number {
 
 /** Solves A x = b for symmetric positive-definite A (row-major, size d). Returns null if not PD. */
 function choleskySolve(A: Float64Array, b: Float64Array, d: number): Float64Array | null {
+  // Every index below is within the d x d matrices A and L or the d-vectors b, y and x.
   const L = new Float64Array(d * d);
   for (let i = 0; i < d; i++) {
     for (let j = 0; j <= i; j++) {
-      let s = A[i * d + j];
-      for (let k = 0; k < j; k++) s -= L[i * d + k] * L[j * d + k];
+      let s = A[i * d + j]!;
+      for (let k = 0; k < j; k++) s -= L[i * d + k]! * L[j * d + k]!;
       if (i === j) {
         if (!(s > 0)) return null;
         L[i * d + i] = Math.sqrt(s);
-      } else L[i * d + j] = s / L[j * d + j];
+      } else L[i * d + j] = s / L[j * d + j]!;
     }
   }
   const y = new Float64Array(d);
   for (let i = 0; i < d; i++) {
-    let s = b[i];
-    for (let k = 0; k < i; k++) s -= L[i * d + k] * y[k];
-    y[i] = s / L[i * d + i];
+    let s = b[i]!;
+    for (let k = 0; k < i; k++) s -= L[i * d + k]! * y[k]!;
+    y[i] = s / L[i * d + i]!;
   }
   const x = new Float64Array(d);
   for (let i = d - 1; i >= 0; i--) {
-    let s = y[i];
-    for (let k = i + 1; k < d; k++) s -= L[k * d + i] * x[k];
-    x[i] = s / L[i * d + i];
+    let s = y[i]!;
+    for (let k = i + 1; k < d; k++) s -= L[k * d + i]! * x[k]!;
+    x[i] = s / L[i * d + i]!;
   }
   return x;
 }
@@ -111,15 +112,15 @@ export function trainLogistic(dataset: Dataset, options: Partial<LogisticParams>
   for (const col of dataset.columns) {
     let cnt = 0;
     let sum = 0;
-    for (let i = 0; i < n; i++) {
-      if (col[i] === col[i]) {
+    for (const v of col) {
+      if (v === v) {
         cnt++;
-        sum += col[i];
+        sum += v;
       }
     }
     const mean = cnt > 0 ? sum / cnt : 0;
     let ss = 0;
-    for (let i = 0; i < n; i++) if (col[i] === col[i]) ss += (col[i] - mean) ** 2;
+    for (const v of col) if (v === v) ss += (v - mean) ** 2;
     const std = cnt > 0 ? Math.sqrt(ss / cnt) : 0;
     means.push(mean);
     stds.push(std > 1e-12 ? std : 1);
@@ -127,6 +128,8 @@ export function trainLogistic(dataset: Dataset, options: Partial<LogisticParams>
   }
 
   // Design matrix, row-major: [1, z_0..z_{nF-1}, indicators...]
+  // From here on every index is bounded by its loop: rows i < n (the labels' and columns' length, which
+  // assertTrainable checked), features f < nF, design columns j, k < D.
   const indicatorOf: number[] = [];
   let D = 1 + nF;
   for (let f = 0; f < nF; f++) indicatorOf.push(hasMissingIndicator[f] ? D++ : -1);
@@ -135,16 +138,16 @@ export function trainLogistic(dataset: Dataset, options: Partial<LogisticParams>
     const r = i * D;
     X[r] = 1;
     for (let f = 0; f < nF; f++) {
-      const v = dataset.columns[f][i];
-      if (v === v) X[r + 1 + f] = (v - means[f]) / stds[f];
-      else X[r + indicatorOf[f]] = 1;
+      const v = dataset.columns[f]![i]!;
+      if (v === v) X[r + 1 + f] = (v - means[f]!) / stds[f]!;
+      else X[r + indicatorOf[f]!] = 1;
     }
   }
 
   const w = new Float64Array(D);
   // Start the intercept at the log-odds of the base rate.
   let pos = 0;
-  for (let i = 0; i < n; i++) pos += y[i];
+  for (const label of y) pos += label;
   w[0] = Math.log(pos / (n - pos));
 
   const margins = new Float64Array(n);
@@ -152,15 +155,15 @@ export function trainLogistic(dataset: Dataset, options: Partial<LogisticParams>
     for (let i = 0; i < n; i++) {
       let s = 0;
       const r = i * D;
-      for (let j = 0; j < D; j++) s += X[r + j] * beta[j];
+      for (let j = 0; j < D; j++) s += X[r + j]! * beta[j]!;
       out[i] = s;
     }
   };
   const objective = (beta: Float64Array, m: Float64Array) => {
     let L = 0;
-    for (let i = 0; i < n; i++) L += softplus(m[i]) - y[i] * m[i];
+    for (let i = 0; i < n; i++) L += softplus(m[i]!) - y[i]! * m[i]!;
     let pen = 0;
-    for (let j = 1; j < D; j++) pen += beta[j] * beta[j];
+    for (let j = 1; j < D; j++) pen += beta[j]! * beta[j]!;
     return L + (params.l2 / 2) * pen;
   };
 
@@ -177,42 +180,42 @@ export function trainLogistic(dataset: Dataset, options: Partial<LogisticParams>
     grad.fill(0);
     hessian.fill(0);
     for (let i = 0; i < n; i++) {
-      const p = sigmoid(margins[i]);
-      const e = p - y[i];
+      const p = sigmoid(margins[i]!);
+      const e = p - y[i]!;
       const h = p * (1 - p);
       const r = i * D;
       for (let j = 0; j < D; j++) {
-        const xj = X[r + j];
+        const xj = X[r + j]!;
         if (xj === 0) continue;
-        grad[j] += e * xj;
+        grad[j]! += e * xj;
         const hx = h * xj;
-        for (let k = 0; k <= j; k++) hessian[j * D + k] += hx * X[r + k];
+        for (let k = 0; k <= j; k++) hessian[j * D + k]! += hx * X[r + k]!;
       }
     }
     for (let j = 0; j < D; j++) {
-      for (let k = 0; k < j; k++) hessian[k * D + j] = hessian[j * D + k];
+      for (let k = 0; k < j; k++) hessian[k * D + j] = hessian[j * D + k]!;
       if (j > 0) {
-        grad[j] += params.l2 * w[j];
-        hessian[j * D + j] += params.l2;
+        grad[j]! += params.l2 * w[j]!;
+        hessian[j * D + j]! += params.l2;
       }
-      hessian[j * D + j] += 1e-10;
+      hessian[j * D + j]! += 1e-10;
     }
     const step = choleskySolve(hessian, grad, D);
     if (step === null) throw new Error('logistic: Hessian is not positive definite (try l2 > 0)');
     // Newton direction is -step; backtracking line search (Armijo).
     let slope = 0;
-    for (let j = 0; j < D; j++) slope -= grad[j] * step[j];
+    for (let j = 0; j < D; j++) slope -= grad[j]! * step[j]!;
     let t = 1;
     let newObj = Infinity;
     for (let attempt = 0; attempt < 40; attempt++) {
-      for (let j = 0; j < D; j++) trial[j] = w[j] - t * step[j];
+      for (let j = 0; j < D; j++) trial[j] = w[j]! - t * step[j]!;
       computeMargins(trial, trialMargins);
       newObj = objective(trial, trialMargins);
       if (newObj <= obj + 1e-4 * t * slope) break;
       t /= 2;
     }
     let maxChange = 0;
-    for (let j = 0; j < D; j++) maxChange = Math.max(maxChange, Math.abs(trial[j] - w[j]));
+    for (let j = 0; j < D; j++) maxChange = Math.max(maxChange, Math.abs(trial[j]! - w[j]!));
     if (!(newObj <= obj)) {
       // No progress possible at machine precision.
       converged = maxChange < 1e-6;
@@ -234,9 +237,9 @@ export function trainLogistic(dataset: Dataset, options: Partial<LogisticParams>
     means,
     stds,
     hasMissingIndicator,
-    intercept: w[0],
-    weights: Array.from({ length: nF }, (_, f) => w[1 + f]),
-    missingWeights: indicatorOf.map((j) => (j < 0 ? 0 : w[j])),
+    intercept: w[0]!,
+    weights: Array.from({ length: nF }, (_, f) => w[1 + f]!),
+    missingWeights: indicatorOf.map((j) => (j < 0 ? 0 : w[j]!)),
     params,
     iterations,
     converged,
@@ -248,10 +251,11 @@ export function predictLogisticRawRow(model: LogisticModel, values: ArrayLike<nu
   const nF = model.featureNames.length;
   if (values.length < nF) throw new Error(`logistic: row has ${values.length} values, model expects ${nF}`);
   let s = model.intercept;
+  // f < nF: the model's arrays hold one entry per feature, as trainLogistic makes them.
   for (let f = 0; f < nF; f++) {
     const v = values[f];
-    if (v === null || v !== v) s += model.missingWeights[f];
-    else s += (model.weights[f] * (v - model.means[f])) / model.stds[f];
+    if (v === null || v === undefined || v !== v) s += model.missingWeights[f]!;
+    else s += (model.weights[f]! * (v - model.means[f]!)) / model.stds[f]!;
   }
   return s;
 }
@@ -268,13 +272,14 @@ export function predictLogistic(model: LogisticModel, input: Dataset | Float64Ar
   const columns = Array.isArray(input) ? input : alignColumns(input, model.featureNames);
   const nF = model.featureNames.length;
   if (columns.length !== nF) throw new Error(`logistic: got ${columns.length} columns, model expects ${nF}`);
-  const n = nF === 0 ? 0 : columns[0].length;
+  const n = columns[0]?.length ?? 0;
   const out = new Float64Array(n);
+  // f < nF, the columns' count and the model's entries per feature; i < n, the columns' length.
   for (let i = 0; i < n; i++) {
     let s = model.intercept;
     for (let f = 0; f < nF; f++) {
-      const v = columns[f][i];
-      s += v === v ? (model.weights[f] * (v - model.means[f])) / model.stds[f] : model.missingWeights[f];
+      const v = columns[f]![i]!;
+      s += v === v ? (model.weights[f]! * (v - model.means[f]!)) / model.stds[f]! : model.missingWeights[f]!;
     }
     out[i] = sigmoid(s);
   }
@@ -289,9 +294,9 @@ export function originalScaleCoefficients(model: LogisticModel): { intercept: nu
   let intercept = model.intercept;
   const coefficients: Record<string, number> = {};
   model.featureNames.forEach((name, f) => {
-    const c = model.weights[f] / model.stds[f];
+    const c = model.weights[f]! / model.stds[f]!; // one entry per feature name
     coefficients[name] = c;
-    intercept -= c * model.means[f];
+    intercept -= c * model.means[f]!;
   });
   return { intercept, coefficients };
 }

@@ -25,7 +25,7 @@ function argsortAscending(scores: Scores): Uint32Array {
   const idx = new Uint32Array(scores.length);
   for (let i = 0; i < idx.length; i++) idx[i] = i;
   // Typed-array sort with a comparator is stable in modern V8.
-  return idx.sort((a, b) => scores[a] - scores[b] || a - b);
+  return idx.sort((a, b) => scores[a]! - scores[b]! || a - b); // a and b are indices of scores
 }
 
 /**
@@ -39,12 +39,13 @@ export function rocAuc(scores: Scores, labels: Labels): number {
   const order = argsortAscending(scores);
   let rankSumPos = 0;
   let i = 0;
+  // i, j and k stay below order.length, which holds each index of scores and labels once.
   while (i < order.length) {
     let j = i;
-    const s = scores[order[i]];
-    while (j + 1 < order.length && scores[order[j + 1]] === s) j++;
+    const s = scores[order[i]!];
+    while (j + 1 < order.length && scores[order[j + 1]!] === s) j++;
     const avgRank = (i + j) / 2 + 1; // ranks are 1-based
-    for (let k = i; k <= j; k++) if (labels[order[k]] === 1) rankSumPos += avgRank;
+    for (let k = i; k <= j; k++) if (labels[order[k]!] === 1) rankSumPos += avgRank;
     i = j + 1;
   }
   return (rankSumPos - (pos * (pos + 1)) / 2) / (pos * neg);
@@ -57,7 +58,7 @@ export function logLoss(probabilities: Scores, labels: Labels, eps = 1e-15): num
   if (n === 0) throw new Error('logLoss: no rows');
   let sum = 0;
   for (let i = 0; i < n; i++) {
-    const p = Math.min(1 - eps, Math.max(eps, probabilities[i]));
+    const p = Math.min(1 - eps, Math.max(eps, probabilities[i]!)); // i < n, checked equal lengths
     sum -= labels[i] === 1 ? Math.log(p) : Math.log(1 - p);
   }
   return sum / n;
@@ -83,7 +84,7 @@ export function precisionRecallAt(scores: Scores, labels: Labels, threshold: num
   let tn = 0;
   let fn = 0;
   for (let i = 0; i < labels.length; i++) {
-    const predicted = scores[i] >= threshold;
+    const predicted = scores[i]! >= threshold; // checked equal lengths
     if (labels[i] === 1) {
       if (predicted) tp++;
       else fn++;
@@ -122,22 +123,24 @@ export function calibrationBuckets(probabilities: Scores, labels: Labels, nBins 
   const count = new Float64Array(nBins);
   const sumP = new Float64Array(nBins);
   const sumY = new Float64Array(nBins);
+  // Checked equal lengths; a probability in [0, 1] gives a bucket b below nBins.
   for (let i = 0; i < labels.length; i++) {
-    const p = probabilities[i];
+    const p = probabilities[i]!;
     if (p < 0 || p > 1) throw new Error(`calibrationBuckets: probability at ${i} outside [0, 1]: ${p}`);
     const b = Math.min(nBins - 1, Math.floor(p * nBins));
-    count[b]++;
-    sumP[b] += p;
-    sumY[b] += labels[i];
+    count[b]!++;
+    sumP[b]! += p;
+    sumY[b]! += labels[i]!;
   }
   const out: CalibrationBucket[] = [];
   for (let b = 0; b < nBins; b++) {
+    const n = count[b]!;
     out.push({
       lower: b / nBins,
       upper: (b + 1) / nBins,
-      count: count[b],
-      meanPredicted: count[b] === 0 ? null : sumP[b] / count[b],
-      observedRate: count[b] === 0 ? null : sumY[b] / count[b],
+      count: n,
+      meanPredicted: n === 0 ? null : sumP[b]! / n,
+      observedRate: n === 0 ? null : sumY[b]! / n,
     });
   }
   return out;
@@ -163,10 +166,11 @@ export function rocCurve(scores: Scores, labels: Labels): RocPoint[] {
   let tp = 0;
   let fp = 0;
   let k = order.length - 1;
+  // k stays within order, which holds each index of scores and labels once.
   while (k >= 0) {
-    const s = scores[order[k]];
-    while (k >= 0 && scores[order[k]] === s) {
-      if (labels[order[k]] === 1) tp++;
+    const s = scores[order[k]!]!;
+    while (k >= 0 && scores[order[k]!] === s) {
+      if (labels[order[k]!] === 1) tp++;
       else fp++;
       k--;
     }
@@ -179,7 +183,8 @@ export function rocCurve(scores: Scores, labels: Labels): RocPoint[] {
 export function areaUnderCurve(points: readonly RocPoint[]): number {
   let area = 0;
   for (let i = 1; i < points.length; i++) {
-    area += ((points[i].fpr - points[i - 1].fpr) * (points[i].tpr + points[i - 1].tpr)) / 2;
+    const [previous, point] = [points[i - 1]!, points[i]!]; // 1 <= i < points.length
+    area += ((point.fpr - previous.fpr) * (point.tpr + previous.tpr)) / 2;
   }
   return area;
 }
@@ -192,6 +197,7 @@ export function downsampleRocCurve(points: readonly RocPoint[], maxPoints = 101)
   if (!Number.isInteger(maxPoints) || maxPoints < 2) throw new Error(`downsampleRocCurve: maxPoints must be an integer of at least 2, got ${maxPoints}`);
   if (points.length <= maxPoints) return [...points];
   const out: RocPoint[] = [];
-  for (let k = 0; k < maxPoints; k++) out.push(points[Math.round((k * (points.length - 1)) / (maxPoints - 1))]);
+  // The index runs from 0 to points.length - 1.
+  for (let k = 0; k < maxPoints; k++) out.push(points[Math.round((k * (points.length - 1)) / (maxPoints - 1))]!);
   return out;
 }

@@ -16,8 +16,8 @@ export function seededRng(seed: number): Rng {
 export function shuffleInPlace(values: Uint32Array | number[], rng: Rng): void {
   for (let i = values.length - 1; i > 0; i--) {
     const j = Math.floor(rng() * (i + 1));
-    const tmp = values[i];
-    values[i] = values[j];
+    const tmp = values[i]!; // j <= i < values.length
+    values[i] = values[j]!;
     values[j] = tmp;
   }
 }

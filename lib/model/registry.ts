@@ -33,7 +33,7 @@ export interface ProductionPointer {
   version: string;
   auc: number;
   promotedAt: string;
-  previousVersion?: string;
+  previousVersion?: string | undefined;
 }
 
 /** One champion/challenger decision, kept for ever under `history/`. */
@@ -134,8 +134,8 @@ export class ModelRegistry {
   async versions(): Promise<string[]> {
     const versions: string[] = [];
     for await (const object of this.store.list(this.root)) {
-      const match = /^([^/]+)\/manifest\.json$/.exec(object.key.slice(this.root.length));
-      if (match && match[1] !== 'history') versions.push(match[1]);
+      const version = /^([^/]+)\/manifest\.json$/.exec(object.key.slice(this.root.length))?.[1];
+      if (version !== undefined && version !== 'history') versions.push(version);
     }
     return versions.sort();
   }

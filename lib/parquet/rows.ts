@@ -158,8 +158,9 @@ async function readRowGroup(
   // Numbers first: they go into reused arrays, so the plain values, new objects, are the last made and
   // the youngest when the consumer takes them.
   for (const [index, column] of numberColumns.entries()) {
-    if (numberArrays[index].length < rows) numberArrays[index] = new Float64Array(rows);
-    const target = numberArrays[index];
+    // numberArrays holds one array per number column.
+    if (numberArrays[index]!.length < rows) numberArrays[index] = new Float64Array(rows);
+    const target = numberArrays[index]!;
     target.fill(NaN, 0, rows);
     await readColumn(parquet, column, rowStart, rows, (chunks) =>
       forEachValue(chunks, rowStart, rows, (row, value) => (target[row] = numberValue(key, column, value))),
@@ -171,7 +172,7 @@ async function readRowGroup(
       await readColumn(parquet, column, rowStart, rows, (chunks) => {
         const [only] = chunks;
         // The usual case, one plain array holding exactly the group's rows, is converted where it lies.
-        if (chunks.length === 1 && Array.isArray(only.columnData) && only.rowStart === rowStart && only.rowEnd === rowStart + rows) {
+        if (chunks.length === 1 && only && Array.isArray(only.columnData) && only.rowStart === rowStart && only.rowEnd === rowStart + rows) {
           const target = only.columnData as unknown[];
           for (let row = 0; row < rows; row++) target[row] = plainValue(key, column, target[row]);
           return target as ParquetValue[];
@@ -229,7 +230,7 @@ export async function* parquetColumnBatches(
     const groups = parquet.metadata.row_groups;
     const fetched = new Map<number, Promise<ArrayBuffer>>();
     const fetch = (index: number) => {
-      const range = rowGroupBytes(groups[index]);
+      const range = rowGroupBytes(groups[index]!); // called with indices of groups only
       if (!range || fetched.has(index)) return;
       const bytes = Promise.resolve(parquet.file.slice(range.start, range.end));
       // Awaited when its row group is read; a consumer that stops early must not leave an unhandled rejection.
@@ -237,16 +238,16 @@ export async function* parquetColumnBatches(
       fetched.set(index, bytes);
     };
     let rowStart = 0;
-    for (let index = 0; index < groups.length; index++) {
+    for (const [index, group] of groups.entries()) {
       fetch(index);
-      const range = rowGroupBytes(groups[index]);
+      const range = rowGroupBytes(group);
       const bytes = fetched.get(index);
       const file: AsyncBuffer = {
         byteLength: parquet.file.byteLength,
         slice: async (start, end = parquet.file.byteLength) =>
           range && bytes && start >= range.start && end <= range.end ? sliceOf(await bytes, start - range.start, end - range.start) : parquet.file.slice(start, end),
       };
-      const rows = Number(groups[index].num_rows);
+      const rows = Number(group.num_rows);
       const batch = await readRowGroup({ ...parquet, file }, columns, numberColumns, numberArrays, rowStart, rows);
       fetched.delete(index);
       // The next group's bytes arrive while the consumer works on this one; asked for only now, they are
@@ -266,7 +267,8 @@ export async function* parquetRows(store: ObjectStore, keys: readonly string[], 
   for await (const batch of parquetColumnBatches(store, keys, options)) {
     for (let r = 0; r < batch.rows; r++) {
       const row: ParquetRow = {};
-      for (let c = 0; c < batch.columns.length; c++) row[batch.columns[c]] = batch.values[c][r];
+      // One value array per column, each batch.rows long.
+      for (let c = 0; c < batch.columns.length; c++) row[batch.columns[c]!] = batch.values[c]![r]!;
       yield row;
     }
   }

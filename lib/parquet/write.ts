@@ -136,11 +136,12 @@ export class ParquetFileWriter {
   async writeRow(values: readonly unknown[]): Promise<void> {
     if (this.closed) throw new Error('The parquet file is closed');
     for (let i = 0; i < this.columns.length; i++) {
-      const column = this.columns[i];
+      // i < columns.length, and columnValues holds one list per column.
+      const column = this.columns[i]!;
       const value = values[i];
       if (value === null || value === undefined) {
         if (column.optional === false) throw new Error(`Parquet column ${column.name} is required and has no value`);
-        this.columnValues[i].push(null);
+        this.columnValues[i]!.push(null);
         continue;
       }
       const converted = writable(column.type, value);
@@ -148,7 +149,7 @@ export class ParquetFileWriter {
         const shown = typeof value === 'string' ? JSON.stringify(value) : typeof value === 'object' ? 'an object' : String(value);
         throw new Error(`Parquet column ${column.name} (${column.type}) cannot hold ${shown}`);
       }
-      this.columnValues[i].push(converted);
+      this.columnValues[i]!.push(converted);
     }
     this.rows += 1;
     if (this.rows >= this.rowGroupRows) await this.writeGroup();

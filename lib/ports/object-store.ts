@@ -3,7 +3,7 @@ import type { Readable } from 'stream';
 export interface StoredObject {
   key: string;
   size: number;
-  lastModified?: Date;
+  lastModified?: Date | undefined;
 }
 
 /** The bucket as the stages see it: S3 in AWS, the embedded S3-compatible store locally, through the same SDK. */

@@ -57,7 +57,7 @@ export interface AudienceDefinitionDeletion {
 export interface AudienceDefinitionDeps {
   log: Log;
   /** Tenant id without underscore when the input has none; read from the Schema Registry when absent too. */
-  tenantId?: string;
+  tenantId?: string | undefined;
   /** The `terraform_key` of the `aws_lambda_invocation` resource. */
   terraformKey?: string;
 }

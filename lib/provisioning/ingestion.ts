@@ -20,7 +20,7 @@ const INGESTION_KINDS: Record<IngestionPiece, ResourceKind> = {
   flow: 'ingestionFlow',
 };
 
-const ORDER: IngestionPiece[] = ['baseConnection', 'sourceConnection', 'targetConnection', 'mappingSet', 'flow'];
+const ORDER: readonly [IngestionPiece, ...IngestionPiece[]] = ['baseConnection', 'sourceConnection', 'targetConnection', 'mappingSet', 'flow'];
 
 export interface IngestionResources {
   /** Flow Service id of the ingestion's S3 base connection. */

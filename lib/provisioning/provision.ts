@@ -38,7 +38,7 @@ export interface DeprovisionResult extends ResourceRemoval {
 export interface ProvisionDeps {
   log: Log;
   /** Tenant id without underscore; read from the Schema Registry when absent. */
-  tenantId?: string;
+  tenantId?: string | undefined;
   /** The `terraform_key` of the `aws_lambda_invocation` resource. */
   terraformKey?: string;
 }
@@ -119,7 +119,7 @@ export async function provision(aep: AepRestServices, event: unknown, deps: Prov
 }
 
 /** The name prefixes of the export destination and ingestion dataflow a plan has, for their removal. */
-function flowPrefixes(plan: ProvisioningPlan): { export?: string; ingestion?: string } {
+function flowPrefixes(plan: ProvisioningPlan): { export?: string | undefined; ingestion?: string | undefined } {
   return { export: plan.export ? plan.namePrefix : undefined, ingestion: plan.ingestion ? plan.namePrefix : undefined };
 }
 
@@ -155,7 +155,7 @@ async function removeResources(
   tenantId: string,
   names: ResourceNames,
   retainDataset: boolean,
-  flows: { export?: string; ingestion?: string },
+  flows: { export?: string | undefined; ingestion?: string | undefined },
   log: Log,
 ): Promise<DeprovisionResult> {
   const result: DeprovisionResult = { tenantId, ...emptyRemoval() };

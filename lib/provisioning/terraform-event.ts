@@ -61,7 +61,7 @@ export interface TerraformEvent<T> {
   /** The input of this apply; on delete, the last applied one. */
   input: T;
   /** On update, the input of the previous apply. */
-  previous?: T;
+  previous?: T | undefined;
 }
 
 /**

@@ -60,7 +60,7 @@ export function streamRng(seed: number, stream: number): RandomGenerator {
   h = mix32((h + 0x9e3779b9) ^ seedHigh);
   h = mix32((h + 0x9e3779b9) ^ streamLow);
   h = mix32((h + 0x9e3779b9) ^ streamHigh);
-  const state = [0, 0, 0, 0];
+  const state: [number, number, number, number] = [0, 0, 0, 0];
   for (let i = 0; i < 4; i++) {
     h = mix32(h + 0x9e3779b9 + i);
     state[i] = h;

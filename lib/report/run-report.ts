@@ -35,18 +35,18 @@ export interface AudienceSection {
   /** Profiles in the band by the scores written. */
   expected: number;
   /** Profiles the segment job qualified; undefined until a job ran. */
-  qualified?: number;
-  segmentId?: string;
-  jobId?: string;
+  qualified?: number | undefined;
+  segmentId?: string | undefined;
+  jobId?: string | undefined;
 }
 
 export interface RunReport {
   title: string;
   generatedAt: string;
   exploration: ExplorationResult;
-  model?: ModelSection;
-  scores?: ScoresSection;
-  audience?: AudienceSection;
+  model?: ModelSection | undefined;
+  scores?: ScoresSection | undefined;
+  audience?: AudienceSection | undefined;
   /** Stage name and how long it took, in order. */
   timings: Array<{ stage: string; ms: number }>;
 }

@@ -84,7 +84,7 @@ export function snapshotId(what: string, value: unknown): string {
   return String(value);
 }
 
-function checkedRange(range: SnapshotRange | undefined): { from?: string; to?: string } {
+function checkedRange(range: SnapshotRange | undefined): { from?: string | undefined; to?: string | undefined } {
   if (range === undefined) return {};
   if (range === null || typeof range !== 'object') throw new SnapshotRangeError(`Refusing snapshot range ${String(range)}: expected { from?, to? }`);
   const from = range.from === undefined ? undefined : snapshotId('snapshot "from"', range.from);

@@ -37,7 +37,7 @@ export interface AudienceOptions {
    * Tenant id without underscore, to check the definition's rule is the band's.
    * @default read from the Schema Registry
    */
-  tenantId?: string;
+  tenantId?: string | undefined;
   /** How long this run waits for the segment job; past it the job is recorded and the next run reads its count. */
   jobWaitBudgetMs: number;
   pollIntervalMs: number;
@@ -87,7 +87,7 @@ export async function summarizeScoreFiles(store: ObjectStore, scores: Pick<Score
     );
     try {
       for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
-        const text = record[PREDICTION_COLUMN];
+        const text = record[PREDICTION_COLUMN] ?? ''; // an absent cell reads as an empty one
         const value = text.trim() === '' ? Number.NaN : Number(text);
         try {
           accumulator.add(value);

@@ -50,16 +50,16 @@ export async function exportFeatures(deps: ExportDeps, options: ExportOptions): 
     const lastExported = lastExport?.outputs?.featurizeRunId;
     const earlierExports = (await deps.ledger.recent('export', 50)).filter((r) => r.status === 'succeeded');
     const pending = (await deps.ledger.recent('featurize', 50)).filter((r) => r.status === 'succeeded').filter((r) => !lastExported || r.runId > lastExported);
-    if (pending.length === 0) {
+    const featurizeRun = pending[0];
+    if (featurizeRun === undefined) {
       return { status: 'skipped', reason: lastExported ? `Featurization ${lastExported} is already exported; nothing newer` : 'No featurization to export yet' };
     }
-    const featurizeRun = pending[0];
     const features = featurizeRun.outputs;
     const inputs = { featurizeRunIds: pending.map((r) => r.runId), trainingQueryId: features.trainingQueryId, scoringQueryId: features.scoringQueryId };
 
     const expected = { training: 0, scoring: 0 };
     for (const run of pending) {
-      const [training, scoring] = await Promise.all([run.outputs.trainingQueryId, run.outputs.scoringQueryId].map((id) => deps.aep.queryService.get(id)));
+      const [training, scoring] = await Promise.all([deps.aep.queryService.get(run.outputs.trainingQueryId), deps.aep.queryService.get(run.outputs.scoringQueryId)]);
       for (const query of [training, scoring]) {
         if (['SUBMITTED', 'IN_PROGRESS'].includes(query.state)) {
           return { status: 'skipped', reason: `Featurization query ${query.id} is ${query.state}`, inputs };

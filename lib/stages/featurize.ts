@@ -12,7 +12,7 @@ export interface FeaturizeOptions {
   namePrefix: string;
   spec: FeatureSpec;
   /** Tenant id without underscore; read from the Schema Registry when absent. */
-  tenantId?: string;
+  tenantId?: string | undefined;
 }
 
 export interface FeaturizeDeps {

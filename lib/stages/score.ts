@@ -133,7 +133,7 @@ export function formatPrediction(probability: number): string {
 class CsvPartFiles {
   /** Every part opened, in order, with its rows. */
   readonly parts: Array<{ key: string; rows: number }> = [];
-  private current?: { key: string; rows: number; bytes: Buffer; length: number };
+  private current?: { key: string; rows: number; bytes: Buffer; length: number } | undefined;
   private readonly spare: Buffer[] = [];
   private storing?: Promise<void>;
 
@@ -162,7 +162,7 @@ class CsvPartFiles {
     }
     part.length += part.bytes.write(text, part.length);
     part.rows += rows;
-    this.parts[this.parts.length - 1].rows = part.rows;
+    this.parts[this.parts.length - 1]!.rows = part.rows; // the current part's entry, pushed when it was opened
   }
 
   /** Starts storing the part being written, once the previous part is stored. */
@@ -260,7 +260,7 @@ export async function scoreProfiles(deps: ScoreDeps, options: ScoreOptions): Pro
         if (predictions.length < batch.rows) predictions = new Float64Array(batch.rows);
         scorer.predict(batch.numbers, batch.rows, predictions);
 
-        const userIds = batch.values[0];
+        const userIds = batch.values[0]!; // the one column asked for
         for (let start = 0; start < batch.rows; ) {
           const end = Math.min(batch.rows, start + partRows - parts.rowsInPart, start + CSV_SLICE_ROWS);
           let text = parts.rowsInPart === 0 ? CSV_HEADER : '';
@@ -269,7 +269,7 @@ export async function scoreProfiles(deps: ScoreDeps, options: ScoreOptions): Pro
             if (typeof userId !== 'string' || userId === '') {
               throw new ScoreInputError(`Export file ${batch.key}: row ${fileRow + r} has no ${USER_ID_COLUMN}`);
             }
-            text += csvLine(userId, formatPrediction(predictions[r]));
+            text += csvLine(userId, formatPrediction(predictions[r]!)); // r < batch.rows <= predictions.length
           }
           parts.write(text, end - start);
           start = end;
@@ -290,7 +290,8 @@ export async function scoreProfiles(deps: ScoreDeps, options: ScoreOptions): Pro
       const files: ScoreManifest['files'] = staged.map((from, index) => ({ key: `${folder}${partName(index)}`, rows: from.rows }));
       published.push(...files.map((f) => f.key));
       // Every copy settles before a failure is handled, so none lands after the clean-up.
-      const copies = await Promise.allSettled(staged.map((from, index) => deps.store.copy(from.key, files[index].key)));
+      // files maps staged one to one.
+      const copies = await Promise.allSettled(staged.map((from, index) => deps.store.copy(from.key, files[index]!.key)));
       const failed = copies.find((c): c is PromiseRejectedResult => c.status === 'rejected');
       if (failed) throw failed.reason;
       const manifestKey = `${folder}${MANIFEST_NAME}`;

@@ -121,9 +121,10 @@ export async function trainModel(deps: TrainDeps, options: TrainOptions): Promis
     });
     const inputs = { newestExportRunId: newest.runId, exportRunIds: sources.map((e) => e.runId) };
     const set = await readTrainingSet(deps.store, sources, options.spec);
-    const newestRead = set.rowsPerExport[set.rowsPerExport.length - 1];
+    // One entry per source, the newest last; there is at least the newest.
+    const newestRead = set.rowsPerExport[set.rowsPerExport.length - 1]!;
     if (newestRead.rows === 0) {
-      throw new TrainingDataError(`Export ${newest.runId} holds no training rows (${sources[sources.length - 1].folder}); nothing new to learn from`);
+      throw new TrainingDataError(`Export ${newest.runId} holds no training rows (${sources[sources.length - 1]!.folder}); nothing new to learn from`);
     }
     const { dataset } = set;
     const cannot = (error: unknown): never => {

@@ -62,7 +62,7 @@ export class NewestRowPerUser {
     userIds.forEach((userId, i) => {
       const row = this.rows.get(userId) as UserRow;
       labels[i] = row.label;
-      for (let f = 0; f < columns.length; f++) columns[f][i] = row.values[f];
+      columns.forEach((column, f) => (column[i] = row.values[f]!)); // values holds one number per feature
     });
     return { dataset: { featureNames: [...this.featureNames], columns, labels }, userIds };
   }
@@ -78,19 +78,19 @@ export interface TrainingSet {
   missing: Record<string, number>;
 }
 
-function label(value: ParquetValue, where: string, column: string): number {
+function label(value: ParquetValue | undefined, where: string, column: string): number {
   if (value === 0 || value === false) return 0;
   if (value === 1 || value === true) return 1;
   throw new TrainingDataError(`${where}: the label ${column} must be 0 or 1, got ${JSON.stringify(value)}`);
 }
 
-function feature(value: ParquetValue, where: string, column: string): number {
+function feature(value: ParquetValue | undefined, where: string, column: string): number {
   if (value === null) return NaN;
   if (typeof value === 'number' && Number.isFinite(value)) return value;
   throw new TrainingDataError(`${where}: the feature ${column} must be a finite number or null, got ${JSON.stringify(value)}`);
 }
 
-function time(value: ParquetValue, where: string): number {
+function time(value: ParquetValue | undefined, where: string): number {
   if (value === null) return -Infinity;
   const ms = typeof value === 'string' ? Date.parse(value) : NaN;
   if (Number.isNaN(ms)) throw new TrainingDataError(`${where}: the ${TIMESTAMP_COLUMN} ${JSON.stringify(value)} is not a time`);
@@ -108,8 +108,7 @@ export async function readTrainingSet(store: ObjectStore, sources: readonly Trai
   const featureNames = inputFeatures(spec).map((f) => f.name);
   const kept = new NewestRowPerUser(featureNames);
   const rowsPerExport: TrainingSet['rowsPerExport'] = [];
-  for (let exportIndex = 0; exportIndex < sources.length; exportIndex++) {
-    const { runId, files } = sources[exportIndex];
+  for (const [exportIndex, { runId, files }] of sources.entries()) {
     let rows = 0;
     for (const key of files) {
       let index = 0;
@@ -120,7 +119,7 @@ export async function readTrainingSet(store: ObjectStore, sources: readonly Trai
           throw new TrainingDataError(`${where}: the ${USER_ID_COLUMN} must be a non-empty string, got ${JSON.stringify(userId)}`);
         }
         const values = new Float64Array(featureNames.length);
-        for (let f = 0; f < featureNames.length; f++) values[f] = feature(row[featureNames[f]], where, featureNames[f]);
+        featureNames.forEach((name, f) => (values[f] = feature(row[name], where, name)));
         kept.offer(userId, { exportIndex, time: time(row[TIMESTAMP_COLUMN], where) }, label(row[labelName], where, labelName), values);
         index++;
       }
@@ -132,7 +131,7 @@ export async function readTrainingSet(store: ObjectStore, sources: readonly Trai
   const missing: Record<string, number> = {};
   dataset.featureNames.forEach((name, f) => {
     let count = 0;
-    for (const v of dataset.columns[f]) if (v !== v) count++;
+    for (const v of dataset.columns[f]!) if (v !== v) count++; // one column per feature name
     missing[name] = count;
   });
   return { dataset, userIds, rowsPerExport, missing };

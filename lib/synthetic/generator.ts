@@ -86,6 +86,8 @@ const TENANT_ID_PATTERN = /^_[A-Za-z0-9_]+$/;
 const RESERVED_TOP_LEVEL_KEYS = new Set(['_id', ...ALL_EVENT_TYPES.map((t) => EVENT_TYPE_SPECS[t].xdmPath[0])]);
 
 // ---- numeric tables indexed by type id (position in ALL_EVENT_TYPES) -------------------------
+// Every type id is a position in ALL_EVENT_TYPES, so the tables below, and the per-type lists of a
+// simulation, hold an entry for it; reads by type id are asserted without a check.
 
 const BEHAVIOUR_COUNT = BEHAVIOUR_EVENT_TYPES.length;
 const SUBSCRIPTION_ID = ALL_EVENT_TYPES.indexOf(SUBSCRIPTION_EVENT_TYPE);
@@ -171,7 +173,7 @@ export function simulateEventTimes(
   const lists = simulateLists(sampler, startMs, endMs, weeks);
   const out = {} as Record<(typeof BEHAVIOUR_EVENT_TYPES)[number], number[]>;
   for (let id = 0; id < BEHAVIOUR_COUNT; id++) {
-    out[BEHAVIOUR_EVENT_TYPES[id]] = lists[id];
+    out[BEHAVIOUR_EVENT_TYPES[id]!] = lists[id]!;
   }
   return out;
 }
@@ -183,20 +185,19 @@ function simulateLists(sampler: Sampler, startMs: number, endMs: number, weeks: 
   }
   const span = endMs - startMs;
   for (const id of BASE_IDS) {
-    const n = sampler.poisson(RATE[id] * weeks);
-    const times = lists[id];
+    const n = sampler.poisson(RATE[id]! * weeks);
+    const times = lists[id]!;
     for (let i = 0; i < n; i++) {
       times.push(startMs + Math.floor(sampler.uniform() * span));
     }
   }
   for (const [causeId, dependentIds] of CAUSE_IDS) {
     // The cause list is read once: its own dependents never include itself.
-    const causes = lists[causeId];
-    for (let c = 0; c < causes.length; c++) {
-      const t = causes[c];
+    const causes = lists[causeId]!;
+    for (const t of causes) {
       for (const depId of dependentIds) {
-        const k = sampler.poisson(RATE[depId] * weeks);
-        const meanHours = MEAN_DELAY_HOURS[depId];
+        const k = sampler.poisson(RATE[depId]! * weeks);
+        const meanHours = MEAN_DELAY_HOURS[depId]!;
         const times = new Array<number>(k);
         for (let i = 0; i < k; i++) {
           times[i] = t + Math.floor(sampler.exponential(meanHours) * HOUR_MS);
@@ -234,26 +235,24 @@ function simulateEntries(sampler: Sampler, startMs: number, endMs: number, weeks
   const lists = simulateLists(sampler, startMs, endMs, weeks);
   const entries: Entry[] = [];
   for (let id = 0; id < BEHAVIOUR_COUNT; id++) {
-    const times = lists[id];
-    for (let i = 0; i < times.length; i++) {
-      entries.push({ id, timeMs: times[i] });
+    for (const timeMs of lists[id]!) {
+      entries.push({ id, timeMs });
     }
   }
   entries.sort(byTime); // stable: ties keep table order, then draw order
 
   let propensity = INITIAL_PROPENSITY;
   let triggerIndex = -1;
-  for (let i = 0; i < entries.length; i++) {
-    const id = entries[i].id;
-    propensity = Math.min(1, Math.max(0, propensity + DELTA[id]));
+  for (const [i, { id }] of entries.entries()) {
+    propensity = Math.min(1, Math.max(0, propensity + DELTA[id]!));
     if (triggerIndex < 0 && !MARKETING[id] && sampler.uniform() < propensity) {
       triggerIndex = i;
     }
   }
   if (triggerIndex >= 0) {
-    const timeMs = entries[triggerIndex].timeMs + SUBSCRIPTION_DELAY_MS;
+    const timeMs = entries[triggerIndex]!.timeMs + SUBSCRIPTION_DELAY_MS; // an index of entries
     let at = triggerIndex + 1;
-    while (at < entries.length && entries[at].timeMs <= timeMs) {
+    while (at < entries.length && entries[at]!.timeMs <= timeMs) {
       at++;
     }
     entries.splice(at, 0, { id: SUBSCRIPTION_ID, timeMs });
@@ -265,7 +264,7 @@ function simulateEntries(sampler: Sampler, startMs: number, endMs: number, weeks
 export function simulateTimeline(sampler: Sampler, startMs: number, endMs: number, weeks: number = DEFAULT_WEEKS): Timeline {
   const { entries, triggerIndex, propensity } = simulateEntries(sampler, startMs, endMs, weeks);
   return {
-    events: entries.map((e) => ({ eventType: ALL_EVENT_TYPES[e.id], timeMs: e.timeMs })),
+    events: entries.map((e) => ({ eventType: ALL_EVENT_TYPES[e.id]!, timeMs: e.timeMs })),
     subscribed: triggerIndex >= 0,
     triggerIndex,
     finalPropensity: propensity,
@@ -281,23 +280,22 @@ function buildUser(index: number, o: ResolvedOptions): SyntheticUser {
   const ecid = ecidForEmail(email);
   const idPrefix = `synthetic-${o.seed}-${index}-`;
   const events = new Array<XdmExperienceEvent>(entries.length);
-  for (let j = 0; j < entries.length; j++) {
-    const { id, timeMs } = entries[j];
+  for (const [j, { id, timeMs }] of entries.entries()) {
     const event: XdmExperienceEvent = {
       _id: idPrefix + j,
       timestamp: new Date(timeMs).toISOString(),
-      eventType: ALL_EVENT_TYPES[id],
+      eventType: ALL_EVENT_TYPES[id]!,
     };
     event[o.tenantId] = { userid: ecid };
-    const path = XDM_PATHS[id];
+    const path = XDM_PATHS[id]!;
     let node: Record<string, unknown> = event;
-    const last = path.length - 1;
+    const last = path.length - 1; // an XDM path has at least one field
     for (let p = 0; p < last; p++) {
       const child: Record<string, unknown> = {};
-      node[path[p]] = child;
+      node[path[p]!] = child;
       node = child;
     }
-    node[path[last]] = XDM_VALUES[id];
+    node[path[last]!] = XDM_VALUES[id];
     events[j] = event;
   }
   return { index, email, ecid, subscribed: triggerIndex >= 0, events };

@@ -16,7 +16,7 @@ export interface SeedOptions {
   /** Prefix of the names of the field group, schema and dataset. */
   namePrefix: string;
   /** Tenant id without underscore; read from the Schema Registry when absent. */
-  tenantId?: string;
+  tenantId?: string | undefined;
   /** Longest wait for one batch to be ingested. */
   batchTimeoutMs?: number;
   /** How often to ask Catalog about a batch; AEP takes minutes, the embedded platform milliseconds. */
@@ -82,7 +82,7 @@ export async function ensureEventsDataset(aep: AepRestServices, tenantId: string
  */
 export async function seedSyntheticData(
   aep: AepRestServices,
-  deps: { clock: Clock; log: Log; onProgress?: (p: SeedProgress) => void },
+  deps: { clock: Clock; log: Log; onProgress?: ((p: SeedProgress) => void) | undefined },
   options: SeedOptions,
 ): Promise<SeedResult> {
   const users = validateUserCount(options.users);

@@ -20,17 +20,23 @@ afterEach(() => {
 
 const policy: RetryPolicy = { maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 2000, maxRetryAfterMs: 60_000 };
 
+/** A variable of the embedded platform's environment, which sets every one this file reads. */
+function variable(name: string): string {
+  const value = platform.env[name];
+  if (value === undefined) throw new Error(`The embedded platform sets no ${name}`);
+  return value;
+}
+
 function client(overrides: Partial<ConstructorParameters<typeof AepClient>[0]> = {}, clock = recordingClock()) {
-  const env = platform.env;
   return {
     clock,
     client: new AepClient({
-      orgId: env.AEP_ORG_ID,
-      sandbox: env.AEP_SANDBOX,
-      platformEndpoint: env.AEP_PLATFORM_ENDPOINT,
-      imsEndpoint: env.AEP_IMS_ENDPOINT,
+      orgId: variable('AEP_ORG_ID'),
+      sandbox: variable('AEP_SANDBOX'),
+      platformEndpoint: variable('AEP_PLATFORM_ENDPOINT'),
+      imsEndpoint: variable('AEP_IMS_ENDPOINT'),
       scopes: 'openid',
-      credentials: credentialsFrom({ clientId: env.AEP_CLIENT_ID, clientSecret: env.AEP_CLIENT_SECRET }),
+      credentials: credentialsFrom({ clientId: variable('AEP_CLIENT_ID'), clientSecret: variable('AEP_CLIENT_SECRET') }),
       retry: policy,
       timeoutMs: 10_000,
       clock,
@@ -74,7 +80,7 @@ it('sends the platform headers and reuses one IMS token for many calls', async (
 });
 
 it('names wrong credentials clearly when IMS answers 401', async () => {
-  const { client: aep } = client({ credentials: credentialsFrom({ clientId: platform.env.AEP_CLIENT_ID, clientSecret: 'wrong-secret' }) });
+  const { client: aep } = client({ credentials: credentialsFrom({ clientId: variable('AEP_CLIENT_ID'), clientSecret: 'wrong-secret' }) });
   const error = await failure(new SchemaRegistry(aep).tenantId());
   expect(error.kind).toBe('auth');
   expect(error.status).toBe(401);

@@ -51,8 +51,8 @@ describe('ScoreSummaryAccumulator', () => {
 
   it('puts 1 in the last bucket and counts it alone at threshold 1', () => {
     const summary = summarize([1, 0.99, 0.95, 0.9499999999999998], { low: 0, high: 1 });
-    expect(summary.histogram[19].count).toBe(3);
-    expect(summary.histogram[18].count).toBe(1);
+    expect(summary.histogram[19]?.count).toBe(3);
+    expect(summary.histogram[18]?.count).toBe(1);
     expect(summary.reach[20]).toEqual({ threshold: 1, atOrAbove: 1, below: 3 });
     expect(summary.reach[0]).toEqual({ threshold: 0, atOrAbove: 4, below: 0 });
   });

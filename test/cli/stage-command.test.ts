@@ -10,7 +10,7 @@ import { silentLog } from '../../lib/ports/logger';
 
 /** A loopback endpoint speaking Lambda's Invoke API, answering as the named function would. */
 async function lambdaEndpoint(answer: (functionName: string, event: unknown) => { status: number; body: unknown; functionError?: string }) {
-  const calls: Array<{ functionName: string; event: unknown; invocationType?: string }> = [];
+  const calls: Array<{ functionName: string; event: unknown; invocationType?: string | undefined }> = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c) => chunks.push(c));

@@ -54,11 +54,11 @@ describe('loadConfig', () => {
       }),
     );
     const byPath = Object.fromEntries(error.issues.map((i) => [i.path, i]));
-    expect(byPath['aep.orgId'].source).toBe('AEP_ORG_ID');
-    expect(byPath['aep.orgId'].message).toMatch(/IMS org id/);
-    expect(byPath['storage.bucket'].source).toBe('PIPELINE_BUCKET');
-    expect(byPath['aep.queryService.port'].message).toMatch(/port/);
-    expect(byPath['aep.platformEndpoint'].message).toMatch(/http/);
+    expect(byPath['aep.orgId']?.source).toBe('AEP_ORG_ID');
+    expect(byPath['aep.orgId']?.message).toMatch(/IMS org id/);
+    expect(byPath['storage.bucket']?.source).toBe('PIPELINE_BUCKET');
+    expect(byPath['aep.queryService.port']?.message).toMatch(/port/);
+    expect(byPath['aep.platformEndpoint']?.message).toMatch(/http/);
     expect(error.issues).toHaveLength(4);
     for (const path of Object.keys(byPath)) expect(error.message).toContain(path);
   });
@@ -75,8 +75,8 @@ describe('loadConfig', () => {
   it('requires either a client id and secret or a secret ARN', () => {
     const { AEP_CLIENT_SECRET: _omit, ...withoutSecret } = validEnv;
     const error = configError(() => loadConfig({ env: withoutSecret }));
-    expect(error.issues[0].path).toBe('aep.credentials');
-    expect(error.issues[0].source).toContain('AEP_CREDENTIALS_SECRET_ARN');
+    expect(error.issues[0]?.path).toBe('aep.credentials');
+    expect(error.issues[0]?.source).toContain('AEP_CREDENTIALS_SECRET_ARN');
 
     const arn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:aep-credentials-AbCdEf';
     const { config } = loadConfig({ env: { AEP_ORG_ID: validEnv.AEP_ORG_ID, PIPELINE_BUCKET: 'b-u-c', AEP_CREDENTIALS_SECRET_ARN: arn } });

@@ -21,8 +21,9 @@ function permissionsOf(json: ReturnType<typeof synth>): NormalizedStatement[] {
 
 function statementWith(statements: NormalizedStatement[], action: string): NormalizedStatement {
   const found = statements.filter((s) => s.actions.includes(action));
-  if (found.length !== 1) throw new Error(`expected one statement allowing ${action}, found ${found.length}`);
-  return found[0];
+  const [only] = found;
+  if (found.length !== 1 || !only) throw new Error(`expected one statement allowing ${action}, found ${found.length}`);
+  return only;
 }
 
 describe('AepAccessRole', () => {
@@ -132,7 +133,7 @@ describe('AepAccessRole', () => {
     });
     const json = synth(stack);
     const trust = documentReferencedBy(json, onlyResource(json, 'aws_iam_role').assume_role_policy);
-    expect(trust[0].principals).toEqual([{ type: 'AWS', identifiers: ['arn:aws:iam::123456789012:root'] }]);
+    expect(trust[0]?.principals).toEqual([{ type: 'AWS', identifiers: ['arn:aws:iam::123456789012:root'] }]);
   });
 
   describe('rejects bad input with a clear error', () => {

@@ -56,7 +56,7 @@ describe('AepCredentialsSecret', () => {
       const permissions = documentReferencedBy(json, onlyResource(json, 'aws_iam_role_policy').policy);
       const read = permissions.filter((s) => s.actions.includes('secretsmanager:GetSecretValue'));
       expect(read).toHaveLength(1);
-      expect(read[0].resources).toEqual([secretRef]);
+      expect(read[0]?.resources).toEqual([secretRef]);
       expectLeastPrivilege(json);
     });
 

@@ -27,16 +27,16 @@ describe('AlarmTopic', () => {
     it('lets the CloudWatch service encrypt notifications with the key, and nothing more', () => {
       const cloudwatch = policy.filter((s) => s.principals.some((p) => p.identifiers.includes('cloudwatch.amazonaws.com')));
       expect(cloudwatch).toHaveLength(1);
-      expect(cloudwatch[0].actions.sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey*']);
+      expect(cloudwatch[0]?.actions.sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey*']);
     });
 
     it("delegates everything else to the account's IAM policies, without kms:*", () => {
       const account = policy.filter((s) => s.principals.some((p) => p.type === 'AWS'));
       expect(account).toHaveLength(1);
-      expect(account[0].principals[0].identifiers[0]).toMatch(/^arn:\$\{data\.aws_partition\..+\}:iam::\$\{data\.aws_caller_identity\..+\.account_id\}:root$/);
+      expect(account[0]?.principals[0]?.identifiers[0]).toMatch(/^arn:\$\{data\.aws_partition\..+\}:iam::\$\{data\.aws_caller_identity\..+\.account_id\}:root$/);
       // kms:Put* keeps PutKeyPolicy, so the key stays manageable (KMS refuses a policy that locks it out).
-      expect(account[0].actions).toContain('kms:Put*');
-      expect(account[0].actions).not.toContain('kms:*');
+      expect(account[0]?.actions).toContain('kms:Put*');
+      expect(account[0]?.actions).not.toContain('kms:*');
       expectLeastPrivilege(json);
     });
 

@@ -36,7 +36,7 @@ function deployedEnvironments(stack: TerraformStack, pipeline: PropensityPipelin
   ];
   const functions = resourcesOf(synth(stack), 'aws_lambda_function');
   const environmentOf = (fn: PipelineFunction) => {
-    const variables = functions[stack.getLogicalId(fn.function)].environment.variables as Record<string, string>;
+    const variables = functions[stack.getLogicalId(fn.function)]?.environment.variables as Record<string, string>;
     return Object.fromEntries(
       Object.entries(variables).map(([key, value]) => {
         let deployed = value;

@@ -55,11 +55,11 @@ describe('PipelineBucket', () => {
       const statements = documentReferencedBy(json, onlyResource(json, 'aws_s3_bucket_policy').policy);
       expect(statements).toHaveLength(1);
       const [deny] = statements;
-      expect(deny.effect).toBe('Deny');
-      expect(deny.actions).toEqual(['s3:*']);
-      expect(deny.principals).toEqual([{ type: 'AWS', identifiers: ['*'] }]);
-      expect(deny.resources.sort()).toEqual([bucketArn, `${bucketArn}/*`].sort());
-      expect(deny.conditions).toEqual([{ test: 'Bool', variable: 'aws:SecureTransport', values: ['false'] }]);
+      expect(deny?.effect).toBe('Deny');
+      expect(deny?.actions).toEqual(['s3:*']);
+      expect(deny?.principals).toEqual([{ type: 'AWS', identifiers: ['*'] }]);
+      expect(deny?.resources.sort()).toEqual([bucketArn, `${bucketArn}/*`].sort());
+      expect(deny?.conditions).toEqual([{ test: 'Bool', variable: 'aws:SecureTransport', values: ['false'] }]);
     });
 
     it('expires egress and ingress objects after 30 days and staged score files after 1 day, but never the folder markers', () => {
@@ -68,7 +68,7 @@ describe('PipelineBucket', () => {
       for (const [id, prefix] of [
         ['expire-egress', 'egress/'],
         ['expire-ingress', 'ingress/'],
-      ]) {
+      ] as const) {
         expect(byId[id]).toMatchObject({
           status: 'Enabled',
           expiration: [{ days: 30 }],

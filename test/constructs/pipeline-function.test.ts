@@ -121,7 +121,7 @@ describe('PipelineFunction', () => {
         s.principals.some((p) => p.type === 'Service' && p.identifiers.includes('cloudwatch.amazonaws.com')),
       );
       expect(cloudwatch).toHaveLength(1);
-      expect(cloudwatch[0].actions.sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey*']);
+      expect(cloudwatch[0]?.actions.sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey*']);
     });
 
     it('is assumed by Lambda only', () => {
@@ -138,10 +138,10 @@ describe('PipelineFunction', () => {
       expect(permissions).toHaveLength(2);
       const logs = statementsAllowing(permissions, 'logs:PutLogEvents');
       expect(logs).toHaveLength(1);
-      expect(logs[0].actions.sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
-      expect(logs[0].resources).toEqual([`${ref('aws_cloudwatch_log_group', 'arn')}:*`]);
+      expect(logs[0]?.actions.sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+      expect(logs[0]?.resources).toEqual([`${ref('aws_cloudwatch_log_group', 'arn')}:*`]);
       const sqs = statementsAllowing(permissions, 'sqs:SendMessage');
-      expect(sqs[0].resources).toEqual([ref('aws_sqs_queue', 'arn')]);
+      expect(sqs[0]?.resources).toEqual([ref('aws_sqs_queue', 'arn')]);
       expectLeastPrivilege(json);
     });
 
@@ -233,34 +233,34 @@ describe('PipelineFunction', () => {
     it('reads objects only under the read prefixes', () => {
       const read = statementsAllowing(permissions, 's3:GetObject');
       expect(read).toHaveLength(1);
-      expect(read[0].actions).toEqual(['s3:GetObject']);
-      expect(read[0].resources).toEqual([`${BUCKET_ARN}/egress/*`, `${BUCKET_ARN}/models/*`]);
+      expect(read[0]?.actions).toEqual(['s3:GetObject']);
+      expect(read[0]?.resources).toEqual([`${BUCKET_ARN}/egress/*`, `${BUCKET_ARN}/models/*`]);
     });
 
     it('lists the bucket itself (so missing keys read as 404)', () => {
       const list = statementsAllowing(permissions, 's3:ListBucket');
       expect(list).toHaveLength(1);
-      expect(list[0].resources).toEqual([BUCKET_ARN]);
-      expect(list[0].conditions).toEqual([]);
+      expect(list[0]?.resources).toEqual([BUCKET_ARN]);
+      expect(list[0]?.conditions).toEqual([]);
     });
 
     it('writes only under the write prefixes and deletes nothing', () => {
       const write = statementsAllowing(permissions, 's3:PutObject');
       expect(write).toHaveLength(1);
-      expect(write[0].actions.sort()).toEqual(['s3:AbortMultipartUpload', 's3:PutObject']);
-      expect(write[0].resources).toEqual([`${BUCKET_ARN}/runs/*`]);
+      expect(write[0]?.actions.sort()).toEqual(['s3:AbortMultipartUpload', 's3:PutObject']);
+      expect(write[0]?.resources).toEqual([`${BUCKET_ARN}/runs/*`]);
       expect(statementsAllowing(permissions, 's3:DeleteObject')).toEqual([]);
     });
 
     it('reads exactly the listed secrets', () => {
       const secrets = statementsAllowing(permissions, 'secretsmanager:GetSecretValue');
       expect(secrets).toHaveLength(1);
-      expect(secrets[0].actions).toEqual(['secretsmanager:GetSecretValue']);
-      expect(secrets[0].resources).toEqual([SECRET_ARN]);
+      expect(secrets[0]?.actions).toEqual(['secretsmanager:GetSecretValue']);
+      expect(secrets[0]?.resources).toEqual([SECRET_ARN]);
     });
 
     it('appends additional statements as given', () => {
-      expect(statementsAllowing(permissions, 'sqs:GetQueueUrl')[0].resources).toEqual(['arn:aws:sqs:us-east-1:111122223333:x']);
+      expect(statementsAllowing(permissions, 'sqs:GetQueueUrl')[0]?.resources).toEqual(['arn:aws:sqs:us-east-1:111122223333:x']);
     });
 
     it('stays least-privilege', () => {
@@ -281,13 +281,13 @@ describe('PipelineFunction', () => {
       },
     });
     const permissions = permissionsOf(json);
-    expect(statementsAllowing(permissions, 's3:DeleteObject')[0].resources).toEqual([`${BUCKET_ARN}/runs/*`]);
-    expect(statementsAllowing(permissions, 's3:ListBucket')[0].conditions).toEqual([
+    expect(statementsAllowing(permissions, 's3:DeleteObject')[0]?.resources).toEqual([`${BUCKET_ARN}/runs/*`]);
+    expect(statementsAllowing(permissions, 's3:ListBucket')[0]?.conditions).toEqual([
       { test: 'StringLike', variable: 's3:prefix', values: ['runs/*'] },
     ]);
     const kms = statementsAllowing(permissions, 'kms:Decrypt')[0];
-    expect(kms.actions.sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
-    expect(kms.resources).toEqual([keyArn]);
+    expect(kms?.actions.sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+    expect(kms?.resources).toEqual([keyArn]);
     expectLeastPrivilege(json);
   });
 

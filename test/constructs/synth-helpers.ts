@@ -26,8 +26,9 @@ let probeCount = 0;
 export function resolved(stack: TerraformStack, value: unknown): unknown {
   const id = `probe${++probeCount}`;
   new TerraformOutput(stack, id, { value });
-  const outputs = (synth(stack).output ?? {}) as Record<string, { value: unknown }>;
-  return outputs[id].value;
+  const output = ((synth(stack).output ?? {}) as Record<string, { value: unknown }>)[id];
+  if (!output) throw new Error(`output ${id} is not in the stack`);
+  return output.value;
 }
 
 /** All resources of one type, by logical id (empty when there are none). */
@@ -42,15 +43,17 @@ export function dataOf(json: SynthesizedStack, type: string): Record<string, Rec
 /** The one resource of a type; fails when there are zero or several. */
 export function onlyResource(json: SynthesizedStack, type: string): Record<string, any> {
   const all = Object.values(resourcesOf(json, type));
-  if (all.length !== 1) throw new Error(`expected exactly one ${type}, found ${all.length}`);
-  return all[0];
+  const [only] = all;
+  if (all.length !== 1 || !only) throw new Error(`expected exactly one ${type}, found ${all.length}`);
+  return only;
 }
 
 /** The logical id of the one resource of a type, as used in `${type.id.attr}` references. */
 export function onlyResourceId(json: SynthesizedStack, type: string): string {
   const ids = Object.keys(resourcesOf(json, type));
-  if (ids.length !== 1) throw new Error(`expected exactly one ${type}, found ${ids.length}`);
-  return ids[0];
+  const [only] = ids;
+  if (ids.length !== 1 || only === undefined) throw new Error(`expected exactly one ${type}, found ${ids.length}`);
+  return only;
 }
 
 /** A policy statement normalized from either a policy document data source or literal policy JSON. */
@@ -200,8 +203,9 @@ export function expectLeastPrivilege(json: SynthesizedStack): void {
 export function documentReferencedBy(json: SynthesizedStack, reference: unknown): NormalizedStatement[] {
   const match = /^\$\{data\.aws_iam_policy_document\.([^.}]+)\.json\}$/.exec(String(reference));
   if (!match) throw new Error(`not a policy document reference: ${String(reference)}`);
-  const doc = dataOf(json, 'aws_iam_policy_document')[match[1]];
-  if (!doc) throw new Error(`policy document ${match[1]} is not in the stack`);
+  const id = match[1]!; // the pattern's one group takes part in every match
+  const doc = dataOf(json, 'aws_iam_policy_document')[id];
+  if (!doc) throw new Error(`policy document ${id} is not in the stack`);
   return ((doc.statement ?? []) as Record<string, any>[]).map(fromDocumentStatement);
 }
 

@@ -122,7 +122,8 @@ describe('score ingestion traffic between the client and the AEP stand-in', () =
         check = await checkIngestion({ aep, ledger, clock: systemClock, log: silentLog }, { flowId: created.ingestionFlowId! });
       }
       expect(check.status).toBe('succeeded');
-      const runId = (check.outputs as { confirmed: Array<{ flowRunIds: string[] }> }).confirmed[0].flowRunIds[0];
+      // A succeeded check confirmed the score files' run.
+      const runId = (check.outputs as { confirmed: Array<{ flowRunIds: string[] }> }).confirmed[0]!.flowRunIds[0]!;
       await aep.flowService.get('runs', runId);
       await provision(aep, { ...plan, tf: { action: 'delete', prev_input: plan } }, { log: silentLog });
     } finally {

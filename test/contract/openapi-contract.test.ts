@@ -182,10 +182,10 @@ describe('checkRequest against Adobe descriptions', () => {
         ['query-service POST /queries', 'requestBody'],
         ['query-service POST /queries', 'requestBody'],
       ]);
-      expect(vs[0].message).toBe(
+      expect(vs[0]?.message).toBe(
         'request body (application/json) at /sql: must be string (got number) [keyword: type, schema: query-service.yaml#/components/schemas/query_def/properties/sql/type]',
       );
-      expect(vs[1].message).toContain('at /ctasParameters/datasetName: must be string (got array)');
+      expect(vs[1]?.message).toContain('at /ctasParameters/datasetName: must be string (got array)');
     });
 
     it('requires the body and the documented headers (case-insensitively)', () => {
@@ -240,8 +240,8 @@ describe('checkRequest against Adobe descriptions', () => {
     it('checks enumerated header values', () => {
       const vs = contract.checkRequest(exchange({ method: 'POST', url, requestHeaders: { ...AEP_HEADERS, 'Content-Type': 'text/plain' }, requestBody: valid }));
       expect(vs.map((v) => v.part)).toEqual(['parameters', 'requestBody']);
-      expect(vs[0].message).toContain(`header parameter 'content-type' (value "text/plain") at (root): must be equal to one of the allowed values`);
-      expect(vs[1].message).toBe('content type "text/plain" is not documented (documented: application/json)');
+      expect(vs[0]?.message).toContain(`header parameter 'content-type' (value "text/plain") at (root): must be equal to one of the allowed values`);
+      expect(vs[1]?.message).toBe('content type "text/plain" is not documented (documented: application/json)');
     });
   });
 
@@ -318,7 +318,7 @@ describe('checkRequest against Adobe descriptions', () => {
     it('reports the violations of the closest operation when neither accepts the body', () => {
       const vs = contract.checkRequest(exchange({ method: 'POST', url, requestHeaders: JSON_HEADERS, requestBody: { name: 'no flowSpec' } }));
       expect(vs.length).toBeGreaterThan(0);
-      expect(vs[0].operation).toBe('flow-service POST /flows');
+      expect(vs[0]?.operation).toBe('flow-service POST /flows');
       expect(vs.map((v) => v.message)).toContain(
         "request body (application/json) at (root): must have required property 'flowSpec' (missing /flowSpec) [keyword: required, schema: flow-service.yaml#/components/schemas/CreateFlowRequest/required]",
       );
@@ -332,7 +332,7 @@ describe('checkRequest against Adobe descriptions', () => {
       ]);
       const vs = contract.checkRequest(exchange({ method: 'DELETE', url: '/data/foundation/query/queries', requestHeaders: AEP_HEADERS }));
       expect(vs).toHaveLength(1);
-      expect(vs[0].message).toContain('the path matches query-service GET /queries, query-service POST /queries');
+      expect(vs[0]?.message).toContain('the path matches query-service GET /queries, query-service POST /queries');
     });
   });
 });

@@ -61,13 +61,13 @@ export interface RecordedExchange {
   /** Parsed JSON when the request was JSON; otherwise undefined or a {@link BinaryBodyMarker}. */
   requestBody?: unknown;
   /** Defaults to the `Content-Type` request header. */
-  requestContentType?: string;
+  requestContentType?: string | undefined;
   status: number;
   responseHeaders?: HeaderMap;
   /** Parsed JSON when the response was JSON; otherwise undefined or a {@link BinaryBodyMarker}. */
   responseBody?: unknown;
   /** Defaults to the `Content-Type` response header. */
-  responseContentType?: string;
+  responseContentType?: string | undefined;
 }
 
 export type ContractPart = 'operation' | 'parameters' | 'requestBody' | 'response';
@@ -102,7 +102,7 @@ export interface CheckOptions {
 
 export interface CheckResult {
   /** Label of the operation the exchange was checked against (the best candidate), if any. */
-  operation?: string;
+  operation?: string | undefined;
   violations: ContractViolation[];
   /** Violations that matched a known deviation (visible, but not failures). */
   suppressed: SuppressedViolation[];
@@ -115,7 +115,7 @@ export interface OperationMatch {
   path: string;
   /** Upper-case HTTP method. */
   method: string;
-  operationId?: string;
+  operationId?: string | undefined;
   /** Percent-decoded values of the path template parameters. */
   pathParams: Record<string, string>;
   /** `<spec> <METHOD> <path>`, the operation name used in violations and deviations. */
@@ -213,7 +213,7 @@ function getAt(root: Json, tokens: string[]): Json {
 /** Media type without parameters, lower-cased: `application/vnd.x+json; version=1` → `application/vnd.x+json`. */
 export function mediaTypeOf(contentType: string | undefined): string | undefined {
   if (!contentType) return undefined;
-  const mt = contentType.split(';')[0].trim().toLowerCase();
+  const mt = contentType.split(';')[0]!.trim().toLowerCase(); // split gives at least one part
   return mt === '' ? undefined : mt;
 }
 
@@ -273,7 +273,7 @@ interface ParamInfo {
   in: 'path' | 'query' | 'header' | 'cookie' | 'formData';
   required: boolean;
   /** Key of the converted schema in `x-schemas` (request variant), if any. */
-  schemaKey?: string;
+  schemaKey?: string | undefined;
   /** Raw (unconverted) schema, used to coerce string values. */
   rawSchema?: Json;
   /** How array values are serialised. */
@@ -287,7 +287,7 @@ interface MediaInfo {
   type: string;
   /** Normalised (no parameters, lower case). */
   normalized: string;
-  schemaKey?: string;
+  schemaKey?: string | undefined;
   /** Examples documented for this media type (name → value). */
   examples: Array<{ name: string; value: unknown }>;
 }
@@ -318,10 +318,10 @@ interface OperationEntry {
   spec: SpecEntry;
   path: string;
   method: string; // lower-case
-  operationId?: string;
+  operationId?: string | undefined;
   label: string;
   params: ParamInfo[];
-  body?: BodyInfo;
+  body?: BodyInfo | undefined;
   /** True when the spec implies a payload without describing one (a Content-Type header parameter). */
   impliedBody: boolean;
   responses: Map<string, ResponseInfo>;
@@ -888,7 +888,7 @@ export class OpenApiContract {
           const slash = url.indexOf('/', 2);
           url = slash === -1 ? '' : url.slice(slash);
         }
-        url = url.split(/[?#]/)[0];
+        url = url.split(/[?#]/)[0]!; // split gives at least one part
         out.add(trimTrailingSlashes(url));
       }
     } else {
@@ -980,7 +980,8 @@ export class OpenApiContract {
         }
       }
       found.sort(bySpecificity);
-      if (found.length > 0) perSpec.push(found[0]);
+      const [best] = found;
+      if (best) perSpec.push(best);
     }
     perSpec.sort(bySpecificity);
     return { matched: perSpec, otherMethods: [...otherMethods] };
@@ -1074,15 +1075,18 @@ export class OpenApiContract {
     for (const p of op.params) {
       if (p.in === 'formData' || p.in === 'cookie') continue; // not recorded / not checked
       let values: string[];
-      if (p.in === 'path') values = c.pathParams[p.name] !== undefined ? [c.pathParams[p.name]] : [];
-      else if (p.in === 'query') values = query.getAll(p.name);
+      if (p.in === 'path') {
+        const value = c.pathParams[p.name];
+        values = value !== undefined ? [value] : [];
+      } else if (p.in === 'query') values = query.getAll(p.name);
       else {
         let v = headerValue(ex.requestHeaders, p.name);
         if (v === undefined && p.name.toLowerCase() === 'content-type' && ex.requestContentType) v = ex.requestContentType;
         values = v === undefined ? [] : [v];
       }
       const where = `${p.in} parameter '${p.name}'`;
-      if (values.length === 0) {
+      const [first] = values;
+      if (first === undefined) {
         if (p.required) add('parameters', `required ${where} is missing`);
         continue;
       }
@@ -1092,10 +1096,10 @@ export class OpenApiContract {
         add('parameters', `schema of ${where} cannot be compiled: ${validate.message}`);
         continue;
       }
-      const value = this.paramValue(op.spec, p, values);
+      const value = this.paramValue(op.spec, p, [first, ...values.slice(1)]);
       if (validate(value)) continue;
       // Content-Type / Accept with an enum: compare media types, ignoring whitespace, case and q-values.
-      if (p.in === 'header' && ['content-type', 'accept'].includes(p.name.toLowerCase()) && this.mediaHeaderAccepted(op.spec, p, values[0])) continue;
+      if (p.in === 'header' && ['content-type', 'accept'].includes(p.name.toLowerCase()) && this.mediaHeaderAccepted(op.spec, p, first)) continue;
       const shown = JSON.stringify(values.length === 1 ? values[0] : values);
       for (const e of validate.errors ?? []) add('parameters', formatError(this.locations, `${where} (value ${shown})`, e, value, op.spec));
     }
@@ -1185,7 +1189,7 @@ export class OpenApiContract {
   }
 
   /** Converts raw parameter strings to the JSON value their schema expects. */
-  private paramValue(spec: SpecEntry, p: ParamInfo, values: string[]): unknown {
+  private paramValue(spec: SpecEntry, p: ParamInfo, values: [string, ...string[]]): unknown {
     if (p.jsonContent) {
       try {
         return JSON.parse(values[0]);
@@ -1227,7 +1231,7 @@ export class OpenApiContract {
 // ---------------------------------------------------------------------------------------------
 
 function compileTemplate(tpl: string): { segments: TemplateSegment[]; templateCount: number; literalLength: number; names: string[] } {
-  const trimmed = trimTrailingSlashes(tpl.split('?')[0]);
+  const trimmed = trimTrailingSlashes(tpl.split('?')[0]!); // split gives at least one part
   const parts = trimmed === '' ? [] : trimmed.replace(/^\//, '').split('/');
   const names: string[] = [];
   let templateCount = 0;
@@ -1244,7 +1248,7 @@ function compileTemplate(tpl: string): { segments: TemplateSegment[]; templateCo
       const lit = part.slice(last, m.index);
       literalLength += lit.length;
       re += lit.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '([^/]+?)';
-      segNames.push(m[1]);
+      segNames.push(m[1]!); // the pattern's one group takes part in every match
       last = m.index + m[0].length;
     }
     const tail = part.slice(last);
@@ -1260,15 +1264,15 @@ function compileTemplate(tpl: string): { segments: TemplateSegment[]; templateCo
 function matchSegments(tpl: TemplateSegment[], segs: string[]): Record<string, string> | undefined {
   if (tpl.length !== segs.length) return undefined;
   const params: Record<string, string> = {};
-  for (let i = 0; i < tpl.length; i++) {
-    const t = tpl[i];
+  for (const [i, t] of tpl.entries()) {
+    const seg = segs[i]!; // the lengths are equal
     if (t.literal !== undefined) {
-      if (t.literal !== segs[i] && t.literal !== safeDecode(segs[i])) return undefined;
+      if (t.literal !== seg && t.literal !== safeDecode(seg)) return undefined;
       continue;
     }
-    const m = (t.regex as RegExp).exec(segs[i]);
+    const m = (t.regex as RegExp).exec(seg);
     if (!m) return undefined;
-    t.names.forEach((n, j) => (params[n] = safeDecode(m[j + 1])));
+    t.names.forEach((n, j) => (params[n] = safeDecode(m[j + 1]!))); // one group per name, none optional
   }
   return params;
 }

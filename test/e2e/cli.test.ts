@@ -46,6 +46,7 @@ describe('aep-pipeline command line', () => {
       expect(result.stdout).toMatch(/Ingested by AEP's dataflow into dataset \w+: [\d,]+ rows/);
       expect(result.stdout).toMatch(/Audience \[0\.8, 1\]: [\d,]+ profiles by the scores, [\d,]+ qualified by segment job/);
       const [runDir] = fs.readdirSync(runs);
+      if (runDir === undefined) throw new Error(`the run left no folder in ${runs}`);
       expect(fs.existsSync(path.join(runs, runDir, 'exploration.json'))).toBe(true);
       expect(result.stdout).toContain(`Report: ${path.join(runs, runDir, 'report.html')}`);
       expect(fs.existsSync(path.join(runs, runDir, 'report.html'))).toBe(true);

@@ -23,10 +23,11 @@ function pearson(xs: number[], ys: number[]): number | null {
   let sxy = 0;
   let sxx = 0;
   let syy = 0;
+  // i < n, the length of xs and of ys.
   for (let i = 0; i < n; i++) {
-    sxy += (xs[i] - mx) * (ys[i] - my);
-    sxx += (xs[i] - mx) ** 2;
-    syy += (ys[i] - my) ** 2;
+    sxy += (xs[i]! - mx) * (ys[i]! - my);
+    sxx += (xs[i]! - mx) ** 2;
+    syy += (ys[i]! - my) ** 2;
   }
   return sxx === 0 || syy === 0 ? null : sxy / Math.sqrt(sxx * syy);
 }
@@ -90,7 +91,7 @@ describe('week 1 on the embedded platform', () => {
       const [seedRun] = await local.ledger.recent('seed', 1);
       const [exploreRun] = await local.ledger.recent('explore', 1);
       expect(seedRun).toMatchObject({ status: 'succeeded', outputs: { datasetId: result.seed.datasetId, events: result.seed.events } });
-      expect(seedRun.outputs?.batchIds).toEqual(result.seed.batches.map((b) => b.id));
+      expect(seedRun?.outputs?.batchIds).toEqual(result.seed.batches.map((b) => b.id));
       expect(exploreRun).toMatchObject({ status: 'succeeded', outputs: { rows: result.exploration.rows, users: result.exploration.users } });
     } finally {
       await local.close();
@@ -117,7 +118,7 @@ describe('seeding again', () => {
       await expect(seedSyntheticData(aep, { clock: systemClock, log: silentLog }, options)).rejects.toThrow(SeedInputError);
       await expect(seedSyntheticData(aep, { clock: systemClock, log: silentLog }, options)).rejects.toThrow(/already holds 1 ingested batch/);
       const rows = await aep.queryConnections.runner().query<{ n: string }>(`SELECT COUNT(*) AS n FROM "${first.tableName}"`);
-      expect(Number(rows[0].n)).toBe(first.events);
+      expect(Number(rows[0]?.n)).toBe(first.events);
     } finally {
       await platform.dispose();
     }

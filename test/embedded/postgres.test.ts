@@ -49,7 +49,7 @@ describe('embedded PostgreSQL (PGlite over the wire protocol)', () => {
     }
     // The stand-in sees the same database in process.
     const n = await withExclusiveSession(pg.db, () => pg.db.query<{ n: number }>('SELECT count(*)::int AS n FROM wire_t'));
-    expect(n.rows[0].n).toBe(2);
+    expect(n.rows[0]?.n).toBe(2);
   });
 
   it('serves several connections at once, queueing their statements', async () => {
@@ -121,7 +121,7 @@ describe('embedded PostgreSQL (PGlite over the wire protocol)', () => {
       const local = withExclusiveSession(pg.db, () => pg.db.query<{ n: number }>('SELECT count(*)::int AS n FROM excl_t'));
       expect(await settledWithin(local, 150)).toBe('pending');
       await a.query('ROLLBACK');
-      expect((await local).rows[0].n).toBe(0);
+      expect((await local).rows[0]?.n).toBe(0);
 
       // ... and wire traffic waits while in-process work holds the session.
       let release!: () => void;

@@ -38,7 +38,7 @@ export function mismatches(spec: FeatureSpec, kind: 'training' | 'scoring', actu
     const timestamp = isoTimestamp(row.timestamp);
     if (timestamp !== ref.timestamp) problems.push(`user ${userId}: row at ${timestamp}, expected ${ref.timestamp}`);
     if (kind === 'training') {
-      const labelName = columns[2];
+      const labelName = columns[2]!; // training columns: user id, timestamp, the label, then the features
       if (Number(row[labelName]) !== ref.label) problems.push(`user ${userId}: ${labelName} ${String(row[labelName])}, expected ${ref.label}`);
     }
     for (const f of spec.features) {

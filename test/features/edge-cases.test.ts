@@ -26,7 +26,7 @@ function tiedUsers(count: number): EdgeEvent[] {
     const types = ['directMarketing.emailSent', 'directMarketing.emailOpened', 'commerce.productViews', 'directMarketing.emailClicked', 'web.formFilledOut', 'web.webinteraction.linkClicks'];
     // Every event of this user at one of two instants; a subscription for every other user.
     ids.forEach((id, i) => {
-      const eventType = types[(i + u) % types.length];
+      const eventType = types[(i + u) % types.length]!; // the remainder is an index
       if (eventType === 'web.formFilledOut' && u % 2 === 1) return;
       out.push({ userId, _id: id, timestamp: at(u % 3 === 0 ? 5 : i < 3 ? 5 : 7.5), eventType });
     });

@@ -98,7 +98,7 @@ describe('training and scoring sets over the whole events table', () => {
     const expected = reference(WEEK2_FEATURES, 'scoring', users);
     expect(rows).toHaveLength(expected.length);
     expect(mismatches(WEEK2_FEATURES, 'scoring', rows, expected)).toEqual([]);
-    expect(Object.keys(rows[0])).not.toContain('subscriptionOccurred');
+    expect(Object.keys(rows[0]!)).not.toContain('subscriptionOccurred'); // one row per user, as just checked
   });
 
   it('compiles an extended specification the same way', async () => {
@@ -147,6 +147,13 @@ describe('incremental runs over snapshots', () => {
     snapshots = await snapshotIds(runner, table);
   });
 
+  /** The id of snapshot `k` (0, 1 or 2): one per batch ingested above. */
+  const snapshot = (k: number): number => {
+    const id = snapshots[k];
+    if (id === undefined) throw new Error(`there is no snapshot ${k}; ${snapshots.length} were made`);
+    return id;
+  };
+
   /** The users as known at snapshot index `upTo` (history up to and including that batch). */
   const asOf = (upTo: number) => users.map((u) => ({ ecid: u.ecid, events: u.events.filter((e) => e.batch <= upTo) }));
   /** Users with an event in batches (from, upTo]. */
@@ -162,13 +169,13 @@ describe('incremental runs over snapshots', () => {
       [0, 2],
       [0, 1],
       [1, 2],
-    ]) {
+    ] as const) {
       const changed = changedIn(from, to);
       expect(changed.size).toBeGreaterThan(50);
       expect(changed.size).toBeLessThan(users.filter((u) => u.events.some((e) => e.batch <= to)).length);
       for (const kind of ['training', 'scoring'] as const) {
         const rows = await runner.query(
-          compileFeatureQuery(WEEK2_FEATURES, postgres, { kind, eventsTable: table, tenantId: platform.tenantId, snapshots: { from: snapshots[from], to: snapshots[to] } }),
+          compileFeatureQuery(WEEK2_FEATURES, postgres, { kind, eventsTable: table, tenantId: platform.tenantId, snapshots: { from: snapshot(from), to: snapshot(to) } }),
         );
         const expected = reference(WEEK2_FEATURES, kind, asOf(to)).filter((r) => changed.has(r.userId));
         expect(new Set(rows.map((r) => String(r.userId)))).toEqual(changed);
@@ -179,7 +186,7 @@ describe('incremental runs over snapshots', () => {
 
   it('counts across the range boundary: running counts over the later range include the earlier snapshots', async () => {
     const rows = await runner.query(
-      compileFeatureQuery(WEEK2_FEATURES, postgres, { kind: 'scoring', eventsTable: table, tenantId: platform.tenantId, snapshots: { from: snapshots[1], to: snapshots[2] } }),
+      compileFeatureQuery(WEEK2_FEATURES, postgres, { kind: 'scoring', eventsTable: table, tenantId: platform.tenantId, snapshots: { from: snapshot(1), to: snapshot(2) } }),
     );
     const onlyLater = (ecid: string) => users.find((u) => u.ecid === ecid)?.events.filter((e) => e.batch === 2 && e.eventType === 'directMarketing.emailSent').length ?? 0;
     // A restart at the boundary would make these equal for every user.
@@ -188,7 +195,7 @@ describe('incremental runs over snapshots', () => {
 
   it('reads everything up to `to` on a first run, and ignores later snapshots', async () => {
     const rows = await runner.query(
-      compileFeatureQuery(WEEK2_FEATURES, postgres, { kind: 'training', eventsTable: table, tenantId: platform.tenantId, snapshots: { to: snapshots[0] } }),
+      compileFeatureQuery(WEEK2_FEATURES, postgres, { kind: 'training', eventsTable: table, tenantId: platform.tenantId, snapshots: { to: snapshot(0) } }),
     );
     const expected = reference(WEEK2_FEATURES, 'training', asOf(0));
     expect(rows).toHaveLength(expected.length);
@@ -197,8 +204,8 @@ describe('incremental runs over snapshots', () => {
 
   it('creates the training table on the first run and inserts into it after', async () => {
     const base = { kind: 'training' as const, eventsTable: table, tenantId: platform.tenantId, outputTable: 'training_features' };
-    await runner.query(compileFeatureStatement(WEEK2_FEATURES, postgres, { ...base, mode: 'create', snapshots: { to: snapshots[0] } }));
-    await runner.query(compileFeatureStatement(WEEK2_FEATURES, postgres, { ...base, mode: 'insert', snapshots: { from: snapshots[0], to: snapshots[2] } }));
+    await runner.query(compileFeatureStatement(WEEK2_FEATURES, postgres, { ...base, mode: 'create', snapshots: { to: snapshot(0) } }));
+    await runner.query(compileFeatureStatement(WEEK2_FEATURES, postgres, { ...base, mode: 'insert', snapshots: { from: snapshot(0), to: snapshot(2) } }));
     const rows = await runner.query('SELECT * FROM "training_features"');
     const first = reference(WEEK2_FEATURES, 'training', asOf(0));
     const changed = changedIn(0, 2);

@@ -27,17 +27,18 @@ function compareEvents(a: RefEvent, b: RefEvent): number {
   return ms(a) - ms(b) || Buffer.compare(Buffer.from(a._id, 'utf8'), Buffer.from(b._id, 'utf8'));
 }
 
+/** The features at `row`, an index of `events`; every index read below is at most `row`. */
 function featuresAt(spec: FeatureSpec, events: RefEvent[], row: number): Record<string, number | null> {
   const out: Record<string, number | null> = {};
   for (const f of spec.features) {
     if (f.kind === 'runningCount') {
       let n = 0;
-      for (let i = 0; i <= row; i++) if (events[i].eventType === f.eventType) n++;
+      for (let i = 0; i <= row; i++) if (events[i]!.eventType === f.eventType) n++;
       out[f.name] = n;
     } else if (f.kind === 'minutesSinceLast') {
       let last: RefEvent | undefined;
-      for (let i = row; i >= 0 && !last; i--) if (events[i].eventType === f.eventType) last = events[i];
-      out[f.name] = last ? (ms(events[row]) - ms(last)) / 60_000 : null;
+      for (let i = row; i >= 0 && !last; i--) if (events[i]!.eventType === f.eventType) last = events[i];
+      out[f.name] = last ? (ms(events[row]!) - ms(last)) / 60_000 : null;
     }
   }
   return out;
@@ -57,18 +58,21 @@ export function referenceTrainingRow(spec: FeatureSpec, userId: string, userEven
   if (!labelled) {
     const key = (e: RefEvent) => createHash('md5').update(`${userId}${e._id}${spec.seed}`, 'utf8').digest('hex');
     row = 0;
+    // i and row stay below events.length.
     for (let i = 1; i < events.length; i++) {
-      const a = key(events[i]);
-      const b = key(events[row]);
-      if (a < b || (a === b && compareEvents(events[i], events[row]) < 0)) row = i;
+      const a = key(events[i]!);
+      const b = key(events[row]!);
+      if (a < b || (a === b && compareEvents(events[i]!, events[row]!) < 0)) row = i;
     }
   }
-  return { userId, timestamp: events[row].timestamp, label: labelled ? 1 : 0, features: featuresAt(spec, events, row) };
+  return { userId, timestamp: events[row]!.timestamp, label: labelled ? 1 : 0, features: featuresAt(spec, events, row) };
 }
 
 /** The scoring row of one user: features as of the user's last event. */
 export function referenceScoringRow(spec: FeatureSpec, userId: string, userEvents: readonly RefEvent[]): RefRow {
   const events = sortedByTime(userEvents);
   const row = events.length - 1;
-  return { userId, timestamp: events[row].timestamp, features: featuresAt(spec, events, row) };
+  const last = events[row];
+  if (!last) throw new Error('need at least one event');
+  return { userId, timestamp: last.timestamp, features: featuresAt(spec, events, row) };
 }

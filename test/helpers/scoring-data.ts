@@ -103,7 +103,8 @@ export function trainingModel(rows: number, params: Partial<GbtParams> = {}, see
   const labelled = Array.from({ length: rows }, (_, i) => {
     const values = profileFeatures(scoringProfile(i, seed + 1), WEEK2_MODEL_FEATURES);
     const x = Object.fromEntries(WEEK2_MODEL_FEATURES.map((name, f) => [name, values[f]]));
-    const recentOpen = x.minutes_since_emailOpened !== null && x.minutes_since_emailOpened < 20_000 ? 0.8 : 0;
+    const opened = x.minutes_since_emailOpened;
+    const recentOpen = opened !== null && opened !== undefined && opened < 20_000 ? 0.8 : 0;
     const logit =
       -2.4 + 0.6 * (x.emailsClicked as number) + 0.9 * (x.propositionInteracts as number) - 1.2 * (x.propositionDismissed as number) + 0.3 * (x.productsViewed as number) + recentOpen;
     return { ...x, label: rng() < 1 / (1 + Math.exp(-logit)) ? 1 : 0 };

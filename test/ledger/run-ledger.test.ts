@@ -110,7 +110,7 @@ it('reads only the runs recorded after a given run, newest first', async () => {
     later.push((await ledger.run('audience', async () => ({ outputs: { n: i } }))).runId);
   }
   expect((await ledger.after('audience', pivot.runId)).map((r) => r.runId)).toEqual(later.reverse());
-  expect((await ledger.after('audience', later[0])).length).toBe(0);
+  expect((await ledger.after('audience', later[0]!)).length).toBe(0); // three runs, the newest first
   expect((await ledger.after('audience', '')).map((r) => r.runId)).toContain(before.runId);
 });
 
@@ -128,7 +128,7 @@ it("keeps the pipeline's stages in folders it accepts, and types their records b
   const run = await ledger.run('explore', async () => ({ outputs: { table: 'events', rows: 10, users: 2, subscriberShare: 0.5 } }));
   const [read] = await ledger.recent('explore');
   expect(read).toEqual(run);
-  const rows: number | undefined = read.outputs?.rows;
+  const rows: number | undefined = read?.outputs?.rows;
   expect(rows).toBe(10);
   expect((await ledger.recentStored('explore')).map((r) => r.runId)).toEqual([run.runId]);
 

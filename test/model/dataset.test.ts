@@ -27,9 +27,9 @@ describe('datasetFromRows', () => {
       { featureNames: ['a', 'b'] },
     );
     expect(ds.featureNames).toEqual(['a', 'b']);
-    expect(Array.from(ds.columns[0])).toEqual([1.5, -2]);
-    expect(Number.isNaN(ds.columns[1][0])).toBe(true);
-    expect(ds.columns[1][1]).toBe(7);
+    expect(Array.from(ds.columns[0] ?? [])).toEqual([1.5, -2]);
+    expect(Number.isNaN(ds.columns[1]?.[0])).toBe(true);
+    expect(ds.columns[1]?.[1]).toBe(7);
     expect(Array.from(ds.labels)).toEqual([1, 0]);
   });
 
@@ -101,8 +101,8 @@ describe('stratifiedSplit', () => {
     const all = new Set([...s.trainIndices, ...s.testIndices]);
     expect(all.size).toBe(1000);
     // rows carry their features along
-    const k = s.testIndices[5];
-    expect(s.test.columns[0][5]).toBe(ds.columns[0][k]);
+    const k = s.testIndices[5]!; // 200 test rows
+    expect(s.test.columns[0]?.[5]).toBe(ds.columns[0]?.[k]);
     expect(s.test.labels[5]).toBe(ds.labels[k]);
   });
 

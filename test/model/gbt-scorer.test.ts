@@ -9,11 +9,12 @@ const names = ['count', 'minutes', 'noise', 'sparse'];
 function rowsFor(n: number, seed: number): Float64Array[] {
   const rng = seededRng(seed);
   const columns = names.map(() => new Float64Array(n));
+  // One column for each of the four names.
   for (let i = 0; i < n; i++) {
-    columns[0][i] = Math.floor(rng() * 6);
-    columns[1][i] = rng() < 0.3 ? NaN : Math.round(rng() * 1e5) / 10;
-    columns[2][i] = gaussian(rng);
-    columns[3][i] = rng() < 0.8 ? NaN : rng();
+    columns[0]![i] = Math.floor(rng() * 6);
+    columns[1]![i] = rng() < 0.3 ? NaN : Math.round(rng() * 1e5) / 10;
+    columns[2]![i] = gaussian(rng);
+    columns[3]![i] = rng() < 0.8 ? NaN : rng();
   }
   return columns;
 }
@@ -34,7 +35,7 @@ function expectSameAsPredictRow(model: GbtModel, columns: Float64Array[], rows: 
   new GbtBatchScorer(model).predict(columns, rows, out);
   const row = new Float64Array(columns.length);
   for (let r = 0; r < rows; r++) {
-    columns.forEach((column, f) => (row[f] = column[r]));
+    columns.forEach((column, f) => (row[f] = column[r]!)); // r < rows, the columns' length
     // Bit for bit: toBe compares with Object.is.
     expect(out[r]).toBe(predictRow(model, row));
   }
@@ -58,7 +59,7 @@ describe('GbtBatchScorer', () => {
     scorer.predict(small, 7, out);
     const row = new Float64Array(names.length);
     for (let r = 0; r < 7; r++) {
-      small.forEach((column, f) => (row[f] = column[r]));
+      small.forEach((column, f) => (row[f] = column[r]!)); // r < 7, the columns' length
       expect(out[r]).toBe(predictRow(model, row));
     }
     expect(Array.from(out.subarray(7))).toEqual(Array.from(first.subarray(7)));

@@ -11,7 +11,7 @@ describe('gbt', () => {
     // y = 1 if (x0 > 0) XOR (x1 > 0), or x2 inside a middle band; x3 is noise.
     const ds = makeDataset(6000, ['x0', 'x1', 'x2', 'x3'], 11, (rng) => {
       const x = [rng() * 2 - 1, rng() * 2 - 1, rng(), rng()];
-      const xor = x[0] > 0 !== x[1] > 0;
+      const xor = x[0]! > 0 !== x[1]! > 0; // x is the four values just drawn
       return [x, xor ? 1 : 0];
     });
     const { train: tr, test: te } = stratifiedSplit(ds, { testFraction: 0.3, seed: 1 });
@@ -24,7 +24,7 @@ describe('gbt', () => {
 
     const band = makeDataset(6000, ['x0', 'x1'], 12, (rng) => {
       const x = [rng(), rng()];
-      return [x, x[0] > 0.35 && x[0] < 0.65 && x[1] > 0.3 ? 1 : 0];
+      return [x, x[0]! > 0.35 && x[0]! < 0.65 && x[1]! > 0.3 ? 1 : 0]; // x is the two values just drawn
     });
     const split2 = stratifiedSplit(band, { testFraction: 0.3, seed: 2 });
     const m2 = train(split2.train, fast);
@@ -47,7 +47,7 @@ describe('gbt', () => {
     expect(predictRow(model, [NaN, 0.5])).toBeGreaterThan(0.6);
     expect(predictRow(model, [null, 0.5])).toBe(predictRow(model, [NaN, 0.5]));
     expect(predictRow(model, [0.5, 0.5])).toBeLessThan(0.15);
-    expect(featureImportances(model)[0].feature).toBe('x0');
+    expect(featureImportances(model)[0]?.feature).toBe('x0');
   });
 
   it.each([
@@ -61,11 +61,11 @@ describe('gbt', () => {
       return [[v], v > 0.5 ? 1 : 0];
     });
     const model = train(ds, { nTrees: 1, maxDepth: 1, learningRate: 1 });
-    const root = model.trees[0].nodes[0];
-    expect(root.feature).toBe(0);
-    expect(root.threshold).toBeGreaterThan(0.45);
-    expect(root.threshold).toBeLessThan(0.55);
-    expect(root.defaultLeft).toBe(expectedDefaultLeft);
+    const root = model.trees[0]?.nodes[0];
+    expect(root?.feature).toBe(0);
+    expect(root?.threshold).toBeGreaterThan(0.45);
+    expect(root?.threshold).toBeLessThan(0.55);
+    expect(root?.defaultLeft).toBe(expectedDefaultLeft);
     const missingP = predictRow(model, [NaN]);
     expect(missingLabel === 1 ? missingP > 0.5 : missingP < 0.5).toBe(true);
   });
@@ -73,7 +73,7 @@ describe('gbt', () => {
   const interaction = () =>
     makeDataset(4000, ['a', 'b', 'c'], 41, (rng) => {
       const x = [rng(), rng() < 0.1 ? NaN : rng(), rng()];
-      const logit = -2 + 3 * x[0] * (x[2] > 0.5 ? 1 : -1) + (Number.isNaN(x[1]) ? 1 : 0);
+      const logit = -2 + 3 * x[0]! * (x[2]! > 0.5 ? 1 : -1) + (Number.isNaN(x[1]) ? 1 : 0); // x is the three values just drawn
       return [x, bernoulli(rng, 1 / (1 + Math.exp(-logit)))];
     });
 
@@ -99,14 +99,14 @@ describe('gbt', () => {
     expect(predictRow(restored, row)).toBe(predictRow(model, row));
     // predictRow agrees with the batch path
     for (let i = 0; i < 50; i++) {
-      expect(predictRow(model, [ds.columns[0][i], ds.columns[1][i], ds.columns[2][i]])).toBe(before[i]);
+      expect(predictRow(model, ds.columns.map((column) => column[i]!))).toBe(before[i]); // i < 50 rows
     }
   });
 
   it('reports normalised gain importances dominated by the informative feature', () => {
     const ds = makeDataset(3000, ['noise1', 'signal', 'noise2'], 51, (rng) => {
       const x = [rng(), rng(), rng()];
-      return [x, bernoulli(rng, x[1] > 0.6 ? 0.9 : 0.1)];
+      return [x, bernoulli(rng, x[1]! > 0.6 ? 0.9 : 0.1)]; // x is the three values just drawn
     });
     const model = train(ds, { nTrees: 20 });
     const sum = model.featureImportances.reduce((s, v) => s + v, 0);
@@ -138,7 +138,7 @@ describe('gbt', () => {
     const t = computeThresholds(col, 64);
     expect(t.length).toBeLessThanOrEqual(63);
     expect(t.length).toBeGreaterThan(55);
-    for (let k = 1; k < t.length; k++) expect(t[k]).toBeGreaterThan(t[k - 1]);
+    for (let k = 1; k < t.length; k++) expect(t[k]).toBeGreaterThan(t[k - 1]!); // 1 <= k < t.length
     expect(computeThresholds(Float64Array.from([NaN, NaN]), 64).length).toBe(0);
   });
 });

@@ -10,7 +10,7 @@ describe('logistic regression', () => {
   const trueModel = { intercept: -1, coef: [1.5, -0.75, 0] };
   const ds = makeDataset(20000, ['x0', 'x1', 'x2'], 61, (rng) => {
     const x = [gaussian(rng), 2 * gaussian(rng) + 3, gaussian(rng)];
-    const logit = trueModel.intercept + x.reduce((s, v, f) => s + v * trueModel.coef[f], 0);
+    const logit = trueModel.intercept + x.reduce((s, v, f) => s + v * trueModel.coef[f]!, 0); // a coefficient per value
     return [x, bernoulli(rng, 1 / (1 + Math.exp(-logit)))];
   });
 
@@ -22,7 +22,7 @@ describe('logistic regression', () => {
     expect(coefficients.x0).toBeLessThan(1.7);
     expect(coefficients.x1).toBeLessThan(-0.65);
     expect(coefficients.x1).toBeGreaterThan(-0.85);
-    expect(Math.abs(coefficients.x2)).toBeLessThan(0.08);
+    expect(Math.abs(coefficients.x2!)).toBeLessThan(0.08); // a coefficient per feature name
     expect(intercept).toBeGreaterThan(-1.25);
     expect(intercept).toBeLessThan(-0.75);
     // no NaN in training -> no indicators
@@ -44,7 +44,7 @@ describe('logistic regression', () => {
     expect(model.missingWeights[1]).toBeGreaterThan(1);
     expect(model.missingWeights[1]).toBeLessThan(2);
     expect(Number.isFinite(model.means[1])).toBe(true);
-    expect(predictLogisticRow(model, [0, NaN])).toBeGreaterThan(predictLogisticRow(model, [0, model.means[1]]));
+    expect(predictLogisticRow(model, [0, NaN])).toBeGreaterThan(predictLogisticRow(model, [0, model.means[1]!])); // a mean per feature
   });
 
   it('is deterministic, JSON round-trips and agrees between row and batch prediction', () => {
@@ -54,7 +54,7 @@ describe('logistic regression', () => {
     const restored = JSON.parse(JSON.stringify(a));
     const batch = predictLogistic(restored, ds);
     for (let i = 0; i < 20; i++) {
-      const p = predictLogisticRow(a, [ds.columns[0][i], ds.columns[1][i], ds.columns[2][i]]);
+      const p = predictLogisticRow(a, ds.columns.map((column) => column[i]!)); // i < 20 rows
       expect(batch[i]).toBeCloseTo(p, 14);
     }
   });
@@ -62,7 +62,7 @@ describe('logistic regression', () => {
   it('stronger L2 shrinks the weights', () => {
     const loose = trainLogistic(ds, { l2: 0.01 });
     const tight = trainLogistic(ds, { l2: 20000 });
-    expect(Math.abs(tight.weights[0])).toBeLessThan(Math.abs(loose.weights[0]) * 0.7);
+    expect(Math.abs(tight.weights[0]!)).toBeLessThan(Math.abs(loose.weights[0]!) * 0.7); // a weight per feature
   });
 
   it('rejects untrainable data', () => {

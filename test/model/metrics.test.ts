@@ -17,7 +17,7 @@ function bruteForceAuc(scores: number[], labels: number[]): number {
     for (let j = 0; j < scores.length; j++) {
       if (labels[j] !== 0) continue;
       pairs++;
-      if (scores[i] > scores[j]) num += 1;
+      if (scores[i]! > scores[j]!) num += 1; // i and j index scores
       else if (scores[i] === scores[j]) num += 0.5;
     }
   }
@@ -99,11 +99,11 @@ describe('calibrationBuckets', () => {
     const b = calibrationBuckets([0.05, 0.05, 0.15, 0.95, 1.0, 0.1], [0, 1, 0, 1, 1, 1]);
     expect(b).toHaveLength(10);
     expect(b[0]).toMatchObject({ count: 2, observedRate: 0.5 });
-    expect(b[0].meanPredicted).toBeCloseTo(0.05, 12);
-    expect(b[1].count).toBe(2); // 0.15 and 0.1 (lower edge inclusive)
-    expect(b[1].observedRate).toBe(0.5);
+    expect(b[0]?.meanPredicted).toBeCloseTo(0.05, 12);
+    expect(b[1]?.count).toBe(2); // 0.15 and 0.1 (lower edge inclusive)
+    expect(b[1]?.observedRate).toBe(0.5);
     expect(b[9]).toMatchObject({ count: 2, observedRate: 1 });
-    expect(b[9].meanPredicted).toBeCloseTo(0.975, 12);
+    expect(b[9]?.meanPredicted).toBeCloseTo(0.975, 12);
     expect(b[5]).toMatchObject({ count: 0, meanPredicted: null, observedRate: null });
   });
 });
@@ -136,8 +136,9 @@ describe('downsampleRocCurve', () => {
     expect(small[0]).toEqual(full[0]);
     expect(small[100]).toEqual(full[full.length - 1]);
     for (let i = 1; i < small.length; i++) {
-      expect(small[i].fpr).toBeGreaterThanOrEqual(small[i - 1].fpr);
-      expect(small[i].tpr).toBeGreaterThanOrEqual(small[i - 1].tpr);
+      // 1 <= i < small.length
+      expect(small[i]!.fpr).toBeGreaterThanOrEqual(small[i - 1]!.fpr);
+      expect(small[i]!.tpr).toBeGreaterThanOrEqual(small[i - 1]!.tpr);
     }
     expect(Math.abs(areaUnderCurve(small) - rocAuc(scores, labels))).toBeLessThan(0.01);
   });

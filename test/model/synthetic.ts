@@ -19,7 +19,7 @@ export function makeDataset(
   const labels = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     const [x, y] = gen(rng);
-    x.forEach((v, f) => (columns[f][i] = v));
+    x.forEach((v, f) => (columns[f]![i] = v)); // gen gives one value per feature name, and there is a column for each
     labels[i] = y;
   }
   return { featureNames, columns, labels };

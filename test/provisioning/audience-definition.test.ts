@@ -64,8 +64,8 @@ describe('create', () => {
     expect(again.definitionId).toBe(created.definitionId);
     const found = await definitionsNamed('High propensity');
     expect(found).toHaveLength(1);
-    expect(found[0].expression.value).toBe(`_${tenant}.propensity >= 0.8 and _${tenant}.propensity <= 1`);
-    expect(found[0].description).toMatch(/from 0\.8 to 1, both included/);
+    expect(found[0]?.expression.value).toBe(`_${tenant}.propensity >= 0.8 and _${tenant}.propensity <= 1`);
+    expect(found[0]?.description).toMatch(/from 0\.8 to 1, both included/);
   });
 
   it('brings a definition found under the name to the declared band instead of making a twin', async () => {
@@ -100,7 +100,7 @@ describe('update', () => {
     expect(updated.definitionId).toBe(created.definitionId);
     expect(recorder.calls).toContain(`PATCH /data/core/ups/segment/definitions/${created.definitionId}`);
     expect(recorder.calls.filter((c) => c.startsWith('POST'))).toEqual([]);
-    expect((await definitionsNamed('Middle'))[0].expression.value).toBe(`_${tenant}.propensity >= 0.45 and _${tenant}.propensity <= 0.55`);
+    expect((await definitionsNamed('Middle'))[0]?.expression.value).toBe(`_${tenant}.propensity >= 0.45 and _${tenant}.propensity <= 0.55`);
   });
 
   it('changes nothing when nothing changed', async () => {

@@ -47,8 +47,8 @@ describe('provisioning plan', () => {
     expect(fieldGroup['meta:intendedToExtend']).toEqual([PROFILE_CLASS]);
     const tenant = (fieldGroup.definitions.propensityScore as { properties: Record<string, { properties: Record<string, { type: string }> }> })
       .properties._acme;
-    expect(tenant.properties.propensity.type).toBe('number');
-    expect(tenant.properties.userid.type).toBe('string');
+    expect(tenant?.properties.propensity?.type).toBe('number');
+    expect(tenant?.properties.userid?.type).toBe('string');
     expect(propensityProfileSchema('s', 'fg').allOf).toEqual([{ $ref: PROFILE_CLASS }, { $ref: 'fg' }]);
   });
 });

@@ -41,7 +41,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 interface LogLine {
   level: string;
   message: string;
-  attributes?: Record<string, unknown>;
+  attributes?: Record<string, unknown> | undefined;
 }
 
 function recordingLog(): Log & { lines: LogLine[] } {
@@ -106,7 +106,7 @@ async function holdings(prefix: string) {
   const fieldGroups = await titled('fieldgroups', names.fieldGroup);
   const schemas = await titled('schemas', names.schema);
   const datasets = await datasetsNamed(names.scoresDataset);
-  const descriptors = schemas.length === 1 ? await aep.schemaRegistry.listDescriptors(schemas[0].$id) : [];
+  const descriptors = schemas.length === 1 ? await aep.schemaRegistry.listDescriptors(schemas[0]!.$id) : []; // one, as just checked
   return { names, fieldGroups, schemas, datasets, descriptors };
 }
 
@@ -648,7 +648,7 @@ describe('ingestion dataflow', () => {
     expect(redeployed.ingestionMappingSetId).toBe(created.ingestionMappingSetId);
     expect((await aep.dataPrep.get(created.ingestionMappingSetId!)).outputSchema.schemaRef.id).toBe(redeployed.schemaId);
     const flow = await aep.flowService.get<{ id: string; transformations: Array<{ params: { mappingVersion: string } }> }>('flows', redeployed.ingestionFlowId!);
-    expect(flow.transformations[0].params.mappingVersion).toBe('1');
+    expect(flow.transformations[0]?.params.mappingVersion).toBe('1');
     expect((await ingestionHeld('ing doomed')).mappingSet).toEqual([created.ingestionMappingSetId]);
   });
 
@@ -658,6 +658,7 @@ describe('ingestion dataflow', () => {
     // A field group of the plan's title, on profiles, but without the propensity field.
     const definition = propensityFieldGroup(names.fieldGroup, platform.tenantId);
     const tenantObject = (definition.definitions.propensityScore as { properties: Record<string, { properties: Record<string, unknown> }> }).properties[`_${platform.tenantId}`];
+    if (!tenantObject) throw new Error('the field group has no tenant object');
     delete tenantObject.properties.propensity;
     const before = await aep.schemaRegistry.ensureFieldGroup(definition);
 

@@ -53,7 +53,7 @@ interface Prediction {
 function predictions(n: number, seed: number): Prediction[] {
   const rng = seededRng(seed);
   const special = [0.3, 0.6, 0.29999999999999993, 0.6000000000000001, 0, 1, 0.05, 0.95];
-  return Array.from({ length: n }, (_, i) => ({ userId: `${seed}-user-${i}`, prediction: i < special.length ? special[i] : rng() }));
+  return Array.from({ length: n }, (_, i) => ({ userId: `${seed}-user-${i}`, prediction: special[i] ?? rng() }));
 }
 
 let scoreRunCount = 0;
@@ -65,7 +65,7 @@ async function recordScoreRun(rows: Prediction[], options: { filesOf?: (rows: Pr
   const half = Math.ceil(rows.length / 2);
   const texts = options.filesOf?.(rows) ?? [rows.slice(0, half), rows.slice(half)].map((part) => `userId,prediction\n${part.map((r) => `${r.userId},${r.prediction}`).join('\n')}\n`);
   const files = texts.map((_, i) => `${folder}part-${String(i).padStart(5, '0')}.csv`);
-  for (const [i, key] of files.entries()) await platform.bucket.put(key, texts[i], 'text/csv');
+  for (const [i, key] of files.entries()) await platform.bucket.put(key, texts[i]!, 'text/csv'); // a file per text
   const now = new Date();
   const outputs: ScoreOutputs = {
     exportRunId: 'export-run',
@@ -211,13 +211,16 @@ describe('bad input', () => {
 
   it('fails naming the file and line of a prediction that is not a probability', async () => {
     const { outputs } = await recordScoreRun(predictions(4, 12), {
-      filesOf: (rows) => [`userId,prediction\n${rows[0].userId},0.5\n${rows[1].userId},1.5\n`, `userId,prediction\n${rows[2].userId},0.2\n${rows[3].userId},abc\n`],
+      filesOf: (rows) => {
+        const [a, b, c, d] = rows.map((r) => r.userId);
+        return [`userId,prediction\n${a},0.5\n${b},1.5\n`, `userId,prediction\n${c},0.2\n${d},abc\n`];
+      },
     });
     await expect(evaluateAudience(deps(), options())).rejects.toThrow(`Score file ${outputs.files[0]} line 3: prediction "1.5" is not a number from 0 to 1`);
   });
 
   it('fails when a file lacks the prediction column or the files hold fewer rows than recorded', async () => {
-    const { outputs } = await recordScoreRun(predictions(2, 13), { filesOf: (rows) => [`userId,score\n${rows[0].userId},0.5\n`] });
+    const { outputs } = await recordScoreRun(predictions(2, 13), { filesOf: (rows) => [`userId,score\n${rows[0]?.userId},0.5\n`] });
     await expect(evaluateAudience(deps(), options())).rejects.toThrow(`Score file ${outputs.files[0]} has no "prediction" column (its header: userId, score)`);
     await recordScoreRun(predictions(6, 14), { recordedRows: 7 });
     await expect(evaluateAudience(deps(), options())).rejects.toThrow('The score files hold 6 predictions, but the score run recorded 7: the scores are incomplete');

@@ -57,7 +57,7 @@ async function writeScores(parts: string[][], extra: Record<string, string> = {}
     rows += lines.length;
   }
   for (const [name, body] of Object.entries(extra)) await platform.bucket.put(`${folder}${name}`, body);
-  await platform.bucket.put(`${folder}_manifest.json`, JSON.stringify({ runId: 'score-run', modelName: 'propensity', modelVersion: '1', rows, files: files.map((key, i) => ({ key, rows: parts[i].length })) }));
+  await platform.bucket.put(`${folder}_manifest.json`, JSON.stringify({ runId: 'score-run', modelName: 'propensity', modelVersion: '1', rows, files: files.map((key, i) => ({ key, rows: parts[i]!.length })) })); // a file per part
   return recordScoreRun(folder, files, rows);
 }
 
@@ -90,6 +90,13 @@ async function ingested(scores: ScoreOutputs): Promise<FlowRun[]> {
     if (Date.now() > deadline) throw new Error(`No flow run took the files of ${scores.folder} within 30 s`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** The flow run that took the files of `scores`. */
+async function ingestedRun(scores: ScoreOutputs): Promise<FlowRun> {
+  const [run] = await ingested(scores);
+  if (!run) throw new Error(`No flow run took the files of ${scores.folder}`);
+  return run;
 }
 
 async function scoresInTable(folderUsers: string[]): Promise<Array<{ userid: string; propensity: number }>> {
@@ -130,7 +137,7 @@ describe('the ingestion dataflow on the embedded platform', () => {
       const batch = await aep.client.request<Record<string, { status: string; relatedObjects: Array<{ id: string }> }>>({ method: 'GET', path: `/data/foundation/catalog/batches/${id}` });
       expect(batch.data[id!]).toMatchObject({ status: 'success', relatedObjects: [{ type: 'dataSet', id: provisioned.scoresDatasetId }] });
     }
-    const run = await aep.flowService.get<FlowRun>('runs', runs[0].id);
+    const run = await aep.flowService.get<FlowRun>('runs', runs[0]!.id); // runs took the two files, so there is one
     expect(run).toMatchObject({ flowId: provisioned.ingestionFlowId, flowSpec: { id: '9753525b-82c7-4dce-8a9b-5ccfce2b9876' }, status: { value: 'success' } });
 
     const check = await checkIngestion(deps(), { flowId: provisioned.ingestionFlowId! });
@@ -158,7 +165,7 @@ describe('the ingestion dataflow on the embedded platform', () => {
   it('fails the check, naming the flow run and the folder, when the ingestion run failed', async () => {
     platform.aep.faults.addRunFault({ kind: 'ingestion', message: 'The source files could not be copied' });
     const scores = await writeScores([[`${ecid(21)},0.3`, `${ecid(22)},0.4`]]);
-    const [run] = await ingested(scores.outputs);
+    const run = await ingestedRun(scores.outputs);
     expect(run.status?.value).toBe('failed');
     expect(platform.aep.faults.pending).toBe(0);
     expect(await scoresInTable([ecid(21), ecid(22)])).toEqual([]);
@@ -174,7 +181,7 @@ describe('the ingestion dataflow on the embedded platform', () => {
 
   it('counts rows that fail the mapping as failed records, and the check fails naming both counts', async () => {
     const scores = await writeScores([[`${ecid(31)},0.7`, `${ecid(32)},not-a-number`, `,0.2`, `${ecid(34)},0.8`]]);
-    const [run] = await ingested(scores.outputs);
+    const run = await ingestedRun(scores.outputs);
     expect(run.status?.value).toBe('success');
     expect(run.metrics?.recordSummary).toMatchObject({ inputRecordCount: 4, outputRecordCount: 2, failedRecordCount: 2 });
     expect(JSON.stringify(run.metrics?.recordSummary)).toMatch(/row 2: prediction -> _\w+\.propensity: 'not-a-number' is not a number/);
@@ -191,7 +198,7 @@ describe('the ingestion dataflow on the embedded platform', () => {
 
   it('fails the run, naming the file, when no row can be mapped', async () => {
     const scores = await writeScores([[`${ecid(41)},high`, `${ecid(42)},low`]]);
-    const [run] = await ingested(scores.outputs);
+    const run = await ingestedRun(scores.outputs);
     expect(run.status?.value).toBe('failed');
     expect(run.status?.errors?.[0]?.message).toContain(`${platform.bucket.bucket}/${scores.outputs.files[0]}`);
     await expect(checkIngestion(deps(), { flowId: provisioned.ingestionFlowId! })).rejects.toThrow(new RegExp(`Ingestion flow run ${run.id}`));

@@ -184,7 +184,7 @@ it('scores every profile once with the production model, in parts of partRows, m
   expect(ops.filter((op) => op.includes(`ingress-${t.n}/`) && !op.startsWith('copy') && op !== `put ${outputs.manifest}`)).toEqual([]);
   const stagedDeletes = ops.filter((op) => op.startsWith(`delete ingress-${t.n}_staging/`));
   expect(stagedDeletes).toHaveLength(3);
-  expect(ops.indexOf(stagedDeletes[0])).toBeGreaterThan(manifestAt);
+  expect(ops.indexOf(stagedDeletes[0]!)).toBeGreaterThan(manifestAt); // three, as just checked
   expect(await keysUnder(`ingress-${t.n}_staging/`)).toEqual([]);
 });
 
@@ -227,8 +227,9 @@ it('accepts null features: a profile with no minutes-since values is scored as p
   const rows = await csvRows(outputsOf(run).files);
   expect(rows).toHaveLength(50);
   for (const [i, row] of rows.entries()) {
-    expect(row.userId).toBe(profiles[i].userId);
-    expect(Number(row.prediction)).toBe(expectedPrediction(profiles[i]));
+    const profile = profiles[i]!; // as many rows as profiles, as just checked
+    expect(row.userId).toBe(profile.userId);
+    expect(Number(row.prediction)).toBe(expectedPrediction(profile));
   }
 });
 
@@ -259,7 +260,7 @@ it('skips when no model is in production yet', async () => {
 it('leaves nothing where AEP looks when a later file is corrupt, and scores the export once it is readable', async () => {
   const t = setup({ partRows: 300 });
   const exported = await t.exportFiles([scoringProfiles(0, 700), Buffer.from('PAR1 not parquet at all PAR1')], 900);
-  const corrupt = outputsOf(exported).scoring.files[1];
+  const corrupt = outputsOf(exported).scoring.files[1]!; // the two files exported just above
 
   const failure = t.score();
   await expect(failure).rejects.toBeInstanceOf(ParquetReadError);

@@ -226,18 +226,20 @@ describe('the train stage on the embedded platform', () => {
     expect(exports).toHaveLength(2);
     const sources = exports.map((r) => ({ runId: r.runId, folder: outputsOf(r).training.folder, files: outputsOf(r).training.files }));
     const set = await readTrainingSet(platform.bucket, sources, WEEK2_FEATURES);
-    const older = new Map((await rowsOf(sources[0].files)).map((r) => [r.userId, r]));
-    const newer = new Map((await rowsOf(sources[1].files)).map((r) => [r.userId, r]));
+    const [olderExport, newerExport] = sources;
+    if (!olderExport || !newerExport) throw new Error('expected two exports');
+    const older = new Map((await rowsOf(olderExport.files)).map((r) => [r.userId, r]));
+    const newer = new Map((await rowsOf(newerExport.files)).map((r) => [r.userId, r]));
     const both = [...newer.keys()].filter((id) => older.has(id));
     expect(both.length).toBeGreaterThan(50);
-    expect(set.rowsPerExport).toEqual([{ runId: sources[0].runId, rows: older.size }, { runId: sources[1].runId, rows: newer.size }]);
+    expect(set.rowsPerExport).toEqual([{ runId: olderExport.runId, rows: older.size }, { runId: newerExport.runId, rows: newer.size }]);
     expect(set.userIds).toEqual([...new Set([...older.keys(), ...newer.keys()])].sort());
     const changed = both.filter((id) => FEATURES.some((f) => older.get(id)![f] !== newer.get(id)![f]));
     expect(changed.length).toBeGreaterThan(0);
     for (const id of changed) {
       const i = set.userIds.indexOf(id as string);
       const expected = newer.get(id)!;
-      expect(FEATURES.map((f, k) => [f, Number.isNaN(set.dataset.columns[k][i]) ? null : set.dataset.columns[k][i]])).toEqual(FEATURES.map((f) => [f, expected[f]]));
+      expect(FEATURES.map((f, k) => [f, Number.isNaN(set.dataset.columns[k]?.[i]) ? null : set.dataset.columns[k]?.[i]])).toEqual(FEATURES.map((f) => [f, expected[f]]));
       expect(set.dataset.labels[i]).toBe(expected.subscriptionOccurred);
     }
   });
@@ -267,8 +269,8 @@ describe('the train stage on bad input: fails naming the problem, registers noth
     const before = await productionState();
     await expect(trainNow(overrides, on)).rejects.toThrow(message);
     const [failed] = await on.recent('train', 1);
-    expect(failed.status).toBe('failed');
-    expect(failed.reason).toMatch(message);
+    expect(failed?.status).toBe('failed');
+    expect(failed?.reason).toMatch(message);
     expect(await productionState()).toEqual(before);
   }
   async function craftedExport(name: string, rows: ParquetRow[], drop: string[] = []): Promise<RunRecord<'export'>> {

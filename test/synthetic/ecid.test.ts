@@ -18,7 +18,7 @@ function fmix64(k: bigint): bigint {
 function readLe64(bytes: Uint8Array, offset: number, length: number): bigint {
   let v = 0n;
   for (let i = length - 1; i >= 0; i--) {
-    v = (v << 8n) | BigInt(bytes[offset + i]);
+    v = (v << 8n) | BigInt(bytes[offset + i]!); // the caller reads within bytes
   }
   return v;
 }

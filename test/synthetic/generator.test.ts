@@ -35,7 +35,7 @@ describe('determinism and batch independence', () => {
     const a = take(0, 50);
     const b = take(0, 50, { ...OPTIONS, seed: 43 });
     expect(b.map((u) => u.ecid)).toEqual(a.map((u) => u.ecid));
-    const differing = a.filter((u, i) => JSON.stringify(u.events.map((e) => [e.eventType, e.timestamp])) !== JSON.stringify(b[i].events.map((e) => [e.eventType, e.timestamp])));
+    const differing = a.filter((u, i) => JSON.stringify(u.events.map((e) => [e.eventType, e.timestamp])) !== JSON.stringify(b[i]!.events.map((e) => [e.eventType, e.timestamp]))); // b is as long as a
     expect(differing.length).toBeGreaterThan(45);
   });
 
@@ -64,7 +64,7 @@ describe('identity and XDM shape', () => {
       expect(user.ecid).toBe(ecidForEmail(user.email));
       for (const e of user.events) expect(e._acmecorp).toEqual({ userid: user.ecid });
     }
-    expect(sample[0].email).toBe('synthetic-user-0@example.com');
+    expect(sample[0]?.email).toBe('synthetic-user-0@example.com');
   });
 
   it('emits exactly the table field (set to 1) for every event type', () => {
@@ -120,16 +120,17 @@ describe('identity and XDM shape', () => {
         ids.add(e._id);
         events++;
         if (!ISO_MS.test(e.timestamp) || new Date(ms(e)).toISOString() !== e.timestamp) badTimestamps++;
-        if (j > 0 && ms(e) < ms(user.events[j - 1])) unordered++;
+        if (j > 0 && ms(e) < ms(user.events[j - 1]!)) unordered++;
       });
     }
     expect(ids.size).toBe(events);
     expect(badTimestamps).toBe(0);
     expect(unordered).toBe(0);
     const again = generateUser(9, OPTIONS);
-    expect(again.events.map((e) => e._id)).toEqual(sample[9].events.map((e) => e._id));
+    const ninth = sample[9]!; // the sample holds SAMPLE_SIZE users
+    expect(again.events.map((e) => e._id)).toEqual(ninth.events.map((e) => e._id));
     // ids differ between seeds too, so two seeded datasets can be ingested side by side
-    expect(generateUser(9, { ...OPTIONS, seed: 7 }).events[0]._id).not.toBe(sample[9].events[0]._id);
+    expect(generateUser(9, { ...OPTIONS, seed: 7 }).events[0]?._id).not.toBe(ninth.events[0]?._id);
   });
 });
 
@@ -186,7 +187,7 @@ describe('subscriptions', () => {
       const forms = user.events.filter((e) => e.eventType === 'web.formFilledOut');
       expect(forms.length).toBe(user.subscribed ? 1 : 0);
       if (forms.length === 0) continue;
-      const at = ms(forms[0]) - 60_000;
+      const at = ms(forms[0]!) - 60_000; // one form, as just checked
       const triggers = user.events.filter((e) => ms(e) === at && !EVENT_TYPE_SPECS[e.eventType as keyof typeof EVENT_TYPE_SPECS].marketing);
       if (triggers.length === 0) noTrigger++;
     }
@@ -213,7 +214,7 @@ describe('aggregate figures (realistic propensity problem)', () => {
 
   it('has per-type counts consistent with the replacement procedure', () => {
     const s = summarize(sample);
-    const perUser = (t: string) => s.eventsByType[t] / SAMPLE_SIZE;
+    const perUser = (t: string) => (s.eventsByType[t] ?? 0) / SAMPLE_SIZE;
     expect(Math.abs(perUser('directMarketing.emailSent') - 5)).toBeLessThan(0.2);
     expect(Math.abs(perUser('advertising.impressions') - 1)).toBeLessThan(0.08);
     // emailOpened ~ Poisson(2) from the last emailSent only (P(any send) ~ 0.993); appending would give ~10

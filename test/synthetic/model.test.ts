@@ -118,7 +118,7 @@ describe('simulateTimeline: propensity walk (scripted sampler)', () => {
     ]);
     expect(t.subscribed).toBe(true);
     expect(t.triggerIndex).toBe(1);
-    expect(t.events[2].timeMs).toBe(START + 0.2 * W + SUBSCRIPTION_DELAY_MS);
+    expect(t.events[2]?.timeMs).toBe(START + 0.2 * W + SUBSCRIPTION_DELAY_MS);
     expect(s.uniforms).toEqual([]);
   });
 
@@ -157,7 +157,7 @@ describe('simulateTimeline: propensity walk (scripted sampler)', () => {
     expect(high.finalPropensity).toBe(1);
     expect(high.subscribed).toBe(true);
     const trigger = high.events[high.triggerIndex];
-    expect(trigger.eventType).toBe('commerce.purchases');
+    expect(trigger?.eventType).toBe('commerce.purchases');
     expect(high.events.slice(0, high.triggerIndex).filter((e) => e.eventType === 'commerce.purchases')).toHaveLength(9);
   });
 });
@@ -174,7 +174,7 @@ describe('per-user model with the seeded sampler', () => {
       for (const [cause, deps] of CAUSE_ORDER) {
         const causes = lists[cause];
         if (causes.length === 0) continue;
-        const last = causes[causes.length - 1];
+        const last = causes[causes.length - 1]!; // not empty, as just checked
         for (const dep of deps) {
           const maxDelay = 30 * EVENT_TYPE_SPECS[dep].meanDelayHours * HOUR; // P(exceeded) = e^-30
           for (const t of lists[dep]) {
@@ -244,14 +244,14 @@ describe('per-user model with the seeded sampler', () => {
       const forms = t.events.filter((e) => e.eventType === 'web.formFilledOut');
       expect(forms).toHaveLength(t.subscribed ? 1 : 0);
       for (let j = 1; j < t.events.length; j++) {
-        if (t.events[j].timeMs < t.events[j - 1].timeMs) unordered++;
+        if (t.events[j]!.timeMs < t.events[j - 1]!.timeMs) unordered++; // 1 <= j < t.events.length
       }
       if (!t.subscribed) continue;
       subscribers++;
-      const trigger = t.events[t.triggerIndex];
+      const trigger = t.events[t.triggerIndex]!; // a subscriber's trigger index is one of its events
       expect(EVENT_TYPE_SPECS[trigger.eventType].marketing).toBe(false);
       expect(trigger.eventType).not.toBe('web.formFilledOut');
-      expect(forms[0].timeMs - trigger.timeMs).toBe(60_000);
+      expect(forms[0]!.timeMs - trigger.timeMs).toBe(60_000); // one form, as just checked
     }
     expect(unordered).toBe(0);
     expect(subscribers / USERS).toBeGreaterThan(0.1);

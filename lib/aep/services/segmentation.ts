@@ -113,7 +113,7 @@ export class Segmentation {
    * Polls a job until it ends (SUCCEEDED, FAILED, CANCELLED) or `budgetMs` has passed, and returns it as
    * last seen; the caller decides what an unfinished job means.
    */
-  async pollJob(id: string, options: { clock: Clock; budgetMs: number; pollIntervalMs?: number }): Promise<SegmentJob> {
+  async pollJob(id: string, options: { clock: Clock; budgetMs: number; pollIntervalMs?: number | undefined }): Promise<SegmentJob> {
     const started = options.clock.now().getTime();
     for (;;) {
       const job = await this.getJob(id);

@@ -124,14 +124,14 @@ export class BatchIngestion {
     if (contentType !== 'application/octet-stream') {
       throw ingestError(415, `Files must be uploaded with Content-Type application/octet-stream, not '${contentType || '(none)'}'`);
     }
-    const batch = this.mustGetBatch(ctx.params.batchId);
-    const datasetId = ctx.params.datasetId;
+    const batch = this.mustGetBatch(ctx.param('batchId'));
+    const datasetId = ctx.param('datasetId');
     if (!this.catalog.datasets.get(datasetId)) throw ingestError(404, `Dataset '${datasetId}' was not found`, '1202');
     if (batch.datasetId !== datasetId) throw ingestError(400, `Batch '${batch.id}' belongs to dataset '${batch.datasetId}', not '${datasetId}'`);
     if (batch.status !== 'loading') {
       throw ingestError(400, `Batch '${batch.id}' is ${batch.status}; files can only be uploaded while it is loading`);
     }
-    const name = ctx.params.filePath;
+    const name = ctx.param('filePath');
     if (!name || name.split('/').some((s) => s === '..')) throw ingestError(400, `Invalid file path '${name}'`);
     const replaced = batch.files.has(name);
     batch.files.set(name, ctx.rawBody);
@@ -141,7 +141,7 @@ export class BatchIngestion {
 
   private signal(ctx: RequestContext): Reply {
     const action = ctx.query.get('action');
-    const batch = this.mustGetBatch(ctx.params.batchId);
+    const batch = this.mustGetBatch(ctx.param('batchId'));
     switch (action) {
       case 'COMPLETE':
         return this.complete(batch);

@@ -302,12 +302,12 @@ export class Catalog {
   }
 
   private getDataset(ctx: RequestContext): Reply {
-    const d = this.mustGetDataset(ctx.params.id);
+    const d = this.mustGetDataset(ctx.param('id'));
     return { status: 200, body: { [d.id]: selectProperties(this.renderDataset(d), ctx.query.get('properties')) } };
   }
 
   private async patchDataset(ctx: RequestContext): Promise<Reply> {
-    const d = this.mustGetDataset(ctx.params.id);
+    const d = this.mustGetDataset(ctx.param('id'));
     const current = this.renderDataset(d);
     let next: Record<string, unknown>;
     if (Array.isArray(ctx.body)) {
@@ -335,7 +335,7 @@ export class Catalog {
   }
 
   private async deleteDataset(ctx: RequestContext): Promise<Reply> {
-    const d = this.mustGetDataset(ctx.params.id);
+    const d = this.mustGetDataset(ctx.param('id'));
     await dropTable(this.db, d.table);
     this.datasets.delete(d.id);
     return { status: 200, body: [`@/dataSets/${d.id}`] };
@@ -384,8 +384,8 @@ export class Catalog {
   }
 
   private getBatch(ctx: RequestContext): Reply {
-    const b = this.batches.get(ctx.params.id);
-    if (!b) throw catalogError(404, `Batch '${ctx.params.id}' was not found in sandbox '${this.ctx.sandbox}'`, '1200');
+    const b = this.batches.get(ctx.param('id'));
+    if (!b) throw catalogError(404, `Batch '${ctx.param('id')}' was not found in sandbox '${this.ctx.sandbox}'`, '1200');
     return { status: 200, body: { [b.id]: selectProperties(this.renderBatch(b), ctx.query.get('properties')) } };
   }
 

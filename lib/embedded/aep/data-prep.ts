@@ -32,12 +32,12 @@ export interface MappingRecord {
 
 export interface MappingSetRecord {
   id: string;
-  name?: string;
+  name?: string | undefined;
   version: number;
   createdDate: number;
   modifiedDate: number;
   outputSchema: { schemaRef: { id: string; contentType: string } };
-  inputSchema?: Record<string, unknown>;
+  inputSchema?: Record<string, unknown> | undefined;
   mappings: MappingRecord[];
 }
 
@@ -46,7 +46,7 @@ export interface ResolvedMapping extends MappingRecord {
   /** The segments of the destination path. */
   path: string[];
   /** The destination field; undefined for a path into an open object (kept as text). */
-  field?: XdmField;
+  field?: XdmField | undefined;
 }
 
 const SOURCE_TYPES = ['ATTRIBUTE', 'EXPRESSION', 'STATIC'];
@@ -197,11 +197,11 @@ export class DataPrep {
   }
 
   private getOne(ctx: RequestContext): Reply {
-    return { status: 200, body: this.render(this.mustGet(ctx.params.id)) };
+    return { status: 200, body: this.render(this.mustGet(ctx.param('id'))) };
   }
 
   private update(ctx: RequestContext): Reply {
-    const set = this.mustGet(ctx.params.id);
+    const set = this.mustGet(ctx.param('id'));
     const parsed = this.parse(objectBody(ctx, dataPrepError));
     Object.assign(set, parsed, { version: set.version + 1, modifiedDate: Math.max(Date.now(), set.modifiedDate + 1) });
     if (parsed.name === undefined) delete set.name;

@@ -64,7 +64,7 @@ export interface ExportTarget {
   /** Shared by the run's part files: `part-00000-<fileId>.parquet`. */
   fileId: string;
   /** Export only rows of later snapshots (an incremental export); all rows when absent. */
-  afterSnapshot?: number;
+  afterSnapshot?: number | undefined;
 }
 
 export interface ExportedFile {
@@ -80,7 +80,7 @@ export interface ExportOutcome {
   /** Size of the table in the database. */
   inputBytes: number;
   /** The newest snapshot the export covers, where the next incremental export starts; undefined for an empty table. */
-  lastSnapshot?: number;
+  lastSnapshot?: number | undefined;
 }
 
 /** Rows fetched from the cursor at a time. */
@@ -252,7 +252,7 @@ export function partFileName(index: number, fileId: string, fileType: DatasetFil
 export async function exportTable(db: PGlite, table: string, target: ExportTarget): Promise<ExportOutcome> {
   return withExclusiveSession(db, async () => {
     const exists = await db.query<{ t: string | null }>(`SELECT to_regclass($1)::text AS t`, [quoteIdent(table)]);
-    if (exists.rows[0].t === null) throw new Error(`The dataset's table '${table}' does not exist`);
+    if (exists.rows[0]!.t === null) throw new Error(`The dataset's table '${table}' does not exist`); // a SELECT of scalars returns one row
     const columns = await exportColumns(db, table);
     if (columns.length === 0) throw new Error(`Table '${table}' has no columns to export`);
     const size = await db.query<{ n: number | bigint }>(`SELECT pg_total_relation_size($1::regclass) AS n`, [quoteIdent(table)]);
@@ -282,7 +282,8 @@ export async function exportTable(db: PGlite, table: string, target: ExportTarge
       if (after !== undefined && !Number.isSafeInteger(after)) throw new Error(`Invalid snapshot id ${String(after)}`);
       const where = after === undefined ? '' : ` WHERE ${quoteIdent(SNAPSHOT_COLUMN)} > ${after}`;
       const newest = await db.query<{ s: number | bigint | null }>(`SELECT max(${quoteIdent(SNAPSHOT_COLUMN)}) AS s FROM ${quoteIdent(table)}`);
-      lastSnapshot = newest.rows[0].s === null ? after : Number(newest.rows[0].s);
+      const { s } = newest.rows[0]!; // an aggregate returns one row
+      lastSnapshot = s === null ? after : Number(s);
       await db.exec(`DECLARE aep_export NO SCROLL CURSOR FOR SELECT ${jsonArray(values)} AS r FROM ${quoteIdent(table)}${where}`);
       for (;;) {
         const page = await db.query<{ r: string }>(`FETCH ${FETCH_ROWS} FROM aep_export`);
@@ -306,6 +307,6 @@ export async function exportTable(db: PGlite, table: string, target: ExportTarge
     } finally {
       if (db.isInTransaction()) await db.exec('ROLLBACK');
     }
-    return { records, files, columns, inputBytes: Number(size.rows[0].n), lastSnapshot };
+    return { records, files, columns, inputBytes: Number(size.rows[0]!.n), lastSnapshot }; // a SELECT of scalars returns one row
   });
 }

@@ -25,6 +25,8 @@ export interface RequestContext {
   body: unknown;
   /** Path parameters, percent-decoded. */
   params: Record<string, string>;
+  /** The path parameter `name`, percent-decoded; throws when the route's pattern declares none by that name. */
+  param(name: string): string;
   requestId: string;
   /** The bearer token of the call (platform routes only). */
   token: string;
@@ -101,16 +103,16 @@ function decodeSegment(segment: string): string {
 
 function matchSegments(pattern: string[], actual: string[]): Record<string, string> | undefined {
   const params: Record<string, string> = {};
-  for (let i = 0; i < pattern.length; i++) {
-    const p = pattern[i];
+  for (const [i, p] of pattern.entries()) {
     if (p.startsWith('*')) {
       if (i >= actual.length) return undefined;
       params[p.slice(1)] = actual.slice(i).map(decodeSegment).join('/');
       return params;
     }
-    if (i >= actual.length) return undefined;
-    if (p.startsWith(':')) params[p.slice(1)] = decodeSegment(actual[i]);
-    else if (p !== actual[i]) return undefined;
+    const segment = actual[i];
+    if (segment === undefined) return undefined;
+    if (p.startsWith(':')) params[p.slice(1)] = decodeSegment(segment);
+    else if (p !== segment) return undefined;
   }
   return pattern.length === actual.length ? params : undefined;
 }
@@ -123,7 +125,7 @@ export function header(headers: IncomingHttpHeaders, name: string): string | und
 
 /** Media type of a Content-Type/Accept value, lower case, without parameters. */
 export function mediaType(value: string | undefined): string {
-  return (value ?? '').split(';')[0].trim().toLowerCase();
+  return (value ?? '').split(';')[0]!.trim().toLowerCase(); // split gives at least one part
 }
 
 export function isJsonMediaType(value: string | undefined): boolean {

@@ -35,7 +35,7 @@ export function batchId(now = Date.now()): string {
   }
   const rnd = randomBytes(16);
   let tail = '';
-  for (let i = 0; i < 16; i++) tail += CROCKFORD[rnd[i] % 32];
+  for (let i = 0; i < 16; i++) tail += CROCKFORD[rnd[i]! % 32]; // rnd holds 16 bytes
   return time + tail;
 }
 

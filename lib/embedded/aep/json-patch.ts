@@ -27,7 +27,7 @@ export function applyJsonPatch(doc: unknown, ops: unknown[], bad: (m: string) =>
       else cur = undefined;
       if (cur === undefined) throw bad(`JSON Patch path '/${tokens.join('/')}' does not exist`);
     }
-    return { parent: cur, key: tokens[tokens.length - 1] };
+    return { parent: cur, key: tokens[tokens.length - 1]! }; // parse gives at least one token
   };
   const get = (tokens: string[]): unknown => {
     let cur: unknown = root;

@@ -52,7 +52,7 @@ function tokenize(text: string): Token[] {
   const tokens: Token[] = [];
   let i = 0;
   while (i < text.length) {
-    const ch = text[i];
+    const ch = text.charAt(i);
     const at = i + 1;
     if (/\s/.test(ch)) {
       i++;
@@ -117,6 +117,8 @@ class Parser {
 
   private peek(): Exclude<Token, { type: 'invalid' }> {
     const token = this.tokens[this.index];
+    // tokenize ends the list with an 'end' or 'invalid' token, which the parser never reads past.
+    if (token === undefined) throw new Error('The PQL parser read past the end of the rule');
     if (token.type === 'invalid') throw new PqlError(token.message, token.at);
     return token;
   }

@@ -89,9 +89,9 @@ export class ProfileStore {
       if (!identityColumn || namespace === '') continue;
       const identityExpr =
         path.length === 1
-          ? `${quoteIdent(path[0])}::text`
+          ? `${quoteIdent(identityColumn.name)}::text`
           : identityColumn.sqlType === 'jsonb'
-            ? `${quoteIdent(path[0])} #>> ARRAY[${path.slice(1).map(quoteLiteral).join(', ')}]::text[]`
+            ? `${quoteIdent(identityColumn.name)} #>> ARRAY[${path.slice(1).map(quoteLiteral).join(', ')}]::text[]`
             : undefined;
       if (!identityExpr) continue;
       const wanted = columns.filter((c) => topLevelFields.includes(c.name) || c.name === path[0]);

@@ -37,11 +37,11 @@ interface QueryRecord {
   elapsedTime: number;
   rowCount?: number;
   errors: { code: string; message: string; errorType: 'USER_ERROR' | 'SYSTEM_ERROR' }[];
-  templateId?: string;
-  templateName?: string;
+  templateId?: string | undefined;
+  templateName?: string | undefined;
   isCTAS: boolean;
   isInsertInto: boolean;
-  ctasTable?: string;
+  ctasTable?: string | undefined;
   createdDatasetId?: string;
   softDeleted: boolean;
   cancelRequested: boolean;
@@ -77,8 +77,9 @@ interface QueryWrite {
 
 /** Tables a query's SQL creates with CREATE TABLE AS and inserts into, by name (lower case unless quoted). */
 export function writeTargets(sql: string): { created: string[]; inserted: string[] } {
-  const created = [...sql.matchAll(CTAS_ANYWHERE)].map((m) => unquoteTable(m[1]));
-  const inserted = [...sql.matchAll(INSERT_ANYWHERE)].map((m) => unquoteTable(m[1]));
+  // TABLE_NAME's group takes part in every match.
+  const created = [...sql.matchAll(CTAS_ANYWHERE)].map((m) => unquoteTable(m[1]!));
+  const inserted = [...sql.matchAll(INSERT_ANYWHERE)].map((m) => unquoteTable(m[1]!));
   return { created: [...new Set(created)], inserted: [...new Set(inserted)] };
 }
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -233,7 +234,7 @@ export class QueryService {
       effective = `INSERT INTO ${quoteIdent(dataset ? table : table.toLowerCase())} ${resolved.replace(/;\s*$/, '')}`;
     } else {
       const m = CTAS.exec(resolved);
-      if (m) ctasTable = unquoteTable(m[1]);
+      if (m) ctasTable = unquoteTable(m[1]!); // the table name's group takes part in every match
     }
     const now = this.stamp();
     const request: Record<string, unknown> = { dbName, sql };
@@ -306,7 +307,7 @@ export class QueryService {
           const counted = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${quoteIdent(table)}`);
           const batch = batchId();
           await recordSnapshot(this.db, table, snapshotId, batch);
-          written.push({ table, created: true, rows: counted.rows[0].n, batchId: batch, snapshotId });
+          written.push({ table, created: true, rows: counted.rows[0]!.n, batchId: batch, snapshotId }); // an aggregate returns one row
         }
         for (const [table, snapshotId] of inserted) {
           if (written.some((w) => w.table === table)) continue;
@@ -320,7 +321,7 @@ export class QueryService {
         const ctas = q.ctasTable ? written.find((w) => w.table === q.ctasTable && w.created) : undefined;
         if (ctas) rowCount = ctas.rows;
         else if (q.ctasTable && after.has(q.ctasTable)) rowCount = 0;
-        else if (q.isInsertInto && written.length === 1 && !written[0].created) rowCount = written[0].rows;
+        else if (q.isInsertInto && written.length === 1 && !written[0]!.created) rowCount = written[0]!.rows; // the one written table
         return { rowCount, written, ctasExists: q.ctasTable !== undefined && after.has(q.ctasTable) };
       });
       if (!results) return;
@@ -345,11 +346,11 @@ export class QueryService {
   }
 
   private getQuery(ctx: RequestContext): Reply {
-    return { status: 200, body: this.renderQuery(this.mustGetQuery(ctx.params.id), ctx.baseUrl) };
+    return { status: 200, body: this.renderQuery(this.mustGetQuery(ctx.param('id')), ctx.baseUrl) };
   }
 
   private patchQuery(ctx: RequestContext): Reply {
-    const q = this.mustGetQuery(ctx.params.id);
+    const q = this.mustGetQuery(ctx.param('id'));
     const body = objectBody(ctx, queryError);
     if (body.op === 'cancel') {
       if (q.state !== 'SUBMITTED') {
@@ -391,7 +392,7 @@ export class QueryService {
     ctx: RequestContext,
     items: Record<string, unknown>[],
     read: (item: Record<string, unknown>, field: string) => unknown,
-  ): { page: Record<string, unknown>; rows: Record<string, unknown>[]; next?: string } {
+  ): { page: Record<string, unknown>; rows: Record<string, unknown>[]; next?: string | undefined } {
     const q = ctx.query;
     const property = q.get('property');
     const filters = property ? parsePropertyFilter(property, queryError) : [];
@@ -407,10 +408,11 @@ export class QueryService {
     let next: string | undefined;
     if (rows.length > limit) {
       rows = rows.slice(0, limit);
-      next = String(rows[rows.length - 1][field]);
+      next = String(rows[rows.length - 1]![field]); // limit is at least 1, so the page is not empty
     }
     const page: Record<string, unknown> = { orderby: `${descending ? '-' : '+'}${field}`, count: rows.length };
-    if (rows.length > 0) page.start = String(rows[0][field]);
+    const [first] = rows;
+    if (first) page.start = String(first[field]);
     if (next) page.next = next;
     if (property) page.property = property;
     return { page, rows, next };
@@ -448,7 +450,7 @@ export class QueryService {
     if (typeof body.name !== 'string' || body.name.trim() === '') throw queryError(400, "'name' is required");
     if (typeof body.sql !== 'string' || body.sql.trim() === '') throw queryError(400, "'sql' is required");
     const queryParameters = body.queryParameters === undefined ? undefined : stringParams(body.queryParameters, 'queryParameters');
-    return { name: body.name, sql: body.sql, queryParameters };
+    return { name: body.name, sql: body.sql, ...(queryParameters !== undefined && { queryParameters }) };
   }
 
   private mustGetTemplate(id: string): TemplateRecord {
@@ -476,11 +478,11 @@ export class QueryService {
   }
 
   private getTemplate(ctx: RequestContext): Reply {
-    return { status: 200, body: this.renderTemplate(this.mustGetTemplate(ctx.params.id), ctx.baseUrl) };
+    return { status: 200, body: this.renderTemplate(this.mustGetTemplate(ctx.param('id')), ctx.baseUrl) };
   }
 
   private updateTemplate(ctx: RequestContext): Reply {
-    const t = this.mustGetTemplate(ctx.params.id);
+    const t = this.mustGetTemplate(ctx.param('id'));
     const def = this.templateBody(ctx);
     t.name = def.name;
     t.sql = def.sql;
@@ -491,7 +493,7 @@ export class QueryService {
   }
 
   private deleteTemplate(ctx: RequestContext): Reply {
-    const t = this.mustGetTemplate(ctx.params.id);
+    const t = this.mustGetTemplate(ctx.param('id'));
     this.templates.delete(t.id);
     // query_template_delete documents statusCode as a string.
     return { status: 202, body: { message: 'Deleted', statusCode: '202' } };

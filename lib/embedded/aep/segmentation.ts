@@ -38,10 +38,10 @@ interface Expression {
 interface DefinitionRecord {
   id: string;
   name: string;
-  description?: string;
+  description?: string | undefined;
   expression: Expression;
   evaluationInfo: Record<string, unknown>;
-  payloadSchema?: string;
+  payloadSchema?: string | undefined;
   creationTime: number;
   updateTime: number;
   version: number;
@@ -209,12 +209,12 @@ export class Segmentation {
   }
 
   private getDefinition(ctx: RequestContext): Reply {
-    return { status: 200, body: this.renderDefinition(this.mustGetDefinition(ctx.params.id)) };
+    return { status: 200, body: this.renderDefinition(this.mustGetDefinition(ctx.param('id'))) };
   }
 
   /** PATCH overwrites the fields it carries (the definition object, not JSON Patch operations). */
   private patchDefinition(ctx: RequestContext): Reply {
-    const current = this.mustGetDefinition(ctx.params.id);
+    const current = this.mustGetDefinition(ctx.param('id'));
     if (Array.isArray(ctx.body)) {
       throw this.bad('PATCH of a segment definition takes the definition object (name, description, expression, schema), not JSON Patch operations');
     }
@@ -225,7 +225,7 @@ export class Segmentation {
   }
 
   private deleteDefinition(ctx: RequestContext): Reply {
-    const d = this.mustGetDefinition(ctx.params.id);
+    const d = this.mustGetDefinition(ctx.param('id'));
     this.definitions.delete(d.id);
     return { status: 200, body: { status: true, message: `Segment definition '${d.id}' deleted` } };
   }
@@ -237,7 +237,7 @@ export class Segmentation {
     const start = intParam(ctx.query, 'start', pageNumber * limit, segmentationError, { min: 0 });
     const sort = ctx.query.get('sort') ?? 'creationTime:asc';
     const keys = sort.split(',').map((part) => {
-      const [field, direction = 'asc'] = part.trim().split(':');
+      const [field = '', direction = 'asc'] = part.trim().split(':'); // split gives at least the field
       if (!SORTABLE.has(field) || !['asc', 'desc'].includes(direction)) {
         throw this.bad(`Query parameter 'sort' must be <field>:asc|desc with field one of ${[...SORTABLE].join(', ')}; got '${part}'`);
       }
@@ -246,7 +246,7 @@ export class Segmentation {
     const all = sortBy([...this.definitions.values()], [...keys, { field: 'id', descending: false }], (d, field) => (d as unknown as Record<string, unknown>)[field]);
     const items = all.slice(start, start + limit);
     const more = start + items.length < all.length;
-    const first = keys[0];
+    const first = keys[0]!; // split gives at least one key
     return {
       status: 200,
       body: {
@@ -331,8 +331,8 @@ export class Segmentation {
   }
 
   private getJob(ctx: RequestContext): Reply {
-    const job = this.jobRecords.get(ctx.params.id);
-    if (!job) throw segmentationError(404, `Segment job '${ctx.params.id}' was not found in sandbox '${this.ctx.sandbox}'`, '1200');
+    const job = this.jobRecords.get(ctx.param('id'));
+    if (!job) throw segmentationError(404, `Segment job '${ctx.param('id')}' was not found in sandbox '${this.ctx.sandbox}'`, '1200');
     return { status: 200, body: this.renderJob(job, ctx.baseUrl) };
   }
 
@@ -349,7 +349,8 @@ export class Segmentation {
       }
       touch('PROCESSING');
       job.processingStart = job.updateTime;
-      const topLevel = [...new Set(job.segments.flatMap((s) => fieldPaths(s.rule).map((p) => p[0])))];
+      // A field path has at least one segment: the parser reads an identifier first.
+      const topLevel = [...new Set(job.segments.flatMap((s) => fieldPaths(s.rule).map((p) => p[0]!)))];
       const { profiles, namespaceOf } = await this.profiles.merged(topLevel);
       const counts: Record<string, number> = {};
       const byNamespace: Record<string, Record<string, number>> = {};
@@ -357,12 +358,14 @@ export class Segmentation {
         counts[s.segmentId] = 0;
         byNamespace[s.segmentId] = {};
       }
+      // Both are set for every segment above.
       for (const [key, profile] of profiles) {
         for (const s of job.segments) {
           if (!evaluatePql(s.rule, profile)) continue;
-          counts[s.segmentId] += 1;
+          counts[s.segmentId]! += 1;
           const namespace = namespaceOf(key);
-          byNamespace[s.segmentId][namespace] = (byNamespace[s.segmentId][namespace] ?? 0) + 1;
+          const segmentCounts = byNamespace[s.segmentId]!;
+          segmentCounts[namespace] = (segmentCounts[namespace] ?? 0) + 1;
         }
       }
       job.totalProfiles = profiles.size;

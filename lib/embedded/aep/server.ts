@@ -75,12 +75,12 @@ export interface RecordedExchange {
   requestHeaders: HeaderMap;
   /** Parsed JSON when the request carried JSON, else undefined. */
   requestBody?: unknown;
-  requestContentType?: string;
+  requestContentType?: string | undefined;
   status: number;
   responseHeaders: HeaderMap;
   /** Parsed JSON when the response carried JSON, else undefined. */
   responseBody?: unknown;
-  responseContentType?: string;
+  responseContentType?: string | undefined;
 }
 
 export type ExchangeListener = (exchange: RecordedExchange) => void;
@@ -117,7 +117,7 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))); // one chunk: that chunk
     req.on('error', reject);
   });
 }
@@ -392,6 +392,11 @@ export class AepStandIn {
       rawBody,
       body,
       params,
+      param: (name) => {
+        const value = params[name];
+        if (value === undefined) throw new Error(`The route /${route.segments.join('/')} has no path parameter ${name}`);
+        return value;
+      },
       requestId,
       token,
       baseUrl: this.baseUrl,
@@ -402,8 +407,8 @@ export class AepStandIn {
   /** The gateway's checks, in its order: token, API key, org, sandbox. Returns the token. */
   private authenticate(headers: http.IncomingHttpHeaders): string {
     const auth = header(headers, 'authorization') ?? '';
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-    if (!m || !this.tokens.isValid(m[1])) throw gatewayError(401, '401013', 'Oauth token is not valid');
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(auth)?.[1];
+    if (token === undefined || !this.tokens.isValid(token)) throw gatewayError(401, '401013', 'Oauth token is not valid');
     const apiKey = header(headers, 'x-api-key');
     if (!apiKey) throw gatewayError(403, '403000', 'Api Key is required');
     if (apiKey !== this.options.clientId) throw gatewayError(403, '403003', 'Api Key is invalid');
@@ -419,6 +424,6 @@ export class AepStandIn {
         `Sandbox '${sandbox}' does not exist in IMS org '${this.options.orgId}' or the client has no access to it`,
       );
     }
-    return m[1];
+    return token;
   }
 }

@@ -73,7 +73,7 @@ export async function installSnapshots(db: Queryable): Promise<void> {
 /** Takes the next snapshot id (inside the writing transaction, so a rolled-back write leaves only a gap). */
 export async function nextSnapshotId(db: Queryable): Promise<number> {
   const res = await db.query<{ id: number | bigint }>(`SELECT nextval('${SEQUENCE}') AS id`);
-  return Number(res.rows[0].id);
+  return Number(res.rows[0]!.id); // a SELECT of scalars returns one row
 }
 
 /** Lists a snapshot of `table` as current. */
@@ -122,7 +122,8 @@ export async function tagInsertsWhileRunning(db: Queryable, snapshots: Map<strin
   const untag = async () => {
     for (const table of tagged) {
       const exists = await db.query<{ t: string | null }>(`SELECT to_regclass($1)::text AS t`, [quoteIdent(table)]);
-      if (exists.rows[0].t !== null) await db.exec(`DROP TRIGGER IF EXISTS ${TAG_TRIGGER} ON ${quoteIdent(table)}`);
+      // a SELECT of scalars returns one row
+      if (exists.rows[0]!.t !== null) await db.exec(`DROP TRIGGER IF EXISTS ${TAG_TRIGGER} ON ${quoteIdent(table)}`);
     }
   };
   try {
@@ -142,7 +143,7 @@ export async function tagInsertsWhileRunning(db: Queryable, snapshots: Map<strin
 /** Number of rows of `table` in snapshot `snapshotId`. */
 export async function rowsInSnapshot(db: Queryable, table: string, snapshotId: number): Promise<number> {
   const res = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${quoteIdent(table)} WHERE ${quoteIdent(SNAPSHOT_COLUMN)} = $1`, [snapshotId]);
-  return res.rows[0].n;
+  return res.rows[0]!.n; // an aggregate returns one row
 }
 
 /** The newest snapshot of a table, or undefined. */

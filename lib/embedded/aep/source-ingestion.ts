@@ -166,7 +166,7 @@ function setPath(record: Record<string, unknown>, path: string[], value: unknown
     if (typeof node[segment] !== 'object' || node[segment] === null) node[segment] = {};
     node = node[segment] as Record<string, unknown>;
   }
-  node[path[path.length - 1]] = value;
+  node[path[path.length - 1]!] = value; // a destination path has at least one segment
 }
 
 function hasPath(record: Record<string, unknown>, path: string[]): boolean {

@@ -165,7 +165,7 @@ export function multiLineJsonToLines(text: string): string {
   let escaped = false;
   let start = -1;
   for (let i = 0; i < trimmed.length; i++) {
-    const ch = trimmed[i];
+    const ch = trimmed.charAt(i);
     if (inString) {
       if (escaped) escaped = false;
       else if (ch === '\\') escaped = true;
@@ -269,7 +269,7 @@ async function insertJsonFile(tx: Transaction, target: TableTarget, data: Buffer
   const res = await tx.query<{ records: number; inserted: number; unknown_keys: string[] | null }>(insertJsonSql(target, snapshotId), [], {
     blob: new Blob([data]),
   });
-  const row = res.rows[0];
+  const row = res.rows[0]!; // a SELECT of scalars returns one row
   return { records: row.records, inserted: row.inserted, unknownKeys: row.unknown_keys ?? [] };
 }
 
@@ -316,7 +316,7 @@ async function diagnoseJsonFile(db: PGlite, target: TableTarget, data: Buffer | 
   const res = await db.query<{ records: number; failed: number; problems: { n: string | number; code: string; detail: string }[] }>(sql, [], {
     blob: new Blob([data]),
   });
-  const row = res.rows[0];
+  const row = res.rows[0]!; // a SELECT of scalars returns one row
   return {
     records: row.records,
     failed: row.failed,
@@ -419,7 +419,8 @@ async function insertCsvFile(
        SELECT ${[...cols.map((c) => plan.expressions.get(c)), `${Number(snapshotId)}::bigint`].join(', ')} FROM ${stage} ${where} RETURNING 1)
      SELECT (SELECT count(*) FROM ${stage})::int AS records, (SELECT count(*) FROM ins)::int AS inserted`,
   );
-  return { records: res.rows[0].records, inserted: res.rows[0].inserted, unknownKeys: [] };
+  const row = res.rows[0]!; // a SELECT of scalars returns one row
+  return { records: row.records, inserted: row.inserted, unknownKeys: [] };
 }
 
 async function diagnoseCsvFile(db: PGlite, target: TableTarget, plan: CsvPlan, format: Extract<BatchFormat, { kind: 'csv' }>, data: Buffer): Promise<{ records: number; failed: number; problems: Problem[] }> {
@@ -458,7 +459,7 @@ async function diagnoseCsvFile(db: PGlite, target: TableTarget, plan: CsvPlan, f
        SELECT (SELECT count(*) FROM ${stage})::int AS records, (SELECT count(DISTINCT n) FROM problems)::int AS failed,
               (SELECT coalesce(json_agg(p ORDER BY p.n), '[]'::json) FROM (SELECT * FROM problems ORDER BY n LIMIT 100) p) AS problems`,
     );
-    const row = res.rows[0];
+    const row = res.rows[0]!; // a SELECT of scalars returns one row
     await tx.rollback();
     return { records: row.records, failed: row.failed, problems: row.problems.map((p) => ({ n: Number(p.n), code: p.code, detail: p.detail })) };
   });
@@ -470,10 +471,11 @@ async function diagnoseCsvFile(db: PGlite, target: TableTarget, plan: CsvPlan, f
 export function rowRanges(rows: number[]): string[] {
   const sorted = [...new Set(rows)].sort((a, b) => a - b);
   const out: string[] = [];
+  // i stays below sorted.length.
   for (let i = 0; i < sorted.length; i++) {
-    const start = sorted[i];
+    const start = sorted[i]!;
     let end = start;
-    while (i + 1 < sorted.length && sorted[i + 1] === end + 1) end = sorted[++i];
+    while (i + 1 < sorted.length && sorted[i + 1] === end + 1) end = sorted[++i]!;
     out.push(start === end ? String(start) : `${start}-${end}`);
   }
   return out;
@@ -497,11 +499,12 @@ function errorsFromProblems(file: string, problems: Problem[], multipleFiles: bo
     byCode.set(p.code, list);
   }
   const where = multipleFiles ? ` in file '${file}'` : '';
+  // Each list holds at least the problem that made it.
   return [...byCode.entries()]
-    .sort((a, b) => a[1][0].n - b[1][0].n)
+    .sort((a, b) => a[1][0]!.n - b[1][0]!.n)
     .map(([code, list]) => ({
       code,
-      description: `${DESCRIPTIONS[code] ?? 'Invalid record'}${where}; first at row ${list[0].n}: ${list[0].detail}`,
+      description: `${DESCRIPTIONS[code] ?? 'Invalid record'}${where}; first at row ${list[0]!.n}: ${list[0]!.detail}`,
       rows: rowRanges(list.map((p) => p.n).filter((n) => n > 0)),
     }));
 }
@@ -551,7 +554,8 @@ export async function loadBatch(db: PGlite, target: TableTarget, files: BatchFil
     return { ok: false, records: 0, failedRecords: 0, bytes, errors: [{ code: BATCH_ERROR.noFiles, description: 'The batch has no files; upload at least one file before completing it' }] };
   }
   const prepared = prepare(target, files, format);
-  if (prepared.length > 0 && 'code' in prepared[0]) {
+  const [first] = prepared;
+  if (first !== undefined && 'code' in first) {
     return { ok: false, records: 0, failedRecords: 0, bytes, errors: prepared as BatchError[] };
   }
   const ready = prepared as PreparedFile[];

@@ -207,8 +207,8 @@ export function lookupPath(tree: FieldTree, pointer: string): XdmField | 'open' 
   const segments = pointer.split('/').filter((s) => s.length > 0);
   let fields: FieldTree = tree;
   let open = false;
-  for (let i = 0; i < segments.length; i++) {
-    const field = Object.prototype.hasOwnProperty.call(fields, segments[i]) ? fields[segments[i]] : undefined;
+  for (const [i, segment] of segments.entries()) {
+    const field = Object.prototype.hasOwnProperty.call(fields, segment) ? fields[segment] : undefined;
     if (!field) return open ? 'open' : undefined;
     if (i === segments.length - 1) return field;
     const container: XdmField = field.type === 'array' ? (field.items ?? { type: 'object', open: true }) : field;

@@ -86,7 +86,7 @@ export class AwsChunkedDecoder extends Transform {
 
   private handleLine(line: string): void {
     if (this.state === 'size') {
-      const sizeText = line.split(';')[0].trim();
+      const sizeText = line.split(';')[0]!.trim(); // split gives at least one part
       if (!/^[0-9a-fA-F]{1,12}$/.test(sizeText)) throw this.malformed(`bad chunk size "${sizeText.slice(0, 20)}"`);
       const size = parseInt(sizeText, 16);
       if (size === 0) {

@@ -13,7 +13,7 @@ export interface BodyInfo {
   size: number;
   md5: Buffer;
   /** The checksum the client sent, verified against the body. */
-  checksum?: Checksum;
+  checksum?: Checksum | undefined;
 }
 
 /** Buffers a small request body (XML documents), refusing anything beyond the limit. */

@@ -35,7 +35,8 @@ class CrcHasher implements Hasher {
   update(chunk: Buffer): void {
     const t = this.table;
     let c = this.crc;
-    for (let i = 0; i < chunk.length; i++) c = t[(c ^ chunk[i]) & 0xff] ^ (c >>> 8);
+    // i < chunk.length, and the table has an entry for each of the 256 byte values.
+    for (let i = 0; i < chunk.length; i++) c = t[(c ^ chunk[i]!) & 0xff]! ^ (c >>> 8);
     this.crc = c;
   }
   digest(): Buffer {
@@ -63,13 +64,13 @@ function createChecksum(algorithm: ChecksumAlgorithm): Hasher | undefined {
 export class DigestStream extends Transform {
   size = 0;
   md5: Buffer = Buffer.alloc(0);
-  sha256Hex?: string;
-  checksum?: Buffer;
+  sha256Hex?: string | undefined;
+  checksum?: Buffer | undefined;
   private readonly md5Hash = crypto.createHash('md5');
   private readonly sha256Hash?: crypto.Hash;
-  private readonly checksumHash?: Hasher;
+  private readonly checksumHash?: Hasher | undefined;
 
-  constructor(options: { sha256: boolean; checksum?: ChecksumAlgorithm }) {
+  constructor(options: { sha256: boolean; checksum?: ChecksumAlgorithm | undefined }) {
     super();
     if (options.sha256) this.sha256Hash = crypto.createHash('sha256');
     if (options.checksum) this.checksumHash = createChecksum(options.checksum);

@@ -25,7 +25,7 @@ export async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) 
   const worker = async () => {
     while (next < items.length) {
       const i = next++;
-      out[i] = await fn(items[i]);
+      out[i] = await fn(items[i] as T); // i < items.length
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));

@@ -141,7 +141,7 @@ export async function listObjects(store: FileStore, res: http.ServerResponse, bu
   }
 
   const { items, contents, truncated } = await collectListing(store, bucket, prefix, delimiter, marker, maxKeys);
-  const last = items.length > 0 ? items[items.length - 1].key : undefined;
+  const last = items[items.length - 1]?.key;
   const contentXml = items
     .filter((i) => !i.isPrefix)
     .map((i) => {

@@ -34,7 +34,7 @@ interface UploadInfo extends DescriptiveMeta {
 interface PartInfo {
   etag: string;
   size: number;
-  checksum?: Checksum;
+  checksum?: Checksum | undefined;
 }
 
 async function loadUpload(store: FileStore, bucket: string, key: string, uploadId: string | null): Promise<{ dir: string; info: UploadInfo }> {

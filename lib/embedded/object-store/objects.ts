@@ -91,7 +91,7 @@ export async function getObject(
       if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PARTS) throw invalidArgument('Part number must be an integer between 1 and 10000, inclusive');
       if (partNumber > parts.length) throw new S3Error(416, 'InvalidPartNumber', 'The requested partnumber is not satisfiable');
       const start = parts.slice(0, partNumber - 1).reduce((a, b) => a + b, 0);
-      range = meta.size === 0 ? undefined : { start, end: start + parts[partNumber - 1] - 1 };
+      range = meta.size === 0 ? undefined : { start, end: start + parts[partNumber - 1]! - 1 }; // 1 <= partNumber <= parts.length
       res.setHeader('x-amz-mp-parts-count', String(parts.length));
     } else {
       range = parseRange(header(req, 'range'), meta.size);
@@ -164,7 +164,7 @@ export async function deleteObjects(store: FileStore, req: http.IncomingMessage,
 export async function copyObject(store: FileStore, req: http.IncomingMessage, res: http.ServerResponse, bucket: string, key: string, segments: string[]): Promise<void> {
   await drainRequest(req);
   await store.requireBucket(bucket);
-  const source = (header(req, 'x-amz-copy-source') ?? '').split('?')[0];
+  const source = (header(req, 'x-amz-copy-source') ?? '').split('?')[0]!; // split gives at least one part
   const decoded = decodePathPart(source).replace(/^\//, '');
   const slash = decoded.indexOf('/');
   if (slash <= 0) throw invalidArgument('Copy Source must mention the source bucket and key: sourcebucket/sourcekey');

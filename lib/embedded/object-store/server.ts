@@ -42,8 +42,8 @@ export class ObjectStoreServer {
   private readonly store: FileStore;
   private readonly host: string;
   private readonly port: number;
-  private server?: http.Server;
-  private info?: { endpoint: string; port: number };
+  private server?: http.Server | undefined;
+  private info?: { endpoint: string; port: number } | undefined;
 
   constructor(options: ObjectStoreServerOptions) {
     if (!options.rootDir) throw new Error('ObjectStoreServer: rootDir is required');
@@ -127,7 +127,7 @@ export class ObjectStoreServer {
       res.end();
       return;
     }
-    const resource = (req.url ?? '/').split('?')[0];
+    const resource = (req.url ?? '/').split('?')[0]!; // split gives at least one part
     const body =
       `<?xml version="1.0" encoding="UTF-8"?>\n<Error>${el('Code', err.code)}${el('Message', err.message)}` +
       `${el('Resource', decodeURIComponentSafe(resource))}${el('RequestId', requestId)}</Error>`;

@@ -35,7 +35,7 @@ export interface ObjectMeta {
   userMetadata: Record<string, string>;
   headers: Record<string, string>;
   /** Whole-object checksum the client sent and we verified. */
-  checksum?: Checksum;
+  checksum?: Checksum | undefined;
   /** Part sizes of a multipart object, so GET ?partNumber= can be answered. */
   parts?: number[];
 }
@@ -242,7 +242,7 @@ export class FileStore {
    * holding the key lock; readers that catch the gap see a mismatching sidecar and wait on the lock.
    */
   async commitObject(
-    conditions: { ifMatch?: string; ifNoneMatch?: string },
+    conditions: { ifMatch?: string | undefined; ifNoneMatch?: string | undefined },
     bucket: string,
     key: string,
     segments: string[],

@@ -55,9 +55,8 @@ export function xmlElements(xml: string, tag: string): string[] {
 
 /** The unescaped text of the first `tag` element, or undefined if there is none. */
 export function xmlText(xml: string, tag: string): string | undefined {
-  const found = xmlElements(xml, tag);
-  if (found.length === 0) return undefined;
-  const raw = found[0];
+  const [raw] = xmlElements(xml, tag);
+  if (raw === undefined) return undefined;
   const cdata = /^<!\[CDATA\[([\s\S]*)\]\]>$/.exec(raw);
   return cdata ? cdata[1] : xmlUnescape(raw);
 }

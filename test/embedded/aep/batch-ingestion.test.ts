@@ -21,7 +21,7 @@ import {
 
 async function scalar(f: StandInFixture, sql: string): Promise<unknown> {
   const res = await withExclusiveSession(f.pg.db, () => f.pg.db.query<{ v: unknown }>(sql));
-  return res.rows[0].v;
+  return res.rows[0]?.v;
 }
 
 describe('Batch Ingestion stand-in', () => {
@@ -61,7 +61,7 @@ describe('Batch Ingestion stand-in', () => {
     expect(await scalar(f, `SELECT "eventType" AS v FROM ${t} WHERE "_id" = 'event-1'`)).toBe('web.webpagedetails.pageViews');
     expect(await scalar(f, `SELECT web->'webPageDetails'->>'name' AS v FROM ${t} WHERE "_id" = 'event-1'`)).toBe('home "page" \\ \u00e9');
     const ts = (await scalar(f, `SELECT "timestamp" AS v FROM ${t} WHERE "_id" = 'event-2'`)) as Date;
-    expect(new Date(ts).toISOString()).toBe(records[2].timestamp);
+    expect(new Date(ts).toISOString()).toBe(records[2]?.timestamp);
 
     const dataset = (await f.api.get(`${CATALOG}/dataSets/${events.id}`)).data[events.id];
     expect(dataset.lastBatchId).toBe(batchId);
@@ -98,18 +98,18 @@ describe('Batch Ingestion stand-in', () => {
     const before = Number(await scalar(f, `SELECT count(*) AS v FROM ${t}`));
     const recs: Record<string, unknown>[] = makeEvents(8, 4, 20_000);
     recs[1] = { ...recs[1], favouriteColour: 'blue' };
-    delete recs[3].timestamp;
+    delete recs[3]!.timestamp; // makeEvents made 8 records
     recs[4] = { ...recs[4], timestamp: 'yesterday-ish' };
     recs[5] = { ...recs[5], extra: 1, other: 2 };
     const batch = await ingest(f, events.id, { 'mixed.json': jsonLines(recs) });
     expect(batch.status).toBe('failed');
     const byCode = Object.fromEntries((batch.errors as { code: string; rows: string[]; description: string }[]).map((e) => [e.code, e]));
-    expect(byCode['INGEST-UNKNOWN-FIELD'].rows).toEqual(['2', '6']);
-    expect(byCode['INGEST-UNKNOWN-FIELD'].description).toContain('favouriteColour');
-    expect(byCode['INGEST-MISSING-REQUIRED-FIELD'].rows).toEqual(['4']);
-    expect(byCode['INGEST-MISSING-REQUIRED-FIELD'].description).toContain("'timestamp'");
-    expect(byCode['INGEST-INVALID-VALUE'].rows).toEqual(['5']);
-    expect(byCode['INGEST-INVALID-VALUE'].description).toContain('yesterday-ish');
+    expect(byCode['INGEST-UNKNOWN-FIELD']?.rows).toEqual(['2', '6']);
+    expect(byCode['INGEST-UNKNOWN-FIELD']?.description).toContain('favouriteColour');
+    expect(byCode['INGEST-MISSING-REQUIRED-FIELD']?.rows).toEqual(['4']);
+    expect(byCode['INGEST-MISSING-REQUIRED-FIELD']?.description).toContain("'timestamp'");
+    expect(byCode['INGEST-INVALID-VALUE']?.rows).toEqual(['5']);
+    expect(byCode['INGEST-INVALID-VALUE']?.description).toContain('yesterday-ish');
     expect(batch.failedRecordCount).toBe(4);
     expect(Number(await scalar(f, `SELECT count(*) AS v FROM ${t}`))).toBe(before);
   });

@@ -119,7 +119,7 @@ describe('Catalog stand-in', () => {
     expectStatus(byName, 200);
     const ids = Object.keys(byName.data);
     expect(ids).toHaveLength(1);
-    expect(byName.data[ids[0]].name).toBe('Scores');
+    expect(byName.data[ids[0]!].name).toBe('Scores'); // one id, as just checked
 
     const byProperty = await f.api.get(`${CATALOG}/dataSets`, { params: { property: 'name==Scores', properties: 'name,tags' } });
     expect(Object.values(byProperty.data)).toEqual([{ name: 'Scores', tags: { 'adobe/pqs/table': ['scores'] } }]);

@@ -80,7 +80,7 @@ describe('dataset export under load', () => {
     const ms = Date.now() - started;
     clearInterval(sampler);
 
-    const run = await aep.flowService.get<FlowRun>('runs', String(outcome.orders[0].statusURL).split('/').pop()!);
+    const run = await aep.flowService.get<FlowRun>('runs', String(outcome.orders[0]?.statusURL).split('/').pop()!);
     expect(run.status?.value).toBe('success');
     const metrics = run.metrics as Record<string, any>;
     expect(metrics.recordSummary.outputRecordCount).toBe(ROWS);
@@ -101,8 +101,8 @@ describe('dataset export under load', () => {
     const outcome = await aep.activation.runDatasetExport(flowId, [datasetId]);
     if (outcome.kind !== 'started') throw new Error(outcome.kind);
     await platform.aep.idle();
-    const run = await aep.flowService.get<FlowRun>('runs', String(outcome.orders[0].statusURL).split('/').pop()!);
+    const run = await aep.flowService.get<FlowRun>('runs', String(outcome.orders[0]?.statusURL).split('/').pop()!);
     expect(run.status?.value).toBe('failed');
-    expect(run.status?.errors?.[0].message).toMatch(/NoSuchBucket|does not exist/);
+    expect(run.status?.errors?.[0]?.message).toMatch(/NoSuchBucket|does not exist/);
   });
 });

@@ -85,6 +85,7 @@ describe('ad hoc dataset export refusals', () => {
 
   it('answers "a run already exists" while a run of the dataflow and dataset is queued or in progress', async () => {
     const [active] = await aep.flowService.runsOf(flowId);
+    if (!active) throw new Error('the dataflow has no run');
     expect(active.status?.value).toBe('queued');
     const again = await aep.activation.runDatasetExport(flowId, [datasetId]);
     expect(again).toEqual({ kind: 'already-running', message: expect.stringContaining(`Run already exists for dataset ${datasetId}`) });

@@ -165,9 +165,9 @@ describe('AEP stand-in: IMS and the gateway', () => {
         responseContentType: expect.stringContaining('application/json'),
       }),
     );
-    expect(seen[0].requestHeaders['x-gw-ims-org-id']).toBe(ORG);
-    expect(seen[0].requestHeaders['x-sandbox-name']).toBe(SANDBOX);
-    expect(seen[0].responseHeaders['x-request-id']).toBeTruthy();
-    expect(seen[1].status).toBe(404);
+    expect(seen[0]?.requestHeaders['x-gw-ims-org-id']).toBe(ORG);
+    expect(seen[0]?.requestHeaders['x-sandbox-name']).toBe(SANDBOX);
+    expect(seen[0]?.responseHeaders['x-request-id']).toBeTruthy();
+    expect(seen[1]?.status).toBe(404);
   });
 });

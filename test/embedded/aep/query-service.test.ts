@@ -112,7 +112,7 @@ describe('Query Service stand-in', () => {
     expect(inserted.isInsertInto).toBe(true);
     expect(inserted.rowCount).toBe(1);
     const n = await withExclusiveSession(f.pg.db, () => f.pg.db.query<{ n: number }>('SELECT count(*)::int AS n FROM user_features'));
-    expect(n.rows[0].n).toBe(31);
+    expect(n.rows[0]?.n).toBe(31);
   });
 
   it('saves query templates and runs them with parameter overrides', async () => {

@@ -43,7 +43,7 @@ function definition(name: string, pql: string): SegmentDefinitionRequest {
   };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<{ status?: number; message: string }> {
+async function rejection(promise: Promise<unknown>): Promise<{ status?: number | undefined; message: string }> {
   try {
     await promise;
   } catch (error) {
@@ -126,7 +126,7 @@ describe('segment definitions', () => {
 describe('segment jobs', () => {
   /** Users 0..n-1 with a deterministic spread of propensities, some exactly on the band's ends. */
   function users(n: number, offset = 0): ScoreRow[] {
-    return Array.from({ length: n }, (_, i) => ({ userid: `user-${i + offset}`, propensity: [0.3, 0.6, 0.29999999999999993, 0.6000000000000001, (i * 37) % 100 / 100][i % 5] }));
+    return Array.from({ length: n }, (_, i) => ({ userid: `user-${i + offset}`, propensity: [0.3, 0.6, 0.29999999999999993, 0.6000000000000001, (i * 37) % 100 / 100][i % 5]! })); // i % 5 picks one of the five
   }
 
   it('count the merged profiles in each segment: newest record per identity, Profile-enabled datasets only', async () => {

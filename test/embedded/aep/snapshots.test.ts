@@ -60,8 +60,9 @@ describe('dataset snapshots', () => {
     const snapshots = await history(events.table);
     expect(snapshots).toHaveLength(2);
     const [s1, s2] = snapshots.map((s) => s.snapshot_id);
+    if (s1 === undefined || s2 === undefined) throw new Error('expected two snapshots');
     expect(s2).toBeGreaterThan(s1);
-    expect(snapshots[1].made_current_at.getTime()).toBeGreaterThanOrEqual(snapshots[0].made_current_at.getTime());
+    expect(snapshots[1]?.made_current_at.getTime()).toBeGreaterThanOrEqual(snapshots[0]!.made_current_at.getTime()); // two, as just checked
     expect(await rowsPerSnapshot(events.table)).toEqual({ [s1]: 30, [s2]: 20 });
     // The snapshot table names the batch that made each snapshot.
     expect(await sql(`SELECT table_name, snapshot_id::int AS snapshot_id, batch_id FROM aep_snapshots WHERE table_name = $1 ORDER BY 2`, [events.table])).toEqual([
@@ -70,7 +71,7 @@ describe('dataset snapshots', () => {
     ]);
     // Data Distiller's incremental read: rows of the snapshots after s1 up to s2.
     const between = await sql<{ n: number }>(`SELECT count(*)::int AS n FROM "${events.table}" WHERE _acp_snapshot_id > $1 AND _acp_snapshot_id <= $2`, [s1, s2]);
-    expect(between[0].n).toBe(20);
+    expect(between[0]?.n).toBe(20);
     // The table name is matched as Data Distiller does: case-insensitively, optionally schema-qualified.
     expect((await history(`public.${events.table.toUpperCase()}`)).map((s) => s.snapshot_id)).toEqual([s1, s2]);
   });
@@ -106,7 +107,7 @@ describe('dataset snapshots', () => {
       { name: '_acp_snapshot_id', type: 'bigint' },
     ]);
     const [c1] = (await history('snap_features')).map((s) => s.snapshot_id);
-    expect(await rowsPerSnapshot('snap_features')).toEqual({ [c1]: 10 });
+    expect(await rowsPerSnapshot('snap_features')).toEqual({ [String(c1)]: 10 });
 
     const insert = await submit({ sql: `INSERT INTO snap_features SELECT "_id", "eventType", "timestamp" FROM "${events.table}" WHERE "eventType" LIKE 'commerce%'` });
     expect(insert.state).toBe('SUCCESS');
@@ -120,7 +121,7 @@ describe('dataset snapshots', () => {
     const snapshots = (await history('snap_features')).map((s) => s.snapshot_id);
     expect(snapshots).toHaveLength(3);
     expect([...snapshots].sort((a, b) => a - b)).toEqual(snapshots);
-    expect(await rowsPerSnapshot('snap_features')).toEqual({ [snapshots[0]]: 10, [snapshots[1]]: 10, [snapshots[2]]: 1 });
+    expect(await rowsPerSnapshot('snap_features')).toEqual({ [String(snapshots[0])]: 10, [String(snapshots[1])]: 10, [String(snapshots[2])]: 1 });
 
     // Catalog: the dataset's last batch is the one the last INSERT INTO wrote, a successful batch of 1 record.
     const dataset = (await f.api.get(`${CATALOG}/dataSets/${datasetId}`)).data[datasetId];
@@ -151,7 +152,7 @@ describe('dataset snapshots', () => {
     const [own] = (await history('snap_copy')).map((s) => s.snapshot_id);
     const eventSnapshots = (await history(events.table)).map((s) => s.snapshot_id);
     expect(eventSnapshots).not.toContain(own);
-    expect(await rowsPerSnapshot('snap_copy')).toEqual({ [own]: 50 });
+    expect(await rowsPerSnapshot('snap_copy')).toEqual({ [String(own)]: 50 });
 
     const combined = await submit({
       sql: `CREATE TABLE IF NOT EXISTS snap_combined AS SELECT "_id" AS id FROM "${events.table}" WHERE false;
@@ -160,7 +161,7 @@ describe('dataset snapshots', () => {
     expect(combined.state).toBe('SUCCESS');
     const combinedSnapshots = await history('snap_combined');
     expect(combinedSnapshots).toHaveLength(1);
-    expect(await rowsPerSnapshot('snap_combined')).toEqual({ [combinedSnapshots[0].snapshot_id]: 7 });
+    expect(await rowsPerSnapshot('snap_combined')).toEqual({ [String(combinedSnapshots[0]?.snapshot_id)]: 7 });
     const again = await submit({
       sql: `CREATE TABLE IF NOT EXISTS snap_combined AS SELECT "_id" AS id FROM "${events.table}" WHERE false;
             INSERT INTO snap_combined SELECT "_id" FROM "${events.table}" LIMIT 3;`,
@@ -168,6 +169,6 @@ describe('dataset snapshots', () => {
     expect(again.state).toBe('SUCCESS');
     const after = await history('snap_combined');
     expect(after).toHaveLength(2);
-    expect(await rowsPerSnapshot('snap_combined')).toEqual({ [after[0].snapshot_id]: 7, [after[1].snapshot_id]: 3 });
+    expect(await rowsPerSnapshot('snap_combined')).toEqual({ [String(after[0]?.snapshot_id)]: 7, [String(after[1]?.snapshot_id)]: 3 });
   });
 });

@@ -49,7 +49,7 @@ export async function startStandIn(options: { tokenTtlSeconds?: number } = {}): 
     clientSecret: CLIENT_SECRET,
     tenantId: TENANT,
     queryService: { host: pg.host, port: pg.port },
-    tokenTtlSeconds: options.tokenTtlSeconds,
+    ...options, // tokenTtlSeconds, when given
   });
   const { baseUrl } = await aep.start();
   const newToken = async () => {
@@ -166,7 +166,7 @@ export function makeEvents(count: number, users: number, offset = 0): TestEvent[
   for (let i = 0; i < count; i++) {
     const n = offset + i;
     const user = String(1_000_000_000_000 + (n % users)).padStart(38, '7');
-    const eventType = EVENT_TYPES[n % EVENT_TYPES.length];
+    const eventType = EVENT_TYPES[n % EVENT_TYPES.length]!; // the remainder is an index
     const e: TestEvent = {
       _id: `event-${n}`,
       timestamp: new Date(Date.UTC(2025, 0, 1) + n * 60_000).toISOString(),

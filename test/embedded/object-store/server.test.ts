@@ -107,7 +107,7 @@ describe('ObjectStoreServer', () => {
 
     const listed = await s3.send(new ListBucketsCommand({}));
     expect(listed.Buckets?.map((b) => b.Name)).toEqual(['data', 'scratch.bucket-1']);
-    expect(listed.Buckets?.[0].CreationDate).toBeInstanceOf(Date);
+    expect(listed.Buckets?.[0]?.CreationDate).toBeInstanceOf(Date);
 
     await expectS3Error(s3.send(new HeadBucketCommand({ Bucket: 'no-such-bucket' })), 'NotFound', 404);
     await expectS3Error(s3.send(new GetObjectCommand({ Bucket: 'no-such-bucket', Key: 'k' })), 'NoSuchBucket', 404);

@@ -21,7 +21,7 @@ import { etag, EXPORT_SPECS, ExportRun, Flow, FlowStore, TargetParams } from './
 import type { ObjectStore, ObjectStoreAccess } from './object-store';
 
 export interface ExportSettings {
-  objectStore?: ObjectStoreAccess;
+  objectStore?: ObjectStoreAccess | undefined;
   /** A dataset (or dataflow) younger than this is "not ready for dataset export". */
   exportReadyAfterMs: number;
   /** How long a run stays queued before it starts. */

@@ -108,7 +108,7 @@ export class IngestionRunner {
 
   /** What a run of the flow loads into and how: the target dataset's table, the mappings, the identity. */
   private target(flow: Flow, source: SourceConnection): IngestionTarget | string {
-    const target = this.store.targetConnections.get(flow.targetConnectionIds[0]);
+    const target = this.store.targetConnections.get(flow.targetConnectionIds[0]!); // a flow has exactly one, checked when it was made
     if (!target) return `target connection '${flow.targetConnectionIds[0]}' no longer exists`;
     const datasetId = (target.params as { dataSetId: string }).dataSetId;
     const dataset = this.catalog.datasets.get(datasetId);

@@ -174,7 +174,8 @@ export class FlowRecords {
     const body: Record<string, unknown> = { items: rows };
     if (more) {
       const params = new URLSearchParams(q);
-      params.set('continuationToken', Buffer.from(JSON.stringify(key(rows[rows.length - 1]))).toString('base64url'));
+      // More rows than the limit (at least 1) were found, so the page is not empty.
+      params.set('continuationToken', Buffer.from(JSON.stringify(key(rows[rows.length - 1]!))).toString('base64url'));
       body._links = { next: { href: `${ctx.baseUrl}${FLOW_BASE}/${path}?${params.toString()}` } };
     } else {
       body._links = {};
@@ -188,15 +189,15 @@ export class FlowRecords {
   }
 
   getOne(ctx: RequestContext, c: Collection): Reply {
-    const e = this.store.collection(c).get(ctx.params.id);
-    if (!e) throw this.store.notFound(c, ctx.params.id);
+    const e = this.store.collection(c).get(ctx.param('id'));
+    if (!e) throw this.store.notFound(c, ctx.param('id'));
     return { status: 200, body: { items: [this.render(c, e)] } };
   }
 
   remove(ctx: RequestContext, c: Collection): Reply {
     const store = this.store.collection(c);
-    const e = store.get(ctx.params.id);
-    if (!e) throw this.store.notFound(c, ctx.params.id);
+    const e = store.get(ctx.param('id'));
+    if (!e) throw this.store.notFound(c, ctx.param('id'));
     const ifMatch = header(ctx.headers, 'if-match');
     if (ifMatch !== undefined && ifMatch.trim() !== '*' && ifMatch.trim() !== e.etag) {
       throw flowServiceError(412, `Supplied version=[${ifMatch}] does not match the current version on entity=[${e.etag}]`, '1412');
@@ -212,10 +213,10 @@ export class FlowRecords {
   }
 
   getRun(ctx: RequestContext): Reply {
-    const r = this.store.runs.get(ctx.params.id);
+    const r = this.store.runs.get(ctx.param('id'));
     if (r) return { status: 200, body: { items: [renderExportRun(r, this.store.meta(r))] } };
-    const ingestion = this.store.ingestionRuns.get(ctx.params.id);
-    if (!ingestion) throw this.store.notFound('runs', ctx.params.id);
+    const ingestion = this.store.ingestionRuns.get(ctx.param('id'));
+    if (!ingestion) throw this.store.notFound('runs', ctx.param('id'));
     return { status: 200, body: { items: [renderIngestionRun(ingestion, this.store.meta(ingestion))] } };
   }
 }

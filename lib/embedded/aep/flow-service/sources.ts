@@ -103,9 +103,10 @@ export class Sources implements RecordChecks {
       if (!source) throw bad(`Source connection '${id}' does not exist`);
       if (source.connectionSpec.id !== INGESTION_SPECS.s3Source) throw bad(`Source connection '${id}' is not an Amazon S3 source (connection spec ${INGESTION_SPECS.s3Source})`);
     }
-    if (targetConnectionIds.length !== 1) throw bad("'targetConnectionIds' must name exactly one data lake target connection");
-    const target = this.store.targetConnections.get(targetConnectionIds[0]);
-    if (!target) throw bad(`Target connection '${targetConnectionIds[0]}' does not exist`);
+    const [targetId] = targetConnectionIds;
+    if (targetConnectionIds.length !== 1 || targetId === undefined) throw bad("'targetConnectionIds' must name exactly one data lake target connection");
+    const target = this.store.targetConnections.get(targetId);
+    if (!target) throw bad(`Target connection '${targetId}' does not exist`);
     if (target.connectionSpec.id !== INGESTION_SPECS.dataLakeTarget) throw bad(`Target connection '${target.id}' is not a data lake target (connection spec ${INGESTION_SPECS.dataLakeTarget})`);
     const transformations = body.transformations;
     if (!Array.isArray(transformations)) throw bad("'transformations' must list the Mapping transformation: [{ name: 'Mapping', params: { mappingId, mappingVersion } }]");
@@ -151,7 +152,7 @@ export function validateSourceSchedule(value: unknown): Record<string, unknown> 
     throw bad(`'scheduleParams.frequency' must be once, minute, hour, day or week, got '${String(frequency)}'`);
   } else {
     const interval = integer(value.interval);
-    const least = SOURCE_FREQUENCIES[frequency];
+    const least = SOURCE_FREQUENCIES[frequency]!; // frequency is one of its keys, checked above
     if (!Number.isInteger(interval) || interval < least) {
       throw bad(`'scheduleParams.interval' must be an integer of at least ${least} for frequency '${frequency}', got '${String(value.interval)}'`);
     }

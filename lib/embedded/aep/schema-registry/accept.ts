@@ -27,11 +27,12 @@ function acceptValues(ctx: RequestContext): string[] {
     .filter((s) => s.length > 0);
 }
 
-function acceptParams(value: string): { media: string; version?: string } {
-  const [media, ...params] = value.split(';').map((s) => s.trim());
+function acceptParams(value: string): { media: string; version?: string | undefined } {
+  // split gives at least one part.
+  const [media = '', ...params] = value.split(';').map((s) => s.trim());
   let version: string | undefined;
   for (const p of params) {
-    const [k, v] = p.split('=').map((s) => s.trim());
+    const [k = '', v] = p.split('=').map((s) => s.trim());
     if (k.toLowerCase() === 'version') version = v;
   }
   return { media: media.toLowerCase(), version };

@@ -118,13 +118,13 @@ export class Descriptors {
   }
 
   lookup(ctx: RequestContext): Reply {
-    const rec = this.store.descriptors.get(ctx.params.id);
-    if (!rec) throw notFound('descriptors', ctx.params.id);
+    const rec = this.store.descriptors.get(ctx.param('id'));
+    if (!rec) throw notFound('descriptors', ctx.param('id'));
     return { status: 200, body: this.render(rec) };
   }
 
   remove(ctx: RequestContext): Reply {
-    if (!this.store.descriptors.delete(ctx.params.id)) throw notFound('descriptors', ctx.params.id);
+    if (!this.store.descriptors.delete(ctx.param('id'))) throw notFound('descriptors', ctx.param('id'));
     return { status: 204 };
   }
 }

@@ -11,7 +11,7 @@ export interface Page {
   results: Record<string, unknown>[];
   page: Record<string, unknown>;
   /** The `start` of the next page, while more items follow. */
-  next?: string;
+  next?: string | undefined;
 }
 
 export function page(ctx: RequestContext, items: Record<string, unknown>[], defaultOrder: string): Page {
@@ -26,8 +26,8 @@ export function page(ctx: RequestContext, items: Record<string, unknown>[], defa
     .map((s) => (s.startsWith('-') ? { field: s.slice(1), descending: true } : { field: s.replace(/^\+/, ''), descending: false }));
   rows = sortBy(rows, keys, readRegistryField);
   const start = ctx.query.get('start');
-  if (start !== null && keys.length > 0) {
-    const primary = keys[0];
+  const [primary] = keys;
+  if (start !== null && primary !== undefined) {
     rows = rows.filter((r) => {
       const c = compareValues(stringish(readRegistryField(r, primary.field)), start);
       return primary.descending ? c < 0 : c > 0;
@@ -43,7 +43,7 @@ export function page(ctx: RequestContext, items: Record<string, unknown>[], defa
     if (rows.length > limit) {
       rows = rows.slice(0, limit);
       const last = rows[rows.length - 1];
-      if (last && keys.length > 0) next = stringish(readRegistryField(last, keys[0].field));
+      if (last && primary !== undefined) next = stringish(readRegistryField(last, primary.field));
     }
   }
   const pageInfo: Record<string, unknown> = { orderby, count: rows.length };

@@ -54,7 +54,7 @@ export class TenantResources {
 
   lookup(ctx: RequestContext, kind: Kind): Reply {
     const format = lookupFormat(ctx);
-    const rec = this.store.mustFind(kind, ctx.params.id);
+    const rec = this.store.mustFind(kind, ctx.param('id'));
     if (format.version !== 1) {
       throw xdmError(406, `The requested version ${format.version} of ${rec.$id} is not available; the current major version is 1`, '1013');
     }
@@ -63,7 +63,7 @@ export class TenantResources {
 
   async patch(ctx: RequestContext, kind: Kind): Promise<Reply> {
     const records = this.store.records;
-    const rec = this.store.mustFind(kind, ctx.params.id);
+    const rec = this.store.mustFind(kind, ctx.param('id'));
     const ops = ctx.body;
     if (!Array.isArray(ops)) throw bad('The request body must be a JSON Patch array of operations');
     const patched = applyJsonPatch(render(this.store.ctx, rec), ops, bad);
@@ -114,7 +114,7 @@ export class TenantResources {
   }
 
   remove(ctx: RequestContext, kind: Kind): Reply {
-    const rec = this.store.mustFind(kind, ctx.params.id);
+    const rec = this.store.mustFind(kind, ctx.param('id'));
     if (kind === 'schemas') {
       const datasets = this.store.hooks.datasetsUsingSchema(rec.$id);
       if (datasets.length > 0) {

@@ -84,7 +84,7 @@ export class Unions {
 
   lookup(ctx: RequestContext): Reply {
     const format = lookupFormat(ctx);
-    const id = ctx.params.id;
+    const id = ctx.param('id');
     const union = this.all().find((u) => u.full.$id === id || u.full['meta:altId'] === id);
     if (!union) throw notFound('unions', id);
     let out: Record<string, unknown> = cloneJson(union.full);
