@@ -219,7 +219,7 @@ export async function bundlesBenchmark(options: { repeat: number; baselineRoot?:
       repeat: options.repeat,
       loadAverage: { before: loadBefore, after: os.loadavg()[0] ?? 0 },
       functions: current.map(figuresOf),
-      baseline: options.baselineRoot ? { root: options.baselineRoot, functions: baseline.map(figuresOf) } : undefined,
+      ...(options.baselineRoot ? { baseline: { root: options.baselineRoot, functions: baseline.map(figuresOf) } } : {}),
     };
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
