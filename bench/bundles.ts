@@ -170,7 +170,7 @@ export async function bundlesBenchmark(options: { repeat: number; baselineRoot?:
     try {
       const envOf = (target: Target): Record<string, string> => {
         const settings = Object.entries(SETTING_VALUES).filter(([p]) => inScope(p, target.definition.settings));
-        const values = Object.fromEntries(settings.map(([p, value]) => [settingAt(p as SettingPath).variable, value as string]));
+        const values = Object.fromEntries(settings.map(([p, value]) => [settingAt(p as SettingPath).variable, value]));
         return {
           PATH: process.env.PATH ?? '',
           ...platform.env,

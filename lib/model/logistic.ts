@@ -237,7 +237,7 @@ export function trainLogistic(dataset: Dataset, options: Partial<LogisticParams>
     means,
     stds,
     hasMissingIndicator,
-    intercept: w[0]!,
+    intercept: w[0],
     weights: Array.from({ length: nF }, (_, f) => w[1 + f]!),
     missingWeights: indicatorOf.map((j) => (j < 0 ? 0 : w[j]!)),
     params,
