@@ -7,7 +7,7 @@ import { environmentFor } from '../lib/config/settings';
 import { DEFAULT_TERRAFORM_KEY } from '../lib/provisioning/terraform-event';
 import { PROVISIONER } from '../lib/stages/registry';
 import { connectionSettings, type ConnectionSettingsProps } from './connection-settings';
-import { libraryHandler, PipelineFunction, type PipelineFunctionProps } from './pipeline-function';
+import { givenOptions, libraryHandler, PipelineFunction, type PipelineFunctionProps } from './pipeline-function';
 
 
 /** The connection settings every pipeline function gets, plus what the provisioner keeps in AEP. */
@@ -111,7 +111,7 @@ export class AepProvisioning extends Construct {
       timeoutSeconds: PROVISIONER.timeoutSeconds,
       memorySize: PROVISIONER.memorySize,
       description: `The AEP provisioner: ${PROVISIONER.description}`,
-      ...props.functionOptions,
+      ...givenOptions(props.functionOptions),
       ...libraryHandler(PROVISIONER),
       environment,
       secretArns: [props.credentialsSecretArn],

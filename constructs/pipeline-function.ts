@@ -190,6 +190,14 @@ export interface PipelineFunctionProps {
 export const PACKAGE_ROOT = path.join(__dirname, '..');
 
 /**
+ * Options laid over a function's defaults, without the keys given as `undefined`: a JavaScript caller's
+ * `memorySize: undefined` means "not set", so it must not erase the stage's own memory or timeout.
+ */
+export function givenOptions<T extends object>(options: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(options ?? {}).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+/**
  * The code of one of the library's own functions: the bundle built with the package when there is one
  * (`<package>/dist/bundles/<handler>/`, so a consumer needs no esbuild), else its handler file, bundled
  * at synth (a checkout of the library's sources).

@@ -11,7 +11,7 @@ import { validateSpec, type FeatureSpec } from '../lib/features/spec';
 import { STAGE_NAMES, STAGES, type BucketAccess, type BucketFolder, type StageDefinition, type StageName } from '../lib/stages/registry';
 import { connectionSettings } from './connection-settings';
 import { PipelineBucket, type PipelineBucketProps } from './pipeline-bucket';
-import { libraryHandler, PipelineFunction, type PipelineFunctionProps } from './pipeline-function';
+import { givenOptions, libraryHandler, PipelineFunction, type PipelineFunctionProps } from './pipeline-function';
 import { PropensityAudience } from './propensity-audience';
 import { StageSchedule } from './stage-schedule';
 
@@ -355,7 +355,7 @@ export class PropensityPipeline extends Construct {
       timeoutSeconds: definition.timeoutSeconds,
       memorySize: definition.memorySize,
       description: `The ${definition.name} stage of the propensity pipeline: ${definition.description}`,
-      ...options?.functionOptions,
+      ...givenOptions(options?.functionOptions),
       ...libraryHandler(definition),
       environment,
       secretArns: [this.credentials.secretArn],

@@ -1,6 +1,6 @@
 import { Testing } from 'cdktf';
 import { ExamplePipelineStack } from '../../bin/main';
-import { PropensityPipeline } from '../../constructs';
+import { PropensityPipeline, type StageOptions } from '../../constructs';
 import { extendSpec, WEEK2_FEATURES } from '../../lib/features/spec';
 import { allStrings, dataOf, expectLeastPrivilege, newStack, onlyResource, resourcesOf, synth, type SynthesizedStack } from './synth-helpers';
 
@@ -142,6 +142,15 @@ describe('PropensityPipeline', () => {
       expect(part).toBeDefined();
     }
     expect(() => pipeline({ model: { promotionTolerance: -0.1 } })).toThrow('model.promotionTolerance (PIPELINE_MODEL_PROMOTION_TOLERANCE): must be 0 or more');
+  });
+
+  it("keeps a stage's own memory and timeout when functionOptions gives them as undefined, as JavaScript callers can", () => {
+    const unset = { memorySize: undefined, timeoutSeconds: undefined, logRetentionDays: 60 } as unknown as NonNullable<StageOptions['functionOptions']>;
+    const { json } = pipeline({ model: { train: { functionOptions: unset } } });
+    const train = Object.entries(resourcesOf(json, 'aws_lambda_function')).find(([id]) => id.includes('_Train_'))?.[1];
+    expect([train?.memory_size, train?.timeout]).toEqual([3008, 900]);
+    const logs = Object.entries(resourcesOf(json, 'aws_cloudwatch_log_group')).find(([id]) => id.includes('_Train_'))?.[1];
+    expect(logs?.retention_in_days).toBe(60);
   });
 
   it('is least-privilege, has no IAM users or keys, and carries no secret values', () => {
