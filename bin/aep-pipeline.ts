@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { synthesizeLocalDeployment } from '../constructs/local-deployment';
 import { Argument, Command, InvalidArgumentError } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -74,6 +73,8 @@ syntheticDataOptions(program.command('run'), 20_000)
     const out = process.stdout;
     const progress = seedProgressReporter(out);
     out.write(`Embedded platform: seeding ${opts.users.toLocaleString('en-US')} synthetic users (seed ${opts.seed})\n`);
+    // Loaded here: only `run` builds the stack, and CDKTF with the provider bindings is slow to load.
+    const { synthesizeLocalDeployment } = await import('../constructs/local-deployment');
     const result = await runLocalPipeline({
       deploy: synthesizeLocalDeployment,
       users: opts.users,
