@@ -75,7 +75,8 @@ export interface FunctionBundlingOptions {
   readonly externalModules?: string[];
   /**
    * Folder relative `entry` paths are resolved from.
-   * @default the nearest folder at or above the working directory holding a package.json
+   * @default the nearest folder holding a package.json at or above an absolute `entry`, else at or above
+   * the working directory
    */
   readonly projectRoot?: string;
   /**

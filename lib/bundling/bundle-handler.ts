@@ -19,7 +19,9 @@ export interface BundleOptions {
   /**
    * Folder relative entries are resolved from; also esbuild's working directory, so paths recorded in
    * the source map are relative to it and the bundle is byte-identical on every machine.
-   * @default the nearest folder at or above the current working directory holding a package.json
+   * @default the nearest folder holding a package.json at or above the entry when it is an absolute
+   * path inside a package (a library's own handler is bundled within its own package, wherever synth
+   * runs), else at or above the current working directory
    */
   readonly projectRoot?: string | undefined;
   /**
@@ -127,6 +129,18 @@ function describeFailure(entry: string, error: unknown): Error {
   return new Error(`Bundling ${entry} failed: ${(error as Error).message ?? String(error)}`);
 }
 
+/** An absolute entry's own package, so a library's handler bundles wherever synth runs; else the working directory's. */
+function defaultProjectRoot(entry: string): string {
+  if (path.isAbsolute(entry)) {
+    try {
+      return findProjectRoot(path.dirname(entry));
+    } catch {
+      // An entry outside any package bundles from the working directory's project, as a relative one does.
+    }
+  }
+  return findProjectRoot();
+}
+
 /**
  * Names the entry exports. esbuild reports exports only for ESM output, so this runs a second,
  * unminified ESM build in memory whose output is thrown away; it costs a few milliseconds.
@@ -157,7 +171,7 @@ function exportedNames(entryPath: string, projectRoot: string, target: string, e
  * relative to `projectRoot`), so a content hash of the folder changes only when the code does.
  */
 export function bundleHandler(entry: string, options: BundleOptions): BundleResult {
-  const projectRoot = path.resolve(options.projectRoot ?? findProjectRoot());
+  const projectRoot = path.resolve(options.projectRoot ?? defaultProjectRoot(entry));
   const entryPath = path.resolve(projectRoot, entry);
   if (!/\.(ts|mts|cts|js|mjs|cjs)$/.test(entryPath)) {
     throw new Error(`Handler entry ${entry} must be a .ts or .js file`);

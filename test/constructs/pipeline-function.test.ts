@@ -386,6 +386,21 @@ describe('PipelineFunction with a prebuilt bundle', () => {
 });
 
 describe('bundleHandler', () => {
+  it("bundles an absolute entry within its own package, whatever the working directory (synth run from another project)", () => {
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'elsewhere-'));
+    const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bundle-'));
+    const cwd = process.cwd();
+    try {
+      process.chdir(elsewhere);
+      const bundle = bundleHandler(path.join(cwd, HELLO), { outDir });
+      expect(fs.existsSync(path.join(bundle.outDir, 'index.js'))).toBe(true);
+    } finally {
+      process.chdir(cwd);
+      fs.rmSync(elsewhere, { recursive: true, force: true });
+      fs.rmSync(outDir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses to empty a folder holding the project or the handler', () => {
     expect(() => bundleHandler('test/constructs/fixtures/hello-handler.ts', { outDir: 'test/constructs' })).toThrow(
       /contains the project or the handler; give a folder of its own/,
