@@ -20,7 +20,7 @@ export interface EmbeddedPlatformOptions {
    * Options of the AEP stand-in, e.g. `exportReadyAfterMs` to see "not ready for dataset export" answers,
    * or `ingestionIntervalMs`, how often the ingestion dataflows look for new files (default 1000).
    */
-  aep?: Pick<AepStandInOptions, 'exportReadyAfterMs' | 'exportRunDelayMs' | 'exportRowsPerFile' | 'ingestionIntervalMs' | 'segmentJobDelayMs'>;
+  aep?: Pick<AepStandInOptions, 'exportReadyAfterMs' | 'exportRunDelayMs' | 'exportRowsPerFile' | 'ingestionIntervalMs' | 'segmentJobDelayMs' | 'segmentationSchedule'>;
 }
 
 /** The loopback store accepts any key; these placate the SDK's credential chain without touching real AWS. */

@@ -21,6 +21,9 @@ import { ProfileStore } from './profile-store';
 import { QueryService } from './query-service';
 import { SchemaRegistry } from './schema-registry';
 import { Segmentation } from './segmentation';
+import { DEFAULT_SEGMENTATION_SCHEDULE, SegmentationSchedules } from './segmentation-schedules';
+import { systemClock, type Clock } from '../../ports/clock';
+import type { TimedWork } from '../time/timed-work';
 import { installSnapshots } from './snapshots';
 import { withExclusiveSession } from '../postgres';
 
@@ -57,6 +60,13 @@ export interface AepStandInOptions {
   exportRowsPerFile?: number;
   /** How long a segment job stays queued before it is evaluated (to observe unfinished jobs); default 0. */
   segmentJobDelayMs?: number;
+  /**
+   * The sandbox's batch segmentation schedule (Quartz cron, once a day, UTC), active from the start;
+   * null leaves the sandbox without one. Default `0 30 6 * * ?`, daily at 06:30 UTC.
+   */
+  segmentationSchedule?: string | null;
+  /** The time of the scheduled segmentation's jobs and schedule stamps; default the system clock. */
+  clock?: Clock;
   /**
    * How often the CloudStorageToAEP dataflows look for new files in the object store, in milliseconds.
    * AEP runs them on the flow's schedule (every 15 minutes at the most); the stand-in compresses that.
@@ -124,7 +134,9 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
 
 export class AepStandIn {
   readonly faults = new FaultInjector();
-  private readonly options: Required<Omit<AepStandInOptions, 'host' | 'port' | 'objectStore'>> & {
+  /** AEP's daily scheduled segmentation, for a simulator to run at its time (a plain run calls `run` itself). */
+  readonly scheduledSegmentation: TimedWork;
+  private readonly options: Required<Omit<AepStandInOptions, 'host' | 'port' | 'objectStore' | 'segmentationSchedule' | 'clock'>> & {
     host: string;
     port: number;
     objectStore?: ObjectStoreAccess;
@@ -194,7 +206,14 @@ export class AepStandIn {
     this.flowService.register(this.router);
     new Activation(this.flowService, this.catalog, { exportReadyAfterMs: this.options.exportReadyAfterMs }).register(this.router);
     const profiles = new ProfileStore(db, this.catalog, this.registry);
-    new Segmentation({ orgId, sandbox, sandboxId, jobDelayMs: this.options.segmentJobDelayMs }, profiles, jobs).register(this.router);
+    const segmentation = new Segmentation({ orgId, sandbox, sandboxId, jobDelayMs: this.options.segmentJobDelayMs }, profiles, jobs);
+    segmentation.register(this.router);
+    const schedules = new SegmentationSchedules(segmentation, {
+      clock: options.clock ?? systemClock,
+      defaultSchedule: options.segmentationSchedule === null ? undefined : (options.segmentationSchedule ?? DEFAULT_SEGMENTATION_SCHEDULE),
+    });
+    schedules.register(this.router);
+    this.scheduledSegmentation = schedules;
   }
 
   /** Base URL (scheme, host and port) of the running server, for both IMS and the platform. */
