@@ -146,7 +146,9 @@ export interface PropensityPipelineAudienceProps {
   readonly high: number;
   /**
    * Audience stage: summarizes new scores (histogram, reach, the band's reach) and, once they are
-   * ingested, runs the segment job and records the qualified count.
+   * ingested, records the qualified count of AEP's daily scheduled segmentation; schedule it after the
+   * sandbox's segmentation time. It starts an on-demand segment job only when invoked with
+   * `{"stage": "audience", "onDemand": true}`, within a budget kept in the ledger.
    * @default daily at 07:00 (`cron(0 7 * * ? *)`)
    */
   readonly evaluate?: StageOptions;

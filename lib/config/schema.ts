@@ -222,6 +222,10 @@ export const pipelineConfigSchema = z
         /** The band, both ends included. */
         low: propensityFromText,
         high: propensityFromText,
+        /** On-demand segment jobs (flexible audience evaluation) allowed in any 24 hours; AEP allows 2. */
+        onDemandPerDay: z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(0, 'must be 0 or more').max(2, "must be at most 2, AEP's daily allowance").default(2),
+        /** ... and in any 365 days; absent, 100 in a development sandbox and 50 otherwise, as AEP allows. */
+        onDemandPerYear: z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(0, 'must be 0 or more').max(100, "must be at most 100, AEP's yearly allowance for a development sandbox").optional(),
       })
       .strict()
       .superRefine((band, ctx) => {

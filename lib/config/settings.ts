@@ -67,6 +67,8 @@ export const SETTINGS = [
   { variable: 'PIPELINE_AUDIENCE_NAME', path: 'audience.name', description: "the audience's segment definition name, when its id is not given" },
   { variable: 'PIPELINE_AUDIENCE_LOW', path: 'audience.low', description: 'lowest propensity in the audience, included, within [0, 1]', defaultText: '' },
   { variable: 'PIPELINE_AUDIENCE_HIGH', path: 'audience.high', description: 'highest propensity in the audience, included, within [low, 1]', defaultText: '' },
+  { variable: 'PIPELINE_AUDIENCE_ON_DEMAND_PER_DAY', path: 'audience.onDemandPerDay', description: 'on-demand segment jobs (flexible audience evaluation) the audience stage may start in any 24 hours, when invoked with `{"onDemand": true}`' },
+  { variable: 'PIPELINE_AUDIENCE_ON_DEMAND_PER_YEAR', path: 'audience.onDemandPerYear', description: 'on-demand segment jobs in any 365 days, counted in the ledger', defaultText: '100 in a development sandbox, else 50' },
   { variable: 'PIPELINE_POLL_INTERVAL_MS', path: 'polling.intervalMs', description: "how often a stage polls AEP's asynchronous work" },
   { variable: 'PIPELINE_WAIT_BUDGET_MS', path: 'polling.budgetMs', description: 'how long one invocation waits before recording the run as pending for the next' },
   { variable: 'AEP_HTTP_TIMEOUT_MS', path: 'http.timeoutMs', description: 'timeout of one AEP request' },

@@ -121,7 +121,7 @@ export const STAGES: { readonly [S in StageName]: StageDefinition & { readonly n
   audience: {
     name: 'audience',
     entry: 'lib/handlers/audience.ts',
-    description: "summarizes new scores (histogram, reach, the band's reach) and, once ingested, runs the segment job and records the qualified count",
+    description: "summarizes new scores (histogram, reach, the band's reach) and, once ingested, records the qualified count of AEP's daily scheduled segmentation (an on-demand segment job only when asked, within a budget)",
     settings: [...CONNECTION, 'audience', 'polling'],
     required: ['audience.low', 'audience.high'],
     bucket: { read: ['runs', 'ingress'], write: ['runs'], delete: [] },

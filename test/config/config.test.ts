@@ -65,9 +65,11 @@ describe('loadConfig', () => {
 
   it('reads the audience band and refuses one that is upside down or outside [0, 1]', () => {
     const band = { PIPELINE_AUDIENCE_NAME: 'likely subscribers', PIPELINE_AUDIENCE_LOW: '0.8', PIPELINE_AUDIENCE_HIGH: '1' };
-    expect(loadConfig({ env: { ...validEnv, ...band } }).config.audience).toEqual({ name: 'likely subscribers', low: 0.8, high: 1 });
+    expect(loadConfig({ env: { ...validEnv, ...band } }).config.audience).toEqual({ name: 'likely subscribers', low: 0.8, high: 1, onDemandPerDay: 2 });
     const upsideDown = configError(() => loadConfig({ env: { ...validEnv, ...band, PIPELINE_AUDIENCE_LOW: '0.9', PIPELINE_AUDIENCE_HIGH: '0.2' } }));
     expect(upsideDown.issues).toEqual([expect.objectContaining({ path: 'audience.low', source: 'PIPELINE_AUDIENCE_LOW', message: 'low (0.9) must not be above high (0.2)' })]);
+    const overBudget = configError(() => loadConfig({ env: { ...validEnv, ...band, PIPELINE_AUDIENCE_ON_DEMAND_PER_DAY: '3' } }));
+    expect(overBudget.issues).toEqual([expect.objectContaining({ path: 'audience.onDemandPerDay', message: "must be at most 2, AEP's daily allowance" })]);
     const outside = configError(() => loadConfig({ env: { ...validEnv, ...band, PIPELINE_AUDIENCE_HIGH: '1.5' } }));
     expect(outside.issues).toEqual([expect.objectContaining({ path: 'audience.high', source: 'PIPELINE_AUDIENCE_HIGH', message: 'must be within [0, 1] (a propensity is a probability), got 1.5' })]);
   });
