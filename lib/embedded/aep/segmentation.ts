@@ -5,6 +5,7 @@
  * NEW -> QUEUED -> PROCESSING -> SUCCEEDED | FAILED, with the documented metrics
  * (`segmentedProfileCounter[segmentId]`, `totalProfiles`, ...).
  */
+import type { Clock } from '../../ports/clock';
 import type { JobRunner } from './batch-ingestion';
 import { segmentationError } from './errors';
 import { ApiError, cloneJson, intParam, isPlainObject, objectBody, Reply, RequestContext, Router } from './http';
@@ -25,6 +26,8 @@ export interface SegmentationContext {
   orgId: string;
   sandbox: string;
   sandboxId: string;
+  /** The platform's clock, which stamps every record (a simulated run's virtual clock). */
+  clock: Clock;
   /** How long a job waits (QUEUED) before it is evaluated, to observe unfinished jobs; default 0. */
   jobDelayMs?: number;
 }
@@ -207,7 +210,7 @@ export class Segmentation {
     if (this.nameTaken(fields.name)) {
       throw segmentationError(422, `A segment definition named '${fields.name}' already exists; change it with PATCH instead`, '1202');
     }
-    const now = Date.now();
+    const now = this.ctx.clock.now().getTime();
     const record: DefinitionRecord = { id: uuid(), ...fields, creationTime: now, updateTime: now, version: 1 };
     this.definitions.set(record.id, record);
     return { status: 200, body: this.renderDefinition(record), headers: { 'x-location': `${ctx.baseUrl}${SEGMENTATION_BASE}/segment/definitions/${record.id}` } };
@@ -225,7 +228,7 @@ export class Segmentation {
     }
     const fields = this.definitionFields(objectBody(ctx, segmentationError), current);
     if (this.nameTaken(fields.name, current.id)) throw segmentationError(422, `A segment definition named '${fields.name}' already exists`, '1202');
-    Object.assign(current, fields, { updateTime: Date.now(), version: current.version + 1 });
+    Object.assign(current, fields, { updateTime: this.ctx.clock.now().getTime(), version: current.version + 1 });
     return { status: 200, body: this.renderDefinition(current), headers: { 'x-location': `${ctx.baseUrl}${SEGMENTATION_BASE}/segment/definitions/${current.id}` } };
   }
 
@@ -329,7 +332,7 @@ export class Segmentation {
       if (!definition) throw this.bad(`Item ${index}: segment definition '${item.segmentId}' does not exist in sandbox '${this.ctx.sandbox}'`);
       return { segmentId: definition.id, version: definition.version, expression: { ...definition.expression }, rule: parsePql(definition.expression.value) };
     });
-    const now = Date.now();
+    const now = this.ctx.clock.now().getTime();
     const job: JobRecord = { id: uuid(), requestId: ctx.requestId, status: 'NEW', source: 'api', segments, creationTime: now, updateTime: now };
     this.jobRecords.set(job.id, job);
     this.jobs.run(`segment job ${job.id}`, () => this.evaluate(job));
@@ -391,13 +394,13 @@ export class Segmentation {
   private async evaluate(job: JobRecord): Promise<void> {
     const touch = (status: JobStatus) => {
       job.status = status;
-      job.updateTime = Date.now();
+      job.updateTime = this.ctx.clock.now().getTime();
     };
     try {
       const delay = this.ctx.jobDelayMs ?? 0;
       if (delay > 0) {
         touch('QUEUED');
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        await this.ctx.clock.sleep(delay);
       }
       touch('PROCESSING');
       job.processingStart = job.updateTime;
@@ -423,11 +426,11 @@ export class Segmentation {
       job.totalProfiles = profiles.size;
       job.counts = counts;
       job.byNamespace = byNamespace;
-      job.endTime = Date.now();
+      job.endTime = this.ctx.clock.now().getTime();
       touch('SUCCEEDED');
     } catch (error) {
       job.errors = [{ code: '0500', msg: `The segment job could not be evaluated: ${(error as Error)?.message ?? String(error)}` }];
-      job.endTime = Date.now();
+      job.endTime = this.ctx.clock.now().getTime();
       touch('FAILED');
     }
   }

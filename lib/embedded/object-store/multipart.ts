@@ -49,7 +49,7 @@ export async function createMultipartUpload(store: FileStore, req: http.Incoming
   await drainRequest(req);
   await store.requireBucket(bucket);
   const uploadId = randomId(16);
-  const info: UploadInfo = { bucket, key, initiated: new Date().toISOString(), ...descriptiveFromRequest(req) };
+  const info: UploadInfo = { bucket, key, initiated: store.clock.now().toISOString(), ...descriptiveFromRequest(req) };
   const dir = store.uploadDir(uploadId);
   await fsp.mkdir(dir, { recursive: true });
   await store.writeJsonAtomic(path.join(dir, 'upload.json'), info);
@@ -183,4 +183,20 @@ export async function removeUploadsOfBucket(store: FileStore, bucket: string): P
     const info = await store.readJson<UploadInfo>(path.join(uploadsRoot, id, 'upload.json'));
     if (info?.bucket === bucket) await fsp.rm(path.join(uploadsRoot, id), { recursive: true, force: true });
   }
+}
+
+/** The unfinished uploads of the store, with where each goes and when it was initiated. */
+export async function unfinishedUploads(store: FileStore): Promise<Array<{ uploadId: string; bucket: string; key: string; initiated: number }>> {
+  const uploadsRoot = store.uploadsRoot();
+  const uploads: Array<{ uploadId: string; bucket: string; key: string; initiated: number }> = [];
+  for (const uploadId of await fsp.readdir(uploadsRoot).catch(() => [] as string[])) {
+    const info = await store.readJson<UploadInfo>(path.join(uploadsRoot, uploadId, 'upload.json'));
+    if (info) uploads.push({ uploadId, bucket: info.bucket, key: info.key, initiated: Date.parse(info.initiated) });
+  }
+  return uploads;
+}
+
+/** Aborts an upload as AbortMultipartUpload does, waiting for a part or completion under way. */
+export async function discardUpload(store: FileStore, uploadId: string): Promise<void> {
+  await store.locks.run(`upload:${uploadId}`, () => fsp.rm(store.uploadDir(uploadId), { recursive: true, force: true }));
 }

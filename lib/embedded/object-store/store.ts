@@ -1,6 +1,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { systemClock, type Clock } from '../../ports/clock';
 import { Checksum, md5OfHandle } from './checksums';
 import { KeyedLock } from './concurrency';
 import { errCode, invalidArgument, keyConflict, noSuchBucket, noSuchKey, noSuchUpload, preconditionFailed, S3Error } from './errors';
@@ -60,7 +61,11 @@ export class FileStore {
   /** Held per "<bucket>/<key>" by writers of an object, and per "upload:<id>[:<part>]" by multipart steps. */
   readonly locks = new KeyedLock();
 
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    /** Stamps objects' LastModified and uploads' initiation, which lifecycle rules count days from. */
+    readonly clock: Clock = systemClock,
+  ) {}
 
   async init(): Promise<void> {
     for (const dir of [this.root, path.join(this.root, META_DIR), path.join(this.root, UPLOADS_DIR)]) {
@@ -265,6 +270,9 @@ export class FileStore {
         if (ifMatch !== undefined && existing && !etagMatches(ifMatch, existing.etag)) throw preconditionFailed();
         if (ifNoneMatch !== undefined && existing && etagMatches(ifNoneMatch, existing.etag)) throw preconditionFailed();
       }
+      // LastModified is the file's mtime, set from the store's clock so a simulated run ages its objects.
+      const written = this.clock.now();
+      await fsp.utimes(tmp, written, written);
       const st = await fsp.stat(tmp);
       const meta: ObjectMeta = { ...described, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
       await this.placeFile(tmp, this.objectPath(bucket, segments), key);
