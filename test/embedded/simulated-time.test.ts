@@ -86,10 +86,12 @@ describe('the embedded platform on a simulated clock', () => {
     }
   });
 
-  it('leaves its time-driven work to the caller: the ingestion schedules and the lifecycle sweep', () => {
-    expect(platform.timedWork.map((w) => w.name)).toEqual(['AEP ingestion dataflows (cloud storage source schedule)', 'S3 lifecycle sweep']);
-    // No flow and no lifecycle rule yet: nothing is due.
-    expect(platform.timedWork.map((w) => w.nextAt(clock.now()))).toEqual([undefined, undefined]);
+  it('leaves its time-driven work to the caller: the ingestion schedules, the scheduled segmentation and the lifecycle sweep', () => {
+    expect(platform.timedWork.map((w) => w.name)).toEqual(['AEP ingestion dataflows (cloud storage source schedule)', platform.aep.scheduledSegmentation.name, 'S3 lifecycle sweep']);
+    // No flow and no lifecycle rule yet: only the sandbox's daily segmentation is due.
+    const [ingestion, segmentation, sweep] = platform.timedWork.map((w) => w.nextAt(clock.now()));
+    expect([ingestion, sweep]).toEqual([undefined, undefined]);
+    expect(segmentation?.getTime()).toBeGreaterThan(clock.now().getTime());
   });
 });
 
