@@ -98,9 +98,10 @@ export const STAGES: { readonly [S in StageName]: StageDefinition & { readonly n
     description: 'scores the newest scoring export with the production model and publishes the CSV AEP ingests',
     settings: [...CONNECTION, 'model.name', 'storage.prefixes.models', 'storage.prefixes.ingress', 'storage.prefixes.staging', 'datasets.scores'],
     required: ['datasets.scores'],
-    // Parts are staged outside what AEP watches, copied in, then the staged copies deleted; a run that
-    // fails while copying deletes the copies it made, so AEP never sees a half-published run.
-    bucket: { read: ['runs', 'egress', 'models', 'staging'], write: ['runs', 'ingress', 'staging'], delete: ['ingress', 'staging'] },
+    // Parts are staged outside what AEP watches, copied in, then the staged copies deleted. Nothing is
+    // deleted where AEP looks: a run that stops mid-publish is finished by the next one, which then
+    // deletes the run's publishing intent from the ledger.
+    bucket: { read: ['runs', 'egress', 'models', 'staging'], write: ['runs', 'ingress', 'staging'], delete: ['runs', 'staging'] },
     schedule: 'cron(30 5 * * ? *)',
     when: 'daily 05:30',
     memorySize: 1769,

@@ -133,7 +133,7 @@ describe('PropensityPipeline', () => {
         .filter((s) => s.actions.includes(action))
         .flatMap((s) => s.resources.map((r) => r.replace(/^\$\{aws_s3_bucket\.\w+\.arn\}\//, '')));
     // The scorer deletes its staged parts, and its own copies when publishing fails; nothing else may.
-    expect(resourcesFor(byStage('Score'), 's3:DeleteObject').sort()).toEqual(['ingress/*', 'ingress_staging/*']);
+    expect(resourcesFor(byStage('Score'), 's3:DeleteObject').sort()).toEqual(['ingress_staging/*', 'runs/*']);
     expect(resourcesFor(byStage('Train'), 's3:DeleteObject')).toEqual([]);
     expect(resourcesFor(byStage('Score'), 's3:PutObject').sort()).toEqual(['ingress/*', 'ingress_staging/*', 'runs/*']);
     expect(resourcesFor(byStage('Train'), 's3:PutObject').sort()).toEqual(['models/*', 'runs/*']);

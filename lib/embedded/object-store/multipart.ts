@@ -9,7 +9,7 @@ import { Checksum } from './checksums';
 import { errCode, invalidArgument, malformedXml, noSuchUpload, S3Error } from './errors';
 import { header, quote, sendEmpty, sendXml } from './http';
 import { MAX_PARTS } from './keys';
-import { descriptiveFromRequest } from './objects';
+import { descriptiveFromRequest, writeConditionsOf } from './objects';
 import { DescriptiveMeta, FileStore, randomId } from './store';
 import { el, xmlDocument, xmlElements, xmlText } from './xml';
 
@@ -106,6 +106,7 @@ export async function completeMultipartUpload(
   await store.requireBucket(bucket);
   const uploadId = query.get('uploadId');
   await loadUpload(store, bucket, key, uploadId);
+  const conditions = await writeConditionsOf(store, req, bucket, key, segments);
   const xml = await readXmlBody(req);
   await store.locks.run(`upload:${uploadId}`, async () => {
     // Re-read under the lock: a concurrent Complete or Abort may have consumed the upload.
@@ -142,7 +143,7 @@ export async function completeMultipartUpload(
         fs.createWriteStream(tmp, { flags: 'wx' }),
       );
       const etag = `${crypto.createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${requested.length}`;
-      await store.commitObject({}, bucket, key, segments, tmp, {
+      await store.commitObject(conditions, bucket, key, segments, tmp, {
         contentType: info.contentType,
         userMetadata: info.userMetadata,
         headers: info.headers,

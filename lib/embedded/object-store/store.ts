@@ -4,7 +4,7 @@ import * as path from 'path';
 import { systemClock, type Clock } from '../../ports/clock';
 import { Checksum, md5OfHandle } from './checksums';
 import { KeyedLock } from './concurrency';
-import { errCode, invalidArgument, keyConflict, noSuchBucket, noSuchKey, noSuchUpload, preconditionFailed, S3Error } from './errors';
+import { conditionalRequestConflict, errCode, invalidArgument, keyConflict, noSuchBucket, noSuchKey, noSuchUpload, preconditionFailed, S3Error } from './errors';
 import { etagMatches, keySegments, metaDirSegment } from './keys';
 
 /*
@@ -39,6 +39,17 @@ export interface ObjectMeta {
   checksum?: Checksum | undefined;
   /** Part sizes of a multipart object, so GET ?partNumber= can be answered. */
   parts?: number[];
+}
+
+/**
+ * The If-Match / If-None-Match of a write (PutObject, CopyObject's destination, CompleteMultipartUpload),
+ * and the key's ETag when the request arrived (null: no object), to tell a failed condition (412) from
+ * a write that lost a race with another one completing meanwhile (409).
+ */
+export interface WriteConditions {
+  ifMatch?: string | undefined;
+  ifNoneMatch?: string | undefined;
+  seenAtStart?: string | null | undefined;
 }
 
 export type DescriptiveMeta = Pick<ObjectMeta, 'contentType' | 'userMetadata' | 'headers'>;
@@ -242,12 +253,25 @@ export class FileStore {
     throw new S3Error(503, 'SlowDown', 'Could not place the object because its folder kept disappearing; please retry.');
   }
 
+  /** The object's ETag now, or null when the key holds no object: what a conditional write is checked against. */
+  async currentEtag(bucket: string, key: string, segments: string[], lockHeld = false): Promise<string | null> {
+    try {
+      const opened = await this.openObject(bucket, key, segments, lockHeld);
+      await opened.handle.close();
+      return opened.meta.etag;
+    } catch (e) {
+      if (e instanceof S3Error && e.code === 'NoSuchKey') return null;
+      throw e;
+    }
+  }
+
   /**
    * Commits a temp file as an object. Data is renamed first, then the sidecar is written, both while
    * holding the key lock; readers that catch the gap see a mismatching sidecar and wait on the lock.
+   * The conditions are checked under that lock, so of two conditional writers of a key only one wins.
    */
   async commitObject(
-    conditions: { ifMatch?: string | undefined; ifNoneMatch?: string | undefined },
+    conditions: WriteConditions,
     bucket: string,
     key: string,
     segments: string[],
@@ -256,19 +280,16 @@ export class FileStore {
   ): Promise<ObjectMeta> {
     return this.locks.run(`${bucket}/${key}`, async () => {
       await this.requireBucket(bucket);
-      const { ifMatch, ifNoneMatch } = conditions;
+      const { ifMatch, ifNoneMatch, seenAtStart } = conditions;
       if (ifNoneMatch !== undefined || ifMatch !== undefined) {
-        let existing: ObjectMeta | undefined;
-        try {
-          const opened = await this.openObject(bucket, key, segments, true);
-          existing = opened.meta;
-          await opened.handle.close();
-        } catch (e) {
-          if (!(e instanceof S3Error && e.code === 'NoSuchKey')) throw e;
-        }
-        if (ifMatch !== undefined && !existing) throw noSuchKey();
-        if (ifMatch !== undefined && existing && !etagMatches(ifMatch, existing.etag)) throw preconditionFailed();
-        if (ifNoneMatch !== undefined && existing && etagMatches(ifNoneMatch, existing.etag)) throw preconditionFailed();
+        const existing = await this.currentEtag(bucket, key, segments, true);
+        // S3: If-Match on a key that holds no object is answered 404 NoSuchKey.
+        if (ifMatch !== undefined && existing === null) throw noSuchKey();
+        if (ifMatch !== undefined && existing !== null && !etagMatches(ifMatch, existing)) throw preconditionFailed();
+        if (ifNoneMatch !== undefined && existing !== null && seenAtStart !== null && etagMatches(ifNoneMatch, existing)) throw preconditionFailed();
+        // The condition held when the request arrived, but another write to the key completed while
+        // this one was uploading: S3 answers 409, and the client retries from the start.
+        if (seenAtStart !== undefined && seenAtStart !== existing) throw conditionalRequestConflict();
       }
       // LastModified is the file's mtime, set from the store's clock so a simulated run ages its objects.
       const written = this.clock.now();
