@@ -48,7 +48,15 @@ const STAGE_NAME = /^[a-z][a-z0-9-]{0,39}$/;
 
 /** Sortable, unique run ids: UTC time to the millisecond, then a random suffix. */
 export function newRunId(now: Date): string {
-  return `${now.toISOString().replace(/[-:.]/g, '')}-${randomBytes(3).toString('hex')}`;
+  return `${runIdFloor(now)}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * A bound below every run id of runs started at `time` or later (and above those of earlier runs), for
+ * `after`: the run id of that millisecond without its random suffix.
+ */
+export function runIdFloor(time: Date): string {
+  return time.toISOString().replace(/[-:.]/g, '');
 }
 
 /**
@@ -74,11 +82,14 @@ export class RunLedger<M extends object = LedgerOutputs> {
     return `${this.prefix}${stage}/`;
   }
 
-  /** The keys of a stage's records, newest first; only those of runs after the run id `after`, when given. */
+  /**
+   * The keys of a stage's records, newest first; only those of runs after the run id `after`, when given,
+   * which the listing starts from, so older records are not even listed.
+   */
   private async keys(stage: string, after?: string): Promise<string[]> {
     const prefix = this.stagePrefix(stage);
     const keys: string[] = [];
-    for await (const object of this.store.list(prefix)) {
+    for await (const object of this.store.list(prefix, { startAfter: after === undefined ? undefined : `${prefix}${after}` })) {
       if (object.key.endsWith('.json') && (after === undefined || object.key.slice(prefix.length, -'.json'.length) > after)) keys.push(object.key);
     }
     return keys.sort().reverse();
@@ -158,8 +169,8 @@ export class RunLedger<M extends object = LedgerOutputs> {
   }
 
   /**
-   * The runs of a stage recorded after the run `runId` (of any stage), newest first. Run ids sort by
-   * time, so only those records are read.
+   * The runs of a stage recorded after the run `runId` (of any stage, or a `runIdFloor`), newest first.
+   * Run ids sort by time, so only those records are listed and read.
    */
   async after<S extends StageOf<M>>(stage: S, runId: string): Promise<Array<StageRunRecord<S, M[S]>>> {
     return this.read(await this.keys(stage, runId));
