@@ -13,7 +13,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'stream';
 import type { StorageConfig } from '../config/schema';
-import type { ObjectStore, StoredObject } from '../ports/object-store';
+import type { ListOptions, ObjectStore, StoredObject } from '../ports/object-store';
 
 export class ObjectNotFoundError extends Error {
   constructor(
@@ -126,10 +126,11 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async *list(prefix: string): AsyncIterable<StoredObject> {
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<StoredObject> {
     let token: string | undefined;
     do {
-      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
+      // S3 ignores StartAfter once a continuation token is given.
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, StartAfter: options.startAfter }));
       for (const item of page.Contents ?? []) {
         if (item.Key) yield { key: item.Key, size: item.Size ?? 0, lastModified: item.LastModified };
       }

@@ -71,7 +71,15 @@ export function leaseHeldReason(holder: LeaseRecord): string {
 
 /** Sortable, unique run ids: UTC time to the millisecond, then a random suffix. */
 export function newRunId(now: Date): string {
-  return `${now.toISOString().replace(/[-:.]/g, '')}-${randomBytes(3).toString('hex')}`;
+  return `${runIdFloor(now)}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * A bound below every run id of runs started at `time` or later (and above those of earlier runs), for
+ * `after`: the run id of that millisecond without its random suffix.
+ */
+export function runIdFloor(time: Date): string {
+  return time.toISOString().replace(/[-:.]/g, '');
 }
 
 /**
@@ -104,11 +112,14 @@ export class RunLedger<M extends object = LedgerOutputs> {
     return `${this.prefix}${stage}/`;
   }
 
-  /** The keys of a stage's records, newest first; only those of runs after the run id `after`, when given. */
+  /**
+   * The keys of a stage's records, newest first; only those of runs after the run id `after`, when given,
+   * which the listing starts from, so older records are not even listed.
+   */
   private async keys(stage: string, after?: string): Promise<string[]> {
     const prefix = this.stagePrefix(stage);
     const keys: string[] = [];
-    for await (const object of this.store.list(prefix)) {
+    for await (const object of this.store.list(prefix, { startAfter: after === undefined ? undefined : `${prefix}${after}` })) {
       const name = object.key.slice(prefix.length);
       if (!name.endsWith('.json') || name.startsWith('_') || name.includes('/')) continue; // the lease and intents
       if (after === undefined || name.slice(0, -'.json'.length) > after) keys.push(object.key);
@@ -257,8 +268,8 @@ export class RunLedger<M extends object = LedgerOutputs> {
   }
 
   /**
-   * The runs of a stage recorded after the run `runId` (of any stage), newest first. Run ids sort by
-   * time, so only those records are read.
+   * The runs of a stage recorded after the run `runId` (of any stage, or a `runIdFloor`), newest first.
+   * Run ids sort by time, so only those records are listed and read.
    */
   async after<S extends StageOf<M>>(stage: S, runId: string): Promise<Array<StageRunRecord<S, M[S]>>> {
     return this.read(await this.keys(stage, runId));

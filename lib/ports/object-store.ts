@@ -8,6 +8,10 @@ export interface StoredObject {
   etag?: string | undefined;
 }
 
+export interface ListOptions {
+  startAfter?: string | undefined;
+}
+
 /** The bucket as the stages see it: S3 in AWS, the embedded S3-compatible store locally, through the same SDK. */
 export interface ObjectStore {
   readonly bucket: string;
@@ -30,6 +34,10 @@ export interface ObjectStore {
   copy(fromKey: string, toKey: string): Promise<void>;
   /** Undefined when the key does not exist. */
   head(key: string): Promise<StoredObject | undefined>;
-  list(prefix: string): AsyncIterable<StoredObject>;
+  /**
+   * The objects under `prefix` in key order; only those whose key sorts after `startAfter`, when given
+   * (S3's ListObjectsV2 `StartAfter`), so a reader of the newest keys need not page through the oldest.
+   */
+  list(prefix: string, options?: ListOptions): AsyncIterable<StoredObject>;
   delete(key: string): Promise<void>;
 }

@@ -82,8 +82,8 @@ export const STAGES: { readonly [S in StageName]: StageDefinition & { readonly n
   train: {
     name: 'train',
     entry: 'lib/handlers/train.ts',
-    description: 'learns a model from the exports, registers it, and promotes it when it is at least as good as production',
-    settings: [...CONNECTION, 'model', 'storage.prefixes.models', 'featureSpec'],
+    description: 'learns a model from the exports of its window, registers it, and promotes it when it passes the quality floor and is at least as good as production',
+    settings: [...CONNECTION, 'model', 'storage.prefixes.models', 'storage.egressRetentionDays', 'featureSpec'],
     required: [],
     bucket: { read: ['runs', 'egress', 'models'], write: ['runs', 'models'], delete: [] },
     schedule: 'cron(0 5 ? * MON *)',
