@@ -44,6 +44,12 @@ export interface PropensityPipelineAepProps {
    */
   readonly retainDatasetsOnDestroy?: boolean;
   /**
+   * Keep the feature datasets the featurize stage made (`<namePrefix>_training_features`,
+   * `<namePrefix>_scoring_features`, one row per profile) on `cdktf destroy`.
+   * @default false: destroy deletes them
+   */
+  readonly retainFeatureDatasets?: boolean;
+  /**
    * Adobe's IAM role that reads Amazon S3 sources (shown under "Add IAM role to allow list" when you add
    * an Amazon S3 account in the AEP UI, or returned by Flow Service's
    * `GET /connectionSpecs/ecadc60c-7455-4d87-84dc-2a0e293d997b/configs?authType=IamBasedAuthentication`).
@@ -234,6 +240,7 @@ export class PropensityPipeline extends Construct {
       bucketRegion: this.bucket.region,
       namePrefix: props.aep.namePrefix,
       retainDatasetOnDestroy: props.aep.retainDatasetsOnDestroy,
+      retainFeatureDatasets: props.aep.retainFeatureDatasets,
       alarmTopicArn: this.alarmTopic.topicArn,
       waitFor: [this.aepAccessRole.policy],
       // The export's S3 destination needs no dataset, so it is provisioned at deploy time; the export
