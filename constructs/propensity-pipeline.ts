@@ -158,6 +158,16 @@ export interface PropensityPipelineAudienceProps {
    * @default daily at 07:00 (`cron(0 7 * * ? *)`)
    */
   readonly evaluate?: StageOptions;
+  /**
+   * On-demand segment jobs the audience stage may start in any 24 hours (0 to 2, AEP's allowance).
+   * @default 2
+   */
+  readonly onDemandPerDay?: number;
+  /**
+   * On-demand segment jobs the audience stage may start in any 365 days, counted in the ledger (0 to 100).
+   * @default 100 in a development sandbox, else 50, as AEP allows
+   */
+  readonly onDemandPerYear?: number;
 }
 
 export interface PropensityPipelineProps {
@@ -317,6 +327,8 @@ export class PropensityPipeline extends Construct {
       'audience.definitionId': this.audience?.definitionId,
       'audience.low': this.audience?.low,
       'audience.high': this.audience?.high,
+      'audience.onDemandPerDay': props.audience?.onDemandPerDay,
+      'audience.onDemandPerYear': props.audience?.onDemandPerYear,
     };
 
     const options: Record<StageName, StageOptions | undefined> = {
