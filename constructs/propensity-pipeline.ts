@@ -44,6 +44,12 @@ export interface PropensityPipelineAepProps {
    */
   readonly retainDatasetsOnDestroy?: boolean;
   /**
+   * Keep the feature datasets the featurize stage made (`<namePrefix>_training_features`,
+   * `<namePrefix>_scoring_features`, one row per profile) on `cdktf destroy`.
+   * @default false: destroy deletes them
+   */
+  readonly retainFeatureDatasets?: boolean;
+  /**
    * Adobe's IAM role that reads Amazon S3 sources (shown under "Add IAM role to allow list" when you add
    * an Amazon S3 account in the AEP UI, or returned by Flow Service's
    * `GET /connectionSpecs/ecadc60c-7455-4d87-84dc-2a0e293d997b/configs?authType=IamBasedAuthentication`).
@@ -172,6 +178,16 @@ export interface PropensityPipelineAudienceProps {
    * @default daily at 07:00 (`cron(0 7 * * ? *)`)
    */
   readonly evaluate?: StageOptions;
+  /**
+   * On-demand segment jobs the audience stage may start in any 24 hours (0 to 2, AEP's allowance).
+   * @default 2
+   */
+  readonly onDemandPerDay?: number;
+  /**
+   * On-demand segment jobs the audience stage may start in any 365 days, counted in the ledger (0 to 100).
+   * @default 100 in a development sandbox, else 50, as AEP allows
+   */
+  readonly onDemandPerYear?: number;
 }
 
 export interface PropensityPipelineProps {
@@ -254,6 +270,7 @@ export class PropensityPipeline extends Construct {
       bucketRegion: this.bucket.region,
       namePrefix: props.aep.namePrefix,
       retainDatasetOnDestroy: props.aep.retainDatasetsOnDestroy,
+      retainFeatureDatasets: props.aep.retainFeatureDatasets,
       alarmTopicArn: this.alarmTopic.topicArn,
       waitFor: [this.aepAccessRole.policy],
       // The export's S3 destination needs no dataset, so it is provisioned at deploy time; the export
@@ -336,6 +353,8 @@ export class PropensityPipeline extends Construct {
       'audience.definitionId': this.audience?.definitionId,
       'audience.low': this.audience?.low,
       'audience.high': this.audience?.high,
+      'audience.onDemandPerDay': props.audience?.onDemandPerDay,
+      'audience.onDemandPerYear': props.audience?.onDemandPerYear,
     };
 
     const options: Record<StageName, StageOptions | undefined> = {

@@ -86,6 +86,12 @@ describe('PropensityPipeline', () => {
     expect(() => pipeline({ features: { eventsDatasetId: EVENTS, spec: bad as typeof WEEK2_FEATURES } })).toThrow(/duplicate name/);
   });
 
+  it('passes retainFeatureDatasets to the provisioning input, deleting the feature datasets on destroy by default', () => {
+    const input = (json: SynthesizedStack) => JSON.parse(onlyResource(json, 'aws_lambda_invocation').input);
+    expect(input(pipeline().json).features).toEqual({ retainDatasetsOnDestroy: false });
+    expect(input(pipeline({ aep: { imsOrgId: ORG, retainFeatureDatasets: true } }).json).features).toEqual({ retainDatasetsOnDestroy: true });
+  });
+
   it('provisions the scores ingestion from its own bucket and ingress folder, with bucket and folder only in the input', () => {
     const { construct, json } = pipeline();
     const input = JSON.parse(onlyResource(json, 'aws_lambda_invocation').input);

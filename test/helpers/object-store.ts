@@ -7,8 +7,8 @@ export interface Mutation {
 }
 
 export interface StoreHooks {
-  /** Before every call, reading ones included; throwing stops the call. */
-  beforeCall?(call: string): void;
+  /** Before every call, reading ones included, with the key (or the listed prefix); throwing stops the call. */
+  beforeCall?(call: string, key: string): void;
   /** Before a call that changes the bucket; throwing stops it. */
   beforeMutation?(mutation: Mutation): void;
   /** After a call that changed the bucket, with whether a conditional put took place. */
@@ -18,14 +18,14 @@ export interface StoreHooks {
 /** The store as the stage sees it, with `hooks` told of each call: one wrapper for the tests that watch or break the bucket. */
 export function interceptedStore(store: ObjectStore, hooks: StoreHooks): ObjectStore {
   const mutate = async <T>(mutation: Mutation, call: () => Promise<T>, applied: (result: T) => boolean = () => true): Promise<T> => {
-    hooks.beforeCall?.(mutation.op);
+    hooks.beforeCall?.(mutation.op, mutation.key);
     hooks.beforeMutation?.(mutation);
     const result = await call();
     hooks.afterMutation?.(mutation, applied(result));
     return result;
   };
-  const read = <T>(name: string, call: () => T): T => {
-    hooks.beforeCall?.(name);
+  const read = <T>(name: string, key: string, call: () => T): T => {
+    hooks.beforeCall?.(name, key);
     return call();
   };
   return {
@@ -35,11 +35,11 @@ export function interceptedStore(store: ObjectStore, hooks: StoreHooks): ObjectS
     putIfMatch: (key, body, etag, contentType) => mutate({ op: 'putIfMatch', key }, () => store.putIfMatch(key, body, etag, contentType), (next) => next !== undefined),
     copy: (from, to) => mutate({ op: 'copy', key: to }, () => store.copy(from, to)),
     delete: (key) => mutate({ op: 'delete', key }, () => store.delete(key)),
-    get: (key) => read('get', () => store.get(key)),
-    getStream: (key) => read('getStream', () => store.getStream(key)),
-    getRange: (key, offset, length) => read('getRange', () => store.getRange(key, offset, length)),
-    head: (key) => read('head', () => store.head(key)),
-    list: (prefix) => read('list', () => store.list(prefix)),
+    get: (key) => read('get', key, () => store.get(key)),
+    getStream: (key) => read('getStream', key, () => store.getStream(key)),
+    getRange: (key, offset, length) => read('getRange', key, () => store.getRange(key, offset, length)),
+    head: (key) => read('head', key, () => store.head(key)),
+    list: (prefix, options) => read('list', prefix, () => store.list(prefix, options)),
   };
 }
 

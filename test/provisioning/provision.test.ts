@@ -336,7 +336,8 @@ describe('delete', () => {
         fieldGroup: created.fieldGroupId,
       },
       retained: {},
-      absent: [],
+      // This pipeline never featurized: it has no feature datasets to delete.
+      absent: ['trainingFeaturesDataset', 'scoringFeaturesDataset'],
     });
     expect(recorder.calls.filter((c) => c.startsWith('DELETE ')).map((c) => c.split('/').slice(-2, -1)[0])).toEqual([
       'dataSets',
@@ -349,7 +350,7 @@ describe('delete', () => {
     expect(await tableColumns(created.scoresTable)).toEqual([]);
 
     const again = (await run('delete', plan)) as DeprovisionResult;
-    expect(again).toEqual({ tenantId: platform.tenantId, deleted: {}, retained: {}, absent: ['scoresDataset', 'descriptor', 'schema', 'fieldGroup'] });
+    expect(again).toEqual({ tenantId: platform.tenantId, deleted: {}, retained: {}, absent: ['trainingFeaturesDataset', 'scoringFeaturesDataset', 'scoresDataset', 'descriptor', 'schema', 'fieldGroup'] });
   });
 
   it('keeps the dataset and what it is built on when retained (the default), and can be run again', async () => {
@@ -364,7 +365,7 @@ describe('delete', () => {
         schema: created.schemaId,
         fieldGroup: created.fieldGroupId,
       },
-      absent: [],
+      absent: ['trainingFeaturesDataset', 'scoringFeaturesDataset'],
     };
     expect(await run('delete', plan)).toEqual(expected);
     expect(await run('delete', plan)).toEqual(expected);
@@ -379,7 +380,7 @@ describe('delete', () => {
     await aep.catalog.deleteDataset(created.scoresDatasetId);
     const result = (await run('delete', plan)) as DeprovisionResult;
     expect(result.deleted).toEqual({ descriptor: created.descriptorId, schema: created.schemaId, fieldGroup: created.fieldGroupId });
-    expect(result.absent).toEqual(['scoresDataset']);
+    expect(result.absent).toEqual(['trainingFeaturesDataset', 'scoringFeaturesDataset', 'scoresDataset']);
   });
 
   it('names the step and AEP answer when a deletion fails', async () => {
@@ -391,7 +392,7 @@ describe('delete', () => {
     );
     const result = (await run('delete', plan)) as DeprovisionResult;
     expect(Object.keys(result.deleted)).toEqual(['schema', 'fieldGroup']);
-    expect(result.absent).toEqual(['scoresDataset', 'descriptor']);
+    expect(result.absent).toEqual(['trainingFeaturesDataset', 'scoringFeaturesDataset', 'scoresDataset', 'descriptor']);
   });
 });
 
@@ -476,7 +477,7 @@ describe('export destination', () => {
 
     const again = (await run('delete', plan)) as DeprovisionResult;
     expect(again.deleted).toEqual({});
-    expect(again.absent).toEqual(['exportTargetConnection', 'exportBaseConnection', 'scoresDataset', 'descriptor', 'schema', 'fieldGroup']);
+    expect(again.absent).toEqual(['exportTargetConnection', 'exportBaseConnection', 'trainingFeaturesDataset', 'scoringFeaturesDataset', 'scoresDataset', 'descriptor', 'schema', 'fieldGroup']);
   });
 
   it('removes the connections of a retained plan too, keeping the dataset', async () => {

@@ -285,3 +285,52 @@ describe('bad input', () => {
     await expect(evaluateAudience(deps(), options())).rejects.toThrow('The score files hold 6 predictions, but the score run recorded 7: the scores are incomplete');
   });
 });
+
+describe("when the sandbox's scheduled segmentation runs after the audience stage each day", () => {
+  const users = predictions(1200, 7).map((r) => r.userId);
+  /** A day's scores of the same users as the tests above, so the profiles in the band are exactly that day's. */
+  const day = (seed: number): Prediction[] => predictions(users.length, seed).map((r, i) => ({ userId: users[i]!, prediction: r.prediction }));
+  const inBandOf = (rows: Prediction[]) => rows.filter((r) => r.prediction >= BAND.low && r.prediction <= BAND.high).length;
+
+  beforeAll(() => {
+    // A ledger of its own: the score runs above are not this pipeline's days.
+    ledger = new RunLedger(platform.bucket, 'runs-late-segmentation/', systemClock);
+  });
+
+  /** The score stage, AEP's ingestion and the ingestion check of one day, then the audience stage. */
+  async function scoreAndReport(rows: Prediction[]): Promise<{ scoreRun: RunRecord<'score'>; audienceRun: RunRecord<'audience'> }> {
+    const { run: scoreRun } = await recordScoreRun(rows);
+    await ingestProfileScores(aep, scores.scoresDatasetId, scores.tenantId, rows.map((r) => ({ userid: r.userId, propensity: r.prediction })));
+    await confirmIngested([scoreRun.runId]);
+    return { scoreRun, audienceRun: await evaluateAudience(deps(), options()) };
+  }
+
+  it("reports each day on the scores the last scheduled job evaluated, rather than skipping every day", async () => {
+    const jobs = jobRequests();
+    const first = day(31);
+    const second = day(32);
+    expect(inBandOf(first)).not.toBe(inBandOf(second));
+
+    const one = await scoreAndReport(first);
+    expect(one.audienceRun.status).toBe('skipped');
+    await platform.aep.scheduledSegmentation.run(new Date());
+
+    const two = await scoreAndReport(second);
+    expect(two.audienceRun.status).toBe('succeeded');
+    // The job counted the first day's scores: the second day's reached the profiles after it ran.
+    expect(outputsOf(two.audienceRun)).toMatchObject({ scoreRunId: one.scoreRun.runId, segmentJobSource: 'scheduled', qualifiedProfiles: inBandOf(first) });
+    expect(outputsOf(two.audienceRun).summary.band.count).toBe(inBandOf(first));
+    await platform.aep.scheduledSegmentation.run(new Date());
+
+    const three = await scoreAndReport(first);
+    expect(outputsOf(three.audienceRun)).toMatchObject({ scoreRunId: two.scoreRun.runId, segmentJobSource: 'scheduled', qualifiedProfiles: inBandOf(second) });
+    expect(outputsOf(three.audienceRun).segmentJobId).not.toBe(outputsOf(two.audienceRun).segmentJobId);
+
+    // The same day again: the newest scores wait for the next job; the older ones are reported already.
+    const again = await evaluateAudience(deps(), options());
+    expect(again.status).toBe('skipped');
+    expect(again.reason).toMatch(new RegExp(`scheduled segmentation has not evaluated "${AUDIENCE_NAME}" since the scores of run ${three.scoreRun.runId} were ingested`));
+    jobs.stop();
+    expect(jobs.count()).toBe(0);
+  });
+});

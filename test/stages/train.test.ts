@@ -18,6 +18,7 @@ import { generateUsers } from '../../lib/synthetic/generator';
 import { seedSyntheticData } from '../../lib/synthetic/seed';
 import { version as packageVersion } from '../../package.json';
 import { outputsOf } from '../helpers/ledger';
+import { interceptedStore } from '../helpers/object-store';
 import { startTestPlatform } from '../helpers/platform';
 import { exportColumnType } from '../helpers/scoring-data';
 import { featurizeAndExport as featurizeAndExportNow } from '../helpers/week2';
@@ -356,21 +357,14 @@ async function writeExport(on: RunLedger, name: string, rows: ParquetRow[], at =
 function watched(store: ObjectStore, prefix: string): { store: ObjectStore; read: string[]; listed: string[] } {
   const read: string[] = [];
   const listed: string[] = [];
-  const seen = (key: string) => key.startsWith(prefix) && read.push(key);
+  const intercepted = interceptedStore(store, { beforeCall: (call, key) => void (call.startsWith('get') && key.startsWith(prefix) && read.push(key)) });
   return {
     read,
     listed,
     store: {
-      bucket: store.bucket,
-      put: (key, body, type) => store.put(key, body, type),
-      get: (key) => (seen(key), store.get(key)),
-      getStream: (key) => (seen(key), store.getStream(key)),
-      getRange: (key, offset, length) => (seen(key), store.getRange(key, offset, length)),
-      copy: (from, to) => store.copy(from, to),
-      head: (key) => store.head(key),
-      delete: (key) => store.delete(key),
+      ...intercepted,
       async *list(listPrefix, options) {
-        for await (const object of store.list(listPrefix, options)) {
+        for await (const object of intercepted.list(listPrefix, options)) {
           if (object.key.startsWith(prefix)) listed.push(object.key);
           yield object;
         }
