@@ -3,7 +3,7 @@ import { AepClient, credentialsFrom } from '../../lib/aep';
 import { SchemaRegistry } from '../../lib/aep/services/schema-registry';
 import { gatewayFault } from '../../lib/embedded/aep/faults';
 import { slowDown } from '../../lib/embedded/object-store/errors';
-import { EMBEDDED_AEP_S3_CREDENTIALS } from '../../lib/embedded/platform';
+import { EMBEDDED_AEP_S3_CREDENTIALS, EMBEDDED_S3_CREDENTIALS } from '../../lib/embedded/platform';
 import { systemClock } from '../../lib/ports/clock';
 import {
   attachFaults,
@@ -199,11 +199,12 @@ describe('attachFaults on the embedded platform', () => {
     const done = injection.endInvocation();
     stopObserving();
     expect(read.toString()).toBe('userId,score\nu1,0.5\n');
+    const pipelineKey = EMBEDDED_S3_CREDENTIALS.accessKeyId;
     expect(answers).toEqual([
-      `PUT ingress/faults/part-0.csv embedded-store`,
-      `PUT ingress/faults/part-0.csv embedded-store`,
-      `GET ingress/faults/part-0.csv embedded-store`,
-      `GET ingress/faults/part-0.csv embedded-store`,
+      `PUT ingress/faults/part-0.csv ${pipelineKey}`,
+      `PUT ingress/faults/part-0.csv ${pipelineKey}`,
+      `GET ingress/faults/part-0.csv ${pipelineKey}`,
+      `GET ingress/faults/part-0.csv ${pipelineKey}`,
     ]);
     expect(done).toMatchObject({ objectStoreRequests: 4, objectStoreReads: 2, faults: 2 });
     expect(injection.tally.count('object-store-error')).toBe(2);
