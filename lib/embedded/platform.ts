@@ -36,6 +36,11 @@ export interface EmbeddedPlatformOptions {
 
 /** The loopback store accepts any key; these placate the SDK's credential chain without touching real AWS. */
 export const EMBEDDED_S3_CREDENTIALS = { accessKeyId: 'embedded-store', secretAccessKey: 'any-key-is-accepted-locally' };
+/**
+ * What the AEP stand-in's dataset export and ingestion runs sign their requests to the store with: as AEP
+ * holds its own credentials for the bucket, so the store's hooks can tell AEP's requests from the pipeline's.
+ */
+export const EMBEDDED_AEP_S3_CREDENTIALS = { accessKeyId: 'embedded-aep', secretAccessKey: 'any-key-is-accepted-locally' };
 
 export interface EmbeddedPlatform {
   /**
@@ -114,7 +119,7 @@ export async function startEmbeddedPlatform(options: EmbeddedPlatformOptions): P
       tenantId,
       queryService: { host: postgres.host, port: postgres.port },
       // Dataset export runs write to the bucket through the store's S3 API, as AEP writes to S3.
-      objectStore: { endpoint: s3Endpoint, region: 'us-east-1', credentials: EMBEDDED_S3_CREDENTIALS },
+      objectStore: { endpoint: s3Endpoint, region: 'us-east-1', credentials: EMBEDDED_AEP_S3_CREDENTIALS },
       ...options.aep,
       clock,
       // A simulator runs the flows' schedules itself, on its clock.

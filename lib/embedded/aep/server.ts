@@ -15,7 +15,7 @@ import { Activation } from './activation';
 import { DataPrep } from './data-prep';
 import { activationError, catalogError, dataPrepError, flowServiceError, gatewayError, imsError, ingestError, queryError, segmentationError, xdmError } from './errors';
 import { FlowService, type ObjectStoreAccess } from './flow-service';
-import { FaultInjector } from './faults';
+import { FaultInjector, isHeldResponse } from './faults';
 import { ApiError, ErrorFactory, header, isJsonMediaType, mediaType, Reply, RequestContext, Router, ServiceName } from './http';
 import { requestId as newRequestId, uuid } from './ids';
 import { registerIms, TokenStore } from './ims';
@@ -98,6 +98,9 @@ export interface RecordedExchange {
 
 export type ExchangeListener = (exchange: RecordedExchange) => void;
 
+/** Told of each request as it arrives, before its body is read or any fault or check applies. */
+export type RequestObserver = (method: string, path: string) => void;
+
 /** Largest request body accepted (AEP's small-file upload limit is 256 MB). */
 const MAX_BODY_BYTES = 512 * 1024 * 1024;
 const JSON_CONTENT_TYPE = 'application/json;charset=utf-8';
@@ -147,6 +150,9 @@ export class AepStandIn {
   private readonly tokens: TokenStore;
   private readonly router = new Router();
   private readonly listeners = new Set<ExchangeListener>();
+  private readonly observers = new Set<RequestObserver>();
+  /** Responses held by a fault, released at once when the server stops. */
+  private readonly holds = new Map<NodeJS.Timeout, () => void>();
   private readonly jobs = new Set<Promise<void>>();
   private server: http.Server | undefined;
   private url: string | undefined;
@@ -265,6 +271,11 @@ export class AepStandIn {
     const server = this.server;
     this.server = undefined;
     this.flowService.stopSchedules();
+    for (const [timer, release] of this.holds) {
+      clearTimeout(timer);
+      release();
+    }
+    this.holds.clear();
     if (server) {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -280,6 +291,14 @@ export class AepStandIn {
     this.listeners.add(listener);
     return () => {
       this.listeners.delete(listener);
+    };
+  }
+
+  /** Calls `observer` with every request as it arrives; returns a function that removes it. */
+  onRequest(observer: RequestObserver): () => void {
+    this.observers.add(observer);
+    return () => {
+      this.observers.delete(observer);
     };
   }
 
@@ -306,6 +325,16 @@ export class AepStandIn {
     while (this.jobs.size > 0) await Promise.allSettled([...this.jobs]);
   }
 
+  private hold(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.holds.delete(timer);
+        resolve();
+      }, ms);
+      this.holds.set(timer, resolve);
+    });
+  }
+
   private runJob(name: string, job: () => Promise<void>): void {
     const p = new Promise<void>((resolve) => setImmediate(resolve))
       .then(job)
@@ -325,9 +354,17 @@ export class AepStandIn {
     const method = (req.method ?? 'GET').toUpperCase();
     const requestId = header(req.headers, 'x-request-id') || newRequestId();
     const url = new URL(req.url ?? '/', this.url ?? 'http://127.0.0.1');
+    for (const observer of this.observers) {
+      try {
+        observer(method, url.pathname);
+      } catch {
+        // A failing observer must not break the server.
+      }
+    }
     let service: ServiceName = 'gateway';
     let reply: Reply;
     let parsedBody: unknown;
+    let holdMs = 0;
     try {
       let rawBody: Buffer;
       try {
@@ -336,8 +373,13 @@ export class AepStandIn {
         if (err instanceof BodyTooLarge) throw gatewayError(413, '413000', `Request body larger than ${MAX_BODY_BYTES} bytes`);
         throw err;
       }
-      const result = await this.dispatch(method, url, req.headers, rawBody, requestId, (s) => (service = s), (b) => (parsedBody = b));
-      reply = result;
+      const fault = this.faults.take(method, url.pathname);
+      if (fault && !isHeldResponse(fault)) {
+        reply = { status: fault.status, body: fault.body, headers: fault.headers };
+      } else {
+        holdMs = fault?.holdMs ?? 0;
+        reply = await this.dispatch(method, url, req.headers, rawBody, requestId, (s) => (service = s), (b) => (parsedBody = b));
+      }
     } catch (err) {
       if (err instanceof ApiError) {
         reply = { status: err.status, body: err.body, headers: err.headers };
@@ -356,8 +398,12 @@ export class AepStandIn {
     } else {
       responseHeaders['content-length'] = '0';
     }
-    res.writeHead(reply.status, responseHeaders);
-    res.end(payload);
+    if (holdMs > 0) await this.hold(holdMs);
+    // A client that gave up on a held response has closed its socket; the work is done all the same.
+    if (!res.destroyed) {
+      res.writeHead(reply.status, responseHeaders);
+      res.end(payload);
+    }
     if (this.listeners.size > 0) {
       const exchange: RecordedExchange = {
         method,
@@ -390,9 +436,6 @@ export class AepStandIn {
     setBody: (b: unknown) => void,
   ): Promise<Reply> {
     const path = url.pathname;
-    const fault = this.faults.take(method, path);
-    if (fault) return { status: fault.status, body: fault.body, headers: fault.headers };
-
     const match = this.router.match(method, path);
     if (!match) {
       if (path.startsWith('/ims/')) throw imsError(404, 'not_found', `No IMS endpoint at ${path}`);

@@ -24,6 +24,30 @@ import { BucketLifecycles, type LifecycleSweep } from './lifecycle';
 import { FileStore, randomId } from './store';
 import { el } from './xml';
 
+/** A request as the store's hooks see it, when it arrives (before its body is read). */
+export interface ObjectStoreRequest {
+  method: string;
+  /** Empty for the service (ListBuckets). */
+  bucket: string;
+  /** Empty for a bucket request (listing, lifecycle, ...). */
+  key: string;
+  query: URLSearchParams;
+  /** The access key the request was signed with (signatures are not verified), if it was signed. */
+  accessKeyId: string | undefined;
+}
+
+/** Decides whether a request fails with an S3 error before it is served; undefined serves it. */
+export type ObjectStoreFaultPolicy = (request: ObjectStoreRequest) => S3Error | undefined;
+export type ObjectStoreRequestObserver = (request: ObjectStoreRequest) => void;
+
+/** The access key id in a SigV4 Authorization header or presigned URL. */
+export function signingAccessKeyId(authorization: string | undefined, query: URLSearchParams): string | undefined {
+  const credential = /Credential=([^,\s]+)/.exec(authorization ?? '')?.[1] ?? query.get('X-Amz-Credential') ?? undefined;
+  if (credential === undefined) return undefined;
+  const slash = credential.indexOf('/');
+  return slash < 0 ? credential : credential.slice(0, slash);
+}
+
 export interface ObjectStoreServerOptions {
   rootDir: string;
   /** Interface to listen on; defaults to 127.0.0.1. */
@@ -50,6 +74,8 @@ export class ObjectStoreServer {
   private readonly port: number;
   private server?: http.Server | undefined;
   private info?: { endpoint: string; port: number } | undefined;
+  private faultPolicy: ObjectStoreFaultPolicy | undefined;
+  private readonly observers = new Set<ObjectStoreRequestObserver>();
 
   constructor(options: ObjectStoreServerOptions) {
     if (!options.rootDir) throw new Error('ObjectStoreServer: rootDir is required');
@@ -98,6 +124,19 @@ export class ObjectStoreServer {
   /** Removes now what the lifecycle rules have made eligible by `at`, and says what. */
   sweepLifecycles(at: Date): Promise<LifecycleSweep> {
     return this.lifecycles.sweep(at);
+  }
+
+  /** Consulted for every request after the observers; undefined removes it. */
+  setFaultPolicy(policy: ObjectStoreFaultPolicy | undefined): void {
+    this.faultPolicy = policy;
+  }
+
+  /** Calls `observer` with every request as it arrives; returns a function that removes it. */
+  onRequest(observer: ObjectStoreRequestObserver): () => void {
+    this.observers.add(observer);
+    return () => {
+      this.observers.delete(observer);
+    };
   }
 
   async stop(): Promise<void> {
@@ -168,6 +207,18 @@ export class ObjectStoreServer {
     const bucket = decodePathPart(slash < 0 ? rest : rest.slice(0, slash));
     const key = slash < 0 ? '' : decodePathPart(rest.slice(slash + 1));
     const method = req.method ?? 'GET';
+    if (this.observers.size > 0 || this.faultPolicy) {
+      const request: ObjectStoreRequest = { method, bucket, key, query, accessKeyId: signingAccessKeyId(header(req, 'authorization'), query) };
+      for (const observer of this.observers) {
+        try {
+          observer(request);
+        } catch {
+          // A failing observer must not break the server.
+        }
+      }
+      const fault = this.faultPolicy?.(request);
+      if (fault) throw fault;
+    }
 
     if (bucket === '') {
       if (method === 'GET' || method === 'HEAD') return listBuckets(this.store, req, res, query);
