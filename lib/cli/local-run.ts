@@ -265,7 +265,11 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
         await systemClock.sleep(INGESTION_CHECK_INTERVAL_MS);
       }
     });
-    const audience = await step('audience', async () => succeeded('audience', (await stage.audience.invoke({ stage: 'audience' })) as RunRecord<'audience'>).outputs);
+    const audience = await step('audience', async () => {
+      // AEP's daily scheduled segmentation, due before the audience stage as it would be in the sandbox.
+      await platform.aep.scheduledSegmentation.run(new Date());
+      return succeeded('audience', (await stage.audience.invoke({ stage: 'audience' })) as RunRecord<'audience'>).outputs;
+    });
 
     const report = await collectRunReport(
       { store: platform.bucket, ledger },

@@ -5,9 +5,12 @@ import * as path from 'path';
 import { createS3Client, S3ObjectStore } from '../aws/s3-object-store';
 import { loadConfig } from '../config/load';
 import type { PipelineConfig } from '../config/schema';
+import { systemClock, type Clock } from '../ports/clock';
 import { AepStandIn, type AepStandInOptions } from './aep/server';
 import { ObjectStoreServer } from './object-store/server';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './postgres';
+import type { TimedWork } from './time/timed-work';
+import { runOnTimers } from './time/timers';
 
 export interface EmbeddedPlatformOptions {
   /** Folder for this platform's files; the bucket's objects are kept under `<dataDir>/objects` after the run. */
@@ -20,7 +23,15 @@ export interface EmbeddedPlatformOptions {
    * Options of the AEP stand-in, e.g. `exportReadyAfterMs` to see "not ready for dataset export" answers,
    * or `ingestionIntervalMs`, how often the ingestion dataflows look for new files (default 1000).
    */
-  aep?: Pick<AepStandInOptions, 'exportReadyAfterMs' | 'exportRunDelayMs' | 'exportRowsPerFile' | 'ingestionIntervalMs' | 'segmentJobDelayMs'>;
+  aep?: Pick<AepStandInOptions, 'exportReadyAfterMs' | 'exportRunDelayMs' | 'exportRowsPerFile' | 'ingestionIntervalMs' | 'segmentJobDelayMs' | 'segmentationSchedule'>;
+  /**
+   * The one clock of the AEP stand-in and the object store. Given one (a simulator's SimulatedClock),
+   * the platform starts no timers for its time-driven work and leaves `timedWork` to the caller; without
+   * one, the system clock, the ingestion dataflows look every `aep.ingestionIntervalMs` and the
+   * lifecycle sweep runs on timers.
+   * @default the system clock
+   */
+  clock?: Clock;
 }
 
 /** The loopback store accepts any key; these placate the SDK's credential chain without touching real AWS. */
@@ -50,6 +61,14 @@ export interface EmbeddedPlatform {
   aep: AepStandIn;
   /** The bucket, through the same S3 adapter the stages use. */
   bucket: S3ObjectStore;
+  /**
+   * What the platform does on its own at set times, for a simulator to run on its clock: the ingestion
+   * dataflows' looks for new files (every 15 minutes, AEP's least interval for cloud storage sources)
+   * and the bucket lifecycle sweep (each 00:00 UTC).
+   */
+  timedWork: TimedWork[];
+  /** Every enabled ingestion dataflow looks for new files now, off its schedule; resolves when those runs end. */
+  lookForNewFiles(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -80,7 +99,9 @@ export async function startEmbeddedPlatform(options: EmbeddedPlatformOptions): P
     const postgres = await startEmbeddedPostgres();
     stops.push(() => postgres.stop());
 
-    const objectStore = new ObjectStoreServer({ rootDir: objectStoreDir });
+    const clock = options.clock ?? systemClock;
+    const simulated = options.clock !== undefined;
+    const objectStore = new ObjectStoreServer({ rootDir: objectStoreDir, clock });
     const { endpoint: s3Endpoint } = await objectStore.start();
     stops.push(() => objectStore.stop());
 
@@ -95,6 +116,9 @@ export async function startEmbeddedPlatform(options: EmbeddedPlatformOptions): P
       // Dataset export runs write to the bucket through the store's S3 API, as AEP writes to S3.
       objectStore: { endpoint: s3Endpoint, region: 'us-east-1', credentials: EMBEDDED_S3_CREDENTIALS },
       ...options.aep,
+      clock,
+      // A simulator runs the flows' schedules itself, on its clock.
+      ...(simulated && { ingestionIntervalMs: 0 }),
     });
     const { baseUrl } = await aep.start();
     stops.push(() => aep.stop());
@@ -127,6 +151,17 @@ export async function startEmbeddedPlatform(options: EmbeddedPlatformOptions): P
       await s3.send(new CreateBucketCommand({ Bucket: bucketName }));
     }
 
+    const timedWork: TimedWork[] = [
+      ...aep.timedWork,
+      ...objectStore.timedWork,
+    ];
+    if (!simulated) {
+      const stopTimers = runOnTimers(objectStore.timedWork, clock, (work, error) =>
+        process.emitWarning(`Embedded platform: ${work.name} failed: ${(error as Error)?.stack ?? String(error)}`),
+      );
+      stops.push(async () => stopTimers());
+    }
+
     return {
       tenantId,
       config,
@@ -137,6 +172,8 @@ export async function startEmbeddedPlatform(options: EmbeddedPlatformOptions): P
       objectStore,
       aep,
       bucket: new S3ObjectStore(s3, bucketName),
+      timedWork,
+      lookForNewFiles: () => aep.lookForNewFiles(),
       stop: stopAll,
     };
   } catch (error) {

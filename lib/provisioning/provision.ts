@@ -1,6 +1,6 @@
 import type { AepRestServices } from '../aep';
 import type { Log } from '../ports/logger';
-import { messageOf, ProvisionError, runStep } from './errors';
+import { messageOf, ProvisionError, ProvisioningInputError, runStep } from './errors';
 import { deprovisionExportDestination, provisionExportDestination, type ExportDestinationResources } from './export-destination';
 import { deprovisionIngestion, provisionIngestion, sameIngestion, type IngestionResources } from './ingestion';
 import { provisioningPlanSchema, resourceNames, sameNames, type ProvisioningPlan, type ResourceNames } from './plan';
@@ -74,6 +74,7 @@ export async function provision(aep: AepRestServices, event: unknown, deps: Prov
   const { action, input: plan, previous } = parseProvisionEvent(event, deps.terraformKey ?? DEFAULT_TERRAFORM_KEY);
   const log = deps.log;
   const names = resourceNames(plan);
+  if (action === 'update') refuseExportChanges(previous!, plan);
   log.info('AEP provisioning', { action, namePrefix: plan.namePrefix, retainDatasetOnDestroy: plan.scores.retainDatasetOnDestroy });
   const tenantId = deps.tenantId ?? (await runStep('read the tenant id from the Schema Registry', () => aep.schemaRegistry.tenantId()));
 
@@ -87,8 +88,6 @@ export async function provision(aep: AepRestServices, event: unknown, deps: Prov
   const oldNames = resourceNames(previous!);
   if (sameNames(oldNames, names)) {
     log.info('AEP resource names unchanged; ensuring they exist', { namePrefix: plan.namePrefix });
-    // The export connections are found by name: changed export settings (role, bucket, folder, format)
-    // are not applied to connections that already exist; delete them (or change namePrefix) to apply them.
     // A changed ingestion folder or bucket replaces the ingestion dataflow, whose source connection reads it.
     if (previous!.ingestion && !sameIngestion(previous!.ingestion, plan.ingestion)) {
       log.info('AEP ingestion dataflow changed or dropped from the plan; removing the previous one', { namePrefix: plan.namePrefix });
@@ -116,6 +115,24 @@ export async function provision(aep: AepRestServices, event: unknown, deps: Prov
     );
   }
   return result;
+}
+
+/**
+ * The export's connections are found by name and adopted as they are, so a change of the bucket, folder,
+ * role or format under the same names would report success while AEP kept writing where it did. Such an
+ * update is refused before any AEP call, naming each change and how to apply it.
+ */
+function refuseExportChanges(previous: ProvisioningPlan, plan: ProvisioningPlan): void {
+  if (!previous.export || !plan.export || previous.namePrefix !== plan.namePrefix) return;
+  const before = previous.export;
+  const after = plan.export;
+  const changed = (['bucket', 'path', 'roleArn', 'format', 'compression'] as const).filter((field) => before[field] !== after[field]);
+  if (changed.length === 0) return;
+  throw new ProvisioningInputError(
+    `The export destination of "${plan.namePrefix}" cannot change in place: its connections would keep the old settings. ` +
+      'Change namePrefix to replace them, or deploy without the export and then with the new one',
+    changed.map((field) => ({ path: `export.${field}`, message: `changed from ${JSON.stringify(before[field])} to ${JSON.stringify(after[field])}` })),
+  );
 }
 
 /** The name prefixes of the export destination and ingestion dataflow a plan has, for their removal. */

@@ -2,9 +2,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { deployLocalPipeline, prepareRunFolder, waitForFeatureQueries, type LocalRunOptions } from '../cli/local-run';
 import { EmbeddedFunctionError, DEFAULT_ENVIRONMENT_LIMITS } from '../embedded/lambda';
-import { startEmbeddedPlatform, type EmbeddedPlatformOptions } from '../embedded/platform';
+import { PutBucketLifecycleConfigurationCommand } from '@aws-sdk/client-s3';
+import { createS3Client } from '../aws/s3-object-store';
+import { EMBEDDED_S3_CREDENTIALS, startEmbeddedPlatform } from '../embedded/platform';
+import { lifecycleRulesFromTerraform } from '../embedded/object-store/terraform-lifecycle';
 import { SimulatedClock } from '../embedded/time/simulated-clock';
-import type { TimedWork } from '../embedded/time/timed-work';
 import type { RunRecord } from '../ledger/run-ledger';
 import { collectRunReport } from '../report/collect';
 import { renderRunReport } from '../report/run-report';
@@ -64,9 +66,7 @@ export async function simulatePipeline(options: SimulationOptions): Promise<Simu
   const start = options.start ?? previousMonday(new Date());
   const { band, runDir } = prepareRunFolder(options, start);
   const clock = new SimulatedClock(start);
-  // The platform runs on the simulated clock once it accepts one; until then its timed work is empty.
-  const platformOptions: EmbeddedPlatformOptions & { clock?: SimulatedClock } = { dataDir: runDir, clock };
-  const platform = (await startEmbeddedPlatform(platformOptions)) as Awaited<ReturnType<typeof startEmbeddedPlatform>> & { timedWork?: TimedWork[] };
+  const platform = await startEmbeddedPlatform({ dataDir: runDir, clock });
   const timings = [{ stage: 'platform', ms: Date.now() - started }];
   const population = new SyntheticPopulation({ seed: options.seed, tenantId: `_${platform.tenantId}`, start });
   const stopFunctions: Array<() => void> = [];
@@ -78,6 +78,12 @@ export async function simulatePipeline(options: SimulationOptions): Promise<Simu
     );
     const { stage, aep, deployment } = pipeline;
     stopFunctions.push(...Object.values(stage).map((fn) => () => fn.stop()), () => pipeline.provisioner.stop());
+    // Terraform puts the rules PipelineBucket synthesizes on the bucket; so does the simulator, through the S3 API.
+    if (deployment.lifecycleRules.length > 0) {
+      await createS3Client(platform.config.storage, EMBEDDED_S3_CREDENTIALS).send(
+        new PutBucketLifecycleConfigurationCommand({ Bucket: platform.config.storage.bucket, LifecycleConfiguration: { Rules: lifecycleRulesFromTerraform(deployment.lifecycleRules) } }),
+      );
+    }
     const deployedAt = clock.now();
 
     const invocations: StageInvocation[][] = [];
@@ -115,7 +121,7 @@ export async function simulatePipeline(options: SimulationOptions): Promise<Simu
       };
       agenda.push(due);
     }
-    for (const work of platform.timedWork ?? []) {
+    for (const work of platform.timedWork) {
       const next = work.nextAt(deployedAt);
       if (!next) continue;
       const due: Due = {

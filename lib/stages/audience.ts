@@ -1,9 +1,9 @@
 import { parse } from 'csv-parse';
-import type { AepRestServices, SegmentDefinition } from '../aep';
+import type { AepRestServices, SegmentDefinition, SegmentJob } from '../aep';
 import { AepError } from '../aep/errors';
 import { segmentJobFailure } from '../aep/services/segmentation';
 import { AudienceInputError, propensityBandPql, ScoreSummaryAccumulator, validateBand, type PropensityBand, type ScoreSummary } from '../audience';
-import type { RunLedger, RunRecord } from '../ledger/run-ledger';
+import { newRunId, type RunLedger, type RunRecord } from '../ledger/run-ledger';
 import type { Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
 import type { ObjectStore } from '../ports/object-store';
@@ -13,9 +13,34 @@ import type { ScoreOutputs } from './score';
 /**
  * Audience (notebook week 5): after new scores, summarizes them (20-bucket histogram, reach at or above
  * and below each threshold 0, 0.05, ..., 1, the reach of the configured band) and, once AEP has taken
- * them onto the profiles, runs a segment job for the audience's definition and records how many
- * profiles qualified.
+ * them onto the profiles, records how many profiles qualified, as AEP's daily scheduled segmentation
+ * counted them. An on-demand segment job (AEP's flexible audience evaluation) runs only when asked for,
+ * within a budget kept in the ledger.
  */
+
+/**
+ * AEP's allowance of flexible audience evaluation: at most twice a day per sandbox, 50 runs a year in a
+ * production sandbox, 100 in a development one.
+ */
+export const ON_DEMAND_ALLOWANCE = { perDay: 2, perYearProduction: 50, perYearDevelopment: 100 } as const;
+/** How many of the newest segment jobs are searched for the scheduled one: a day has one, and at most two on-demand. */
+const RECENT_JOBS = 25;
+const DAY_MS = 24 * 60 * 60 * 1000;
+const YEAR_MS = 365 * DAY_MS;
+
+/** What one on-demand segment job spent of the budget; recorded before the job is requested. */
+export interface OnDemandSegmentJobOutputs {
+  definitionId: string;
+  scoreRunId: string;
+}
+
+/** An on-demand segment job the budget does not allow; the message says which limit and when it frees up. */
+export class OnDemandBudgetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OnDemandBudgetError';
+  }
+}
 
 /** The score column the summary reads. */
 export const PREDICTION_COLUMN = 'prediction';
@@ -41,6 +66,17 @@ export interface AudienceOptions {
   /** How long this run waits for the segment job; past it the job is recorded and the next run reads its count. */
   jobWaitBudgetMs: number;
   pollIntervalMs: number;
+  /**
+   * Start an on-demand segment job (flexible audience evaluation) when no scheduled segmentation job has
+   * evaluated the scores yet, counted against `onDemandBudget`.
+   * @default false: wait for AEP's daily scheduled segmentation
+   */
+  onDemand?: boolean | undefined;
+  /**
+   * On-demand segment jobs allowed per sandbox, within any 24 hours and any 365 days.
+   * @default 2 a day; a year, 100 when AEP reports a development sandbox, else 50
+   */
+  onDemandBudget?: { perDay?: number | undefined; perYear?: number | undefined } | undefined;
 }
 
 export interface AudienceOutputs {
@@ -50,8 +86,10 @@ export interface AudienceOutputs {
   scoresDatasetId: string;
   definitionId: string;
   summary: ScoreSummary;
-  /** Set once a segment job was started for these scores. */
+  /** The segment job the count is (or will be) read from. */
   segmentJobId?: string;
+  /** `scheduled`: AEP's daily scheduled segmentation; `on-demand`: a job this stage started, when asked. */
+  segmentJobSource?: 'scheduled' | 'on-demand';
   /** Profiles in the audience after the job (the job's `segmentedProfileCounter`), on success. */
   qualifiedProfiles?: number;
   /** Profiles the job evaluated, on success. */
@@ -178,13 +216,42 @@ export async function evaluateAudience(deps: AudienceDeps, options: AudienceOpti
       };
     }
 
-    let job = partial?.segmentJobId && partial.definitionId === definition.id ? await deps.aep.segmentation.getJob(partial.segmentJobId) : undefined;
-    if (!job || job.status === 'FAILED' || job.status === 'CANCELLED') {
-      job = await deps.aep.segmentation.createJob([definition.id]);
-      deps.log.info('Segment job started', { jobId: job.id, definitionId: definition.id });
+    const confirmation = await deps.ledger.newest('ingestion-check', (r) => r.outputs?.confirmed?.some((c) => c.scoreRunId === scoreRun.runId) ?? false);
+    // A check confirms scores that were on the profiles by the time it finished; older checks lack the list.
+    const ingestedBy = Date.parse(confirmation?.finishedAt ?? scoreRun.finishedAt);
+    const recentJobs = await deps.aep.segmentation.recentJobs({ limit: RECENT_JOBS });
+    const scheduled = recentJobs.find(
+      (j) => j.source === 'scheduler' && j.status === 'SUCCEEDED' && (j.creationTime ?? 0) >= ingestedBy && (j.segments ?? []).some((s) => s.segmentId === definition.id),
+    );
+
+    let job: SegmentJob;
+    if (scheduled) {
+      job = scheduled;
+      outputs.segmentJobSource = 'scheduled';
+    } else {
+      const resumed = partial?.segmentJobId && partial.segmentJobSource !== 'scheduled' && partial.definitionId === definition.id ? await deps.aep.segmentation.getJob(partial.segmentJobId) : undefined;
+      if (resumed && resumed.status !== 'FAILED' && resumed.status !== 'CANCELLED') {
+        job = resumed;
+      } else if (options.onDemand) {
+        const sandboxType = recentJobs.find((j) => typeof j.sandbox?.type === 'string')?.sandbox?.type;
+        await spendOnDemandBudget(deps, options.onDemandBudget, sandboxType, { definitionId: definition.id, scoreRunId: scoreRun.runId });
+        job = await deps.aep.segmentation.createJob([definition.id]);
+        deps.log.info('On-demand segment job started', { jobId: job.id, definitionId: definition.id });
+      } else {
+        return {
+          status: 'skipped',
+          reason:
+            `AEP's scheduled segmentation has not evaluated "${definition.name}" since the scores of run ${scoreRun.runId} were ingested ` +
+            `(by ${new Date(ingestedBy).toISOString()}); a later run records the count of its next daily job (or invoke the stage with {"onDemand": true})`,
+          inputs,
+          outputs,
+        };
+      }
+      outputs.segmentJobSource = 'on-demand';
+      outputs.segmentJobId = job.id;
+      job = await deps.aep.segmentation.pollJob(job.id, { clock: deps.clock, budgetMs: options.jobWaitBudgetMs, pollIntervalMs: options.pollIntervalMs });
     }
     outputs.segmentJobId = job.id;
-    job = await deps.aep.segmentation.pollJob(job.id, { clock: deps.clock, budgetMs: options.jobWaitBudgetMs, pollIntervalMs: options.pollIntervalMs });
     if (job.status === 'FAILED' || job.status === 'CANCELLED') throw segmentJobFailure(job);
     if (job.status !== 'SUCCEEDED') {
       return {
@@ -200,7 +267,35 @@ export async function evaluateAudience(deps: AudienceDeps, options: AudienceOpti
     }
     outputs.qualifiedProfiles = qualified;
     if (typeof job.metrics?.totalProfiles === 'number') outputs.totalProfiles = job.metrics.totalProfiles;
-    deps.log.info('Audience evaluated', { definitionId: definition.id, jobId: job.id, qualifiedProfiles: qualified, scoredInBand: summary.band.count });
+    deps.log.info('Audience evaluated', { definitionId: definition.id, jobId: job.id, source: outputs.segmentJobSource, qualifiedProfiles: qualified, scoredInBand: summary.band.count });
     return { inputs, outputs };
   });
+}
+
+/**
+ * Records one on-demand segment job in the ledger (`on-demand-segment-job`), before it is requested, so
+ * a crash after the request still counts; refuses it beyond the budget. Reads only the past year's
+ * records, of which the budget allows at most `perYear`.
+ */
+async function spendOnDemandBudget(
+  deps: Pick<AudienceDeps, 'ledger' | 'clock' | 'log'>,
+  budget: AudienceOptions['onDemandBudget'],
+  sandboxType: string | undefined,
+  spend: OnDemandSegmentJobOutputs,
+): Promise<void> {
+  const perDay = budget?.perDay ?? ON_DEMAND_ALLOWANCE.perDay;
+  const perYear = budget?.perYear ?? (sandboxType === 'development' ? ON_DEMAND_ALLOWANCE.perYearDevelopment : ON_DEMAND_ALLOWANCE.perYearProduction);
+  const now = deps.clock.now();
+  const spent = (await deps.ledger.after('on-demand-segment-job', newRunId(new Date(now.getTime() - YEAR_MS)))).map((r) => Date.parse(r.startedAt));
+  const today = spent.filter((t) => t > now.getTime() - DAY_MS);
+  const refuse = (what: string, oldest: number, window: number) =>
+    new OnDemandBudgetError(
+      `On-demand segment job refused: ${what}. The next one is allowed after ${new Date(oldest + window).toISOString()}; ` +
+        "until then the audience stage reads AEP's daily scheduled segmentation",
+    );
+  if (today.length >= perDay) throw refuse(`${today.length} already started in the last 24 hours, the budget allows ${perDay} a day`, Math.min(...today), DAY_MS);
+  if (spent.length >= perYear) throw refuse(`${spent.length} already started in the last 365 days, the budget allows ${perYear} a year`, Math.min(...spent), YEAR_MS);
+  const at = now.toISOString();
+  await deps.ledger.record({ stage: 'on-demand-segment-job', runId: newRunId(now), startedAt: at, finishedAt: at, status: 'succeeded', outputs: spend });
+  deps.log.info('On-demand segment job budget spent', { today: today.length + 1, perDay, year: spent.length + 1, perYear });
 }

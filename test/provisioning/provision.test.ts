@@ -421,6 +421,23 @@ describe('export destination', () => {
     expect(JSON.stringify(held.base)).toContain(ROLE);
   });
 
+  it('refuses an update that changes the bucket or the role under the same names, naming each change, before any AEP call', async () => {
+    const plan = withExport('exp moved');
+    const before = await create(plan);
+    const moved = withExport('exp moved', { export: { roleArn: 'arn:aws:iam::123456789012:role/other', bucket: 'new-bucket', path: 'egress' } });
+    const calls = traffic();
+    const refused = run('update', moved, plan);
+    await expect(refused).rejects.toThrow(/export destination of "exp moved" cannot change in place/);
+    await expect(refused).rejects.toThrow(/export\.bucket: changed from "pipeline-bucket" to "new-bucket"/);
+    await expect(refused).rejects.toThrow(/export\.roleArn: changed from "arn:aws:iam::123456789012:role\/aep-access" to "arn:aws:iam::123456789012:role\/other"/);
+    calls.stop();
+    expect(calls.calls).toEqual([]);
+    expect((await connections('exp moved')).target?.id).toBe(before.exportTargetConnectionId);
+    // Unchanged export settings update as before.
+    expect(await run('update', plan, plan)).toMatchObject({ exportTargetConnectionId: before.exportTargetConnectionId });
+    await run('delete', plan);
+  });
+
   it('is idempotent: a second create finds the same connections', async () => {
     const plan = withExport('exp twice');
     const first = await create(plan);

@@ -7,6 +7,8 @@
 import * as http from 'http';
 import type { AddressInfo } from 'net';
 import type { PGlite } from '@electric-sql/pglite';
+import { systemClock, type Clock } from '../../ports/clock';
+import type { TimedWork } from '../time/timed-work';
 import { BatchIngestion, JobRunner } from './batch-ingestion';
 import { Catalog } from './catalog';
 import { Activation } from './activation';
@@ -21,6 +23,7 @@ import { ProfileStore } from './profile-store';
 import { QueryService } from './query-service';
 import { SchemaRegistry } from './schema-registry';
 import { Segmentation } from './segmentation';
+import { DEFAULT_SEGMENTATION_SCHEDULE, SegmentationSchedules } from './segmentation-schedules';
 import { installSnapshots } from './snapshots';
 import { withExclusiveSession } from '../postgres';
 
@@ -58,11 +61,21 @@ export interface AepStandInOptions {
   /** How long a segment job stays queued before it is evaluated (to observe unfinished jobs); default 0. */
   segmentJobDelayMs?: number;
   /**
+   * The sandbox's batch segmentation schedule (Quartz cron, once a day, UTC), active from the start;
+   * null leaves the sandbox without one. Default `0 30 6 * * ?`, daily at 06:30 UTC.
+   */
+  segmentationSchedule?: string | null;
+  /**
    * How often the CloudStorageToAEP dataflows look for new files in the object store, in milliseconds.
    * AEP runs them on the flow's schedule (every 15 minutes at the most); the stand-in compresses that.
    * 0 turns the schedule off. Default 1000.
    */
   ingestionIntervalMs?: number;
+  /**
+   * The clock that stamps records, times jobs and expires tokens; default the system clock. A simulator
+   * passes its virtual clock, sets `ingestionIntervalMs` to 0 and runs `timedWork` itself.
+   */
+  clock?: Clock;
 }
 
 type HeaderMap = Record<string, string | string[] | undefined>;
@@ -124,7 +137,9 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
 
 export class AepStandIn {
   readonly faults = new FaultInjector();
-  private readonly options: Required<Omit<AepStandInOptions, 'host' | 'port' | 'objectStore'>> & {
+  /** AEP's daily scheduled segmentation, for a simulator to run at its time (a plain run calls `run` itself). */
+  readonly scheduledSegmentation: TimedWork;
+  private readonly options: Required<Omit<AepStandInOptions, 'host' | 'port' | 'objectStore' | 'segmentationSchedule'>> & {
     host: string;
     port: number;
     objectStore?: ObjectStoreAccess;
@@ -156,6 +171,7 @@ export class AepStandIn {
       exportRowsPerFile: options.exportRowsPerFile ?? 500_000,
       segmentJobDelayMs: options.segmentJobDelayMs ?? 0,
       ingestionIntervalMs: options.ingestionIntervalMs ?? 1000,
+      clock: options.clock ?? systemClock,
     };
     for (const k of ['exportReadyAfterMs', 'exportRunDelayMs', 'segmentJobDelayMs', 'ingestionIntervalMs'] as const) {
       if (!Number.isFinite(this.options[k]) || this.options[k] < 0) throw new Error(`AepStandIn: option '${k}' must be a number of milliseconds >= 0`);
@@ -163,23 +179,23 @@ export class AepStandIn {
     if (!Number.isInteger(this.options.exportRowsPerFile) || this.options.exportRowsPerFile < 1) {
       throw new Error('AepStandIn: option exportRowsPerFile must be a positive integer');
     }
-    const { orgId, sandbox, clientId, clientSecret, tenantId, db } = this.options;
-    this.tokens = new TokenStore({ clientId, clientSecret, orgId, tokenTtlSeconds: this.options.tokenTtlSeconds });
+    const { orgId, sandbox, clientId, clientSecret, tenantId, db, clock } = this.options;
+    this.tokens = new TokenStore({ clientId, clientSecret, orgId, tokenTtlSeconds: this.options.tokenTtlSeconds, clock });
     const jobs: JobRunner = { run: (name, job) => this.runJob(name, job) };
     const sandboxId = uuid();
-    this.registry = new SchemaRegistry({ orgId, sandbox, sandboxId, tenantId, clientId });
-    this.catalog = new Catalog({ orgId, clientId, sandbox }, db, this.registry);
+    this.registry = new SchemaRegistry({ orgId, sandbox, sandboxId, tenantId, clientId, clock });
+    this.catalog = new Catalog({ orgId, clientId, sandbox, clock }, db, this.registry);
     const ingestion = new BatchIngestion(db, this.catalog, jobs);
-    const query = new QueryService({ orgId, sandbox, clientId, queryService: this.options.queryService }, db, this.catalog, jobs);
-    registerIms(this.router, this.tokens, { clientId, clientSecret, orgId, tokenTtlSeconds: this.options.tokenTtlSeconds });
+    const query = new QueryService({ orgId, sandbox, clientId, queryService: this.options.queryService, clock }, db, this.catalog, jobs);
+    registerIms(this.router, this.tokens, { clientId, clientSecret, orgId, tokenTtlSeconds: this.options.tokenTtlSeconds, clock });
     this.registry.register(this.router);
     this.catalog.register(this.router);
     ingestion.register(this.router);
     query.register(this.router);
-    const dataPrep = new DataPrep(this.registry, clientId);
+    const dataPrep = new DataPrep(this.registry, clientId, clock);
     dataPrep.register(this.router);
     this.flowService = new FlowService(
-      { orgId, sandbox, sandboxId, clientId },
+      { orgId, sandbox, sandboxId, clientId, clock },
       db,
       this.catalog,
       jobs,
@@ -194,7 +210,14 @@ export class AepStandIn {
     this.flowService.register(this.router);
     new Activation(this.flowService, this.catalog, { exportReadyAfterMs: this.options.exportReadyAfterMs }).register(this.router);
     const profiles = new ProfileStore(db, this.catalog, this.registry);
-    new Segmentation({ orgId, sandbox, sandboxId, jobDelayMs: this.options.segmentJobDelayMs }, profiles, jobs).register(this.router);
+    const segmentation = new Segmentation({ orgId, sandbox, sandboxId, clock, jobDelayMs: this.options.segmentJobDelayMs }, profiles, jobs);
+    segmentation.register(this.router);
+    const schedules = new SegmentationSchedules(segmentation, {
+      clock,
+      defaultSchedule: options.segmentationSchedule === null ? undefined : (options.segmentationSchedule ?? DEFAULT_SEGMENTATION_SCHEDULE),
+    });
+    schedules.register(this.router);
+    this.scheduledSegmentation = schedules;
   }
 
   /** Base URL (scheme, host and port) of the running server, for both IMS and the platform. */
@@ -258,6 +281,19 @@ export class AepStandIn {
     return () => {
       this.listeners.delete(listener);
     };
+  }
+
+  /**
+   * The work AEP does on its own schedule, for a simulator to run on its clock: the ingestion dataflows'
+   * looks for new files (every 15 minutes, AEP's least interval for cloud storage sources).
+   */
+  get timedWork(): TimedWork[] {
+    return [this.flowService.ingestionWork, this.scheduledSegmentation];
+  }
+
+  /** Every enabled ingestion dataflow looks for new files now, off its schedule; resolves when those runs end. */
+  lookForNewFiles(): Promise<void> {
+    return this.flowService.lookForNewFiles();
   }
 
   /** Makes every token issued so far invalid, as if they had expired. */

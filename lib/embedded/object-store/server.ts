@@ -10,6 +10,8 @@
  */
 import * as http from 'http';
 import * as path from 'path';
+import type { Clock } from '../../ports/clock';
+import type { TimedWork } from '../time/timed-work';
 import { drainRequest } from './body';
 import { createBucket, deleteBucket, getBucketLocation, headBucket, listBuckets } from './buckets';
 import { invalidArgument, methodNotAllowed, notImplemented, S3Error } from './errors';
@@ -18,6 +20,7 @@ import { decodePathPart, isValidBucketName, keySegments } from './keys';
 import { listObjects } from './listing';
 import { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, uploadPart } from './multipart';
 import { copyObject, deleteObject, deleteObjects, getObject, putObject } from './objects';
+import { BucketLifecycles, type LifecycleSweep } from './lifecycle';
 import { FileStore, randomId } from './store';
 import { el } from './xml';
 
@@ -27,6 +30,8 @@ export interface ObjectStoreServerOptions {
   host?: string;
   /** Port to listen on; 0 (the default) lets the OS choose. */
   port?: number;
+  /** Stamps LastModified and upload initiation, and dates lifecycle expiry; default the system clock. */
+  clock?: Clock;
 }
 
 // Subresources we recognise but do not implement; answering 501 beats silently treating them as a
@@ -40,6 +45,7 @@ const UNSUPPORTED_SUBRESOURCES = [
 
 export class ObjectStoreServer {
   private readonly store: FileStore;
+  private readonly lifecycles: BucketLifecycles;
   private readonly host: string;
   private readonly port: number;
   private server?: http.Server | undefined;
@@ -47,7 +53,8 @@ export class ObjectStoreServer {
 
   constructor(options: ObjectStoreServerOptions) {
     if (!options.rootDir) throw new Error('ObjectStoreServer: rootDir is required');
-    this.store = new FileStore(path.resolve(options.rootDir));
+    this.store = new FileStore(path.resolve(options.rootDir), options.clock);
+    this.lifecycles = new BucketLifecycles(this.store);
     this.host = options.host ?? '127.0.0.1';
     this.port = options.port ?? 0;
   }
@@ -60,6 +67,7 @@ export class ObjectStoreServer {
   async start(): Promise<{ endpoint: string; port: number }> {
     if (this.info) return this.info;
     await this.store.init();
+    await this.lifecycles.init();
 
     const server = http.createServer((req, res) => this.handle(req, res));
     // Large uploads from slow producers must not be cut off by Node's default 5-minute request timeout.
@@ -77,6 +85,19 @@ export class ObjectStoreServer {
     this.server = server;
     this.info = { endpoint: `http://${hostPart}:${address.port}`, port: address.port };
     return this.info;
+  }
+
+  /**
+   * The buckets' lifecycle sweep, for a simulator to run at each 00:00 UTC of its clock (S3 applies
+   * lifecycle rules once a day); due only while some bucket has a rule that removes anything.
+   */
+  get timedWork(): TimedWork[] {
+    return [this.lifecycles.timedWork];
+  }
+
+  /** Removes now what the lifecycle rules have made eligible by `at`, and says what. */
+  sweepLifecycles(at: Date): Promise<LifecycleSweep> {
+    return this.lifecycles.sweep(at);
   }
 
   async stop(): Promise<void> {
@@ -165,6 +186,12 @@ export class ObjectStoreServer {
     const unsupported = UNSUPPORTED_SUBRESOURCES.find((s) => query.has(s));
 
     if (key === '') {
+      if (query.has('lifecycle')) {
+        if (method === 'PUT') return this.lifecycles.put(req, res, bucket);
+        if (method === 'GET') return this.lifecycles.get(req, res, bucket);
+        if (method === 'DELETE') return this.lifecycles.delete(res, bucket);
+        throw methodNotAllowed();
+      }
       switch (method) {
         case 'PUT':
           if (unsupported) throw notImplemented(`PUT ?${unsupported}`);
@@ -173,7 +200,8 @@ export class ObjectStoreServer {
           return headBucket(this.store, res, bucket);
         case 'DELETE':
           if (unsupported) throw notImplemented(`DELETE ?${unsupported}`);
-          return deleteBucket(this.store, res, bucket);
+          await deleteBucket(this.store, res, bucket);
+          return this.lifecycles.forget(bucket);
         case 'GET':
           if (unsupported) throw notImplemented(`GET ?${unsupported}`);
           if (query.has('location')) return getBucketLocation(this.store, res, bucket);
