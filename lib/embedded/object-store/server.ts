@@ -159,7 +159,14 @@ export class ObjectStoreServer {
 
   // ---- request dispatch ----
 
+  /**
+   * Object reads (GET and HEAD) served so far, by method: the simulator reads the count before and
+   * after an invocation to see how many objects a run reads.
+   */
+  readonly reads = { GET: 0, HEAD: 0 };
+
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (req.method === 'GET' || req.method === 'HEAD') this.reads[req.method]++;
     const requestId = randomId(8).toUpperCase();
     res.setHeader('x-amz-request-id', requestId);
     res.setHeader('x-amz-id-2', Buffer.from(randomId(24)).toString('base64'));
