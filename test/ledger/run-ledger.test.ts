@@ -82,7 +82,7 @@ it('lists the newest runs first, up to the limit, and the stages that ran', asyn
   expect(await ledger.stages()).toEqual(expect.arrayContaining(['export', 'featurize', 'score']));
 });
 
-it('finds the newest matching run behind more runs than a page holds', async () => {
+it('finds the newest matching run behind runs it does not take', async () => {
   const clock = recordingClock(Date.parse('2026-06-01T00:00:00Z'));
   const ledger = new RunLedger<TestOutputs>(store, 'runs/', clock);
   const older = await ledger.run('newest', async () => ({ outputs: { n: 1 } }));
@@ -92,9 +92,9 @@ it('finds the newest matching run behind more runs than a page holds', async () 
     await clock.sleep(1000);
     await ledger.run('newest', async () => ({ status: 'skipped', reason: 'nothing new' }));
   }
-  expect((await ledger.newest('newest', (r) => r.status === 'succeeded', 3))?.runId).toBe(wanted.runId);
-  expect((await ledger.newest('newest', (r) => r.outputs?.n === 1, 3))?.runId).toBe(older.runId);
-  expect(await ledger.newest('newest', (r) => r.status === 'failed', 3)).toBeUndefined();
+  expect((await ledger.newest('newest', (r) => r.status === 'succeeded'))?.runId).toBe(wanted.runId);
+  expect((await ledger.newest('newest', (r) => r.outputs?.n === 1))?.runId).toBe(older.runId);
+  expect(await ledger.newest('newest', (r) => r.status === 'failed')).toBeUndefined();
   expect(await ledger.newest('never-ran', () => true)).toBeUndefined();
 });
 
