@@ -48,6 +48,14 @@ type StageOf<M> = Extract<keyof M, string>;
 
 const STAGE_NAME = /^[a-z][a-z0-9-]{0,39}$/;
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+/**
+ * How far back `newest` lists first, and then again wider, before the whole folder: the run it looks for
+ * is almost always recent, while a stage's folder grows without end (the hourly check alone records 24
+ * runs a day), and a listing returns at most 1,000 keys a request.
+ */
+const NEWEST_LOOKBACK_DAYS = [2, 35] as const;
+
 /**
  * How long a run of a scheduled stage may hold its lease: its function's timeout, after which Lambda has
  * stopped it, so a lease still held then belongs to a dead run. Other stages (seed, explore, provision,
@@ -259,13 +267,30 @@ export class RunLedger<M extends object = LedgerOutputs> {
   /**
    * The newest run of a stage that `accept` takes, reading records one at a time, newest first, and
    * stopping at the first taken: what a lookup reads is the runs since the one it wants, not the stage's
-   * history. With `after`, only runs after that run id (or `runIdFloor`) are considered. When `accept`
-   * narrows the record (as `(r) => r.status === 'succeeded'` does), so does the answer.
+   * history. With `after`, only runs after that run id (or `runIdFloor`) are considered. Without it the
+   * folder is listed from a few days back, then further (NEWEST_LOOKBACK_DAYS), and whole only when no
+   * recent run is taken, so the listing does not grow with history either. When `accept` narrows the
+   * record (as `(r) => r.status === 'succeeded'` does), so does the answer.
    */
   async newest<S extends StageOf<M>, R extends StageRunRecord<S, M[S]>>(stage: S, accept: (run: StageRunRecord<S, M[S]>) => run is R, options?: { after?: string }): Promise<R | undefined>;
   async newest<S extends StageOf<M>>(stage: S, accept: (run: StageRunRecord<S, M[S]>) => boolean, options?: { after?: string }): Promise<StageRunRecord<S, M[S]> | undefined>;
   async newest<S extends StageOf<M>>(stage: S, accept: (run: StageRunRecord<S, M[S]>) => boolean, options: { after?: string } = {}): Promise<StageRunRecord<S, M[S]> | undefined> {
-    return this.first(await this.keys(stage, options.after), accept);
+    if (options.after !== undefined) return this.first(await this.keys(stage, options.after), accept);
+    const now = this.clock.now().getTime();
+    // Each wider listing reads only the runs the narrower one did not reach.
+    let readDownTo: string | undefined;
+    for (const floor of [...NEWEST_LOOKBACK_DAYS.map((days) => runIdFloor(new Date(now - days * DAY_MS))), '']) {
+      const keys = await this.keys(stage, floor);
+      const unread = readDownTo === undefined ? keys : keys.filter((key) => this.runIdOf(stage, key) <= readDownTo!);
+      const found = await this.first(unread, accept);
+      if (found) return found;
+      readDownTo = floor;
+    }
+    return undefined;
+  }
+
+  private runIdOf(stage: string, key: string): string {
+    return key.slice(this.stagePrefix(stage).length, -'.json'.length);
   }
 
   /**

@@ -6,7 +6,7 @@ import { createS3Client, S3ObjectStore } from '../../lib/aws/s3-object-store';
 import { DEFAULT_PREFIXES } from '../../lib/config/schema';
 import { EMBEDDED_S3_CREDENTIALS } from '../../lib/embedded/platform';
 import { ObjectStoreServer } from '../../lib/embedded/object-store/server';
-import { RunLedger, type RunRecord } from '../../lib/ledger/run-ledger';
+import { newRunId, RunLedger, type RunRecord } from '../../lib/ledger/run-ledger';
 import { LEDGER_STAGES } from '../../lib/ledger/stage-outputs';
 import { interceptedStore } from '../helpers/object-store';
 import { recordingClock } from '../helpers/recording-clock';
@@ -135,6 +135,38 @@ it('reads one record at a time, newest first, up to the one taken; oldest first 
   expect(await reads(async () => (await ledger.oldestAfter('newest', ids[4]!, (r) => (r.outputs?.n ?? 0) >= 6))?.runId)).toEqual({ result: ids[6], gets: 2 });
   expect(await reads(async () => (await ledger.after('newest', ids[10]!, 3)).map((r) => r.runId))).toEqual({ result: [ids[29], ids[28], ids[27]], gets: 3 });
   expect(await reads(() => ledger.runIds('newest', 2))).toEqual({ result: [ids[29], ids[28]], gets: 0 });
+});
+
+it('lists only recent runs to find the newest, further back only when none of them is taken', async () => {
+  const now = Date.parse('2026-06-01T00:00:00Z');
+  const hourly = new RunLedger<TestOutputs>(store, 'runs-lookback/', recordingClock(now));
+  // 60 days of an hourly stage's records, the oldest the only success.
+  const HOUR_MS = 3_600_000;
+  for (let hour = 60 * 24; hour >= 1; hour--) {
+    const at = new Date(now - hour * HOUR_MS);
+    const runId = newRunId(at);
+    const base = { stage: 'newest' as const, runId, startedAt: at.toISOString(), finishedAt: at.toISOString() };
+    await hourly.record(hour === 60 * 24 ? { ...base, status: 'succeeded', outputs: { n: 0 } } : { ...base, status: 'skipped', outputs: { n: hour } });
+  }
+  const listed: string[] = [];
+  const intercepted = interceptedStore(store, {});
+  const listing = {
+    ...intercepted,
+    async *list(prefix: string, options?: { startAfter?: string | undefined }) {
+      for await (const object of intercepted.list(prefix, options)) {
+        listed.push(object.key);
+        yield object;
+      }
+    },
+  };
+  const watched = new RunLedger<TestOutputs>(listing, 'runs-lookback/', recordingClock(now));
+  // The newest skipped run is an hour old: only the last two days are listed.
+  expect((await watched.newest('newest', (r) => r.status === 'skipped'))?.outputs?.n).toBe(1);
+  expect(listed.length).toBeLessThanOrEqual(2 * 24 + 1);
+  // The one success is 60 days old: found all the same, each record read once on the way.
+  listed.length = 0;
+  expect((await watched.newest('newest', (r) => r.status === 'succeeded'))?.outputs?.n).toBe(0);
+  expect(listed.filter((key) => key.endsWith('.json')).length).toBeGreaterThanOrEqual(60 * 24);
 });
 
 it('refuses a stage name that could escape its prefix', async () => {
