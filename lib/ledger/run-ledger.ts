@@ -237,6 +237,12 @@ export class RunLedger<M extends object = LedgerOutputs> {
     return this.read(present.filter((key) => key !== undefined));
   }
 
+  /** The ids of the newest runs of a stage, newest first: a listing, no record is read. */
+  async runIds(stage: StageOf<M>, limit?: number): Promise<string[]> {
+    const prefix = this.stagePrefix(stage);
+    return (await this.keys(stage)).slice(0, limit).map((key) => key.slice(prefix.length, -'.json'.length));
+  }
+
   /** The newest runs of a stage, newest first. */
   async recent<S extends StageOf<M>>(stage: S, limit = 10): Promise<Array<StageRunRecord<S, M[S]>>> {
     return this.read((await this.keys(stage)).slice(0, limit));
@@ -251,28 +257,40 @@ export class RunLedger<M extends object = LedgerOutputs> {
   }
 
   /**
-   * The newest run of a stage that `accept` takes, reading records newest first a page at a time: a
-   * stage that often skips can have its last success far back. When `accept` narrows the record (as
-   * `(r) => r.status === 'succeeded'` does), so does the answer.
+   * The newest run of a stage that `accept` takes, reading records one at a time, newest first, and
+   * stopping at the first taken: what a lookup reads is the runs since the one it wants, not the stage's
+   * history. With `after`, only runs after that run id (or `runIdFloor`) are considered. When `accept`
+   * narrows the record (as `(r) => r.status === 'succeeded'` does), so does the answer.
    */
-  async newest<S extends StageOf<M>, R extends StageRunRecord<S, M[S]>>(stage: S, accept: (run: StageRunRecord<S, M[S]>) => run is R, pageSize?: number): Promise<R | undefined>;
-  async newest<S extends StageOf<M>>(stage: S, accept: (run: StageRunRecord<S, M[S]>) => boolean, pageSize?: number): Promise<StageRunRecord<S, M[S]> | undefined>;
-  async newest<S extends StageOf<M>>(stage: S, accept: (run: StageRunRecord<S, M[S]>) => boolean, pageSize = 25): Promise<StageRunRecord<S, M[S]> | undefined> {
-    const keys = await this.keys(stage);
-    for (let start = 0; start < keys.length; start += pageSize) {
-      const page = await this.read<StageRunRecord<S, M[S]>>(keys.slice(start, start + pageSize));
-      const found = page.find(accept);
-      if (found) return found;
+  async newest<S extends StageOf<M>, R extends StageRunRecord<S, M[S]>>(stage: S, accept: (run: StageRunRecord<S, M[S]>) => run is R, options?: { after?: string }): Promise<R | undefined>;
+  async newest<S extends StageOf<M>>(stage: S, accept: (run: StageRunRecord<S, M[S]>) => boolean, options?: { after?: string }): Promise<StageRunRecord<S, M[S]> | undefined>;
+  async newest<S extends StageOf<M>>(stage: S, accept: (run: StageRunRecord<S, M[S]>) => boolean, options: { after?: string } = {}): Promise<StageRunRecord<S, M[S]> | undefined> {
+    return this.first(await this.keys(stage, options.after), accept);
+  }
+
+  /**
+   * The oldest run of a stage after the run `runId` (of any stage, or a `runIdFloor`) that `accept`
+   * takes, reading records one at a time, oldest first: for what followed a run soon after it.
+   */
+  async oldestAfter<S extends StageOf<M>>(stage: S, runId: string, accept: (run: StageRunRecord<S, M[S]>) => boolean): Promise<StageRunRecord<S, M[S]> | undefined> {
+    return this.first((await this.keys(stage, runId)).reverse(), accept);
+  }
+
+  private async first<R extends StoredRunRecord>(keys: readonly string[], accept: (run: R) => boolean): Promise<R | undefined> {
+    for (const key of keys) {
+      const [run] = await this.read<R>([key]);
+      if (run && accept(run)) return run;
     }
     return undefined;
   }
 
   /**
-   * The runs of a stage recorded after the run `runId` (of any stage, or a `runIdFloor`), newest first.
-   * Run ids sort by time, so only those records are listed and read.
+   * The runs of a stage recorded after the run `runId` (of any stage, or a `runIdFloor`; '' for all),
+   * newest first, the newest `limit` of them when given. Run ids sort by time, so only those records are
+   * listed, and only those returned are read.
    */
-  async after<S extends StageOf<M>>(stage: S, runId: string): Promise<Array<StageRunRecord<S, M[S]>>> {
-    return this.read(await this.keys(stage, runId));
+  async after<S extends StageOf<M>>(stage: S, runId: string, limit?: number): Promise<Array<StageRunRecord<S, M[S]>>> {
+    return this.read((await this.keys(stage, runId)).slice(0, limit));
   }
 
   /** The stages that have recorded runs: the folders under the prefix, as named on disk. */
