@@ -7,6 +7,7 @@
  *   npm run bench -- --users 20000   # other sizes, comma-separated
  *   npm run bench -- --only synth    # one part
  * - training against scikit-learn's random forest on the same exported rows (bench/training.ts):
+ *   npm run bench -- --only simulation               # 90 simulated days at 20,000 users (--days, --users, --faults <seed>)
  *   npm run bench -- --only training                 # at 20,000 and 100,000 users
  *   npm run bench -- --only training --users 20000
  * - scoring, parquet in to CSV out, at 100,000 and 1,000,000 profiles (bench/scoring.ts):
@@ -155,6 +156,14 @@ async function main(): Promise<void> {
       process.stdout.write(`\nAgainst ${path.basename(compare)}:\n\n${bundlesTable(bundles, before)}\n`);
     }
     writeResults({ machine, bundles });
+    return;
+  }
+  if (only === 'simulation') {
+    const { simulationBenchmark, simulationTable } = await import('./simulation');
+    const faults = argValue('--faults');
+    const simulation = simulationBenchmark({ days: Number(argValue('--days') ?? 90), users: Number(argValue('--users') ?? 20_000), faultSeed: faults === undefined ? undefined : Number(faults) });
+    process.stdout.write(`\n${simulationTable(simulation)}`);
+    writeResults({ machine, simulation });
     return;
   }
   if (only === 'training') {

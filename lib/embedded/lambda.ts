@@ -27,6 +27,14 @@ SimulatedDate.now = () => RealDate.now() + offsetMs;
 SimulatedDate.UTC = RealDate.UTC;
 SimulatedDate.parse = RealDate.parse;
 globalThis.Date = SimulatedDate;
+// The peak of this process's own memory: VmHWM, as getrusage's maxRSS carries over the parent's from the fork.
+function maxRssKb() {
+  try {
+    const match = /VmHWM:\\s+(\\d+) kB/.exec(require('fs').readFileSync('/proc/self/status', 'utf8'));
+    if (match) return Number(match[1]);
+  } catch {}
+  return process.resourceUsage().maxRSS;
+}
 let handler;
 process.on('disconnect', () => process.exit(0));
 process.on('message', async ({ event, context, nowMs }) => {
@@ -34,10 +42,10 @@ process.on('message', async ({ event, context, nowMs }) => {
   try {
     handler ??= require(${JSON.stringify(path.join(bundleDir, `${file}.js`))})[${JSON.stringify(exportName)}];
     const result = await handler(event, context);
-    process.send({ ok: true, result: result === undefined ? null : result });
+    process.send({ ok: true, result: result === undefined ? null : result, maxRssKb: maxRssKb() });
   } catch (error) {
     const failure = error instanceof Error ? { errorType: error.name, errorMessage: error.message } : { errorType: 'Error', errorMessage: String(error) };
-    process.send({ ok: false, failure });
+    process.send({ ok: false, failure, maxRssKb: maxRssKb() });
   }
 });
 `;
@@ -134,7 +142,8 @@ interface ExecutionEnvironment {
   lastUsedAtMs: number;
 }
 
-type RunnerAnswer = { ok: boolean; result?: unknown; failure?: { errorType: string; errorMessage: string } };
+/** The runner's answer; `maxRssKb` is its process's peak resident memory so far, Lambda's "Max Memory Used". */
+type RunnerAnswer = { ok: boolean; result?: unknown; failure?: { errorType: string; errorMessage: string }; maxRssKb?: number };
 
 /** Counts of a function's invocations, for the simulator's report. */
 export interface InvocationCounts {
@@ -142,6 +151,8 @@ export interface InvocationCounts {
   coldStarts: number;
   timeouts: number;
   killed: number;
+  /** The most memory any of its environments held (peak RSS), as Lambda's REPORT line gives Max Memory Used. */
+  maxMemoryUsedMb: number;
 }
 
 /**
@@ -154,7 +165,7 @@ export interface InvocationCounts {
  */
 export class EmbeddedFunction {
   readonly logFile: string;
-  readonly counts: InvocationCounts = { invocations: 0, coldStarts: 0, timeouts: 0, killed: 0 };
+  readonly counts: InvocationCounts = { invocations: 0, coldStarts: 0, timeouts: 0, killed: 0, maxMemoryUsedMb: 0 };
   private readonly idle: ExecutionEnvironment[] = [];
   private readonly running = new Set<ExecutionEnvironment>();
   private readonly limits: Required<ExecutionEnvironmentLimits> | undefined;
@@ -226,6 +237,7 @@ export class EmbeddedFunction {
       const onMessage = (message: RunnerAnswer) => {
         settle();
         environment.lastUsedAtMs = this.clock.now().getTime();
+        if (message.maxRssKb !== undefined) this.counts.maxMemoryUsedMb = Math.max(this.counts.maxMemoryUsedMb, Math.round(message.maxRssKb / 1024));
         this.release(environment);
         if (message.ok) resolve(message.result);
         else reject(new EmbeddedFunctionError(this.name, message.failure?.errorType ?? 'Error', message.failure?.errorMessage ?? 'unknown error'));

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { deployLocalPipeline, prepareRunFolder, waitForFeatureQueries, type LocalRunOptions } from '../cli/local-run';
-import { EmbeddedFunctionError, DEFAULT_ENVIRONMENT_LIMITS } from '../embedded/lambda';
+import { EmbeddedFunctionError, DEFAULT_ENVIRONMENT_LIMITS, type InvocationCounts } from '../embedded/lambda';
 import { PutBucketLifecycleConfigurationCommand } from '@aws-sdk/client-s3';
 import { createS3Client } from '../aws/s3-object-store';
 import { EMBEDDED_S3_CREDENTIALS, startEmbeddedPlatform } from '../embedded/platform';
@@ -52,6 +52,8 @@ export interface SimulationResult {
   totalMs: number;
   /** With faults: when they stopped, and how many of each kind were injected. */
   faults?: { endAt: Date; byKind: Record<FaultKind, number> };
+  /** Each stage function's invocations, cold starts, timeouts, kills and peak memory over the run. */
+  functions: Record<string, InvocationCounts>;
 }
 
 const DAY_MS = 86_400_000;
@@ -302,7 +304,8 @@ export async function simulatePipeline(options: SimulationOptions): Promise<Simu
     const reportFile = path.join(runDir, 'report.html');
     fs.writeFileSync(reportFile, renderRunReport(report));
     fs.writeFileSync(path.join(runDir, 'days.json'), `${JSON.stringify(days, null, 2)}\n`);
-    return { runDir, days, reportFile, totalMs: Date.now() - started, ...(injection && faultsEndAt && { faults: { endAt: faultsEndAt, byKind: injection.tally.byKind() } }) };
+    const functions = Object.fromEntries(Object.entries(stage).map(([name, fn]) => [name, { ...fn.counts }]));
+    return { runDir, days, reportFile, totalMs: Date.now() - started, functions, ...(injection && faultsEndAt && { faults: { endAt: faultsEndAt, byKind: injection.tally.byKind() } }) };
   } finally {
     stopFunctions.forEach((stop) => stop());
     await platform.stop();

@@ -10,6 +10,7 @@ let invocations = 0;
 exports.handler = async (event) => {
   invocations++;
   if (event.waitMs) await new Promise((resolve) => setTimeout(resolve, event.waitMs));
+  if (event.holdMb) globalThis.held = Buffer.alloc(event.holdMb * 1024 * 1024, 1);
   return { pid: process.pid, invocations, now: Date.now(), constructed: new Date().toISOString(), isDate: new Date() instanceof Date };
 };
 `;
@@ -118,6 +119,20 @@ it('lets a fault injector kill the running invocation at an instant', async () =
     const next = (await fn.invoke({})) as Answer;
     expect(next.invocations).toBe(1);
     expect(fn.counts).toMatchObject({ killed: 1, coldStarts: 2 });
+  } finally {
+    fn.stop();
+  }
+});
+
+it("reports the most memory its environments held, as Lambda's Max Memory Used", async () => {
+  const fn = deployed('memory');
+  try {
+    await fn.invoke({});
+    // Its own process's peak, not its parent's (a small handler's Node process holds some tens of MB).
+    expect(fn.counts.maxMemoryUsedMb).toBeGreaterThan(0);
+    expect(fn.counts.maxMemoryUsedMb).toBeLessThan(150);
+    await fn.invoke({ holdMb: 200 });
+    expect(fn.counts.maxMemoryUsedMb).toBeGreaterThanOrEqual(200);
   } finally {
     fn.stop();
   }
