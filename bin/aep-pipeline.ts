@@ -15,7 +15,7 @@ import type { Log } from '../lib/ports/logger';
 import { explore } from '../lib/explore/explore';
 import { systemClock } from '../lib/ports/clock';
 import { dialectFor } from '../lib/sql/dialect';
-import { validateUserCount } from '../lib/synthetic/seed';
+import { validateUserCount, type SeedProgress } from '../lib/synthetic/seed';
 import { STAGE_NAMES } from '../lib/stages/registry';
 import { propensityFromText } from '../lib/audience/band';
 
@@ -74,30 +74,35 @@ syntheticDataOptions(program.command('run'), 20_000)
   .action(async (opts: { users: number; batchUsers: number; seed: number; runsDir: string; audienceLow: number; audienceHigh: number; days?: number; faults?: number }) => {
     if (opts.faults !== undefined && opts.days === undefined) throw new InvalidArgumentError('--faults needs --days: faults are injected over simulated days');
     const out = process.stdout;
+    const simulating = opts.days !== undefined ? ` and ${opts.days} simulated days${opts.faults === undefined ? '' : ` with faults (seed ${opts.faults})`}` : '';
+    out.write(`Embedded platform: seeding ${opts.users.toLocaleString('en-US')} synthetic users (seed ${opts.seed})${simulating}\n`);
+    const progress = seedProgressReporter(out);
+    // Loaded here: only `run` builds the stack, and CDKTF with the provider bindings is slow to load.
+    const { synthesizeLocalDeployment } = await import('../constructs/local-deployment');
+    const runOptions = {
+      deploy: synthesizeLocalDeployment,
+      users: opts.users,
+      usersPerBatch: opts.batchUsers,
+      seed: opts.seed,
+      runsRoot: opts.runsDir,
+      log: consoleLog(verbose()),
+      onProgress: (p: SeedProgress) => progress.update(p),
+      onStage: (stage: string) => {
+        progress.stop();
+        out.write(`  ${stage} ...\n`);
+      },
+      audience: { low: opts.audienceLow, high: opts.audienceHigh },
+    };
     if (opts.days !== undefined) {
-      const { synthesizeLocalDeployment } = await import('../constructs/local-deployment');
       const { simulatePipeline } = await import('../lib/simulation/simulate');
       const { formatPeriodSummary } = await import('../lib/simulation/day');
-      out.write(`Embedded platform: seeding ${opts.users.toLocaleString('en-US')} synthetic users (seed ${opts.seed}), then ${opts.days} simulated days${opts.faults === undefined ? '' : ` with faults (seed ${opts.faults})`}\n`);
-      const progress = seedProgressReporter(out);
       const simulated = await simulatePipeline({
-        deploy: synthesizeLocalDeployment,
+        ...runOptions,
         days: opts.days,
-        users: opts.users,
-        usersPerBatch: opts.batchUsers,
-        seed: opts.seed,
-        runsRoot: opts.runsDir,
-        log: consoleLog(verbose()),
-        onProgress: (p) => progress.update(p),
-        onStage: (stage) => {
-          progress.stop();
-          out.write(`  ${stage} ...\n`);
-        },
         onDay: (line) => {
           progress.stop();
           out.write(`${line}\n`);
         },
-        audience: { low: opts.audienceLow, high: opts.audienceHigh },
         ...(opts.faults !== undefined && { faults: { seed: opts.faults } }),
       });
       if (simulated.faults) out.write(`Faults stopped at ${simulated.faults.endAt.toISOString()}\n`);
@@ -106,24 +111,7 @@ syntheticDataOptions(program.command('run'), 20_000)
       out.write(`\n${opts.days} days in ${(simulated.totalMs / 1000).toFixed(1)} s (${(perDay / 1000).toFixed(1)} s a simulated day); every invariant held\nReport: ${path.relative(process.cwd(), simulated.reportFile)}\n`);
       return;
     }
-    const progress = seedProgressReporter(out);
-    out.write(`Embedded platform: seeding ${opts.users.toLocaleString('en-US')} synthetic users (seed ${opts.seed})\n`);
-    // Loaded here: only `run` builds the stack, and CDKTF with the provider bindings is slow to load.
-    const { synthesizeLocalDeployment } = await import('../constructs/local-deployment');
-    const result = await runLocalPipeline({
-      deploy: synthesizeLocalDeployment,
-      users: opts.users,
-      usersPerBatch: opts.batchUsers,
-      seed: opts.seed,
-      runsRoot: opts.runsDir,
-      log: consoleLog(verbose()),
-      onProgress: (p) => progress.update(p),
-      onStage: (stage) => {
-        progress.stop();
-        out.write(`  ${stage} ...\n`);
-      },
-      audience: { low: opts.audienceLow, high: opts.audienceHigh },
-    });
+    const result = await runLocalPipeline(runOptions);
     progress.stop();
     out.write(
       `Seeded ${result.seed.events.toLocaleString('en-US')} events in ${result.seed.batches.length} batches ` +

@@ -56,13 +56,18 @@ export interface RunReport {
 /** One simulated day as the report shows it. */
 export interface PeriodDay {
   day: number;
+  /** The day's date, `yyyy-mm-dd` (UTC). */
   date: string;
+  /** Per stage: its runs by outcome. */
   stages: Record<string, { runs: number; succeeded: number; skipped: number; failed: number }>;
   rowsScored: number;
   modelsTrained: number;
   modelsPromoted: number;
+  /** The production model after the day, as the last train or score run named it. */
   productionModel?: string | undefined;
+  /** The audience's size as the day's last audience run counted it. */
   audience?: number | undefined;
+  /** The day's new events. */
   events: number;
   /** With faults: those injected during the day, by kind. */
   faults?: Partial<Record<string, number>> | undefined;

@@ -1,24 +1,14 @@
 import type { FaultKind } from './faults';
+import type { PeriodDay } from '../report/run-report';
 import type { StageInvocation } from './invariants';
 
-/** A simulated day's figures: the day line and the report's period table are made from them. */
-export interface DayFigures {
-  day: number;
-  /** The day's date, `yyyy-mm-dd` (UTC). */
-  date: string;
-  /** Per stage: its runs by outcome. */
-  stages: Record<string, { runs: number; succeeded: number; skipped: number; failed: number }>;
-  rowsScored: number;
-  modelsTrained: number;
-  modelsPromoted: number;
-  /** The production model after the day, as the last train or score run named it. */
-  productionModel?: string | undefined;
-  /** The audience's size as the day's last audience run counted it. */
-  audience?: number | undefined;
+/**
+ * A simulated day's figures: the day line and the report's period table (PeriodDay, what the report
+ * shows of them) are made from them.
+ */
+export interface DayFigures extends PeriodDay {
   /** Object reads (GET/HEAD) per stage run, the most of the day. */
   maxObjectReads: Record<string, number>;
-  /** The day's new events and people. */
-  events: number;
   joined: number;
   subscribed: number;
   users: number;
