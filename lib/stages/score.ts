@@ -1,13 +1,14 @@
 import { stringify } from 'csv-stringify/sync';
 import { stagingPrefixFor } from '../config/schema';
-import { USER_ID_COLUMN } from '../features/spec';
+import { TIMESTAMP_COLUMN, USER_ID_COLUMN } from '../features/spec';
 import type { RunLedger, RunRecord } from '../ledger/run-ledger';
 import { GbtBatchScorer } from '../model/gbt-scorer';
 import { ModelRegistry } from '../model/registry';
-import { parquetColumnBatches } from '../parquet/rows';
+import { parquetColumnBatches, type ParquetValue } from '../parquet/rows';
 import type { Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
 import type { ObjectStore } from '../ports/object-store';
+import { isLaterRowTime, rowTime } from './training-set';
 
 /** Rows per CSV part file unless the options say otherwise: about 4.8 MB of CSV, stored with one PUT. */
 export const DEFAULT_PART_ROWS = 100_000;
@@ -57,7 +58,13 @@ export interface ScoreOutputs {
   folder: string;
   /** The CSV part files in the folder, in order. */
   files: string[];
+  /** Rows published: one per user. */
   rows: number;
+  /**
+   * Rows of the export not published because a newer row of the same user was (see newestRowPerUser):
+   * 0 unless the export carried more than one featurization. Absent in runs recorded before it was kept.
+   */
+  supersededRows?: number;
   /** The manifest's key, written after every part file was in place. */
   manifest: string;
 }
@@ -121,6 +128,58 @@ export function scoresFolder(ingressPrefix: string, scoresDatasetId: string, at:
 /** Where one run writes its part files before they are published: its own folder under the staging prefix. */
 export function scoresStagingFolder(stagingPrefix: string, scoresDatasetId: string, runId: string): string {
   return `${stagingPrefix}${scoresDatasetId}/${runId}/`;
+}
+
+/**
+ * Which rows of a scoring export are each user's newest, by position in the files read in order.
+ *
+ * Exports are incremental: each holds a row per user per featurization since the previous export, so one
+ * that follows a failed export carries two featurizations, and a user in both has two rows. Publishing
+ * both would ingest the user twice in one run, and which score AEP keeps would depend on row order, so a
+ * stale score could win. The newest row is the one with the later timestamp, the rule the train stage
+ * uses (isLaterRowTime): the scoring row is the user's last event, so a later featurization's row is
+ * never older. Only the user id and timestamp columns are read; memory is a map entry per user and a
+ * number and a byte per row, which only an export of several featurizations pays for.
+ */
+async function newestRowPerUser(store: ObjectStore, files: readonly string[], expectedRows: number): Promise<{ keep: Uint8Array; rows: number; superseded: number }> {
+  const newest = new Map<string, number>(); // user id → position of the user's newest row so far
+  let times = new Float64Array(expectedRows);
+  let row = 0;
+  let fileRow = 0;
+  let file = '';
+  for await (const batch of parquetColumnBatches(store, files, { columns: [USER_ID_COLUMN, TIMESTAMP_COLUMN] })) {
+    if (batch.key !== file) [file, fileRow] = [batch.key, 0];
+    const [userIds, timestamps] = batch.values as [ParquetValue[], ParquetValue[]]; // the two columns asked for
+    if (row + batch.rows > times.length) {
+      // More rows than the export recorded: the caller refuses the export after this pass, naming it.
+      const grown = new Float64Array(Math.max(row + batch.rows, 2 * times.length));
+      grown.set(times);
+      times = grown;
+    }
+    for (let r = 0; r < batch.rows; r++, row++) {
+      const userId = userIds[r];
+      if (typeof userId !== 'string' || userId === '') throw new ScoreInputError(`Export file ${batch.key}: row ${fileRow + r} has no ${USER_ID_COLUMN}`);
+      const time = rowTime(timestamps[r]);
+      if (Number.isNaN(time)) throw new ScoreInputError(`Export file ${batch.key}: row ${fileRow + r} has the ${TIMESTAMP_COLUMN} ${JSON.stringify(timestamps[r])}, not a time`);
+      times[row] = time;
+      const current = newest.get(userId);
+      if (current === undefined || isLaterRowTime(time, times[current]!)) newest.set(userId, row); // current < row <= times.length
+    }
+    fileRow += batch.rows;
+  }
+  const keep = new Uint8Array(row);
+  for (const position of newest.values()) keep[position] = 1;
+  return { keep, rows: row, superseded: row - newest.size };
+}
+
+/**
+ * Whether an export may hold more than one row per user: it carries every featurization since the
+ * previous export (`featurizeRunIds` in its inputs), each with a row per user. When the record does not
+ * say (a run recorded by an older version), it may.
+ */
+function mayRepeatUsers(exportRun: RunRecord<'export'>): boolean {
+  const featurizeRunIds = exportRun.inputs?.featurizeRunIds;
+  return !Array.isArray(featurizeRunIds) || featurizeRunIds.length !== 1;
 }
 
 function partName(index: number): string {
@@ -314,6 +373,10 @@ async function finishInterruptedRuns(deps: ScoreDeps, options: ScoreOptions, sta
  *   group's bytes fetched meanwhile); each group is scored in one batch and appended as CSV to the part
  *   file being written, which is stored when it holds `partRows` rows while the next one is written.
  *   Memory follows a row group and two part files, never the number of profiles.
+ * - One row per user: an export of several featurizations (one that follows a failed export) holds a
+ *   row per user per featurization; a first pass over the user ids and timestamps finds each user's
+ *   newest row (newestRowPerUser), and only those are published. The run records how many rows it
+ *   dropped (`supersededRows`). An export of one featurization is read once, as above.
  * - Publishing: AEP ingests any new CSV under `<ingress><scoresDatasetId>/`, so parts are written under a
  *   staging prefix outside it, then copied server-side into
  *   `<ingress><scoresDatasetId>/exportTime=<UTC YYYYMMDDHHMMSS>/part-NNNNN.csv`; `_manifest.json` is
@@ -366,8 +429,16 @@ export async function scoreProfiles(deps: ScoreDeps, options: ScoreOptions): Pro
     const parts = new CsvPartFiles(deps.store, staging);
     let announced = false;
     try {
+      // An export of several featurizations holds some users more than once: a first pass over the user
+      // ids and timestamps finds each one's newest row, and only those are scored and published.
+      const newest = mayRepeatUsers(newestExport) ? await newestRowPerUser(deps.store, scoring.files, scoring.rows) : undefined;
+      if (newest && newest.rows !== scoring.rows) {
+        throw new ScoreInputError(`Export ${newestExport.runId} recorded ${scoring.rows} scoring rows, but its files hold ${newest.rows}`);
+      }
+      const keep = newest?.keep;
       let predictions = new Float64Array(0);
-      let rows = 0;
+      let read = 0; // rows read from the export, across its files: the positions in `keep`
+      let rows = 0; // rows published
       let fileRow = 0;
       let file = '';
       // Features are read as numbers: null (minutes since an event that never happened) is NaN, a missing
@@ -378,26 +449,34 @@ export async function scoreProfiles(deps: ScoreDeps, options: ScoreOptions): Pro
         scorer.predict(batch.numbers, batch.rows, predictions);
 
         const userIds = batch.values[0]!; // the one column asked for
-        for (let start = 0; start < batch.rows; ) {
-          const end = Math.min(batch.rows, start + partRows - parts.rowsInPart, start + CSV_SLICE_ROWS);
+        for (let r = 0; r < batch.rows; ) {
+          const room = Math.min(partRows - parts.rowsInPart, CSV_SLICE_ROWS);
           let text = parts.rowsInPart === 0 ? CSV_HEADER : '';
-          for (let r = start; r < end; r++) {
+          let lines = 0;
+          for (; r < batch.rows && lines < room; r++) {
             const userId = userIds[r];
             if (typeof userId !== 'string' || userId === '') {
               throw new ScoreInputError(`Export file ${batch.key}: row ${fileRow + r} has no ${USER_ID_COLUMN}`);
             }
+            if (keep && keep[read + r] !== 1) continue; // a newer row of the user is published instead
             text += csvLine(userId, formatPrediction(predictions[r]!)); // r < batch.rows <= predictions.length
+            lines++;
           }
-          parts.write(text, end - start);
-          start = end;
+          if (lines === 0) continue; // every row of the slice was superseded; no part is opened for none
+          parts.write(text, lines);
+          rows += lines;
           if (parts.rowsInPart === partRows) await parts.completePart();
         }
-        rows += batch.rows;
+        read += batch.rows;
         fileRow += batch.rows;
       }
       const staged = await parts.finish();
-      if (rows !== scoring.rows) {
-        throw new ScoreInputError(`Export ${newestExport.runId} recorded ${scoring.rows} scoring rows, but its files hold ${rows}`);
+      if (read !== scoring.rows) {
+        throw new ScoreInputError(`Export ${newestExport.runId} recorded ${scoring.rows} scoring rows, but its files hold ${read}`);
+      }
+      const supersededRows = read - rows;
+      if (supersededRows > 0) {
+        deps.log.warn('The export carried more than one row for some users; only their newest rows are scored', { exportRunId: newestExport.runId, supersededRows });
       }
 
       const folder = scoresFolder(options.ingressPrefix, options.scoresDatasetId, deps.clock.now());
@@ -412,6 +491,7 @@ export async function scoreProfiles(deps: ScoreDeps, options: ScoreOptions): Pro
         folder,
         files: staged.map((_, index) => `${folder}${partName(index)}`),
         rows,
+        supersededRows,
         manifest: `${folder}${MANIFEST_NAME}`,
       };
       const intent: PublishIntent = { runId, startedAt, outputs, parts: staged.map((from, index) => ({ staged: from.key, key: outputs.files[index]!, rows: from.rows })), inputs };

@@ -27,7 +27,26 @@ export interface RowPosition {
 
 /** Whether `candidate` replaces `current` as a user's newest row; on a tie, the row read later wins. */
 export function isNewerRow(candidate: RowPosition, current: RowPosition): boolean {
-  return candidate.exportIndex !== current.exportIndex ? candidate.exportIndex > current.exportIndex : candidate.time >= current.time;
+  return candidate.exportIndex !== current.exportIndex ? candidate.exportIndex > current.exportIndex : isLaterRowTime(candidate.time, current.time);
+}
+
+/**
+ * Within one export, whether a row at `candidate` (epoch ms, see rowTime) replaces one at `current`: the
+ * later timestamp wins, and on a tie the row read later, as the caller offers rows in file order. The
+ * score stage keeps each user's newest scoring row by this rule too, so both stages agree on "newest".
+ */
+export function isLaterRowTime(candidate: number, current: number): boolean {
+  return candidate >= current;
+}
+
+/**
+ * Epoch milliseconds of a row's TIMESTAMP_COLUMN as read from parquet (an ISO string): -Infinity when
+ * null, so that any row with a time is newer; NaN when the value is not a time (the caller names the file
+ * and row in its own error).
+ */
+export function rowTime(value: ParquetValue | undefined): number {
+  if (value === null) return -Infinity;
+  return typeof value === 'string' ? Date.parse(value) : NaN;
 }
 
 interface UserRow extends RowPosition {
@@ -91,8 +110,7 @@ function feature(value: ParquetValue | undefined, where: string, column: string)
 }
 
 function time(value: ParquetValue | undefined, where: string): number {
-  if (value === null) return -Infinity;
-  const ms = typeof value === 'string' ? Date.parse(value) : NaN;
+  const ms = rowTime(value);
   if (Number.isNaN(ms)) throw new TrainingDataError(`${where}: the ${TIMESTAMP_COLUMN} ${JSON.stringify(value)} is not a time`);
   return ms;
 }

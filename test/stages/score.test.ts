@@ -7,7 +7,7 @@ import { silentLog, type Log } from '../../lib/ports/logger';
 import type { ExportOutputs } from '../../lib/stages/export';
 import { formatPrediction, scoreProfiles, ScoreInputError, type ScoreManifest, type ScoreOptions } from '../../lib/stages/score';
 import { outputsOf } from '../helpers/ledger';
-import { recordingStore } from '../helpers/object-store';
+import { interceptedStore, recordingStore } from '../helpers/object-store';
 import { startTestPlatform } from '../helpers/platform';
 import {
   profileFeatures,
@@ -57,8 +57,11 @@ function setup(overrides: Partial<ScoreOptions> = {}, log: Log = silentLog) {
     score: () => scoreProfiles({ store, ledger, clock, log }, options),
     /** What the runs left under the ingress prefix and its staging sibling. */
     written: async () => [...(await keysUnder(`ingress-${n}/`)), ...(await keysUnder(`ingress-${n}_staging/`))],
-    /** Writes parquet files of the given profiles and records a succeeded export of them. */
-    async exportFiles(files: Array<Buffer | Iterable<ScoringProfile>>, rows?: number): Promise<RunRecord<'export'>> {
+    /**
+     * Writes parquet files of the given profiles and records a succeeded export of them, of one
+     * featurization unless `featurizations` says more (an export after a failed one carries two).
+     */
+    async exportFiles(files: Array<Buffer | Iterable<ScoringProfile>>, rows?: number, featurizations = 1): Promise<RunRecord<'export'>> {
       const keys: string[] = [];
       let total = 0;
       for (const [i, content] of files.entries()) {
@@ -72,20 +75,30 @@ function setup(overrides: Partial<ScoreOptions> = {}, log: Log = silentLog) {
         }
         keys.push(key);
       }
-      return recordExport(ledger, clock, { folder: egress, files: keys, rows: rows ?? total });
+      return recordExport(ledger, clock, { folder: egress, files: keys, rows: rows ?? total }, featurizations);
     },
   };
 }
 
-async function recordExport(ledger: RunLedger, clock: Clock, scoring: { folder: string; files: string[]; rows: number }): Promise<RunRecord<'export'>> {
+async function recordExport(ledger: RunLedger, clock: Clock, scoring: { folder: string; files: string[]; rows: number }, featurizations = 1): Promise<RunRecord<'export'>> {
   const at = clock.now();
+  // The export stage records every featurization it carries, newest first; featurizeRunId is the newest.
+  const featurizeRunIds = Array.from({ length: featurizations }, () => newRunId(clock.now())).reverse();
   const outputs: ExportOutputs = {
-    featurizeRunId: newRunId(at),
+    featurizeRunId: featurizeRunIds[0]!,
     flowId: 'flow',
     training: { datasetId: 'trainingds', folder: scoring.folder, rows: scoring.rows, files: [] },
     scoring: { datasetId: 'scoringds', ...scoring },
   };
-  const run: RunRecord<'export'> = { stage: 'export', runId: newRunId(at), startedAt: at.toISOString(), finishedAt: at.toISOString(), status: 'succeeded', outputs };
+  const run: RunRecord<'export'> = {
+    stage: 'export',
+    runId: newRunId(at),
+    startedAt: at.toISOString(),
+    finishedAt: at.toISOString(),
+    status: 'succeeded',
+    inputs: { featurizeRunIds },
+    outputs,
+  };
   await ledger.record(run);
   return run;
 }
@@ -126,6 +139,7 @@ it('scores every profile once with the production model, in parts of partRows, m
     folder,
     files: [`${folder}part-00000.csv`, `${folder}part-00001.csv`, `${folder}part-00002.csv`],
     rows: 2250,
+    supersededRows: 0,
     manifest: `${folder}_manifest.json`,
   });
   expect(await keysUnder(`ingress-${t.n}/`)).toEqual([...outputs.files, outputs.manifest].sort());
@@ -177,6 +191,78 @@ it('scores an export once: the next run is skipped, and so is one with nothing n
   const second = await t.score();
   expect(second.outputs).toMatchObject({ exportRunId: newer.runId, rows: 5 });
   expect(outputsOf(second).folder).not.toBe(outputsOf(first).folder);
+});
+
+/**
+ * User `index`'s row of a later featurization: other features (drawn with another seed) and a later
+ * timestamp, as a featurization that saw more of the user's events writes it.
+ */
+function laterRow(index: number, hoursLater = 24): ScoringProfile {
+  const earlier = scoringProfile(index);
+  return { ...scoringProfile(index, 2), userId: earlier.userId as string, timestamp: new Date((earlier.timestamp as Date).getTime() + hoursLater * 3_600_000) };
+}
+
+it('publishes one row per user, the newest, when the export carries two featurizations (a failed export before it)', async () => {
+  const t = setup({ partRows: 7 });
+  // Users 0-29 have their older row in the first file and the newer in the second; users 30-59 the
+  // other way round; users 60-99 were featurized once. The newer row wins whatever the file order.
+  const first = [...scoringProfiles(0, 30), ...Array.from({ length: 30 }, (_, i) => laterRow(30 + i)), ...scoringProfiles(60, 40)];
+  const second = [...Array.from({ length: 30 }, (_, i) => laterRow(i)), ...scoringProfiles(30, 30)];
+  const exported = await t.exportFiles([first, second], undefined, 2);
+  const newest = (i: number) => (i < 60 ? laterRow(i) : scoringProfile(i));
+  // The two rows of a user score differently, so a stale score published is caught.
+  expect(Array.from({ length: 60 }, (_, i) => expectedPrediction(laterRow(i)) !== expectedPrediction(scoringProfile(i))).filter(Boolean).length).toBeGreaterThan(30);
+
+  const run = await t.score();
+
+  expect(run.status).toBe('succeeded');
+  const outputs = outputsOf(run);
+  expect(outputs).toMatchObject({ exportRunId: exported.runId, rows: 100, supersededRows: 60 });
+  const rows = await csvRows(outputs.files);
+  expect(rows).toHaveLength(100);
+  const byUser = new Map(rows.map((r) => [r.userId, Number(r.prediction)]));
+  expect(byUser.size).toBe(100);
+  for (let i = 0; i < 100; i++) expect(byUser.get(newest(i).userId as string)).toBe(expectedPrediction(newest(i)));
+  // Parts are still full but the last, though rows were skipped in between.
+  const manifest = JSON.parse((await platform.bucket.get(outputs.manifest)).toString('utf8')) as ScoreManifest;
+  expect(manifest.rows).toBe(100);
+  expect(manifest.files.map((f) => f.rows)).toEqual([...Array<number>(14).fill(7), 2]);
+});
+
+it('keeps the row read later when a user has two rows of the same time', async () => {
+  const t = setup();
+  const again = { ...laterRow(0, 0) };
+  await t.exportFiles([[scoringProfile(0), scoringProfile(1)], [again]], undefined, 2);
+  const run = await t.score();
+  expect(outputsOf(run)).toMatchObject({ rows: 2, supersededRows: 1 });
+  const rows = await csvRows(outputsOf(run).files);
+  expect(rows.map((r) => [r.userId, Number(r.prediction)])).toEqual([
+    [scoringProfile(1).userId, expectedPrediction(scoringProfile(1))],
+    [again.userId, expectedPrediction(again)],
+  ]);
+});
+
+it('reads an export of one featurization once, and one of several (or that does not say) twice', async () => {
+  const headsPerFile = async (featurizations: number | undefined) => {
+    const t = setup();
+    const exported = await t.exportFiles([scoringProfiles(0, 20), scoringProfiles(20, 20)], undefined, featurizations ?? 1);
+    if (featurizations === undefined) await t.ledger.record({ ...exported, inputs: {} }); // recorded before exports named their featurizations
+    const heads = new Map<string, number>();
+    const store = interceptedStore(t.store, { beforeCall: (call, key) => void (call === 'head' && key.startsWith('egress-') && heads.set(key, (heads.get(key) ?? 0) + 1)) });
+    const run = await scoreProfiles({ store, ledger: t.ledger, clock: t.clock, log: silentLog }, t.options);
+    expect(outputsOf(run)).toMatchObject({ rows: 40, supersededRows: 0 });
+    return [...heads.values()];
+  };
+  expect(await headsPerFile(1)).toEqual([1, 1]);
+  expect(await headsPerFile(2)).toEqual([2, 2]);
+  expect(await headsPerFile(undefined)).toEqual([2, 2]);
+});
+
+it('refuses a timestamp that is not a time when it must pick the newest row, naming the file and the row', async () => {
+  const t = setup();
+  const exported = await t.exportFiles([await scoringParquet([{ ...scoringProfile(0), timestamp: '2026-02-01T00:00:00.000Z' }, { ...scoringProfile(1), timestamp: 'soon' }], { types: { timestamp: 'UTF8' } })], 2, 2);
+  await expect(t.score()).rejects.toThrow(new ScoreInputError(`Export file ${outputsOf(exported).scoring.files[0]}: row 1 has the timestamp "soon", not a time`));
+  expect(await t.written()).toEqual([]);
 });
 
 it('scores the newest export and says which older ones it passed over', async () => {
