@@ -53,6 +53,13 @@ export interface DayContext {
     /** The audience stage's on-demand budget. */
     onDemandPerDay: number;
     onDemandPerYear: number;
+    /**
+     * Days of history a stage reads by design, by stage: the train stage's training window. Its reads
+     * grow until the window is full, and are compared only from then on.
+     */
+    readWindowDays: Partial<Record<string, number>>;
+    /** When the pipeline was deployed: where every stage's history starts. */
+    deployedAt: Date;
   };
 }
 
@@ -135,17 +142,19 @@ export const READ_GROWTH_RUNS = 5;
 /**
  * The objects a stage run reads must not grow with the number of past runs: a stage whose last
  * READ_GROWTH_RUNS successful runs each read more objects than the one before reads in proportion to its
- * history (a bounded design reads the same count once its window is full).
+ * history (a bounded design reads the same count once its window is full: runs before a stage's
+ * `readWindowDays` have passed since the deployment are not compared).
  */
 export const readsBounded: Invariant = {
   name: 'the objects a stage run reads do not grow with the number of past runs',
-  check({ invocations, day }) {
+  check({ invocations, day, settings }) {
     const today = invocations[day - 1] ?? [];
     const out: string[] = [];
     for (const stage of new Set(today.map((run) => run.stage))) {
+      const windowFull = settings.deployedAt.getTime() + (settings.readWindowDays[stage] ?? 0) * DAY_MS;
       const reads = invocations
         .flat()
-        .filter((run) => run.stage === stage && run.outcome === 'succeeded')
+        .filter((run) => run.stage === stage && run.outcome === 'succeeded' && run.at.getTime() >= windowFull)
         .slice(-READ_GROWTH_RUNS)
         .map((run) => run.objectReads);
       if (reads.length < READ_GROWTH_RUNS) continue;

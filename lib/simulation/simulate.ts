@@ -254,6 +254,9 @@ export async function simulatePipeline(options: SimulationOptions): Promise<Simu
         baselineMargin: numberSetting(environmentOf('train'), 'PIPELINE_MODEL_BASELINE_MARGIN', MODEL_DEFAULTS.baselineMargin),
         onDemandPerDay: numberSetting(environmentOf('audience'), 'PIPELINE_AUDIENCE_ON_DEMAND_PER_DAY', ON_DEMAND_ALLOWANCE.perDay),
         onDemandPerYear: numberSetting(environmentOf('audience'), 'PIPELINE_AUDIENCE_ON_DEMAND_PER_YEAR', ON_DEMAND_ALLOWANCE.perYearProduction),
+        // A day more than the window: the exports of its first day are read until it has fully passed.
+        readWindowDays: { train: numberSetting(environmentOf('train'), 'PIPELINE_MODEL_TRAINING_WINDOW_DAYS', MODEL_DEFAULTS.trainingWindowDays) + 1 },
+        deployedAt,
       },
     };
     const invariants = options.invariants ?? defaultInvariants();

@@ -28,7 +28,7 @@ const context = (day: number, invocations: StageInvocation[][], objects: Array<{
   segmentJobs: () => [],
   profileScores: () => Promise.resolve(new Map()),
   production: () => Promise.resolve(undefined),
-  settings: { scorePeriodMs: DAY, minAuc: 0.6, baselineMargin: 0.01, onDemandPerDay: 2, onDemandPerYear: 50 },
+  settings: { scorePeriodMs: DAY, minAuc: 0.6, baselineMargin: 0.01, onDemandPerDay: 2, onDemandPerYear: 50, readWindowDays: {}, deployedAt: new Date(start) },
   ...more,
 });
 
@@ -68,6 +68,20 @@ it('tells reads that grow with every run from reads that stay bounded', async ()
   await expect(checkDay([readsBounded], context(5, growing))).rejects.toThrow(/train read 11, 12, 13, 14, 15 objects in its last 5 runs/);
   const bounded = [1, 2, 3, 4, 5].map((day) => [run('train', day, Math.min(12, 10 + day))]);
   await expect(checkDay([readsBounded], context(5, bounded))).resolves.toBeUndefined();
+});
+
+it('compares the reads of a stage with a window of history by design only once that window is full', async () => {
+  // A weekly train over a 28-day window reads more each week until the window is full, then no more.
+  const weekly = (reads: number[]) => Array.from({ length: 7 * reads.length }, (_, i) => (i % 7 === 0 ? [run('train', i + 1, reads[i / 7]!)] : []));
+  const filling = weekly([10, 20, 30, 40, 50, 50, 50, 50, 50, 50]);
+  const withWindow = (day: number, invocations: StageInvocation[][]) =>
+    context(day, invocations, [], { settings: { ...context(day, []).settings, readWindowDays: { train: 29 } } });
+  await expect(checkDay([readsBounded], withWindow(64, filling))).resolves.toBeUndefined();
+  // Without the window, the filling weeks look like growth.
+  await expect(checkDay([readsBounded], context(29, filling.slice(0, 29)))).rejects.toThrow(/train read 10, 20, 30, 40, 50/);
+  // Growth that goes on past the window is still caught.
+  const growing = weekly([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
+  await expect(checkDay([readsBounded], withWindow(64, growing))).rejects.toThrow(/train read 60, 70, 80, 90, 100/);
 });
 
 it('prints one line for the day with the stages, rows, audience and production model', () => {
