@@ -163,9 +163,20 @@ export interface DeployedLocalPipeline {
 /** Makes the run folder for a run starting at `now`; checks the band first, so a bad one leaves no folder. */
 export function prepareRunFolder(options: Pick<LocalRunOptions, 'runsRoot' | 'audience'>, now: Date) {
   const band = validateBand(options.audience ?? DEFAULT_AUDIENCE_BAND, { low: 'the audience\'s low end', high: 'the audience\'s high end' });
-  const runDir = path.resolve(options.runsRoot, runFolderName(now));
-  fs.mkdirSync(runDir, { recursive: true });
-  return { band, runDir };
+  const root = path.resolve(options.runsRoot);
+  fs.mkdirSync(root, { recursive: true });
+  // A run never shares its folder (its bucket and ledger) with an earlier one: simulations started the
+  // same week start at the same simulated instant, and a leftover lease or ledger would steer the new run.
+  const name = runFolderName(now);
+  for (let attempt = 1; ; attempt++) {
+    const runDir = path.join(root, attempt === 1 ? name : `${name}-${attempt}`);
+    try {
+      fs.mkdirSync(runDir);
+      return { band, runDir };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
 }
 
 /**
