@@ -61,10 +61,14 @@ const DAY_MS = 86_400_000;
 /** The last days of a run with faults have none: the scores' freshness is checked there. */
 export const FAULT_FREE_DAYS = 3;
 /**
- * With faults, the functions' AEP requests time out after this (AEP_HTTP_TIMEOUT_MS), and an injected
- * timeout holds its response twice as long, so it becomes a client timeout.
+ * With faults, the functions' AEP requests time out after this (AEP_HTTP_TIMEOUT_MS, 30 s as deployed),
+ * and an injected timeout holds its response SIMULATED_TIMEOUT_HOLD_MS longer, so it becomes a client
+ * timeout without costing the run a deployed timeout's wait. Not lower: PGlite runs a featurize query in
+ * the platform's own thread, and until it is done the stand-in answers no request (AEP answers a query's
+ * submission at once); at 20,000 users that takes seconds, and a 3-second timeout failed every featurize.
  */
-export const SIMULATED_HTTP_TIMEOUT_MS = 3_000;
+export const SIMULATED_HTTP_TIMEOUT_MS = 15_000;
+const SIMULATED_TIMEOUT_HOLD_MS = 5_000;
 
 /** When the faults of a `days`-day run from `start` stop: FAULT_FREE_DAYS before the end, after day 1 at the earliest. */
 export function faultWindowEnd(start: Date, days: number): Date {
@@ -142,7 +146,7 @@ export async function simulatePipeline(options: SimulationOptions): Promise<Simu
 
     let injection: FaultInjection | undefined;
     if (options.faults && faultsEndAt) {
-      const plan = new FaultPlan({ seed: options.faults.seed, ...(options.faults.rates && { rates: options.faults.rates }), window: { start: options.faults.window?.start ?? deployedAt, end: faultsEndAt }, holdMs: 2 * SIMULATED_HTTP_TIMEOUT_MS });
+      const plan = new FaultPlan({ seed: options.faults.seed, ...(options.faults.rates && { rates: options.faults.rates }), window: { start: options.faults.window?.start ?? deployedAt, end: faultsEndAt }, holdMs: SIMULATED_HTTP_TIMEOUT_MS + SIMULATED_TIMEOUT_HOLD_MS });
       injection = attachFaults(platform, plan, clock);
       stopFunctions.push(() => injection?.detach());
     }
