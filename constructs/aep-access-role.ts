@@ -7,6 +7,7 @@ import {
 } from '@cdktf/provider-aws/lib/data-aws-iam-policy-document';
 import { PipelineBucket } from './pipeline-bucket';
 import { isLiteral, nameFromPath, normalizePrefix } from './naming';
+import { admitAwsProviderVersions } from './aws-provider-versions';
 
 /** The AWS account Adobe Experience Platform assumes customer roles from. */
 export const ADOBE_AWS_ACCOUNT_ID = '670664943635';
@@ -105,6 +106,7 @@ export class AepAccessRole extends Construct {
 
   constructor(scope: Construct, id: string, props: AepAccessRoleProps) {
     super(scope, id);
+    admitAwsProviderVersions(this);
     const what = `AepAccessRole ${this.node.path}`;
     if (isLiteral(props.imsOrgId) && !/^[A-Za-z0-9]+@AdobeOrg$/.test(props.imsOrgId)) {
       throw new Error(`${what}: imsOrgId "${props.imsOrgId}" must look like "0123456789ABCDEF01234567@AdobeOrg"`);

@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { SecretsmanagerSecret } from '@cdktf/provider-aws/lib/secretsmanager-secret';
 import { isLiteral, nameFromPath } from './naming';
+import { admitAwsProviderVersions } from './aws-provider-versions';
 
 export interface AepCredentialsSecretProps {
   /**
@@ -9,8 +10,11 @@ export interface AepCredentialsSecretProps {
    */
   readonly existingSecretArn?: string | undefined;
   /**
-   * Secret name.
-   * @default derived from the construct path
+   * Secret name. A fixed name stays reserved for the recovery window after `cdktf destroy`, so a deploy
+   * within those days fails until the deleted secret is restored or deleted for good
+   * (`aws secretsmanager delete-secret --force-delete-without-recovery`).
+   * @default a unique name starting with one derived from the construct path (Terraform's `name_prefix`),
+   *   so a deploy right after a destroy creates a fresh secret while the old one stays recoverable
    */
   readonly secretName?: string;
   /**
@@ -53,6 +57,7 @@ export class AepCredentialsSecret extends Construct {
 
   constructor(scope: Construct, id: string, props: AepCredentialsSecretProps = {}) {
     super(scope, id);
+    admitAwsProviderVersions(this);
     const what = `AepCredentialsSecret ${this.node.path}`;
     if (props.existingSecretArn !== undefined) {
       const ignored = (['secretName', 'kmsKeyId', 'recoveryWindowInDays'] as const).filter((key) => props[key] !== undefined);
@@ -67,13 +72,13 @@ export class AepCredentialsSecret extends Construct {
     if (!Number.isInteger(recoveryWindow) || (recoveryWindow !== 0 && (recoveryWindow < 7 || recoveryWindow > 30))) {
       throw new Error(`${what}: recoveryWindowInDays must be 0 or a whole number from 7 to 30, got ${recoveryWindow}`);
     }
-    const name = props.secretName ?? nameFromPath(this, { maxLength: 256, allowedCharacters: 'A-Za-z0-9/_+=.@-' });
-    if (isLiteral(name) && !/^[A-Za-z0-9/_+=.@-]{1,512}$/.test(name)) {
+    const name = props.secretName;
+    if (name !== undefined && isLiteral(name) && !/^[A-Za-z0-9/_+=.@-]{1,512}$/.test(name)) {
       throw new Error(`${what}: secretName "${name}" may hold only letters, digits and /_+=.@-`);
     }
     this.kmsKeyId = props.kmsKeyId;
     this.secret = new SecretsmanagerSecret(this, 'secret', {
-      name,
+      ...(name !== undefined ? { name } : { namePrefix: `${nameFromPath(this, { maxLength: 256, allowedCharacters: 'A-Za-z0-9/_+=.@-' })}-` }),
       description: 'Adobe Experience Platform OAuth client credentials, a JSON object with clientId and clientSecret',
       ...(props.kmsKeyId !== undefined && { kmsKeyId: props.kmsKeyId }),
       recoveryWindowInDays: recoveryWindow,

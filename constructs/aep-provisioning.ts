@@ -8,6 +8,7 @@ import { DEFAULT_TERRAFORM_KEY } from '../lib/provisioning/terraform-event';
 import { PROVISIONER } from '../lib/stages/registry';
 import { connectionSettings, type ConnectionSettingsProps } from './connection-settings';
 import { givenOptions, libraryHandler, PipelineFunction, type PipelineFunctionProps } from './pipeline-function';
+import { admitAwsProviderVersions } from './aws-provider-versions';
 
 
 /** The connection settings every pipeline function gets, plus what the provisioner keeps in AEP. */
@@ -101,6 +102,7 @@ export class AepProvisioning extends Construct {
 
   constructor(scope: Construct, id: string, props: AepProvisioningProps) {
     super(scope, id);
+    admitAwsProviderVersions(this);
     let environment: Record<string, string>;
     try {
       environment = environmentFor(PROVISIONER.settings, connectionSettings(props), (value) => Token.isUnresolved(value));

@@ -6,6 +6,7 @@ import { DataAwsIamPolicyDocument } from '@cdktf/provider-aws/lib/data-aws-iam-p
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
 import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
 import { isLiteral, nameFromPath } from './naming';
+import { admitAwsProviderVersions } from './aws-provider-versions';
 
 export interface AlarmTopicProps {
   /**
@@ -81,6 +82,7 @@ export class AlarmTopic extends Construct {
 
   constructor(scope: Construct, id: string, props: AlarmTopicProps = {}) {
     super(scope, id);
+    admitAwsProviderVersions(this);
     const what = `AlarmTopic ${this.node.path}`;
     const deletionWindow = props.keyDeletionWindowDays ?? 30;
     if (!Number.isInteger(deletionWindow) || deletionWindow < 7 || deletionWindow > 30) {

@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
+import { admitAwsProviderVersions } from './aws-provider-versions';
 
 export interface DeadLetterQueueProps {
   /** Queue name (up to 80 letters, digits, `-` and `_`). */
@@ -32,6 +33,7 @@ export class DeadLetterQueue extends Construct {
 
   constructor(scope: Construct, id: string, props: DeadLetterQueueProps) {
     super(scope, id);
+    admitAwsProviderVersions(this);
     this.queue = new SqsQueue(this, 'queue', {
       name: props.queueName,
       sqsManagedSseEnabled: true,

@@ -10,3 +10,4 @@ export * from './propensity-pipeline';
 export { bundleHandler } from '../lib/bundling/bundle-handler';
 export * from './dead-letter-queue';
 export * from './connection-settings';
+export * from './aws-provider-versions';

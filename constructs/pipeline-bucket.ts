@@ -12,6 +12,7 @@ import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
 import { DEFAULT_PREFIXES, stagingPrefixFor } from '../lib/config/schema';
 import type { BucketFolder } from '../lib/stages/registry';
 import { isLiteral, nameFromPath, normalizePrefix } from './naming';
+import { admitAwsProviderVersions } from './aws-provider-versions';
 
 /** The folders of the pipeline's bucket: every prefix the pipeline writes. Each ends in `/`. */
 export interface PipelinePrefixes extends Record<BucketFolder, string> {
@@ -164,6 +165,7 @@ export class PipelineBucket extends Construct {
 
   constructor(scope: Construct, id: string, props: PipelineBucketProps = {}) {
     super(scope, id);
+    admitAwsProviderVersions(this);
     const what = `PipelineBucket ${this.node.path}`;
     const ingress = normalizePrefix(props.prefixes?.ingress ?? DEFAULT_PREFIXES.ingress, what);
     this.prefixes = {

@@ -18,6 +18,7 @@ import { bundleHandler, DEFAULT_EXTERNAL_MODULES, prebuiltBundle, type BundleRes
 import * as fs from 'fs';
 import type { FunctionDefinition } from '../lib/stages/registry';
 import { isLiteral, nameFromPath, normalizePrefix } from './naming';
+import { admitAwsProviderVersions } from './aws-provider-versions';
 
 /** What the function may do in one S3 bucket, folder by folder. */
 export interface FunctionBucketAccess {
@@ -132,10 +133,11 @@ export interface PipelineFunctionProps {
    */
   readonly timeoutSeconds?: number;
   /**
-   * Reserved concurrent executions. 1 makes scheduled runs queue instead of overlapping. Needs
-   * unreserved account concurrency to spare (accounts with a concurrency limit of 10 cannot reserve
-   * any). -1 removes the reservation.
-   * @default 1
+   * Reserved concurrent executions. 1 keeps a second run from starting while one is under way, a second
+   * line of defence behind the stage's lease on the ledger. Reserving needs unreserved account
+   * concurrency to spare: AWS keeps 10 unreserved, so an account whose concurrency limit is 10 (as new
+   * accounts often have) cannot reserve any. -1 removes a reservation made earlier.
+   * @default none: the function draws on the account's unreserved concurrency
    */
   readonly reservedConcurrentExecutions?: number;
   /**
@@ -301,13 +303,15 @@ export class PipelineFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: PipelineFunctionProps) {
     super(scope, id);
+    admitAwsProviderVersions(this);
     const what = `PipelineFunction ${this.node.path}`;
 
     const runtime = props.runtime ?? 'nodejs22.x';
     const nodeMajor = validateRuntime(runtime, what);
     const memorySize = requireIntegerIn(props.memorySize ?? 512, 128, 10240, 'memorySize', what);
     const timeout = requireIntegerIn(props.timeoutSeconds ?? 300, 1, 900, 'timeoutSeconds', what);
-    const reserved = requireIntegerIn(props.reservedConcurrentExecutions ?? 1, -1, 1_000_000, 'reservedConcurrentExecutions', what);
+    const reserved =
+      props.reservedConcurrentExecutions === undefined ? undefined : requireIntegerIn(props.reservedConcurrentExecutions, -1, 1_000_000, 'reservedConcurrentExecutions', what);
     const retries = requireIntegerIn(props.maximumRetryAttempts ?? 0, 0, 2, 'maximumRetryAttempts', what);
     const retention = props.logRetentionDays ?? 30;
     if (!LOG_RETENTION_DAYS.includes(retention)) {
@@ -413,7 +417,7 @@ export class PipelineFunction extends Construct {
       sourceCodeHash: this.asset.assetHash,
       memorySize,
       timeout,
-      reservedConcurrentExecutions: reserved,
+      ...(reserved !== undefined && { reservedConcurrentExecutions: reserved }),
       ...(Object.keys(environment).length > 0 && { environment: { variables: environment } }),
       ...(props.tracing && { tracingConfig: { mode: 'Active' } }),
       ...(props.tags && { tags: props.tags }),

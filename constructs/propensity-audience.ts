@@ -4,6 +4,7 @@ import { LambdaInvocation } from '@cdktf/provider-aws/lib/lambda-invocation';
 import { validateBand, validateTenantId } from '../lib/audience/band';
 import { DEFAULT_TERRAFORM_KEY } from '../lib/provisioning/terraform-event';
 import { PipelineFunction } from './pipeline-function';
+import { admitAwsProviderVersions } from './aws-provider-versions';
 
 /** Longest audience name accepted (the provisioner's limit). */
 const MAX_NAME_LENGTH = 256;
@@ -58,6 +59,7 @@ export class PropensityAudience extends Construct {
 
   constructor(scope: Construct, id: string, props: PropensityAudienceProps) {
     super(scope, id);
+    admitAwsProviderVersions(this);
     const what = `PropensityAudience ${this.node.path}`;
     try {
       validateBand({ low: props.low, high: props.high });

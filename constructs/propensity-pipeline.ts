@@ -14,6 +14,7 @@ import { PipelineBucket, type PipelineBucketProps } from './pipeline-bucket';
 import { givenOptions, libraryHandler, PipelineFunction, type PipelineFunctionProps } from './pipeline-function';
 import { PropensityAudience } from './propensity-audience';
 import { StageSchedule } from './stage-schedule';
+import { admitAwsProviderVersions } from './aws-provider-versions';
 
 export interface PropensityPipelineAepProps {
   /** IMS organization id (`…@AdobeOrg`); also the external id of the role AEP assumes. */
@@ -219,6 +220,7 @@ export class PropensityPipeline extends Construct {
 
   constructor(scope: Construct, id: string, props: PropensityPipelineProps) {
     super(scope, id);
+    admitAwsProviderVersions(this);
     this.bucket = new PipelineBucket(this, 'Bucket', props.bucket);
     this.aepAccessRole = new AepAccessRole(this, 'AepAccessRole', { imsOrgId: props.aep.imsOrgId, bucket: this.bucket });
     this.credentials = new AepCredentialsSecret(this, 'AepCredentials', { existingSecretArn: props.aep.credentialsSecretArn });

@@ -8,6 +8,7 @@ import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 import { DeadLetterQueue } from './dead-letter-queue';
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import { isLiteral, nameFromPath } from './naming';
+import { admitAwsProviderVersions } from './aws-provider-versions';
 
 /** How EventBridge Scheduler retries a failed delivery. */
 export interface ScheduleRetryPolicy {
@@ -150,6 +151,7 @@ export class StageSchedule extends Construct {
 
   constructor(scope: Construct, id: string, props: StageScheduleProps) {
     super(scope, id);
+    admitAwsProviderVersions(this);
     const what = `StageSchedule ${this.node.path}`;
     if (isLiteral(props.stage) && !/^[A-Za-z][A-Za-z0-9_-]*$/.test(props.stage)) {
       throw new Error(`${what}: stage "${props.stage}" must start with a letter and hold only letters, digits, - and _`);

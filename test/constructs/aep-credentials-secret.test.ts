@@ -45,8 +45,9 @@ describe('AepCredentialsSecret', () => {
       expect(JSON.stringify(json)).not.toMatch(/secret_string|secret_binary/);
     });
 
-    it('keeps a deleted secret restorable for 7 days', () => {
-      expect(onlyResource(json, 'aws_secretsmanager_secret')).toMatchObject({ recovery_window_in_days: 7, name: 'test-aep-credentials' });
+    it('keeps a deleted secret restorable for 7 days, under a unique name so a deploy after a destroy makes a new one', () => {
+      expect(onlyResource(json, 'aws_secretsmanager_secret')).toMatchObject({ recovery_window_in_days: 7, name_prefix: 'test-aep-credentials-' });
+      expect(onlyResource(json, 'aws_secretsmanager_secret')).not.toHaveProperty('name');
       expect(onlyResource(json, 'aws_secretsmanager_secret').kms_key_id).toBeUndefined();
     });
 
@@ -81,6 +82,14 @@ describe('AepCredentialsSecret', () => {
     const json = synth(stack);
     expect(onlyResource(json, 'aws_secretsmanager_secret')).toMatchObject({ kms_key_id: keyArn, recovery_window_in_days: 30 });
     expect(credentials.kmsKeyId).toBe(keyArn);
+  });
+
+  it('takes a fixed name instead of the unique one', () => {
+    const { stack } = newStack();
+    new AepCredentialsSecret(stack, 'aep-credentials', { secretName: 'aep-pipeline/credentials' });
+    const secret = onlyResource(synth(stack), 'aws_secretsmanager_secret');
+    expect(secret.name).toBe('aep-pipeline/credentials');
+    expect(secret).not.toHaveProperty('name_prefix');
   });
 
   it('uses an existing secret and creates nothing', () => {

@@ -56,8 +56,8 @@ describe('PipelineFunction', () => {
       expect(lambda.tracing_config).toBeUndefined();
     });
 
-    it('reserves exactly one concurrent execution so scheduled runs never overlap', () => {
-      expect(lambda.reserved_concurrent_executions).toBe(1);
+    it('reserves no concurrency by default, so it deploys on an account whose concurrency limit is 10', () => {
+      expect(lambda).not.toHaveProperty('reserved_concurrent_executions');
     });
 
     it('passes the environment variables, plus source map support', () => {
@@ -310,7 +310,7 @@ describe('PipelineFunction', () => {
       architecture: 'x86_64',
       memorySize: 2048,
       timeoutSeconds: 900,
-      reservedConcurrentExecutions: -1,
+      reservedConcurrentExecutions: 1,
       logRetentionDays: 90,
       maximumRetryAttempts: 2,
       tracing: true,
@@ -321,7 +321,7 @@ describe('PipelineFunction', () => {
       architectures: ['x86_64'],
       memory_size: 2048,
       timeout: 900,
-      reserved_concurrent_executions: -1,
+      reserved_concurrent_executions: 1,
       tracing_config: { mode: 'Active' },
     });
     expect(onlyResource(json, 'aws_cloudwatch_log_group')).toMatchObject({ name: '/aws/lambda/acme-score', retention_in_days: 90 });
