@@ -21,6 +21,12 @@ export interface EmbeddedPlatformOptions {
    * or `ingestionIntervalMs`, how often the ingestion dataflows look for new files (default 1000).
    */
   aep?: Pick<AepStandInOptions, 'exportReadyAfterMs' | 'exportRunDelayMs' | 'exportRowsPerFile' | 'ingestionIntervalMs' | 'segmentJobDelayMs'>;
+  /**
+   * The S3 API AEP's export runs write to and its ingestion dataflows read from, when the bucket lives
+   * elsewhere (an AWS emulator the stack was deployed into).
+   * @default the embedded object store
+   */
+  aepObjectStore?: AepStandInOptions['objectStore'];
 }
 
 /** The loopback store accepts any key; these placate the SDK's credential chain without touching real AWS. */
@@ -93,7 +99,7 @@ export async function startEmbeddedPlatform(options: EmbeddedPlatformOptions): P
       tenantId,
       queryService: { host: postgres.host, port: postgres.port },
       // Dataset export runs write to the bucket through the store's S3 API, as AEP writes to S3.
-      objectStore: { endpoint: s3Endpoint, region: 'us-east-1', credentials: EMBEDDED_S3_CREDENTIALS },
+      objectStore: options.aepObjectStore ?? { endpoint: s3Endpoint, region: 'us-east-1', credentials: EMBEDDED_S3_CREDENTIALS },
       ...options.aep,
     });
     const { baseUrl } = await aep.start();
