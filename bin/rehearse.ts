@@ -12,7 +12,7 @@ rehearse({
   users: Number(process.env.REHEARSAL_USERS ?? 2000),
   workDir,
   say,
-  log: { debug: () => undefined, info: () => undefined, warn: (m: string) => say(`warn: ${m}`), error: (m: string) => say(`error: ${m}`) } as never,
+  log: { debug: () => undefined, info: () => undefined, warn: (m: string) => say(`warn: ${m}`), error: (m: string) => say(`error: ${m}`) },
 }).then(
   (result) => {
     fs.writeFileSync(path.join(workDir, 'rehearsal.json'), `${JSON.stringify(result, null, 2)}\n`);

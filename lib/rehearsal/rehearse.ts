@@ -174,7 +174,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
         const status = answer.FunctionError ? `error: ${payload?.errorMessage ?? ''}` : (payload?.status ?? 'done');
         fired.push({ at: at.toISOString(), schedule: schedule.name, status });
         say(`${at.toISOString()} ${schedule.name}: ${status}`);
-        if (JSON.parse(schedule.input).stage === 'audience' && status === 'succeeded') return;
+        if ((JSON.parse(schedule.input) as { stage?: string }).stage === 'audience' && status === 'succeeded') return;
         // AEP's own timers (query runs, the 15-minute ingestion) run in real time on the embedded platform.
         await systemClock.sleep(1000);
       }
