@@ -150,7 +150,8 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
       fs.writeFileSync(configFile, cliConfig(options.providerMirror));
       env.TF_CLI_CONFIG_FILE = configFile;
     }
-    const cdktf = (args: string[], what: string) => runCommand(path.join(root, 'node_modules', '.bin', 'cdktf'), args, project, what, env);
+    // `terraform providers lock` for other platforms would ask the registry even with a mirror configured.
+    const cdktf = (args: string[], what: string) => runCommand(path.join(root, 'node_modules', '.bin', 'cdktf'), [...args, '--skip-provider-lock'], project, what, env);
 
     const applied = await timed('apply', () => cdktf(['deploy', '--auto-approve'], 'cdktf deploy'));
     const resourcesDeployed = Number(/(\d+) added/.exec(applied)?.[1] ?? NaN);
