@@ -1,4 +1,4 @@
-import { execFileSync } from 'child_process';
+import { execFile, execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -39,6 +39,19 @@ export function runCommand(command: string, args: string[], cwd: string, what: s
     const failure = error as { stdout?: string; stderr?: string; message: string };
     throw new Error(`${what} failed: ${failure.message}\n${failure.stdout ?? ''}${failure.stderr ?? ''}`);
   }
+}
+
+/**
+ * `runCommand` without blocking the event loop: for commands that call back into servers of this
+ * process (the rehearsal's Terraform calls its Lambda front).
+ */
+export function runCommandAsync(command: string, args: string[], cwd: string, what: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(command, args, { cwd, encoding: 'utf8', env: { ...process.env, CHECKPOINT_DISABLE: '1', ...env }, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${what} failed: ${error.message}\n${stdout}${stderr}`));
+      else resolve(stdout);
+    });
+  });
 }
 
 /** Builds the library and packs it into `destination`, as `npm publish` would. */

@@ -12,7 +12,7 @@ import { seedAndExplore } from '../cli/local-run';
 import { startEmbeddedPlatform } from '../embedded/platform';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/logger';
-import { createConsumerProject, packLibrary, runCommand } from './consumer-project';
+import { createConsumerProject, packLibrary, runCommand, runCommandAsync } from './consumer-project';
 import { REHEARSAL_MAIN } from './consumer-stack';
 import { startEmulator } from './emulator';
 import { LambdaFront } from './lambda-front';
@@ -151,7 +151,8 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
       env.TF_CLI_CONFIG_FILE = configFile;
     }
     // `terraform providers lock` for other platforms would ask the registry even with a mirror configured.
-    const cdktf = (args: string[], what: string) => runCommand(path.join(root, 'node_modules', '.bin', 'cdktf'), [...args, '--skip-provider-lock'], project, what, env);
+    // Asynchronous: Terraform's calls come back to the Lambda front in this process.
+    const cdktf = (args: string[], what: string) => runCommandAsync(path.join(root, 'node_modules', '.bin', 'cdktf'), [...args, '--skip-provider-lock'], project, what, env);
 
     const applied = await timed('apply', () => cdktf(['deploy', '--auto-approve'], 'cdktf deploy'));
     const resourcesDeployed = Number(/(\d+) added/.exec(applied)?.[1] ?? NaN);
