@@ -69,8 +69,36 @@ syntheticDataOptions(program.command('run'), 20_000)
   .option('--runs-dir <dir>', 'folder that receives one run folder per run', '.run')
   .option('--audience-low <p>', 'lowest propensity in the audience, included', probability, DEFAULT_AUDIENCE_BAND.low)
   .option('--audience-high <p>', 'highest propensity in the audience, included', probability, DEFAULT_AUDIENCE_BAND.high)
-  .action(async (opts: { users: number; batchUsers: number; seed: number; runsDir: string; audienceLow: number; audienceHigh: number }) => {
+  .option('--days <n>', 'deploy, then live this many simulated days: every schedule fires, new events arrive daily, invariants checked each day', count('number of days'))
+  .action(async (opts: { users: number; batchUsers: number; seed: number; runsDir: string; audienceLow: number; audienceHigh: number; days?: number }) => {
     const out = process.stdout;
+    if (opts.days !== undefined) {
+      const { synthesizeLocalDeployment } = await import('../constructs/local-deployment');
+      const { simulatePipeline } = await import('../lib/simulation/simulate');
+      out.write(`Embedded platform: seeding ${opts.users.toLocaleString('en-US')} synthetic users (seed ${opts.seed}), then ${opts.days} simulated days\n`);
+      const progress = seedProgressReporter(out);
+      const simulated = await simulatePipeline({
+        deploy: synthesizeLocalDeployment,
+        days: opts.days,
+        users: opts.users,
+        usersPerBatch: opts.batchUsers,
+        seed: opts.seed,
+        runsRoot: opts.runsDir,
+        log: consoleLog(verbose()),
+        onProgress: (p) => progress.update(p),
+        onStage: (stage) => {
+          progress.stop();
+          out.write(`  ${stage} ...\n`);
+        },
+        onDay: (line) => {
+          progress.stop();
+          out.write(`${line}\n`);
+        },
+        audience: { low: opts.audienceLow, high: opts.audienceHigh },
+      });
+      out.write(`\n${opts.days} days in ${(simulated.totalMs / 1000).toFixed(1)} s; every invariant held\nReport: ${path.relative(process.cwd(), simulated.reportFile)}\n`);
+      return;
+    }
     const progress = seedProgressReporter(out);
     out.write(`Embedded platform: seeding ${opts.users.toLocaleString('en-US')} synthetic users (seed ${opts.seed})\n`);
     // Loaded here: only `run` builds the stack, and CDKTF with the provider bindings is slow to load.

@@ -24,6 +24,12 @@ export interface AepProvisioningProps extends ConnectionSettingsProps {
    */
   readonly retainDatasetOnDestroy?: boolean | undefined;
   /**
+   * Keep the feature datasets the featurize stage made (`<namePrefix>_training_features`,
+   * `<namePrefix>_scoring_features`, one row per profile) on `cdktf destroy`.
+   * @default false: destroy deletes them
+   */
+  readonly retainFeatureDatasets?: boolean | undefined;
+  /**
    * The S3 destination of the dataset export, provisioned at deploy time: AEP's base connection (the
    * role it assumes) and target connection (bucket and folder). Only the role ARN and names reach the
    * invocation input; no key.
@@ -125,6 +131,7 @@ export class AepProvisioning extends Construct {
       input: JSON.stringify({
         namePrefix: props.namePrefix ?? DEFAULT_NAME_PREFIX,
         scores: { retainDatasetOnDestroy: props.retainDatasetOnDestroy ?? true },
+        features: { retainDatasetsOnDestroy: props.retainFeatureDatasets ?? false },
         ...(props.exportDestination && {
           export: {
             roleArn: props.exportDestination.roleArn,

@@ -1,5 +1,5 @@
 import { App, TerraformOutput, TerraformStack } from 'cdktf';
-import type { DeployTimeValues, LocalDeployment, LocalDeploymentProps, SynthesizedFunction } from '../lib/cli/local-deployment';
+import type { DeployTimeValues, LocalDeployment, LocalDeploymentProps, SynthesizedFunction, SynthesizedLifecycleRule, SynthesizedSchedule } from '../lib/cli/local-deployment';
 import type { StageName } from '../lib/stages/registry';
 import type { PipelineFunction } from './pipeline-function';
 import { PropensityPipeline } from './propensity-pipeline';
@@ -43,15 +43,41 @@ export function synthesizeLocalDeployment(props: LocalDeploymentProps): LocalDep
     return found;
   };
   const functionOf = (fn: PipelineFunction): SynthesizedFunction => {
-    const json = resource('aws_lambda_function', fn.function) as { handler: string; memory_size: number; environment?: { variables?: Record<string, string> } };
-    return { bundleDir: fn.bundle.outDir, handler: json.handler, memorySize: json.memory_size, environment: { ...(json.environment?.variables ?? {}) } };
+    const json = resource('aws_lambda_function', fn.function) as { handler: string; memory_size: number; timeout?: number; environment?: { variables?: Record<string, string> } };
+    return {
+      bundleDir: fn.bundle.outDir,
+      handler: json.handler,
+      memorySize: json.memory_size,
+      ...(json.timeout !== undefined && { timeoutSeconds: json.timeout }),
+      environment: { ...(json.environment?.variables ?? {}) },
+    };
   };
   const invocationIds = { provisioned: stack.getLogicalId(pipeline.provisioning.invocation), audience: stack.getLogicalId(audience.invocation) };
 
   const stages: Partial<Record<StageName, SynthesizedFunction>> = {};
   for (const [name, stage] of Object.entries(pipeline.stages)) stages[name as StageName] = functionOf(stage.function);
+  // A schedule's target names its function by Terraform reference; every stage function has one.
+  const stageOfFunction = new Map(Object.entries(pipeline.stages).map(([name, stage]) => [stack.getLogicalId(stage.function.function), name as StageName]));
+  type ScheduleJson = { name: string; schedule_expression: string; schedule_expression_timezone?: string; state?: string; target: { arn: string; input?: string } };
+  const schedules: SynthesizedSchedule[] = Object.entries((terraform.resource.aws_scheduler_schedule ?? {}) as Record<string, ScheduleJson>).map(([id, json]) => {
+    const target = /^\$\{aws_lambda_function\.([\w-]+)\.arn\}$/.exec(json.target.arn)?.[1];
+    const stage = target === undefined ? undefined : stageOfFunction.get(target);
+    if (stage === undefined) throw new Error(`Schedule ${id} invokes ${json.target.arn}, which is not a stage function of the stack`);
+    return {
+      name: json.name,
+      stage,
+      expression: json.schedule_expression,
+      timezone: json.schedule_expression_timezone ?? 'UTC',
+      enabled: json.state !== 'DISABLED',
+      input: json.target.input ?? '{}',
+    };
+  });
+  const lifecycleRules = Object.values((terraform.resource.aws_s3_bucket_lifecycle_configuration ?? {}) as Record<string, { rule?: SynthesizedLifecycleRule[] }>).flatMap((config) => config.rule ?? []);
+
   return {
     stages,
+    schedules,
+    lifecycleRules,
     provisioner: functionOf(pipeline.provisioning.function),
     provisioningInput: (resource('aws_lambda_invocation', pipeline.provisioning.invocation) as { input: string }).input,
     audienceInput: (resource('aws_lambda_invocation', audience.invocation) as { input: string }).input,

@@ -149,6 +149,8 @@ export class PipelineBucket extends Construct {
   public readonly kmsKeyArn?: string | undefined;
   /** True when the bucket was passed in rather than created. */
   public readonly isExisting: boolean;
+  /** Days after which exported features expire; undefined for an existing bucket, whose lifecycle is managed elsewhere. */
+  public readonly egressExpirationDays?: number | undefined;
 
   /** The bucket; undefined for an existing bucket. */
   public readonly bucket?: S3Bucket;
@@ -206,6 +208,7 @@ export class PipelineBucket extends Construct {
     const tags = props.tags;
 
     this.isExisting = false;
+    this.egressExpirationDays = egressDays;
     this.kmsKeyArn = props.kmsKeyArn;
     this.bucket = new S3Bucket(this, 'bucket', {
       ...(props.bucketName === undefined

@@ -5,7 +5,7 @@ import { AepCredentialsSecret } from './aep-credentials-secret';
 import { AepProvisioning } from './aep-provisioning';
 import { AlarmTopic } from './alarm-topic';
 import { Token } from 'cdktf';
-import { DEFAULT_NAME_PREFIX } from '../lib/config/schema';
+import { DEFAULT_NAME_PREFIX, MODEL_DEFAULTS, trainingWindowIssue } from '../lib/config/schema';
 import { environmentFor, type SettingValues } from '../lib/config/settings';
 import { validateSpec, type FeatureSpec } from '../lib/features/spec';
 import { STAGE_NAMES, STAGES, type BucketAccess, type BucketFolder, type StageDefinition, type StageName } from '../lib/stages/registry';
@@ -44,6 +44,12 @@ export interface PropensityPipelineAepProps {
    * @default true
    */
   readonly retainDatasetsOnDestroy?: boolean;
+  /**
+   * Keep the feature datasets the featurize stage made (`<namePrefix>_training_features`,
+   * `<namePrefix>_scoring_features`, one row per profile) on `cdktf destroy`.
+   * @default false: destroy deletes them
+   */
+  readonly retainFeatureDatasets?: boolean;
   /**
    * Adobe's IAM role that reads Amazon S3 sources (shown under "Add IAM role to allow list" when you add
    * an Amazon S3 account in the AEP UI, or returned by Flow Service's
@@ -118,7 +124,27 @@ export interface PropensityPipelineModelProps {
    */
   readonly promotionTolerance?: number;
   /**
-   * Train: learns a model from the exports, registers it, promotes it when it is at least as good.
+   * The floor every model must reach to become production, the first one included: its held-out AUC,
+   * from 0.5 to below 1. On a few hundred held-out users a model with no skill reaches about 0.55.
+   * @default 0.6
+   */
+  readonly minAuc?: number;
+  /**
+   * The floor's other half: how far above the logistic baseline's held-out AUC, on the same rows, a
+   * model's must be to become production (0 to 0.5).
+   * @default 0.01
+   */
+  readonly baselineMargin?: number;
+  /**
+   * Days of exports, counted back from each train run, that a model learns from. It must be shorter
+   * than the bucket's `egressExpirationDays` by at least a day, or training would read files the
+   * lifecycle deletes; synth fails otherwise, naming both.
+   * @default 28
+   */
+  readonly trainingWindowDays?: number;
+  /**
+   * Train: learns a model from the exports of its window, registers it, promotes it when it passes the
+   * floor and is at least as good as production.
    * @default weekly, Mondays at 05:00 (`cron(0 5 ? * MON *)`), 3,008 MB, 15 minutes
    */
   readonly train?: StageOptions;
@@ -147,10 +173,22 @@ export interface PropensityPipelineAudienceProps {
   readonly high: number;
   /**
    * Audience stage: summarizes new scores (histogram, reach, the band's reach) and, once they are
-   * ingested, runs the segment job and records the qualified count.
+   * ingested, records the qualified count of AEP's daily scheduled segmentation; schedule it after the
+   * sandbox's segmentation time. It starts an on-demand segment job only when invoked with
+   * `{"stage": "audience", "onDemand": true}`, within a budget kept in the ledger.
    * @default daily at 07:00 (`cron(0 7 * * ? *)`)
    */
   readonly evaluate?: StageOptions;
+  /**
+   * On-demand segment jobs the audience stage may start in any 24 hours (0 to 2, AEP's allowance).
+   * @default 2
+   */
+  readonly onDemandPerDay?: number;
+  /**
+   * On-demand segment jobs the audience stage may start in any 365 days, counted in the ledger (0 to 100).
+   * @default 100 in a development sandbox, else 50, as AEP allows
+   */
+  readonly onDemandPerYear?: number;
 }
 
 export interface PropensityPipelineProps {
@@ -234,6 +272,7 @@ export class PropensityPipeline extends Construct {
       bucketRegion: this.bucket.region,
       namePrefix: props.aep.namePrefix,
       retainDatasetOnDestroy: props.aep.retainDatasetsOnDestroy,
+      retainFeatureDatasets: props.aep.retainFeatureDatasets,
       alarmTopicArn: this.alarmTopic.topicArn,
       waitFor: [this.aepAccessRole.policy],
       // The export's S3 destination needs no dataset, so it is provisioned at deploy time; the export
@@ -276,6 +315,8 @@ export class PropensityPipeline extends Construct {
     }
 
     const model = props.model ?? {};
+    const windowIssue = trainingWindowIssue(model.trainingWindowDays ?? MODEL_DEFAULTS.trainingWindowDays, this.bucket.egressExpirationDays);
+    if (windowIssue) throw new Error(`PropensityPipeline ${this.node.path}: ${windowIssue}`);
     const namePrefix = props.aep.namePrefix ?? DEFAULT_NAME_PREFIX;
     if (props.audience) {
       const { low, high } = props.audience;
@@ -307,9 +348,15 @@ export class PropensityPipeline extends Construct {
       'export.intervalHours': props.features.exportIntervalHours,
       'model.name': model.name,
       'model.promotionTolerance': model.promotionTolerance,
+      'model.minAuc': model.minAuc,
+      'model.baselineMargin': model.baselineMargin,
+      'model.trainingWindowDays': model.trainingWindowDays,
+      'storage.egressRetentionDays': this.bucket.egressExpirationDays,
       'audience.definitionId': this.audience?.definitionId,
       'audience.low': this.audience?.low,
       'audience.high': this.audience?.high,
+      'audience.onDemandPerDay': props.audience?.onDemandPerDay,
+      'audience.onDemandPerYear': props.audience?.onDemandPerYear,
     };
 
     const options: Record<StageName, StageOptions | undefined> = {

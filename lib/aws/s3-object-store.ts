@@ -4,6 +4,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  PutObjectCommand,
   NoSuchKey,
   NotFound,
   S3Client,
@@ -12,7 +13,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'stream';
 import type { StorageConfig } from '../config/schema';
-import type { ObjectStore, StoredObject } from '../ports/object-store';
+import type { ListOptions, ObjectStore, StoredObject } from '../ports/object-store';
 
 export class ObjectNotFoundError extends Error {
   constructor(
@@ -34,6 +35,16 @@ export function createS3Client(storage: StorageConfig, credentials?: S3ClientCon
   });
 }
 
+/**
+ * Whether S3 refused a conditional write: 412 (the condition failed), 409 (another write of the key
+ * completed meanwhile) or, for If-Match, 404 (no object to match).
+ */
+function conditionFailed(error: unknown): boolean {
+  const name = (error as { name?: string }).name;
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return name === 'PreconditionFailed' || name === 'ConditionalRequestConflict' || name === 'NoSuchKey' || status === 412 || status === 409;
+}
+
 export class S3ObjectStore implements ObjectStore {
   constructor(
     private readonly s3: S3Client,
@@ -43,6 +54,25 @@ export class S3ObjectStore implements ObjectStore {
   async put(key: string, body: Buffer | string | Readable, contentType?: string): Promise<void> {
     // Upload streams in parts, so an object of any size is sent without holding it in memory.
     await new Upload({ client: this.s3, params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType } }).done();
+  }
+
+  async putIfAbsent(key: string, body: Buffer | string, contentType?: string): Promise<string | undefined> {
+    return this.conditionalPut(key, body, contentType, { IfNoneMatch: '*' });
+  }
+
+  async putIfMatch(key: string, body: Buffer | string, etag: string, contentType?: string): Promise<string | undefined> {
+    return this.conditionalPut(key, body, contentType, { IfMatch: etag });
+  }
+
+  /** One PUT (the bodies are small), so the condition covers the whole write. */
+  private async conditionalPut(key: string, body: Buffer | string, contentType: string | undefined, condition: { IfNoneMatch: string } | { IfMatch: string }): Promise<string | undefined> {
+    try {
+      const response = await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType, ...condition }));
+      return response.ETag;
+    } catch (error) {
+      if (conditionFailed(error)) return undefined;
+      throw error;
+    }
   }
 
   async getStream(key: string): Promise<Readable> {
@@ -89,17 +119,18 @@ export class S3ObjectStore implements ObjectStore {
   async head(key: string): Promise<StoredObject | undefined> {
     try {
       const response = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return { key, size: response.ContentLength ?? 0, lastModified: response.LastModified };
+      return { key, size: response.ContentLength ?? 0, lastModified: response.LastModified, etag: response.ETag };
     } catch (error) {
       if (error instanceof NotFound || error instanceof NoSuchKey || (error as { name?: string }).name === 'NotFound') return undefined;
       throw error;
     }
   }
 
-  async *list(prefix: string): AsyncIterable<StoredObject> {
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<StoredObject> {
     let token: string | undefined;
     do {
-      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
+      // S3 ignores StartAfter once a continuation token is given.
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, StartAfter: options.startAfter }));
       for (const item of page.Contents ?? []) {
         if (item.Key) yield { key: item.Key, size: item.Size ?? 0, lastModified: item.LastModified };
       }

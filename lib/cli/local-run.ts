@@ -7,7 +7,9 @@ import { explore, type ExplorationResult } from '../explore/explore';
 import { systemClock, type Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
 import { RunLedger, type LedgerOutputs, type LedgerStage, type RunRecord, type StageRunRecord } from '../ledger/run-ledger';
-import { EmbeddedFunction } from '../embedded/lambda';
+import { EmbeddedFunction, type EmbeddedRuntimeOptions } from '../embedded/lambda';
+import type { EmbeddedPlatform } from '../embedded/platform';
+import type { SyntheticUser } from '../synthetic/generator';
 import { DEFAULT_NAME_PREFIX } from '../config/schema';
 import { STAGE_NAMES, type StageName } from '../stages/registry';
 import type { DeployTimeValues, LocalDeployment, SynthesizedFunction, SynthesizeLocalDeployment } from './local-deployment';
@@ -79,11 +81,20 @@ const EMBEDDED_TIMING = { PIPELINE_POLL_INTERVAL_MS: '100', PIPELINE_WAIT_BUDGET
  * what the platform stands in for: its endpoints and the credential the secret would hold, and its
  * timing. This function plays Terraform (the provisioner's CRUD invocations) and EventBridge Scheduler.
  */
-function deployedFunctions(deployment: LocalDeployment, platformEnv: Record<string, string>, runDir: string) {
+function deployedFunctions(deployment: LocalDeployment, platformEnv: Record<string, string>, runDir: string, runtime: EmbeddedRuntimeOptions) {
   const start = (name: string, fn: SynthesizedFunction, values: DeployTimeValues) => {
     const { AEP_CREDENTIALS_SECRET_ARN: _secretArn, ...environment } = fn.environment;
     const resolved = Object.fromEntries(Object.entries(environment).map(([key, value]) => [key, deployment.resolve(value, values, `The ${name} function's ${key}`)]));
-    return EmbeddedFunction.deployed({ name, bundleDir: fn.bundleDir, handler: fn.handler, memorySize: fn.memorySize, environment: { ...resolved, ...platformEnv, ...EMBEDDED_TIMING }, workDir: runDir });
+    return EmbeddedFunction.deployed({
+      ...runtime,
+      ...(fn.timeoutSeconds !== undefined && { timeoutSeconds: fn.timeoutSeconds }),
+      name,
+      bundleDir: fn.bundleDir,
+      handler: fn.handler,
+      memorySize: fn.memorySize,
+      environment: { ...resolved, ...platformEnv, ...EMBEDDED_TIMING },
+      workDir: runDir,
+    });
   };
   return {
     provisioner: (values: DeployTimeValues) => start('provision', deployment.provisioner, values),
@@ -106,7 +117,7 @@ function runFolderName(now: Date): string {
 export async function seedAndExplore(
   aep: AepServices,
   config: PipelineConfig,
-  deps: { clock: Clock; log: Log; onProgress?: ((p: SeedProgress) => void) | undefined; ledger?: RunLedger },
+  deps: { clock: Clock; log: Log; onProgress?: ((p: SeedProgress) => void) | undefined; ledger?: RunLedger; onUser?: ((user: SyntheticUser) => void) | undefined },
   options: { users: number; usersPerBatch: number; seed: number; now: Date; namePrefix: string; batchPollIntervalMs?: number },
 ): Promise<{ seed: SeedResult; exploration: ExplorationResult; timingsMs: { seed: number; explore: number } }> {
   const step = async <S extends LedgerStage, T>(stage: S, work: () => Promise<T>, outputs: (result: T) => LedgerOutputs[S]): Promise<T> => {
@@ -133,85 +144,113 @@ export async function seedAndExplore(
   return { seed, exploration, timingsMs: { seed: t1 - t0, explore: Date.now() - t1 } };
 }
 
-/** `npm start`: the pipeline on the embedded platform, leaving its bucket and results in a run folder. */
-export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalRunResult> {
-  // Checked before anything is made, so a bad band leaves no run folder behind.
+/** The pipeline deployed on the embedded platform: seeded, explored, synthesized and provisioned. */
+export interface DeployedLocalPipeline {
+  aep: AepServices;
+  ledger: RunLedger;
+  seed: SeedResult;
+  exploration: ExplorationResult;
+  deployment: LocalDeployment;
+  /** Each scheduled stage's function, as deployed. */
+  stage: Record<StageName, EmbeddedFunction>;
+  provisioner: EmbeddedFunction;
+  audienceName: string;
+  /** Each step so far and how long it took, in order; `step` adds to it. */
+  timings: LocalRunResult['timings'];
+  step: <T>(stage: string, work: () => Promise<T>) => Promise<T>;
+}
+
+/** Makes the run folder for a run starting at `now`; checks the band first, so a bad one leaves no folder. */
+export function prepareRunFolder(options: Pick<LocalRunOptions, 'runsRoot' | 'audience'>, now: Date) {
   const band = validateBand(options.audience ?? DEFAULT_AUDIENCE_BAND, { low: 'the audience\'s low end', high: 'the audience\'s high end' });
-  const started = Date.now();
-  const now = options.now ?? new Date();
   const runDir = path.resolve(options.runsRoot, runFolderName(now));
   fs.mkdirSync(runDir, { recursive: true });
+  return { band, runDir };
+}
+
+/**
+ * Seeds and explores the embedded platform, then deploys the stack `cdktf synth` makes as Terraform
+ * would: the stage functions from their bundles with the environment the stack gives them, and the
+ * provisioner's CRUD invocations. `npm start` and the simulator start from here.
+ */
+export async function deployLocalPipeline(
+  platform: EmbeddedPlatform,
+  options: Omit<LocalRunOptions, 'runsRoot' | 'audience'> & { runDir: string; band: { low: number; high: number }; now: Date; clock: Clock; runtime?: EmbeddedRuntimeOptions; onUser?: (user: SyntheticUser) => void },
+  timings: LocalRunResult['timings'],
+): Promise<DeployedLocalPipeline> {
+  const { runDir, band, now, clock } = options;
+  const aep = createAepServices(platform.config, { clock, log: options.log });
+  const ledger = new RunLedger(platform.bucket, platform.config.storage.prefixes.runs, clock);
+  const { seed, exploration, timingsMs } = await seedAndExplore(
+    aep,
+    platform.config,
+    { clock, log: options.log, onProgress: options.onProgress, ledger, onUser: options.onUser },
+    { users: options.users, usersPerBatch: options.usersPerBatch, seed: options.seed, now, namePrefix: 'CMLE', batchPollIntervalMs: 100 },
+  );
+  fs.writeFileSync(path.join(runDir, 'seed.json'), `${JSON.stringify(seed, null, 2)}\n`);
+  fs.writeFileSync(path.join(runDir, 'exploration.json'), `${JSON.stringify(exploration, null, 2)}\n`);
+  timings.push({ stage: 'seed', ms: timingsMs.seed }, { stage: 'explore', ms: timingsMs.explore });
+  const step = async <T>(stage: string, work: () => Promise<T>): Promise<T> => {
+    options.onStage?.(stage);
+    const began = Date.now();
+    const result = await work();
+    timings.push({ stage, ms: Date.now() - began });
+    return result;
+  };
+  // The stack `cdktf synth` makes, with its bundles: what the local run deploys.
+  const deployment = await step('synth', async () =>
+    options.deploy({
+      outdir: path.join(runDir, 'cdktf.out'),
+      imsOrgId: platform.config.aep.orgId,
+      sandbox: platform.config.aep.sandbox,
+      namePrefix: DEFAULT_NAME_PREFIX,
+      eventsDatasetId: seed.datasetId,
+      audience: band,
+    }),
+  );
+  const functions = deployedFunctions(deployment, platform.connectionEnv, runDir, options.runtime ?? {});
+  const provided: DeployTimeValues = {
+    bucketName: platform.config.storage.bucket,
+    bucketRegion: platform.config.storage.region,
+    credentialsSecretArn: EMBEDDED_SECRET_ARN,
+    aepRoleArn: EMBEDDED_AEP_ROLE_ARN,
+  };
+  // Terraform's CRUD invocations, with the inputs the stack gives them and the key it adds.
+  const terraformCreate = (input: string, what: string) => ({ ...(JSON.parse(deployment.resolve(input, provided, what)) as object), tf: { action: 'create', prev_input: null } });
+  const provisioner = functions.provisioner(provided);
+  const provisioned = await step('provision', async () => {
+    const resources = (await provisioner.invoke(terraformCreate(deployment.provisioningInput, 'The provisioning input'))) as ProvisionResult;
+    const audience = (await provisioner.invoke(terraformCreate(deployment.audienceInput, 'The audience input'))) as AudienceDefinitionResult;
+    return { resources, audience };
+  });
+  const deployed = { ...provided, provisioned: { ...provisioned.resources }, audience: { ...provisioned.audience } };
+  const stage = Object.fromEntries(STAGE_NAMES.map((name) => [name, functions.stage(name, deployed)])) as Record<StageName, EmbeddedFunction>;
+  const audienceName = (JSON.parse(deployment.audienceInput) as { name: string }).name;
+  return { aep, ledger, seed, exploration, deployment, stage, provisioner, audienceName, timings, step };
+}
+
+/** `npm start`: the pipeline on the embedded platform, leaving its bucket and results in a run folder. */
+export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalRunResult> {
+  const started = Date.now();
+  const now = options.now ?? new Date();
+  const { band, runDir } = prepareRunFolder(options, now);
 
   const platform = await startEmbeddedPlatform({ dataDir: runDir });
-  const platformMs = Date.now() - started;
+  const timings: LocalRunResult['timings'] = [{ stage: 'platform', ms: Date.now() - started }];
   try {
-    const aep = createAepServices(platform.config, { clock: systemClock, log: options.log });
-    const ledger = new RunLedger(platform.bucket, platform.config.storage.prefixes.runs, systemClock);
-    const { seed, exploration, timingsMs } = await seedAndExplore(
-      aep,
-      platform.config,
-      { clock: systemClock, log: options.log, onProgress: options.onProgress, ledger },
-      { users: options.users, usersPerBatch: options.usersPerBatch, seed: options.seed, now, namePrefix: 'CMLE', batchPollIntervalMs: 100 },
-    );
-    fs.writeFileSync(path.join(runDir, 'seed.json'), `${JSON.stringify(seed, null, 2)}\n`);
-    fs.writeFileSync(path.join(runDir, 'exploration.json'), `${JSON.stringify(exploration, null, 2)}\n`);
-
     // The stages run as the bundles `cdktf synth` ships, one child process per invocation, with the
     // environment the constructs set; this function plays Terraform (the provisioner's CRUD
     // invocations) and EventBridge Scheduler (one stage after another, as their schedules would).
-    const timings: LocalRunResult['timings'] = [
-      { stage: 'platform', ms: platformMs },
-      { stage: 'seed', ms: timingsMs.seed },
-      { stage: 'explore', ms: timingsMs.explore },
-    ];
-    const step = async <T>(stage: string, work: () => Promise<T>): Promise<T> => {
-      options.onStage?.(stage);
-      const began = Date.now();
-      const result = await work();
-      timings.push({ stage, ms: Date.now() - began });
-      return result;
-    };
-    // The stack `cdktf synth` makes, with its bundles: what the local run deploys.
-    const deployment = await step('synth', async () =>
-      options.deploy({
-        outdir: path.join(runDir, 'cdktf.out'),
-        imsOrgId: platform.config.aep.orgId,
-        sandbox: platform.config.aep.sandbox,
-        namePrefix: DEFAULT_NAME_PREFIX,
-        eventsDatasetId: seed.datasetId,
-        audience: band,
-      }),
-    );
-    const functions = deployedFunctions(deployment, platform.connectionEnv, runDir);
-    const provided: DeployTimeValues = {
-      bucketName: platform.config.storage.bucket,
-      bucketRegion: platform.config.storage.region,
-      credentialsSecretArn: EMBEDDED_SECRET_ARN,
-      aepRoleArn: EMBEDDED_AEP_ROLE_ARN,
-    };
+    const { aep, ledger, seed, exploration, stage, audienceName, step } = await deployLocalPipeline(platform, { ...options, runDir, band, now, clock: systemClock }, timings);
     const succeeded = <S extends LedgerStage>(stage: S, run: StageRunRecord<S, LedgerOutputs[S]>) => {
       if (run.status !== 'succeeded') throw new Error(`The ${stage} stage did not complete: ${run.reason ?? run.status}`);
       return run;
     };
 
-    // Terraform's CRUD invocations, with the inputs the stack gives them and the key it adds.
-    const terraformCreate = (input: string, what: string) => ({ ...(JSON.parse(deployment.resolve(input, provided, what)) as object), tf: { action: 'create', prev_input: null } });
-    const provisioned = await step('provision', async () => {
-      const provisioner = functions.provisioner(provided);
-      const resources = (await provisioner.invoke(terraformCreate(deployment.provisioningInput, 'The provisioning input'))) as ProvisionResult;
-      const audience = (await provisioner.invoke(terraformCreate(deployment.audienceInput, 'The audience input'))) as AudienceDefinitionResult;
-      return { resources, audience };
-    });
-    const deployed = { ...provided, provisioned: { ...provisioned.resources }, audience: { ...provisioned.audience } };
-    const stage = Object.fromEntries(STAGE_NAMES.map((name) => [name, functions.stage(name, deployed)])) as Record<StageName, EmbeddedFunction>;
-
     await step('featurize', async () => {
       const run = succeeded('featurize', (await stage.featurize.invoke({ stage: 'featurize' })) as RunRecord<'featurize'>);
       // Between the featurize and export schedules Query Service runs the batch queries.
-      const queries = run.outputs;
-      for (const id of [queries.trainingQueryId, queries.scoringQueryId]) {
-        await aep.queryService.waitFor(id, { clock: systemClock, timeoutMs: STAGE_WAIT_MS, pollIntervalMs: 100 });
-      }
+      await waitForFeatureQueries(aep, run.outputs, systemClock);
     });
     const exported = await step('export', async () => succeeded('export', (await stage.export.invoke({ stage: 'export' })) as RunRecord<'export'>).outputs);
     const trained = await step('train', async () => succeeded('train', (await stage.train.invoke({ stage: 'train' })) as RunRecord<'train'>).outputs);
@@ -226,8 +265,11 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
         await systemClock.sleep(INGESTION_CHECK_INTERVAL_MS);
       }
     });
-    const audience = await step('audience', async () => succeeded('audience', (await stage.audience.invoke({ stage: 'audience' })) as RunRecord<'audience'>).outputs);
-    const audienceName = (JSON.parse(deployment.audienceInput) as { name: string }).name;
+    const audience = await step('audience', async () => {
+      // AEP's daily scheduled segmentation, due before the audience stage as it would be in the sandbox.
+      await platform.aep.scheduledSegmentation.run(new Date());
+      return succeeded('audience', (await stage.audience.invoke({ stage: 'audience' })) as RunRecord<'audience'>).outputs;
+    });
 
     const report = await collectRunReport(
       { store: platform.bucket, ledger },
@@ -258,5 +300,12 @@ export async function runLocalPipeline(options: LocalRunOptions): Promise<LocalR
     };
   } finally {
     await platform.stop();
+  }
+}
+
+/** Waits for the batch queries a featurize run submitted: Query Service runs them between the featurize and export schedules. */
+export async function waitForFeatureQueries(aep: AepServices, queries: LedgerOutputs['featurize'], clock: Clock): Promise<void> {
+  for (const id of [queries.trainingQueryId, queries.scoringQueryId]) {
+    await aep.queryService.waitFor(id, { clock, timeoutMs: STAGE_WAIT_MS, pollIntervalMs: 100 });
   }
 }

@@ -69,14 +69,41 @@ export const credentialsSchema = z.union(
   { error: 'give either clientId and clientSecret, or secretArn (a Secrets Manager secret holding them)' },
 );
 
-/** Training defaults; a seed fixed by default so that scheduled runs are reproducible. */
+/**
+ * Training defaults; a seed fixed by default so that scheduled runs are reproducible.
+ *
+ * - `trainingWindowDays`: four weeks of exports, two days inside the bucket's default 30-day egress
+ *   retention, so the oldest file a run reads has days left before the lifecycle deletes it.
+ * - `minAuc`: a held-out AUC of 0.5 is chance; on a few hundred held-out users a no-skill model
+ *   reaches about 0.55 by luck, so 0.6 refuses noise while any model with real signal passes it
+ *   (the week-2 features give about 0.98).
+ * - `baselineMargin`: trees that do not beat a logistic regression on the same rows by a point of AUC
+ *   learned nothing the transparent baseline did not, and may have learned noise.
+ */
 export const MODEL_DEFAULTS = {
   seed: 42,
   testFraction: 0.2,
   threshold: 0.5,
   promotionTolerance: 0,
+  minAuc: 0.6,
+  baselineMargin: 0.01,
   minRows: 200,
+  trainingWindowDays: 28,
 } as const;
+
+/**
+ * Why a training window does not fit the bucket's egress retention, or undefined when it does: the
+ * oldest export a train run reads must outlive the run by a day, so the window is shorter than the
+ * retention by at least one day. An unknown retention (a bucket managed elsewhere) is not checked.
+ */
+export function trainingWindowIssue(trainingWindowDays: number, egressRetentionDays: number | undefined): string | undefined {
+  if (egressRetentionDays === undefined || trainingWindowDays <= egressRetentionDays - 1) return undefined;
+  return (
+    `the training window of ${trainingWindowDays} days (model.trainingWindowDays) must be shorter than the ` +
+    `egress retention of ${egressRetentionDays} days (the bucket's egressExpirationDays) by at least a day, ` +
+    `or training would read exported files the lifecycle deletes: use at most ${egressRetentionDays - 1} days or keep exports longer`
+  );
+}
 
 export const queryDialects = ['data-distiller', 'postgres'] as const;
 
@@ -129,6 +156,8 @@ export const pipelineConfigSchema = z
         /** An S3-compatible endpoint (the embedded platform's store); AWS's own when absent. */
         endpoint: httpUrl.optional(),
         forcePathStyle: z.boolean().default(false),
+        /** Days the bucket's lifecycle keeps exported features (PipelineBucket's egressExpirationDays); unknown for a bucket managed elsewhere. */
+        egressRetentionDays: z.coerce.number({ error: 'must be a whole number of days' }).int('must be a whole number of days').min(1, 'must be at least 1').optional(),
         prefixes: z
           .object({
             egress: prefix.default(DEFAULT_PREFIXES.egress),
@@ -208,8 +237,19 @@ export const pipelineConfigSchema = z
         threshold: z.coerce.number({ error: 'must be a number' }).gt(0, 'must be above 0').lt(1, 'must be below 1').default(MODEL_DEFAULTS.threshold),
         /** How far below the champion's held-out AUC a challenger may be and still replace it. */
         promotionTolerance: z.coerce.number({ error: 'must be a number' }).min(0, 'must be 0 or more').max(0.5, 'must be at most 0.5').default(MODEL_DEFAULTS.promotionTolerance),
+        /** Lowest held-out AUC a model may have and become production, the first one included. */
+        minAuc: z.coerce.number({ error: 'must be a number' }).min(0.5, 'must be at least 0.5').lt(1, 'must be below 1').default(MODEL_DEFAULTS.minAuc),
+        /** How much higher than the logistic baseline's held-out AUC, on the same rows, a model's must be to become production. */
+        baselineMargin: z.coerce.number({ error: 'must be a number' }).min(0, 'must be 0 or more').max(0.5, 'must be at most 0.5').default(MODEL_DEFAULTS.baselineMargin),
         /** Fewest training rows (users) a model is learned from. */
         minRows: z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(20, 'must be at least 20').default(MODEL_DEFAULTS.minRows),
+        /** Days of exports a model learns from, counted back from the train run: inside the egress retention. */
+        trainingWindowDays: z.coerce
+          .number({ error: 'must be a whole number of days' })
+          .int('must be a whole number of days')
+          .min(1, 'must be at least 1')
+          .max(3650, 'must be at most 3650')
+          .default(MODEL_DEFAULTS.trainingWindowDays),
       })
       .strict()
       .default({ name: DEFAULT_MODEL_NAME, ...MODEL_DEFAULTS }),
@@ -222,6 +262,10 @@ export const pipelineConfigSchema = z
         /** The band, both ends included. */
         low: propensityFromText,
         high: propensityFromText,
+        /** On-demand segment jobs (flexible audience evaluation) allowed in any 24 hours; AEP allows 2. */
+        onDemandPerDay: z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(0, 'must be 0 or more').max(2, "must be at most 2, AEP's daily allowance").default(2),
+        /** ... and in any 365 days; absent, 100 in a development sandbox and 50 otherwise, as AEP allows. */
+        onDemandPerYear: z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(0, 'must be 0 or more').max(100, "must be at most 100, AEP's yearly allowance for a development sandbox").optional(),
       })
       .strict()
       .superRefine((band, ctx) => {

@@ -5,9 +5,12 @@ import * as path from 'path';
 import { createS3Client, S3ObjectStore } from '../aws/s3-object-store';
 import { loadConfig } from '../config/load';
 import type { PipelineConfig } from '../config/schema';
+import { systemClock, type Clock } from '../ports/clock';
 import { AepStandIn, type AepStandInOptions } from './aep/server';
 import { ObjectStoreServer } from './object-store/server';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './postgres';
+import type { TimedWork } from './time/timed-work';
+import { runOnTimers } from './time/timers';
 
 export interface EmbeddedPlatformOptions {
   /** Folder for this platform's files; the bucket's objects are kept under `<dataDir>/objects` after the run. */
@@ -17,20 +20,33 @@ export interface EmbeddedPlatformOptions {
   sandbox?: string;
   tenantId?: string;
   /**
-   * Options of the AEP stand-in, e.g. `exportReadyAfterMs` to see "not ready for dataset export" answers,
-   * or `ingestionIntervalMs`, how often the ingestion dataflows look for new files (default 1000).
-   */
-  aep?: Pick<AepStandInOptions, 'exportReadyAfterMs' | 'exportRunDelayMs' | 'exportRowsPerFile' | 'ingestionIntervalMs' | 'segmentJobDelayMs'>;
-  /**
    * The S3 API AEP's export runs write to and its ingestion dataflows read from, when the bucket lives
    * elsewhere (an AWS emulator the stack was deployed into).
    * @default the embedded object store
    */
   aepObjectStore?: AepStandInOptions['objectStore'];
+  /**
+   * Options of the AEP stand-in, e.g. `exportReadyAfterMs` to see "not ready for dataset export" answers,
+   * or `ingestionIntervalMs`, how often the ingestion dataflows look for new files (default 1000).
+   */
+  aep?: Pick<AepStandInOptions, 'exportReadyAfterMs' | 'exportRunDelayMs' | 'exportRowsPerFile' | 'ingestionIntervalMs' | 'segmentJobDelayMs' | 'segmentationSchedule'>;
+  /**
+   * The one clock of the AEP stand-in and the object store. Given one (a simulator's SimulatedClock),
+   * the platform starts no timers for its time-driven work and leaves `timedWork` to the caller; without
+   * one, the system clock, the ingestion dataflows look every `aep.ingestionIntervalMs` and the
+   * lifecycle sweep runs on timers.
+   * @default the system clock
+   */
+  clock?: Clock;
 }
 
 /** The loopback store accepts any key; these placate the SDK's credential chain without touching real AWS. */
 export const EMBEDDED_S3_CREDENTIALS = { accessKeyId: 'embedded-store', secretAccessKey: 'any-key-is-accepted-locally' };
+/**
+ * What the AEP stand-in's dataset export and ingestion runs sign their requests to the store with: as AEP
+ * holds its own credentials for the bucket, so the store's hooks can tell AEP's requests from the pipeline's.
+ */
+export const EMBEDDED_AEP_S3_CREDENTIALS = { accessKeyId: 'embedded-aep', secretAccessKey: 'any-key-is-accepted-locally' };
 
 export interface EmbeddedPlatform {
   /**
@@ -56,6 +72,14 @@ export interface EmbeddedPlatform {
   aep: AepStandIn;
   /** The bucket, through the same S3 adapter the stages use. */
   bucket: S3ObjectStore;
+  /**
+   * What the platform does on its own at set times, for a simulator to run on its clock: the ingestion
+   * dataflows' looks for new files (every 15 minutes, AEP's least interval for cloud storage sources)
+   * and the bucket lifecycle sweep (each 00:00 UTC).
+   */
+  timedWork: TimedWork[];
+  /** Every enabled ingestion dataflow looks for new files now, off its schedule; resolves when those runs end. */
+  lookForNewFiles(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -86,7 +110,9 @@ export async function startEmbeddedPlatform(options: EmbeddedPlatformOptions): P
     const postgres = await startEmbeddedPostgres();
     stops.push(() => postgres.stop());
 
-    const objectStore = new ObjectStoreServer({ rootDir: objectStoreDir });
+    const clock = options.clock ?? systemClock;
+    const simulated = options.clock !== undefined;
+    const objectStore = new ObjectStoreServer({ rootDir: objectStoreDir, clock });
     const { endpoint: s3Endpoint } = await objectStore.start();
     stops.push(() => objectStore.stop());
 
@@ -99,8 +125,11 @@ export async function startEmbeddedPlatform(options: EmbeddedPlatformOptions): P
       tenantId,
       queryService: { host: postgres.host, port: postgres.port },
       // Dataset export runs write to the bucket through the store's S3 API, as AEP writes to S3.
-      objectStore: options.aepObjectStore ?? { endpoint: s3Endpoint, region: 'us-east-1', credentials: EMBEDDED_S3_CREDENTIALS },
+      objectStore: options.aepObjectStore ?? { endpoint: s3Endpoint, region: 'us-east-1', credentials: EMBEDDED_AEP_S3_CREDENTIALS },
       ...options.aep,
+      clock,
+      // A simulator runs the flows' schedules itself, on its clock.
+      ...(simulated && { ingestionIntervalMs: 0 }),
     });
     const { baseUrl } = await aep.start();
     stops.push(() => aep.stop());
@@ -133,6 +162,17 @@ export async function startEmbeddedPlatform(options: EmbeddedPlatformOptions): P
       await s3.send(new CreateBucketCommand({ Bucket: bucketName }));
     }
 
+    const timedWork: TimedWork[] = [
+      ...aep.timedWork,
+      ...objectStore.timedWork,
+    ];
+    if (!simulated) {
+      const stopTimers = runOnTimers(objectStore.timedWork, clock, (work, error) =>
+        process.emitWarning(`Embedded platform: ${work.name} failed: ${(error as Error)?.stack ?? String(error)}`),
+      );
+      stops.push(async () => stopTimers());
+    }
+
     return {
       tenantId,
       config,
@@ -143,6 +183,8 @@ export async function startEmbeddedPlatform(options: EmbeddedPlatformOptions): P
       objectStore,
       aep,
       bucket: new S3ObjectStore(s3, bucketName),
+      timedWork,
+      lookForNewFiles: () => aep.lookForNewFiles(),
       stop: stopAll,
     };
   } catch (error) {

@@ -119,12 +119,19 @@ function wrap<E, R, X extends object>(
   };
 }
 
+/** A stage's event: `{"stage": "<name>"}` from its schedule, with what an operator may add (the audience's `onDemand`). */
+export type StageEvent = { stage?: string } & Record<string, unknown>;
+
 /**
  * The handler of a scheduled stage, invoked by its schedule with `{"stage": "<name>"}`; `ports` adds
  * what only this stage needs to its context.
  */
-export function stageHandler<R, X extends object = Record<never, never>>(stage: StageName, run: (context: FunctionContext & X) => Promise<R>, ports?: ExtraPorts<X>) {
-  return wrap<{ stage?: string } | undefined, R, X>(`aep-${stage}`, STAGES[stage], stage, (context) => run(context), ports);
+export function stageHandler<R, X extends object = Record<never, never>>(
+  stage: StageName,
+  run: (context: FunctionContext & X, event: StageEvent | undefined) => Promise<R>,
+  ports?: ExtraPorts<X>,
+) {
+  return wrap<StageEvent | undefined, R, X>(`aep-${stage}`, STAGES[stage], stage, (context, event) => run(context, event), ports);
 }
 
 /** The handler of the AEP provisioner, invoked by Terraform with the resource's input. */

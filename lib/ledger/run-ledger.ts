@@ -1,6 +1,8 @@
 import { randomBytes } from 'crypto';
 import type { Clock } from '../ports/clock';
 import type { ObjectStore } from '../ports/object-store';
+import { isStageName, STAGES } from '../stages/registry';
+import { Lease, type LeaseRecord } from './lease';
 import type { LedgerOutputs, LedgerStage } from './stage-outputs';
 
 export type { LedgerOutputs, LedgerStage } from './stage-outputs';
@@ -46,24 +48,60 @@ type StageOf<M> = Extract<keyof M, string>;
 
 const STAGE_NAME = /^[a-z][a-z0-9-]{0,39}$/;
 
+/**
+ * How long a run of a scheduled stage may hold its lease: its function's timeout, after which Lambda has
+ * stopped it, so a lease still held then belongs to a dead run. Other stages (seed, explore, provision,
+ * a test's own) run without one.
+ */
+export function stageLeaseMs(stage: string): number | undefined {
+  return isStageName(stage) ? STAGES[stage].timeoutSeconds * 1000 : undefined;
+}
+
+/** What a stage's work is given: its run id, and the lease it holds (scheduled stages). */
+export interface RunContext {
+  runId: string;
+  startedAt: string;
+  lease?: Lease | undefined;
+}
+
+/** The reason recorded by a run that found another run of its stage at work. */
+export function leaseHeldReason(holder: LeaseRecord): string {
+  return `Run ${holder.holder} holds the ${holder.stage} lease until ${holder.expiresAt}; two runs of a stage never work at once`;
+}
+
 /** Sortable, unique run ids: UTC time to the millisecond, then a random suffix. */
 export function newRunId(now: Date): string {
-  return `${now.toISOString().replace(/[-:.]/g, '')}-${randomBytes(3).toString('hex')}`;
+  return `${runIdFloor(now)}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * A bound below every run id of runs started at `time` or later (and above those of earlier runs), for
+ * `after`: the run id of that millisecond without its random suffix.
+ */
+export function runIdFloor(time: Date): string {
+  return time.toISOString().replace(/[-:.]/g, '');
 }
 
 /**
  * The ledger kept in the bucket under `runs/<stage>/<runId>.json`. Run ids sort by time, so the newest
- * runs are the last keys of a stage's prefix.
+ * runs are the last keys of a stage's prefix. Beside the records, names starting with `_`:
+ * `runs/<stage>/_lease.json`, the lease of a scheduled stage (see `run`), and
+ * `runs/<stage>/_intents/<runId>.json`, what a run is about to do before it does it (see `intend`).
  *
  * `M` maps each stage name to its outputs type: the pipeline's stages (LedgerOutputs) unless a test
  * gives stages of its own. Every method takes a stage of `M` and types the records it reads or writes
  * by that stage, so callers never cast outputs.
  */
 export class RunLedger<M extends object = LedgerOutputs> {
+  /** Runs of this process that recorded an intent, settled when they are recorded succeeded. */
+  private readonly intended = new Set<string>();
+
   constructor(
     private readonly store: ObjectStore,
     private readonly prefix: string,
     private readonly clock: Clock,
+    /** How long a run of a stage holds its lease; undefined runs the stage without one. */
+    private readonly leaseMs: (stage: string) => number | undefined = stageLeaseMs,
   ) {}
 
   /** The folder of a stage; the name is checked at run time too, for the names that come from outside the code. */
@@ -74,12 +112,17 @@ export class RunLedger<M extends object = LedgerOutputs> {
     return `${this.prefix}${stage}/`;
   }
 
-  /** The keys of a stage's records, newest first; only those of runs after the run id `after`, when given. */
+  /**
+   * The keys of a stage's records, newest first; only those of runs after the run id `after`, when given,
+   * which the listing starts from, so older records are not even listed.
+   */
   private async keys(stage: string, after?: string): Promise<string[]> {
     const prefix = this.stagePrefix(stage);
     const keys: string[] = [];
-    for await (const object of this.store.list(prefix)) {
-      if (object.key.endsWith('.json') && (after === undefined || object.key.slice(prefix.length, -'.json'.length) > after)) keys.push(object.key);
+    for await (const object of this.store.list(prefix, { startAfter: after === undefined ? undefined : `${prefix}${after}` })) {
+      const name = object.key.slice(prefix.length);
+      if (!name.endsWith('.json') || name.startsWith('_') || name.includes('/')) continue; // the lease and intents
+      if (after === undefined || name.slice(0, -'.json'.length) > after) keys.push(object.key);
     }
     return keys.sort().reverse();
   }
@@ -96,35 +139,102 @@ export class RunLedger<M extends object = LedgerOutputs> {
   /**
    * Runs `work` as one ledger entry: recorded as succeeded with its outputs, or failed with the error's
    * message (then rethrown). `work` is told its run id, for what it names after the run.
+   *
+   * A scheduled stage's run first takes the stage's lease (`runs/<stage>/_lease.json`, see Lease) for its
+   * function's timeout: while another run holds it, this one does nothing and is recorded skipped, naming
+   * the holder. The lease is given back once the run is recorded; a run that dies keeps it until it
+   * expires, and the next run takes it over and finds what the dead one left (its intents).
    */
-  async run<S extends StageOf<M>>(
-    stage: S,
-    work: (run: { runId: string; startedAt: string }) => Promise<RunResult<M[S]>>,
-  ): Promise<StageRunRecord<S, M[S]>> {
+  async run<S extends StageOf<M>>(stage: S, work: (run: RunContext) => Promise<RunResult<M[S]>>): Promise<StageRunRecord<S, M[S]>> {
     const started = this.clock.now();
     const base = { stage, runId: newRunId(started), startedAt: started.toISOString() };
     this.stagePrefix(stage);
+    const durationMs = this.leaseMs(stage);
+    let lease: Lease | undefined;
+    if (durationMs !== undefined) {
+      const taken = await Lease.acquire(this.store, this.leaseKey(stage), { stage, holder: base.runId, durationMs, clock: this.clock });
+      if (!taken.held) {
+        const skipped: StageRunRecord<S, M[S]> = {
+          ...base,
+          finishedAt: this.clock.now().toISOString(),
+          status: 'skipped',
+          reason: leaseHeldReason(taken.holder),
+          inputs: { leaseHolder: taken.holder.holder },
+        };
+        await this.record(skipped);
+        return skipped;
+      }
+      lease = taken.lease;
+    }
     let record: StageRunRecord<S, M[S]>;
     try {
-      const result = await work({ runId: base.runId, startedAt: base.startedAt });
-      const finishedAt = this.clock.now().toISOString();
-      if (result.status === 'skipped' || result.status === 'failed') {
-        const { status, ...rest } = result;
-        record = { ...base, finishedAt, status, ...rest };
-      } else {
-        record = { ...base, finishedAt, status: 'succeeded', ...result };
+      try {
+        const result = await work({ runId: base.runId, startedAt: base.startedAt, lease });
+        const finishedAt = this.clock.now().toISOString();
+        if (result.status === 'skipped' || result.status === 'failed') {
+          const { status, ...rest } = result;
+          record = { ...base, finishedAt, status, ...rest };
+        } else {
+          record = { ...base, finishedAt, status: 'succeeded', ...result };
+        }
+      } catch (error) {
+        record = { ...base, finishedAt: this.clock.now().toISOString(), status: 'failed', reason: (error as Error).message };
+        await this.record(record);
+        throw error;
       }
-    } catch (error) {
-      record = { ...base, finishedAt: this.clock.now().toISOString(), status: 'failed', reason: (error as Error).message };
       await this.record(record);
-      throw error;
+      if (record.status === 'succeeded' && this.intended.delete(base.runId)) await this.settle(stage, base.runId);
+      return record;
+    } finally {
+      // A lease not given back (the store failing now) expires by itself.
+      await lease?.release().catch(() => undefined);
     }
-    await this.record(record);
-    return record;
+  }
+
+  private leaseKey(stage: string): string {
+    return `${this.stagePrefix(stage)}_lease.json`;
+  }
+
+  private intentKey(stage: string, runId: string): string {
+    if (!/^[0-9A-Za-z-]+$/.test(runId)) throw new Error(`Invalid run id ${JSON.stringify(runId)}`);
+    return `${this.stagePrefix(stage)}_intents/${runId}.json`;
+  }
+
+  /**
+   * Records what run `runId` is about to do, before it does it: a run that dies after this leaves the
+   * intent for the next run of the stage to finish or undo. Settled (deleted) when the run is recorded
+   * succeeded, or by the run that finished it.
+   */
+  async intend(stage: StageOf<M>, runId: string, intent: object): Promise<void> {
+    this.intended.add(runId);
+    await this.store.put(this.intentKey(stage, runId), `${JSON.stringify({ runId, ...intent }, null, 2)}\n`, 'application/json');
+  }
+
+  /**
+   * The intents of runs of a stage not settled yet, oldest first, as stored: the stage that wrote them
+   * checks their shape.
+   */
+  async intents(stage: StageOf<M>): Promise<Array<{ runId: string } & Record<string, unknown>>> {
+    const prefix = `${this.stagePrefix(stage)}_intents/`;
+    const keys: string[] = [];
+    for await (const object of this.store.list(prefix)) if (object.key.endsWith('.json')) keys.push(object.key);
+    return Promise.all(keys.sort().map(async (key) => JSON.parse((await this.store.get(key)).toString('utf8')) as { runId: string } & Record<string, unknown>));
+  }
+
+  /** Deletes the intent of run `runId`, once what it announced is done (or was never begun). */
+  async settle(stage: StageOf<M>, runId: string): Promise<void> {
+    await this.store.delete(this.intentKey(stage, runId));
   }
 
   async record<S extends StageOf<M>>(run: StageRunRecord<S, M[S]>): Promise<void> {
     await this.store.put(`${this.stagePrefix(run.stage)}${run.runId}.json`, `${JSON.stringify(run, null, 2)}\n`, 'application/json');
+  }
+
+  /** The records of the given runs of a stage that exist, as `recent` types them. */
+  async runs<S extends StageOf<M>>(stage: S, runIds: readonly string[]): Promise<Array<StageRunRecord<S, M[S]>>> {
+    const keys = runIds.map((runId) => `${this.stagePrefix(stage)}${runId}.json`);
+    const present = await Promise.all(keys.map(async (key) => ((await this.store.head(key)) ? key : undefined)));
+    return this.read(present.filter((key) => key !== undefined));
   }
 
   /** The newest runs of a stage, newest first. */
@@ -158,8 +268,8 @@ export class RunLedger<M extends object = LedgerOutputs> {
   }
 
   /**
-   * The runs of a stage recorded after the run `runId` (of any stage), newest first. Run ids sort by
-   * time, so only those records are read.
+   * The runs of a stage recorded after the run `runId` (of any stage, or a `runIdFloor`), newest first.
+   * Run ids sort by time, so only those records are listed and read.
    */
   async after<S extends StageOf<M>>(stage: S, runId: string): Promise<Array<StageRunRecord<S, M[S]>>> {
     return this.read(await this.keys(stage, runId));

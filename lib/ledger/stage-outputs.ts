@@ -1,4 +1,4 @@
-import type { AudienceOutputs } from '../stages/audience';
+import type { AudienceOutputs, OnDemandSegmentJobOutputs } from '../stages/audience';
 import type { ExportOutputs } from '../stages/export';
 import type { FeaturizeOutputs } from '../stages/featurize';
 import type { IngestionCheckOutputs } from '../stages/ingestion-check';
@@ -43,6 +43,8 @@ export interface LedgerOutputs {
   score: ScoreOutputs;
   'ingestion-check': IngestionCheckOutputs;
   audience: AudienceOutputs;
+  /** One record per on-demand segment job the audience stage started: the budget of flexible audience evaluation. */
+  'on-demand-segment-job': OnDemandSegmentJobOutputs;
 }
 
 export type LedgerStage = keyof LedgerOutputs;
@@ -58,4 +60,4 @@ function everyStage<const T extends readonly LedgerStage[]>(
 }
 
 /** The ledger's stages in the order the pipeline runs them: the names of LedgerOutputs, as a value. */
-export const LEDGER_STAGES = everyStage(['seed', 'explore', 'provision', 'featurize', 'export', 'train', 'score', 'ingestion-check', 'audience']);
+export const LEDGER_STAGES = everyStage(['seed', 'explore', 'provision', 'featurize', 'export', 'train', 'score', 'ingestion-check', 'audience', 'on-demand-segment-job']);

@@ -64,6 +64,17 @@ export const provisioningPlanSchema = z
       })
       .strict()
       .default({ retainDatasetOnDestroy: true }),
+    features: z
+      .object({
+        /**
+         * Keep the feature datasets the featurize stage made with CREATE TABLE AS
+         * (`<prefix>_training_features`, `<prefix>_scoring_features`) when the plan is destroyed or its
+         * names change. Off by default: they hold one row per profile and the pipeline rebuilds them.
+         */
+        retainDatasetsOnDestroy: z.boolean({ error: 'must be true or false' }).default(false),
+      })
+      .strict()
+      .default({ retainDatasetsOnDestroy: false }),
     /**
      * The S3 destination of the dataset export (its base and target connections), which needs no
      * dataset and so is provisioned at deploy time. The export stage adds the source connection and flow.

@@ -1,13 +1,15 @@
 import type { AepRestServices } from '../aep';
 import type { Log } from '../ports/logger';
-import { messageOf, ProvisionError, runStep } from './errors';
+import { messageOf, ProvisionError, ProvisioningInputError, runStep } from './errors';
 import { deprovisionExportDestination, provisionExportDestination, type ExportDestinationResources } from './export-destination';
+import { deprovisionFeatureDatasets } from './feature-datasets';
 import { deprovisionIngestion, provisionIngestion, sameIngestion, type IngestionResources } from './ingestion';
 import { provisioningPlanSchema, resourceNames, sameNames, type ProvisioningPlan, type ResourceNames } from './plan';
 import { emptyRemoval, type ResourceRemoval } from './resources';
 import { ProvisioningRun } from './rollback';
 import { deprovisionScores, provisionScores, type ScoresResources } from './scores';
 import { DEFAULT_TERRAFORM_KEY, parseTerraformEvent, type TerraformEvent, type TerraformResource } from './terraform-event';
+import { featureTableNames } from '../stages/featurize';
 
 /**
  * The AEP provisioner: keeps the AEP resources the scoring side of the pipeline needs (week 4) in step
@@ -64,31 +66,36 @@ export function parseProvisionEvent(event: unknown, terraformKey: string = DEFAU
  *   and the next run adopts it), and throws a ProvisionError naming the step.
  * - update: ensures the resources of the new plan (same guarantee); when the names changed, then deletes
  *   the previous plan's resources, except the scores dataset (and what it is built on) if either plan
- *   retains it.
+ *   retains it, and the previous prefix's feature datasets likewise.
  * - delete: deletes the ingestion flow and connections (when the plan has `ingestion`; the mapping set
- *   stays), the export connections (when it has `export`), then the dataset (unless retained),
- *   descriptor, schema and field group; what is already gone counts as deleted.
+ *   stays), the export flow and connections (when it has `export`), the feature datasets the featurize
+ *   stage made (unless retained), then the scores dataset (unless retained), descriptor, schema and
+ *   field group; what is already gone counts as deleted.
  * The event is validated before any AEP call.
  */
 export async function provision(aep: AepRestServices, event: unknown, deps: ProvisionDeps): Promise<ProvisionResult | DeprovisionResult> {
   const { action, input: plan, previous } = parseProvisionEvent(event, deps.terraformKey ?? DEFAULT_TERRAFORM_KEY);
   const log = deps.log;
   const names = resourceNames(plan);
-  log.info('AEP provisioning', { action, namePrefix: plan.namePrefix, retainDatasetOnDestroy: plan.scores.retainDatasetOnDestroy });
+  if (action === 'update') refuseExportChanges(previous!, plan);
+  log.info('AEP provisioning', {
+    action,
+    namePrefix: plan.namePrefix,
+    retainDatasetOnDestroy: plan.scores.retainDatasetOnDestroy,
+    retainFeatureDatasetsOnDestroy: plan.features.retainDatasetsOnDestroy,
+  });
   const tenantId = deps.tenantId ?? (await runStep('read the tenant id from the Schema Registry', () => aep.schemaRegistry.tenantId()));
 
   if (action === 'create') {
     return ensureResources(aep, tenantId, names, plan, log);
   }
   if (action === 'delete') {
-    return removeResources(aep, tenantId, names, plan.scores.retainDatasetOnDestroy, flowPrefixes(plan), log);
+    return removeResources(aep, tenantId, plan.namePrefix, { scores: plan.scores.retainDatasetOnDestroy, features: plan.features.retainDatasetsOnDestroy }, flowPrefixes(plan), log);
   }
 
   const oldNames = resourceNames(previous!);
   if (sameNames(oldNames, names)) {
     log.info('AEP resource names unchanged; ensuring they exist', { namePrefix: plan.namePrefix });
-    // The export connections are found by name: changed export settings (role, bucket, folder, format)
-    // are not applied to connections that already exist; delete them (or change namePrefix) to apply them.
     // A changed ingestion folder or bucket replaces the ingestion dataflow, whose source connection reads it.
     if (previous!.ingestion && !sameIngestion(previous!.ingestion, plan.ingestion)) {
       log.info('AEP ingestion dataflow changed or dropped from the plan; removing the previous one', { namePrefix: plan.namePrefix });
@@ -104,9 +111,16 @@ export async function provision(aep: AepRestServices, event: unknown, deps: Prov
   log.info('AEP resource names changed; replacing the resources', { from: previous!.namePrefix, to: plan.namePrefix });
   const result = await ensureResources(aep, tenantId, names, plan, log);
   // Data is never lost by a rename unless both the old and the new plan allow deleting it.
-  const retain = previous!.scores.retainDatasetOnDestroy || plan.scores.retainDatasetOnDestroy;
+  const retain = {
+    scores: previous!.scores.retainDatasetOnDestroy || plan.scores.retainDatasetOnDestroy,
+    // Prefixes that differ only in punctuation share the feature tables, which the new prefix goes on using.
+    features:
+      previous!.features.retainDatasetsOnDestroy ||
+      plan.features.retainDatasetsOnDestroy ||
+      featureTableNames(previous!.namePrefix).training === featureTableNames(plan.namePrefix).training,
+  };
   try {
-    await removeResources(aep, tenantId, oldNames, retain, flowPrefixes(previous!), log);
+    await removeResources(aep, tenantId, previous!.namePrefix, retain, flowPrefixes(previous!), log);
   } catch (error) {
     const step = error instanceof ProvisionError ? error.step : 'remove the previous resources';
     throw new ProvisionError(
@@ -116,6 +130,24 @@ export async function provision(aep: AepRestServices, event: unknown, deps: Prov
     );
   }
   return result;
+}
+
+/**
+ * The export's connections are found by name and adopted as they are, so a change of the bucket, folder,
+ * role or format under the same names would report success while AEP kept writing where it did. Such an
+ * update is refused before any AEP call, naming each change and how to apply it.
+ */
+function refuseExportChanges(previous: ProvisioningPlan, plan: ProvisioningPlan): void {
+  if (!previous.export || !plan.export || previous.namePrefix !== plan.namePrefix) return;
+  const before = previous.export;
+  const after = plan.export;
+  const changed = (['bucket', 'path', 'roleArn', 'format', 'compression'] as const).filter((field) => before[field] !== after[field]);
+  if (changed.length === 0) return;
+  throw new ProvisioningInputError(
+    `The export destination of "${plan.namePrefix}" cannot change in place: its connections would keep the old settings. ` +
+      'Change namePrefix to replace them, or deploy without the export and then with the new one',
+    changed.map((field) => ({ path: `export.${field}`, message: `changed from ${JSON.stringify(before[field])} to ${JSON.stringify(after[field])}` })),
+  );
 }
 
 /** The name prefixes of the export destination and ingestion dataflow a plan has, for their removal. */
@@ -148,19 +180,21 @@ async function ensureResources(
 
 /**
  * Deletes the named resources in reverse order of creation: the ingestion dataflow and the export
- * connections first (when their prefixes are given), then the scores chain, unless retained.
+ * connections first (when their prefixes are given), then the feature datasets and the scores chain,
+ * each unless retained.
  */
 async function removeResources(
   aep: AepRestServices,
   tenantId: string,
-  names: ResourceNames,
-  retainDataset: boolean,
+  namePrefix: string,
+  retain: { scores: boolean; features: boolean },
   flows: { export?: string | undefined; ingestion?: string | undefined },
   log: Log,
 ): Promise<DeprovisionResult> {
   const result: DeprovisionResult = { tenantId, ...emptyRemoval() };
   if (flows.ingestion !== undefined) await deprovisionIngestion(aep, flows.ingestion, result, log);
   if (flows.export !== undefined) await deprovisionExportDestination(aep, flows.export, result, log);
-  await deprovisionScores(aep, tenantId, names, retainDataset, result, log);
+  await deprovisionFeatureDatasets(aep, namePrefix, retain.features, result, log);
+  await deprovisionScores(aep, tenantId, resourceNames({ namePrefix }), retain.scores, result, log);
   return result;
 }

@@ -6,13 +6,16 @@ import { messageOf, ProvisionError } from './errors';
  * The AEP resources of a provisioning plan, in the order they are created (and deleted in reverse).
  * The export connections and the ingestion dataflow, created last when the plan has `export` and
  * `ingestion`, are deleted first on destroy (the ingestion flow first of all: it points at the scores
- * dataset).
+ * dataset). The feature datasets are not provisioned (the featurize stage makes them with CREATE TABLE
+ * AS) but are deleted on destroy, after the export flow that reads them.
  */
 export type ResourceKind =
   | 'fieldGroup'
   | 'schema'
   | 'descriptor'
   | 'scoresDataset'
+  | 'trainingFeaturesDataset'
+  | 'scoringFeaturesDataset'
   | 'exportBaseConnection'
   | 'exportTargetConnection'
   | 'ingestionBaseConnection'
@@ -33,6 +36,8 @@ export const LABELS: Record<ResourceKind, string> = {
   schema: 'schema',
   descriptor: 'identity descriptor',
   scoresDataset: 'scores dataset',
+  trainingFeaturesDataset: 'training feature dataset',
+  scoringFeaturesDataset: 'scoring feature dataset',
   exportBaseConnection: 'export base connection',
   exportTargetConnection: 'export target connection',
   ingestionBaseConnection: 'ingestion base connection',
@@ -51,6 +56,8 @@ export function label(ref: ResourceRef): string {
 export function deleterFor(aep: AepRestServices, kind: ResourceKind): (id: string) => Promise<boolean> {
   switch (kind) {
     case 'scoresDataset':
+    case 'trainingFeaturesDataset':
+    case 'scoringFeaturesDataset':
       return (id) => aep.catalog.deleteDataset(id);
     case 'descriptor':
       return (id) => aep.schemaRegistry.deleteDescriptor(id);
@@ -82,7 +89,8 @@ export interface ResourceRemoval {
   deleted: Partial<Record<ResourceKind, string>>;
   /**
    * The scores dataset under `retainDatasetOnDestroy`, with the schema, descriptor and field group it is
-   * built on; and the ingestion's mapping set, which Data Prep cannot delete.
+   * built on; the feature datasets under `features.retainDatasetsOnDestroy`; and the ingestion's
+   * mapping set, which Data Prep cannot delete.
    */
   retained: Partial<Record<ResourceKind, string>>;
   absent: ResourceKind[];

@@ -40,7 +40,7 @@ async function modelSection(store: ObjectStore, ledger: RunLedger, models: { pre
  */
 export async function collectRunReport(
   deps: { store: ObjectStore; ledger: RunLedger },
-  options: { title: string; generatedAt: string; exploration: ExplorationResult; models: { prefix: string; name: string }; audienceName?: string; timings: RunReport['timings'] },
+  options: { title: string; generatedAt: string; exploration: ExplorationResult; models: { prefix: string; name: string }; audienceName?: string; timings: RunReport['timings']; period?: RunReport['period'] },
 ): Promise<RunReport> {
   const scoreRun = await newestSucceeded(deps.ledger, 'score');
   const audienceRun = await deps.ledger.newest('audience', (r) => Boolean(r.outputs?.summary));
@@ -74,5 +74,6 @@ export async function collectRunReport(
     scores,
     audience: audienceSection,
     timings: options.timings,
+    ...(options.period && { period: options.period }),
   };
 }

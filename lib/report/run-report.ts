@@ -49,6 +49,40 @@ export interface RunReport {
   audience?: AudienceSection | undefined;
   /** Stage name and how long it took, in order. */
   timings: Array<{ stage: string; ms: number }>;
+  /** With `--days`: each simulated day's stage outcomes and figures. */
+  period?: PeriodDay[] | undefined;
+}
+
+/** One simulated day as the report shows it. */
+export interface PeriodDay {
+  day: number;
+  date: string;
+  stages: Record<string, { runs: number; succeeded: number; skipped: number; failed: number }>;
+  rowsScored: number;
+  modelsTrained: number;
+  modelsPromoted: number;
+  productionModel?: string | undefined;
+  audience?: number | undefined;
+  events: number;
+}
+
+const PERIOD_STAGES = ['featurize', 'export', 'train', 'score', 'ingestion-check', 'audience'];
+
+function periodSection(days: PeriodDay[]): string {
+  const outcome = (tally: PeriodDay['stages'][string] | undefined) => {
+    if (!tally) return '–';
+    const parts = [tally.succeeded && `${tally.succeeded} ok`, tally.skipped && `${tally.skipped} skipped`, tally.failed && `${tally.failed} failed`].filter(Boolean);
+    return parts.join(', ');
+  };
+  const totals = days.reduce((t, d) => ({ rows: t.rows + d.rowsScored, trained: t.trained + d.modelsTrained, promoted: t.promoted + d.modelsPromoted }), { rows: 0, trained: 0, promoted: 0 });
+  return [
+    `<h2>The period: ${days.length} simulated days</h2>`,
+    `<p>${int(totals.rows)} rows scored; ${totals.trained} models trained, ${totals.promoted} promoted.</p>`,
+    table(
+      ['Day', 'Date', ...PERIOD_STAGES, 'Rows scored', 'Trained / promoted', 'Audience', 'Production model', 'New events'],
+      days.map((d) => [d.day, d.date, ...PERIOD_STAGES.map((stage) => outcome(d.stages[stage])), int(d.rowsScored), `${d.modelsTrained} / ${d.modelsPromoted}`, d.audience === undefined ? '–' : int(d.audience), d.productionModel ?? '–', int(d.events)]),
+    ),
+  ].join('\n');
 }
 
 const escape = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
@@ -168,6 +202,7 @@ function audienceSection(a: AudienceSection): string {
 /** The run report: one self-contained HTML file (inline CSS and SVG, no script, nothing fetched). */
 export function renderRunReport(report: RunReport): string {
   const sections = [
+    report.period ? periodSection(report.period) : '',
     explorationSection(report.exploration),
     report.model ? modelSection(report.model) : '',
     report.scores ? scoresSection(report.scores) : '',

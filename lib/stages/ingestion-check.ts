@@ -108,7 +108,16 @@ export async function checkIngestion(deps: IngestionCheckDeps, options: Ingestio
       confirmedThrough: confirmedSoFar.through,
       alsoConfirmed: [...confirmedSoFar.also],
     };
-    if (scoreRuns.length === 0) return { status: 'skipped', reason: 'No score run awaits confirmation of its ingestion', outputs };
+    // A score run that died while publishing has parts in the watched folder that AEP may be ingesting
+    // already; the next score run finishes it, and this check confirms it once it is recorded.
+    for (const stored of await deps.ledger.intents('score')) {
+      const folder = (stored.outputs as { folder?: unknown } | undefined)?.folder;
+      outputs.pending.push({ scoreRunId: stored.runId, folder: typeof folder === 'string' ? folder : '(unknown)', reason: 'stopped while publishing; the next score run finishes it' });
+    }
+    if (scoreRuns.length === 0) {
+      const reason = ['No score run awaits confirmation of its ingestion', ...outputs.pending.map((p) => `${p.folder}: ${p.reason}`)].join('; ');
+      return { status: 'skipped', reason, outputs };
+    }
 
     const flowRuns = await deps.aep.flowService.runsOf(options.flowId);
     const failures: string[] = [];

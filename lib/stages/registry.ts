@@ -82,8 +82,8 @@ export const STAGES: { readonly [S in StageName]: StageDefinition & { readonly n
   train: {
     name: 'train',
     entry: 'lib/handlers/train.ts',
-    description: 'learns a model from the exports, registers it, and promotes it when it is at least as good as production',
-    settings: [...CONNECTION, 'model', 'storage.prefixes.models', 'featureSpec'],
+    description: 'learns a model from the exports of its window, registers it, and promotes it when it passes the quality floor and is at least as good as production',
+    settings: [...CONNECTION, 'model', 'storage.prefixes.models', 'storage.egressRetentionDays', 'featureSpec'],
     required: [],
     bucket: { read: ['runs', 'egress', 'models'], write: ['runs', 'models'], delete: [] },
     schedule: 'cron(0 5 ? * MON *)',
@@ -98,9 +98,10 @@ export const STAGES: { readonly [S in StageName]: StageDefinition & { readonly n
     description: 'scores the newest scoring export with the production model and publishes the CSV AEP ingests',
     settings: [...CONNECTION, 'model.name', 'storage.prefixes.models', 'storage.prefixes.ingress', 'storage.prefixes.staging', 'datasets.scores'],
     required: ['datasets.scores'],
-    // Parts are staged outside what AEP watches, copied in, then the staged copies deleted; a run that
-    // fails while copying deletes the copies it made, so AEP never sees a half-published run.
-    bucket: { read: ['runs', 'egress', 'models', 'staging'], write: ['runs', 'ingress', 'staging'], delete: ['ingress', 'staging'] },
+    // Parts are staged outside what AEP watches, copied in, then the staged copies deleted. Nothing is
+    // deleted where AEP looks: a run that stops mid-publish is finished by the next one, which then
+    // deletes the run's publishing intent from the ledger.
+    bucket: { read: ['runs', 'egress', 'models', 'staging'], write: ['runs', 'ingress', 'staging'], delete: ['runs', 'staging'] },
     schedule: 'cron(30 5 * * ? *)',
     when: 'daily 05:30',
     memorySize: 1769,
@@ -121,7 +122,7 @@ export const STAGES: { readonly [S in StageName]: StageDefinition & { readonly n
   audience: {
     name: 'audience',
     entry: 'lib/handlers/audience.ts',
-    description: "summarizes new scores (histogram, reach, the band's reach) and, once ingested, runs the segment job and records the qualified count",
+    description: "summarizes new scores (histogram, reach, the band's reach) and, once ingested, records the qualified count of AEP's daily scheduled segmentation (an on-demand segment job only when asked, within a budget)",
     settings: [...CONNECTION, 'audience', 'polling'],
     required: ['audience.low', 'audience.high'],
     bucket: { read: ['runs', 'ingress'], write: ['runs'], delete: [] },

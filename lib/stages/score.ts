@@ -70,6 +70,37 @@ export interface ScoreManifest {
   files: Array<{ key: string; rows: number }>;
 }
 
+/**
+ * What a score run records in the ledger (`RunLedger.intend`) before the first part goes where AEP
+ * looks: everything the next run needs to finish the publishing should this one die.
+ */
+export interface PublishIntent {
+  runId: string;
+  startedAt: string;
+  /** The outputs the run records once published. */
+  outputs: ScoreOutputs;
+  /** Each published part and the staged object it is copied from. */
+  parts: Array<{ staged: string; key: string; rows: number }>;
+  inputs: Record<string, unknown>;
+}
+
+/** A stored intent, checked: the message names the run when it is not one a score run writes. */
+export function publishIntentOf(stored: { runId: string } & Record<string, unknown>): PublishIntent {
+  const intent = stored as Partial<PublishIntent>;
+  const outputs = intent.outputs;
+  if (
+    typeof intent.startedAt !== 'string' ||
+    !Array.isArray(intent.parts) ||
+    !intent.parts.every((p) => typeof p?.staged === 'string' && typeof p.key === 'string' && typeof p.rows === 'number') ||
+    typeof outputs?.folder !== 'string' ||
+    typeof outputs.manifest !== 'string' ||
+    typeof outputs.rows !== 'number'
+  ) {
+    throw new ScoreInputError(`The publishing intent of score run ${stored.runId} is not one a score run writes; see the ledger's score/_intents/`);
+  }
+  return { ...(intent as PublishIntent), runId: stored.runId };
+}
+
 /** Input the stage cannot score: the message names the file and what is wrong. */
 export class ScoreInputError extends Error {
   constructor(message: string) {
@@ -193,6 +224,84 @@ async function deleteAll(store: ObjectStore, keys: readonly string[]): Promise<v
 }
 
 /**
+ * Puts an intent's parts where AEP looks, then its manifest. Whatever is there already is kept as it is:
+ * AEP's dataflow takes any new or changed CSV under the watched folder (ingestion-runs.ts in the
+ * stand-in), so copying a part again would have it ingested twice.
+ */
+async function publish(store: ObjectStore, intent: PublishIntent): Promise<void> {
+  const missing = (await Promise.all(intent.parts.map(async (part) => ((await store.head(part.key)) ? undefined : part)))).filter((p) => p !== undefined);
+  // Every copy settles before a failure is handled, so none lands after it.
+  const copies = await Promise.allSettled(
+    missing.map(async (part) => {
+      if (!(await store.head(part.staged))) {
+        throw new ScoreInputError(
+          `Score run ${intent.runId} cannot be finished: ${part.key} was never published and its staged copy ${part.staged} is gone (the staging lifecycle expired it?); ` +
+            `the folder ${intent.outputs.folder} holds only part of the run's rows`,
+        );
+      }
+      await store.copy(part.staged, part.key);
+    }),
+  );
+  const failed = copies.find((c): c is PromiseRejectedResult => c.status === 'rejected');
+  if (failed) throw failed.reason;
+  const { outputs } = intent;
+  const manifest: ScoreManifest = {
+    runId: intent.runId,
+    modelName: outputs.modelName,
+    modelVersion: outputs.modelVersion,
+    exportRunId: outputs.exportRunId,
+    rows: outputs.rows,
+    files: intent.parts.map((p) => ({ key: p.key, rows: p.rows })),
+  };
+  await store.putIfAbsent(outputs.manifest, `${JSON.stringify(manifest, null, 2)}\n`, 'application/json');
+}
+
+/**
+ * Finishes what score runs that died while publishing left (their intents in the ledger), then deletes
+ * the staged parts of runs that died before publishing. Runs holding the stage's lease, so those runs
+ * are dead: their lease expired.
+ *
+ * Recovery rolls forward, never back: once the first part was copied into the watched folder, AEP may
+ * have ingested it (its dataflow runs every 15 minutes and takes files as they appear, manifest or not),
+ * and deleting it would not take those rows back out of the profile store; scoring the export again
+ * would then ingest them twice. So the missing parts are copied from staging, the manifest written, and
+ * the dead run recorded succeeded, as it would have been; the export counts as scored.
+ */
+async function finishInterruptedRuns(deps: ScoreDeps, options: ScoreOptions, stagingRoot: string, runId: string): Promise<string[]> {
+  const finished: string[] = [];
+  for (const stored of await deps.ledger.intents('score')) {
+    if (stored.runId === runId) continue;
+    const intent = publishIntentOf(stored);
+    const [recorded] = await deps.ledger.runs('score', [intent.runId]);
+    if (recorded?.status !== 'succeeded') {
+      await publish(deps.store, intent);
+      await deps.ledger.record({
+        stage: 'score',
+        runId: intent.runId,
+        startedAt: intent.startedAt,
+        finishedAt: deps.clock.now().toISOString(),
+        status: 'succeeded',
+        reason: `Stopped while publishing; run ${runId} finished publishing ${intent.outputs.folder}`,
+        inputs: intent.inputs,
+        outputs: intent.outputs,
+      });
+      deps.log.warn('Finished publishing the scores of a run that stopped mid-publish', { scoreRunId: intent.runId, folder: intent.outputs.folder });
+      finished.push(intent.runId);
+    }
+    await deleteAll(deps.store, intent.parts.map((p) => p.staged));
+    await deps.ledger.settle('score', intent.runId);
+  }
+  // Staged parts of runs that died before announcing a publish (the staging lifecycle is the backstop).
+  const leftovers: string[] = [];
+  const datasetStaging = `${stagingRoot}${options.scoresDatasetId}/`;
+  for await (const object of deps.store.list(datasetStaging)) {
+    if (!object.key.startsWith(`${datasetStaging}${runId}/`)) leftovers.push(object.key);
+  }
+  await deleteAll(deps.store, leftovers);
+  return finished;
+}
+
+/**
  * Score (notebook week 4): every profile of the newest exported scoring set, scored with the production
  * model, written as CSV (`userId,prediction`) for AEP's ingestion dataflow.
  *
@@ -206,8 +315,11 @@ async function deleteAll(store: ObjectStore, keys: readonly string[]): Promise<v
  * - Publishing: AEP ingests any new CSV under `<ingress><scoresDatasetId>/`, so parts are written under a
  *   staging prefix outside it, then copied server-side into
  *   `<ingress><scoresDatasetId>/exportTime=<UTC YYYYMMDDHHMMSS>/part-NNNNN.csv`; `_manifest.json` is
- *   written last and the staging objects deleted. A run that fails leaves no manifest, deletes what it
- *   wrote, and is recorded failed; the next run scores the export again.
+ *   written last and the staging objects deleted. A run that fails before publishing deletes what it
+ *   staged and is recorded failed; the next run scores the export again.
+ * - Exactly once: the ledger's lease keeps a second runner out. Before the first copy the run records its
+ *   intent (export, run id, staged parts, target folder) in the ledger; a run that dies after that is
+ *   finished by the next one (finishInterruptedRuns), which copies only the parts missing.
  */
 export async function scoreProfiles(deps: ScoreDeps, options: ScoreOptions): Promise<RunRecord<'score'>> {
   const partRows = options.partRows ?? DEFAULT_PART_ROWS;
@@ -216,13 +328,16 @@ export async function scoreProfiles(deps: ScoreDeps, options: ScoreOptions): Pro
   }
   if (!DATASET_ID.test(options.scoresDatasetId)) throw new Error(`The scores dataset id ${JSON.stringify(options.scoresDatasetId)} is not a dataset id`);
 
-  return deps.ledger.run('score', async ({ runId }) => {
+  const stagingRoot = options.stagingPrefix ?? stagingPrefixFor(options.ingressPrefix);
+  return deps.ledger.run('score', async ({ runId, startedAt, lease }) => {
+    const finished = await finishInterruptedRuns(deps, options, stagingRoot, runId);
     const newestExport = await deps.ledger.newest('export', (r) => r.status === 'succeeded');
     if (!newestExport) return { status: 'skipped', reason: 'No export to score yet' };
     const lastScored = await deps.ledger.newest('score', (r) => r.status === 'succeeded');
     const lastScoredExport = lastScored?.outputs?.exportRunId;
     if (lastScoredExport && newestExport.runId <= lastScoredExport) {
-      return { status: 'skipped', reason: `Export ${lastScoredExport} is already scored (score run ${lastScored?.runId}); nothing newer`, inputs: { exportRunId: newestExport.runId } };
+      const inputs = { exportRunId: newestExport.runId, ...(finished.length > 0 && { finishedScoreRunIds: finished }) };
+      return { status: 'skipped', reason: `Export ${lastScoredExport} is already scored (score run ${lastScored?.runId}); nothing newer`, inputs };
     }
     const { scoring } = newestExport.outputs;
     const inputs: Record<string, unknown> = { exportRunId: newestExport.runId, scoringFolder: scoring.folder };
@@ -245,9 +360,9 @@ export async function scoreProfiles(deps: ScoreDeps, options: ScoreOptions): Pro
 
     const features = production.model.featureNames;
     const scorer = new GbtBatchScorer(production.model);
-    const staging = scoresStagingFolder(options.stagingPrefix ?? stagingPrefixFor(options.ingressPrefix), options.scoresDatasetId, runId);
+    const staging = scoresStagingFolder(stagingRoot, options.scoresDatasetId, runId);
     const parts = new CsvPartFiles(deps.store, staging);
-    const published: string[] = [];
+    let announced = false;
     try {
       let predictions = new Float64Array(0);
       let rows = 0;
@@ -287,33 +402,32 @@ export async function scoreProfiles(deps: ScoreDeps, options: ScoreOptions): Pro
       for await (const existing of deps.store.list(folder)) {
         throw new Error(`${folder} already holds ${existing.key}; a scores folder is written by one run only`);
       }
-      const files: ScoreManifest['files'] = staged.map((from, index) => ({ key: `${folder}${partName(index)}`, rows: from.rows }));
-      published.push(...files.map((f) => f.key));
-      // Every copy settles before a failure is handled, so none lands after the clean-up.
-      // files maps staged one to one.
-      const copies = await Promise.allSettled(staged.map((from, index) => deps.store.copy(from.key, files[index]!.key)));
-      const failed = copies.find((c): c is PromiseRejectedResult => c.status === 'rejected');
-      if (failed) throw failed.reason;
-      const manifestKey = `${folder}${MANIFEST_NAME}`;
-      const manifest: ScoreManifest = { runId, modelName: options.modelName, modelVersion, exportRunId: newestExport.runId, rows, files };
-      await deps.store.put(manifestKey, `${JSON.stringify(manifest, null, 2)}\n`, 'application/json');
-      await deleteAll(deps.store, staged.map((s) => s.key));
-
       const outputs: ScoreOutputs = {
         exportRunId: newestExport.runId,
         modelName: options.modelName,
         modelVersion,
         scoresDatasetId: options.scoresDatasetId,
         folder,
-        files: files.map((f) => f.key),
+        files: staged.map((_, index) => `${folder}${partName(index)}`),
         rows,
-        manifest: manifestKey,
+        manifest: `${folder}${MANIFEST_NAME}`,
       };
-      deps.log.info('Profiles scored', { rows, files: files.length, folder, modelVersion });
+      const intent: PublishIntent = { runId, startedAt, outputs, parts: staged.map((from, index) => ({ staged: from.key, key: outputs.files[index]!, rows: from.rows })), inputs };
+      // A run that outlived its lease (it was taken over as dead) must publish nothing.
+      if (lease && !(await lease.renew())) throw new Error(`Score run ${runId} no longer holds the score lease (another run took it over); it publishes nothing`);
+      announced = true;
+      await deps.ledger.intend('score', runId, intent);
+      await publish(deps.store, intent);
+      await deleteAll(deps.store, staged.map((s) => s.key));
+
+      deps.log.info('Profiles scored', { rows, files: outputs.files.length, folder, modelVersion });
       return { inputs, outputs };
     } catch (error) {
-      await parts.settle();
-      await deleteAll(deps.store, [...published, ...parts.parts.map((p) => p.key)]);
+      // Once announced, the publishing is finished by the next run, which needs the staged parts.
+      if (!announced) {
+        await parts.settle();
+        await deleteAll(deps.store, parts.parts.map((p) => p.key));
+      }
       throw error;
     }
   });

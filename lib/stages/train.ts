@@ -1,11 +1,12 @@
 import { performance } from 'perf_hooks';
 import type { FeatureSpec } from '../features/spec';
-import type { RunLedger, RunRecord } from '../ledger/run-ledger';
+import { trainingWindowIssue } from '../config/schema';
+import { runIdFloor, type RunLedger, type RunRecord } from '../ledger/run-ledger';
 import { assertTrainable, DatasetError, positiveCount, stratifiedSplit, type Dataset } from '../model/dataset';
 import { DEFAULT_GBT_PARAMS, featureImportances, predict, train as trainGbt, type GbtModel, type GbtParams } from '../model/gbt';
 import { originalScaleCoefficients, predictLogistic, trainLogistic, type LogisticParams } from '../model/logistic';
 import { calibrationBuckets, downsampleRocCurve, logLoss, precisionRecallAt, rocAuc, rocCurve } from '../model/metrics';
-import { decidePromotion, ModelRegistry, type HeldOutMetrics } from '../model/registry';
+import { decidePromotion, ModelRegistry, ModelRegistryError, type HeldOutMetrics, type ProductionPointer, type PromotionPolicy } from '../model/registry';
 import type { Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
 import type { ObjectStore } from '../ports/object-store';
@@ -41,6 +42,14 @@ export interface TrainOptions {
   threshold: number;
   /** How far below the champion's held-out AUC the challenger may be and still be promoted. */
   promotionTolerance: number;
+  /** The floor: the least held-out AUC a model may have and be promoted, the first one included. */
+  minAuc: number;
+  /** The floor: how far above the logistic baseline's held-out AUC, on the same rows, the challenger's must be. */
+  baselineMargin: number;
+  /** Days of exports, counted back from the run's start by when AEP wrote their files, that a model learns from. */
+  trainingWindowDays: number;
+  /** Days the bucket keeps exported files; when known, a window that does not fit inside it is refused. */
+  egressRetentionDays?: number | undefined;
   /** Fewest users (rows after keeping each user's newest) a model is trained on. */
   minRows: number;
   /** Overrides of TRAINING_GBT_PARAMS. */
@@ -69,8 +78,39 @@ export interface TrainOutputs {
   positives: number;
   heldOut: { rows: number; positives: number; auc: number; logLoss: number };
   baseline: { auc: number; logLoss: number };
-  /** The production model this one was compared with; null when there was none. */
+  /** The production model this one was compared with; null when there was none, or it could not be used. */
   champion: { version: string; auc: number; rescored: boolean } | null;
+  /** Why the production model could not be used (a corrupt or missing file, named); it is then treated as absent. */
+  productionIssue?: string;
+  /** The floor and tolerance the decision applied. */
+  policy: PromotionPolicy;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const EXPORT_TIME = /exportTime=(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})\/?$/;
+
+/**
+ * When an export's training files were written: AEP's `exportTime` folder name, which is what the
+ * bucket's lifecycle counts their age from (give or take the upload), or the export run's start when
+ * the folder does not say.
+ */
+export function exportWrittenAt(run: RunRecord<'export'>): number {
+  const match = EXPORT_TIME.exec(run.outputs?.training?.folder ?? '');
+  if (!match) return Date.parse(run.startedAt);
+  const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [number, number, number, number, number, number];
+  return Date.UTC(year, month - 1, day, hour, minute, second);
+}
+
+/**
+ * The succeeded exports whose files were written within the window ending at `now`, oldest first. The
+ * ledger is listed from a day before the window: an export's files are written during its run (or
+ * before it, by an earlier run that ran out of time), so an export run that started earlier than that
+ * holds no file young enough. What is read does not grow with the number of past runs.
+ */
+async function exportsInWindow(ledger: RunLedger, now: Date, windowDays: number): Promise<{ from: Date; runs: Array<RunRecord<'export'>> }> {
+  const from = new Date(now.getTime() - windowDays * DAY_MS);
+  const runs = await ledger.after('export', runIdFloor(new Date(from.getTime() - DAY_MS)));
+  return { from, runs: runs.filter((r) => r.status === 'succeeded' && exportWrittenAt(r) >= from.getTime()).reverse() };
 }
 
 /** Held-out evaluation of one model's scores. */
@@ -98,18 +138,26 @@ function timed<T>(work: () => T): { result: T; ms: number } {
 }
 
 /**
- * Train (notebook week 3): learns a propensity model from every export so far (each user's newest row),
- * measures it and a logistic baseline on a stratified held-out split, and registers it. It replaces the
- * production model only when its held-out AUC is at least the champion's, less the tolerance, the
- * champion being re-scored on the same held-out rows. Runs once per new export. Bad data fails the run
- * before anything is registered, so production is left as it was.
+ * Train (notebook week 3): learns a propensity model from the exports written in the training window
+ * (each user's newest row), measures it and a logistic baseline on a stratified held-out split, and
+ * registers it. The window lies inside the bucket's egress retention, so no file it reads can have
+ * expired. It replaces the production model only when it passes the floor (a minimum AUC, and the
+ * baseline's AUC plus a margin, on the same held-out rows) and its AUC is at least the champion's, less
+ * the tolerance, the champion being re-scored on the same rows. A production model that cannot be read
+ * is recorded and treated as absent. Runs once per new export. Bad data fails the run before anything
+ * is registered, so production is left as it was.
  */
 export async function trainModel(deps: TrainDeps, options: TrainOptions): Promise<RunRecord<'train'>> {
-  return deps.ledger.run('train', async ({ runId }) => {
-    const exportRuns = (await deps.ledger.recent('export', Number.MAX_SAFE_INTEGER)).filter((r) => r.status === 'succeeded').reverse();
+  const windowIssue = trainingWindowIssue(options.trainingWindowDays, options.egressRetentionDays);
+  if (windowIssue) throw new Error(`Cannot train: ${windowIssue}`);
+  const policy: PromotionPolicy = { minAuc: options.minAuc, baselineMargin: options.baselineMargin, tolerance: options.promotionTolerance };
+  return deps.ledger.run('train', async ({ runId, startedAt }) => {
+    const window = await exportsInWindow(deps.ledger, new Date(startedAt), options.trainingWindowDays);
+    const exportRuns = window.runs;
     const newest = exportRuns[exportRuns.length - 1];
-    if (!newest) return { status: 'skipped', reason: 'No export to train on yet' };
-    const trainedOnNewest = await deps.ledger.newest('train', (r) => r.status === 'succeeded' && r.inputs?.newestExportRunId === newest.runId);
+    if (!newest) return { status: 'skipped', reason: `No export written in the training window of ${options.trainingWindowDays} days (since ${window.from.toISOString()})` };
+    // A train run that trained on the newest export started after it.
+    const trainedOnNewest = (await deps.ledger.after('train', newest.runId)).find((r) => r.status === 'succeeded' && r.inputs?.newestExportRunId === newest.runId);
     if (trainedOnNewest) {
       return { status: 'skipped', reason: `Export ${newest.runId} was trained on by run ${trainedOnNewest.runId}; nothing newer`, inputs: { newestExportRunId: newest.runId } };
     }
@@ -119,7 +167,11 @@ export async function trainModel(deps: TrainDeps, options: TrainOptions): Promis
       if (!training || !Array.isArray(training.files)) throw new TrainingDataError(`Export run ${run.runId} recorded no training files`);
       return { runId: run.runId, folder: training.folder, files: training.files };
     });
-    const inputs = { newestExportRunId: newest.runId, exportRunIds: sources.map((e) => e.runId) };
+    const inputs = {
+      newestExportRunId: newest.runId,
+      exportRunIds: sources.map((e) => e.runId),
+      trainingWindow: { days: options.trainingWindowDays, from: window.from.toISOString() },
+    };
     const set = await readTrainingSet(deps.store, sources, options.spec);
     // One entry per source, the newest last; there is at least the newest.
     const newestRead = set.rowsPerExport[set.rowsPerExport.length - 1]!;
@@ -149,9 +201,11 @@ export async function trainModel(deps: TrainDeps, options: TrainOptions): Promis
     const baseline = evaluate(predictLogistic(logistic.result, test), test, options.threshold);
 
     const registry = new ModelRegistry(deps.store, options.modelsPrefix, options.modelName);
-    const champion = await scoreChampion(registry, test);
-    const decision = decidePromotion(model.auc, champion?.auc, options.promotionTolerance);
-    const reason = champion ? `${decision.reason} (${champion.basis})` : decision.reason;
+    const { champion, productionIssue } = await scoreChampion(registry, test);
+    if (productionIssue) deps.log.warn('The production model cannot be used; it is treated as absent', { issue: productionIssue });
+    const decision = decidePromotion({ challenger: model.auc, baseline: baseline.auc, champion: champion?.auc }, policy);
+    const basis = champion?.basis ?? (productionIssue && `production is treated as absent: ${productionIssue}`);
+    const reason = basis ? `${decision.reason} (${basis})` : decision.reason;
 
     const heldOut: HeldOutMetrics = {
       auc: model.auc,
@@ -186,7 +240,15 @@ export async function trainModel(deps: TrainDeps, options: TrainOptions): Promis
         missingWeights: Object.fromEntries(logistic.result.featureNames.map((name, f) => [name, logistic.result.missingWeights[f]])),
       },
       champion: champion ?? null,
-      decision: { promoted: decision.promoted, reason, tolerance: options.promotionTolerance },
+      decision: {
+        promoted: decision.promoted,
+        reason,
+        ...policy,
+        challengerAuc: model.auc,
+        baselineAuc: baseline.auc,
+        championAuc: champion?.auc ?? null,
+        productionIssue: productionIssue ?? null,
+      },
     };
     const createdAt = deps.clock.now().toISOString();
     await registry.register({
@@ -198,15 +260,21 @@ export async function trainModel(deps: TrainDeps, options: TrainOptions): Promis
       codeVersion: options.codeVersion ?? LIBRARY_VERSION,
       heldOut,
     });
-    await registry.decide({
-      decidedAt: createdAt,
-      challenger: runId,
-      challengerAuc: model.auc,
-      ...(champion ? { champion: champion.version, championAuc: champion.auc } : {}),
-      tolerance: options.promotionTolerance,
-      promoted: decision.promoted,
-      reason,
-    });
+    await registry.decide(
+      {
+        decidedAt: createdAt,
+        challenger: runId,
+        challengerAuc: model.auc,
+        baselineAuc: baseline.auc,
+        ...(champion ? { champion: champion.version, championAuc: champion.auc } : {}),
+        tolerance: policy.tolerance,
+        minAuc: policy.minAuc,
+        baselineMargin: policy.baselineMargin,
+        promoted: decision.promoted,
+        reason,
+      },
+      dataset.featureNames,
+    );
     deps.log.info(decision.promoted ? 'Model trained and promoted' : 'Model trained; production unchanged', {
       version: runId,
       auc: model.auc,
@@ -224,6 +292,8 @@ export async function trainModel(deps: TrainDeps, options: TrainOptions): Promis
       heldOut: { rows: heldOut.rows, positives: heldOut.positives, auc: model.auc, logLoss: model.logLoss },
       baseline: { auc: baseline.auc, logLoss: baseline.logLoss },
       champion: champion ? { version: champion.version, auc: champion.auc, rescored: champion.rescored } : null,
+      ...(productionIssue ? { productionIssue } : {}),
+      policy,
     };
     return { inputs, outputs };
   });
@@ -240,27 +310,26 @@ interface Champion {
 
 /**
  * The production model's AUC on the challenger's held-out rows, so both are judged on the same data;
- * its recorded AUC when it reads features this export lacks.
+ * its recorded AUC when it reads features this export lacks. A production model that cannot be read or
+ * used (a corrupt, truncated or missing file) is reported, not thrown: it must not block training for
+ * good, and a valid challenger that passes the floor may replace it.
  */
-async function scoreChampion(registry: ModelRegistry, test: Dataset): Promise<Champion | undefined> {
-  const pointer = await registry.productionPointer();
-  if (!pointer) return undefined;
-  const champion: GbtModel = await registry.model(pointer.version);
+async function scoreChampion(registry: ModelRegistry, test: Dataset): Promise<{ champion?: Champion; productionIssue?: string }> {
+  let pointer: ProductionPointer | undefined;
+  let champion: GbtModel;
+  try {
+    pointer = await registry.productionPointer();
+    if (!pointer) return {};
+    champion = await registry.model(pointer.version);
+  } catch (error) {
+    if (error instanceof ModelRegistryError) return { productionIssue: error.message };
+    throw error;
+  }
   const absent = champion.featureNames.filter((name) => !test.featureNames.includes(name));
   if (absent.length > 0) {
-    return {
-      version: pointer.version,
-      auc: pointer.auc,
-      rescored: false,
-      basis: `champion ${pointer.version} reads ${absent.join(', ')}, which this export lacks; its recorded held-out AUC is used`,
-      recordedAuc: pointer.auc,
-    };
+    const basis = `champion ${pointer.version} reads ${absent.join(', ')}, which this export lacks; its recorded held-out AUC is used`;
+    return { champion: { version: pointer.version, auc: pointer.auc, rescored: false, basis, recordedAuc: pointer.auc } };
   }
-  return {
-    version: pointer.version,
-    auc: rocAuc(predict(champion, test), test.labels),
-    rescored: true,
-    basis: `champion ${pointer.version} re-scored on the same held-out rows`,
-    recordedAuc: pointer.auc,
-  };
+  const auc = rocAuc(predict(champion, test), test.labels);
+  return { champion: { version: pointer.version, auc, rescored: true, basis: `champion ${pointer.version} re-scored on the same held-out rows`, recordedAuc: pointer.auc } };
 }

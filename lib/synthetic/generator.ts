@@ -63,6 +63,8 @@ export interface SyntheticUser {
   email: string;
   ecid: string;
   subscribed: boolean;
+  /** Propensity after the user's last event: where a later day of their life starts. */
+  propensity: number;
   /** In time order. */
   events: XdmExperienceEvent[];
 }
@@ -231,7 +233,7 @@ interface Entry {
 
 const byTime = (a: Entry, b: Entry): number => a.timeMs - b.timeMs;
 
-function simulateEntries(sampler: Sampler, startMs: number, endMs: number, weeks: number) {
+function simulateEntries(sampler: Sampler, startMs: number, endMs: number, weeks: number, from: { propensity: number; subscribed: boolean } = { propensity: INITIAL_PROPENSITY, subscribed: false }) {
   const lists = simulateLists(sampler, startMs, endMs, weeks);
   const entries: Entry[] = [];
   for (let id = 0; id < BEHAVIOUR_COUNT; id++) {
@@ -241,11 +243,11 @@ function simulateEntries(sampler: Sampler, startMs: number, endMs: number, weeks
   }
   entries.sort(byTime); // stable: ties keep table order, then draw order
 
-  let propensity = INITIAL_PROPENSITY;
+  let propensity = from.propensity;
   let triggerIndex = -1;
   for (const [i, { id }] of entries.entries()) {
     propensity = Math.min(1, Math.max(0, propensity + DELTA[id]!));
-    if (triggerIndex < 0 && !MARKETING[id] && sampler.uniform() < propensity) {
+    if (!from.subscribed && triggerIndex < 0 && !MARKETING[id] && sampler.uniform() < propensity) {
       triggerIndex = i;
     }
   }
@@ -273,12 +275,7 @@ export function simulateTimeline(sampler: Sampler, startMs: number, endMs: numbe
 
 // ---- XDM output -------------------------------------------------------------------------------------
 
-function buildUser(index: number, o: ResolvedOptions): SyntheticUser {
-  const sampler = new RngSampler(streamRng(o.seed, index));
-  const { entries, triggerIndex } = simulateEntries(sampler, o.startMs, o.endMs, o.weeks);
-  const email = syntheticEmail(index);
-  const ecid = ecidForEmail(email);
-  const idPrefix = `synthetic-${o.seed}-${index}-`;
+function xdmEvents(entries: Entry[], ecid: string, idPrefix: string, tenantId: string): XdmExperienceEvent[] {
   const events = new Array<XdmExperienceEvent>(entries.length);
   for (const [j, { id, timeMs }] of entries.entries()) {
     const event: XdmExperienceEvent = {
@@ -286,7 +283,7 @@ function buildUser(index: number, o: ResolvedOptions): SyntheticUser {
       timestamp: new Date(timeMs).toISOString(),
       eventType: ALL_EVENT_TYPES[id]!,
     };
-    event[o.tenantId] = { userid: ecid };
+    event[tenantId] = { userid: ecid };
     const path = XDM_PATHS[id]!;
     let node: Record<string, unknown> = event;
     const last = path.length - 1; // an XDM path has at least one field
@@ -298,7 +295,42 @@ function buildUser(index: number, o: ResolvedOptions): SyntheticUser {
     node[path[last]!] = XDM_VALUES[id];
     events[j] = event;
   }
-  return { index, email, ecid, subscribed: triggerIndex >= 0, events };
+  return events;
+}
+
+function buildUser(index: number, o: ResolvedOptions): SyntheticUser {
+  const sampler = new RngSampler(streamRng(o.seed, index));
+  const { entries, triggerIndex, propensity } = simulateEntries(sampler, o.startMs, o.endMs, o.weeks);
+  const email = syntheticEmail(index);
+  const ecid = ecidForEmail(email);
+  return { index, email, ecid, subscribed: triggerIndex >= 0, propensity, events: xdmEvents(entries, ecid, `synthetic-${o.seed}-${index}-`, o.tenantId) };
+}
+
+/** Where a user's life stands at the start of a day: what the day's events build on. */
+export interface UserState {
+  propensity: number;
+  subscribed: boolean;
+}
+
+/**
+ * One more stretch `[start, end)` of user `index`'s life, by the same model as their first weeks
+ * (base events, their dependents, the propensity walk and the chance to subscribe), starting from
+ * `state`: a subscriber keeps living but does not subscribe again. The randomness is the stream
+ * `stream` of `seed`, so the same (seed, stream, user, state) always gives the same events; event ids
+ * carry `label` so they never repeat an earlier stretch's.
+ */
+export function generateUserStretch(index: number, state: UserState, stretch: { start: Date; end: Date; seed: number; label: string }, options: Pick<SyntheticOptions, 'seed' | 'tenantId'>): SyntheticUser {
+  checkIndex('index', index);
+  if (!TENANT_ID_PATTERN.test(options.tenantId)) throw new RangeError(`tenantId must match ${String(TENANT_ID_PATTERN)}, got ${JSON.stringify(options.tenantId)}`);
+  const startMs = stretch.start.getTime();
+  const endMs = stretch.end.getTime();
+  if (!(endMs > startMs)) throw new RangeError(`a stretch must end after it starts, got ${stretch.start.toISOString()} to ${stretch.end.toISOString()}`);
+  const sampler = new RngSampler(streamRng(stretch.seed, index));
+  const { entries, triggerIndex, propensity } = simulateEntries(sampler, startMs, endMs, (endMs - startMs) / WEEK_MS, state);
+  const email = syntheticEmail(index);
+  const ecid = ecidForEmail(email);
+  const events = xdmEvents(entries, ecid, `synthetic-${options.seed}-${index}-${stretch.label}-`, options.tenantId);
+  return { index, email, ecid, subscribed: state.subscribed || triggerIndex >= 0, propensity, events };
 }
 
 /** User `index` (0-based); depends only on (index, options), not on any other user. */

@@ -3,7 +3,7 @@ import type { Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
 import { ecidIdentityDescriptor } from '../xdm/identity';
 import { SCHEMA_REF_CONTENT_TYPE } from '../xdm/schema';
-import { generateUsers, type SyntheticOptions } from './generator';
+import { generateUsers, type SyntheticOptions, type SyntheticUser } from './generator';
 import { eventsSchema, syntheticResourceNames, userIdFieldGroup } from './xdm';
 
 export interface SeedOptions {
@@ -82,7 +82,7 @@ export async function ensureEventsDataset(aep: AepRestServices, tenantId: string
  */
 export async function seedSyntheticData(
   aep: AepRestServices,
-  deps: { clock: Clock; log: Log; onProgress?: ((p: SeedProgress) => void) | undefined },
+  deps: { clock: Clock; log: Log; onProgress?: ((p: SeedProgress) => void) | undefined; onUser?: ((user: SyntheticUser) => void) | undefined },
   options: SeedOptions,
 ): Promise<SeedResult> {
   const users = validateUserCount(options.users);
@@ -107,39 +107,19 @@ export async function seedSyntheticData(
   deps.log.info('Synthetic data resources ready', { tenantId, schemaId: schema.resource.$id, datasetId });
 
   const generatorOptions: SyntheticOptions = { seed: options.seed, now: options.now, tenantId: `_${tenantId}` };
-  const submitted: Array<{ id: string; users: number; events: number }> = [];
-  let subscribers = 0;
-  let events = 0;
-  for (let start = 0; start < users; start += usersPerBatch) {
-    const count = Math.min(usersPerBatch, users - start);
-    const lines: string[] = [];
-    let batchEvents = 0;
-    for (const user of generateUsers(start, count, generatorOptions)) {
-      if (user.subscribed) subscribers++;
-      for (const event of user.events) {
-        lines.push(JSON.stringify(event));
-      }
-      batchEvents += user.events.length;
-    }
-    const batchId = await aep.ingestion.createBatch(datasetId, { format: 'json' });
-    await aep.ingestion.uploadFile(batchId, datasetId, `events-${String(submitted.length + 1).padStart(3, '0')}.json`, Buffer.from(lines.join('\n') + '\n'));
-    await aep.ingestion.completeBatch(batchId);
-    submitted.push({ id: batchId, users: count, events: batchEvents });
-    events += batchEvents;
-    progress({ phase: 'upload', usersUploaded: start + count, batchesUploaded: submitted.length, batchesIngested: 0 });
-  }
-
-  const batches: SeedResult['batches'] = [];
-  for (const batch of submitted) {
-    const done = await aep.ingestion.waitForBatch(batch.id, {
-      clock: deps.clock,
-      timeoutMs: options.batchTimeoutMs ?? 30 * 60 * 1000,
-      pollIntervalMs: options.batchPollIntervalMs ?? 15_000,
-    });
-    batches.push({ ...batch, recordsIngested: done.metrics?.outputRecordCount });
-    progress({ phase: 'ingest', usersUploaded: users, batchesUploaded: submitted.length, batchesIngested: batches.length });
-  }
-  progress({ phase: 'done', usersUploaded: users, batchesUploaded: submitted.length, batchesIngested: batches.length });
+  const generated = generateUsers(0, users, generatorOptions);
+  const ingested = await ingestSyntheticUsers(aep, deps, {
+    datasetId,
+    users: deps.onUser ? tap(generated, deps.onUser) : generated,
+    usersPerBatch,
+    fileLabel: 'events',
+    batchTimeoutMs: options.batchTimeoutMs,
+    batchPollIntervalMs: options.batchPollIntervalMs,
+    onUploaded: (p) => progress({ phase: 'upload', usersUploaded: p.users, batchesUploaded: p.batches, batchesIngested: 0 }),
+    onIngested: (p) => progress({ phase: 'ingest', usersUploaded: users, batchesUploaded: batchCount, batchesIngested: p.batches }),
+  });
+  const { batches, events, subscribers } = ingested;
+  progress({ phase: 'done', usersUploaded: users, batchesUploaded: batches.length, batchesIngested: batches.length });
 
   return {
     tenantId,
@@ -152,4 +132,76 @@ export async function seedSyntheticData(
     subscribers,
     batches,
   };
+}
+
+function* tap<T>(items: Iterable<T>, look: (item: T) => void): Generator<T> {
+  for (const item of items) {
+    look(item);
+    yield item;
+  }
+}
+
+/** What one Batch Ingestion of synthetic users put into the events dataset. */
+export interface IngestedUsers {
+  users: number;
+  events: number;
+  subscribers: number;
+  batches: SeedResult['batches'];
+}
+
+/**
+ * Uploads the users' events as JSON through Batch Ingestion, `usersPerBatch` users a batch (files
+ * `<fileLabel>-001.json`, …), then waits until AEP has ingested every batch: the seed's way in, and each
+ * simulated day's.
+ */
+export async function ingestSyntheticUsers(
+  aep: AepRestServices,
+  deps: { clock: Clock },
+  options: {
+    datasetId: string;
+    users: Iterable<SyntheticUser>;
+    usersPerBatch: number;
+    fileLabel: string;
+    batchTimeoutMs?: number | undefined;
+    batchPollIntervalMs?: number | undefined;
+    onUploaded?: (p: { users: number; batches: number }) => void;
+    onIngested?: (p: { batches: number }) => void;
+  },
+): Promise<IngestedUsers> {
+  const submitted: Array<{ id: string; users: number; events: number }> = [];
+  let userCount = 0;
+  let subscribers = 0;
+  let events = 0;
+  let lines: string[] = [];
+  let batchUsers = 0;
+  const upload = async () => {
+    const batchId = await aep.ingestion.createBatch(options.datasetId, { format: 'json' });
+    await aep.ingestion.uploadFile(batchId, options.datasetId, `${options.fileLabel}-${String(submitted.length + 1).padStart(3, '0')}.json`, Buffer.from(lines.join('\n') + '\n'));
+    await aep.ingestion.completeBatch(batchId);
+    submitted.push({ id: batchId, users: batchUsers, events: lines.length });
+    events += lines.length;
+    lines = [];
+    batchUsers = 0;
+    options.onUploaded?.({ users: userCount, batches: submitted.length });
+  };
+  for (const user of options.users) {
+    userCount++;
+    batchUsers++;
+    if (user.subscribed) subscribers++;
+    for (const event of user.events) lines.push(JSON.stringify(event));
+    if (batchUsers === options.usersPerBatch) await upload();
+  }
+  if (batchUsers > 0) await upload();
+
+  const batches: SeedResult['batches'] = [];
+  for (const batch of submitted) {
+    const done = await aep.ingestion.waitForBatch(batch.id, {
+      clock: deps.clock,
+      timeoutMs: options.batchTimeoutMs ?? 30 * 60 * 1000,
+      pollIntervalMs: options.batchPollIntervalMs ?? 15_000,
+    });
+    batches.push({ ...batch, recordsIngested: done.metrics?.outputRecordCount });
+    options.onIngested?.({ batches: batches.length });
+  }
+  return { users: userCount, events, subscribers, batches };
 }

@@ -65,9 +65,11 @@ describe('loadConfig', () => {
 
   it('reads the audience band and refuses one that is upside down or outside [0, 1]', () => {
     const band = { PIPELINE_AUDIENCE_NAME: 'likely subscribers', PIPELINE_AUDIENCE_LOW: '0.8', PIPELINE_AUDIENCE_HIGH: '1' };
-    expect(loadConfig({ env: { ...validEnv, ...band } }).config.audience).toEqual({ name: 'likely subscribers', low: 0.8, high: 1 });
+    expect(loadConfig({ env: { ...validEnv, ...band } }).config.audience).toEqual({ name: 'likely subscribers', low: 0.8, high: 1, onDemandPerDay: 2 });
     const upsideDown = configError(() => loadConfig({ env: { ...validEnv, ...band, PIPELINE_AUDIENCE_LOW: '0.9', PIPELINE_AUDIENCE_HIGH: '0.2' } }));
     expect(upsideDown.issues).toEqual([expect.objectContaining({ path: 'audience.low', source: 'PIPELINE_AUDIENCE_LOW', message: 'low (0.9) must not be above high (0.2)' })]);
+    const overBudget = configError(() => loadConfig({ env: { ...validEnv, ...band, PIPELINE_AUDIENCE_ON_DEMAND_PER_DAY: '3' } }));
+    expect(overBudget.issues).toEqual([expect.objectContaining({ path: 'audience.onDemandPerDay', message: "must be at most 2, AEP's daily allowance" })]);
     const outside = configError(() => loadConfig({ env: { ...validEnv, ...band, PIPELINE_AUDIENCE_HIGH: '1.5' } }));
     expect(outside.issues).toEqual([expect.objectContaining({ path: 'audience.high', source: 'PIPELINE_AUDIENCE_HIGH', message: 'must be within [0, 1] (a propensity is a probability), got 1.5' })]);
   });
@@ -110,15 +112,32 @@ describe('loadConfig', () => {
   });
 
   it('reads the training settings, with defaults, and names a bad one with its variable', () => {
-    expect(loadConfig({ env: validEnv }).config.model).toEqual({ name: 'cmle_propensity_model', seed: 42, testFraction: 0.2, threshold: 0.5, promotionTolerance: 0, minRows: 200 });
+    const defaults = { name: 'cmle_propensity_model', seed: 42, testFraction: 0.2, threshold: 0.5, promotionTolerance: 0, minAuc: 0.6, baselineMargin: 0.01, minRows: 200, trainingWindowDays: 28 };
+    expect(loadConfig({ env: validEnv }).config.model).toEqual(defaults);
     const { config } = loadConfig({
-      env: { ...validEnv, PIPELINE_MODEL_SEED: '7', PIPELINE_MODEL_TEST_FRACTION: '0.25', PIPELINE_MODEL_THRESHOLD: '0.3', PIPELINE_MODEL_PROMOTION_TOLERANCE: '0.005', PIPELINE_MODEL_MIN_ROWS: '1000' },
+      env: {
+        ...validEnv,
+        PIPELINE_MODEL_SEED: '7',
+        PIPELINE_MODEL_TEST_FRACTION: '0.25',
+        PIPELINE_MODEL_THRESHOLD: '0.3',
+        PIPELINE_MODEL_PROMOTION_TOLERANCE: '0.005',
+        PIPELINE_MODEL_MIN_AUC: '0.7',
+        PIPELINE_MODEL_BASELINE_MARGIN: '0.02',
+        PIPELINE_MODEL_MIN_ROWS: '1000',
+        PIPELINE_MODEL_TRAINING_WINDOW_DAYS: '14',
+        PIPELINE_EGRESS_RETENTION_DAYS: '30',
+      },
     });
-    expect(config.model).toEqual({ name: 'cmle_propensity_model', seed: 7, testFraction: 0.25, threshold: 0.3, promotionTolerance: 0.005, minRows: 1000 });
-    const error = configError(() => loadConfig({ env: { ...validEnv, PIPELINE_MODEL_TEST_FRACTION: '0.9', PIPELINE_MODEL_PROMOTION_TOLERANCE: '-1' } }));
+    expect(config.model).toEqual({ ...defaults, seed: 7, testFraction: 0.25, threshold: 0.3, promotionTolerance: 0.005, minAuc: 0.7, baselineMargin: 0.02, minRows: 1000, trainingWindowDays: 14 });
+    expect(config.storage.egressRetentionDays).toBe(30);
+    const error = configError(() =>
+      loadConfig({ env: { ...validEnv, PIPELINE_MODEL_TEST_FRACTION: '0.9', PIPELINE_MODEL_PROMOTION_TOLERANCE: '-1', PIPELINE_MODEL_MIN_AUC: '0.3', PIPELINE_MODEL_TRAINING_WINDOW_DAYS: '1.5' } }),
+    );
     expect(error.issues.map((i) => [i.path, i.source, i.message])).toEqual([
       ['model.testFraction', 'PIPELINE_MODEL_TEST_FRACTION', 'must be below 0.5'],
       ['model.promotionTolerance', 'PIPELINE_MODEL_PROMOTION_TOLERANCE', 'must be 0 or more'],
+      ['model.minAuc', 'PIPELINE_MODEL_MIN_AUC', 'must be at least 0.5'],
+      ['model.trainingWindowDays', 'PIPELINE_MODEL_TRAINING_WINDOW_DAYS', 'must be a whole number of days'],
     ]);
   });
 

@@ -23,7 +23,7 @@ describe('AepProvisioning', () => {
     const invocation = onlyResource(json, 'aws_lambda_invocation');
     expect(invocation.lifecycle_scope).toBe('CRUD');
     expect(invocation.terraform_key).toBe('tf');
-    expect(JSON.parse(invocation.input)).toEqual({ namePrefix: 'acme churn', scores: { retainDatasetOnDestroy: false } });
+    expect(JSON.parse(invocation.input)).toEqual({ namePrefix: 'acme churn', scores: { retainDatasetOnDestroy: false }, features: { retainDatasetsOnDestroy: false } });
     expect(invocation.function_name).toMatch(/^\$\{aws_lambda_function\.\w+\.function_name\}$/);
     // Deleted before the function, its policy and its log group on destroy.
     expect(invocation.depends_on).toEqual(
@@ -31,9 +31,18 @@ describe('AepProvisioning', () => {
     );
   });
 
-  it('defaults to the cmle prefix and to keeping the scores dataset', () => {
+  it('defaults to the cmle prefix, to keeping the scores dataset and to deleting the feature datasets', () => {
     const { json } = provisioning();
-    expect(JSON.parse(onlyResource(json, 'aws_lambda_invocation').input)).toEqual({ namePrefix: 'cmle', scores: { retainDatasetOnDestroy: true } });
+    expect(JSON.parse(onlyResource(json, 'aws_lambda_invocation').input)).toEqual({
+      namePrefix: 'cmle',
+      scores: { retainDatasetOnDestroy: true },
+      features: { retainDatasetsOnDestroy: false },
+    });
+  });
+
+  it('carries retainFeatureDatasets to the input', () => {
+    const { json } = provisioning({ retainFeatureDatasets: true });
+    expect(JSON.parse(onlyResource(json, 'aws_lambda_invocation').input).features).toEqual({ retainDatasetsOnDestroy: true });
   });
 
   it('carries the export destination in the input: role ARN, bucket and folder, never a secret', () => {
@@ -43,6 +52,7 @@ describe('AepProvisioning', () => {
     expect(JSON.parse(invocation.input)).toEqual({
       namePrefix: 'cmle',
       scores: { retainDatasetOnDestroy: true },
+      features: { retainDatasetsOnDestroy: false },
       export: { roleArn, bucket: 'pipeline-bucket', path: 'egress', format: 'parquet', compression: 'gzip' },
     });
     expect(invocation.input).not.toMatch(/secret|clientId|accessKey/i);
@@ -61,6 +71,7 @@ describe('AepProvisioning', () => {
     expect(JSON.parse(onlyResource(json, 'aws_lambda_invocation').input)).toEqual({
       namePrefix: 'cmle',
       scores: { retainDatasetOnDestroy: true },
+      features: { retainDatasetsOnDestroy: false },
       ingestion: { bucket: 'pipeline-bucket', path: 'ingress' },
     });
     expect(resolved(stack, construct.ingestionFlowId)).toMatch(/jsondecode\(aws_lambda_invocation\.\w+\.result\)\.ingestionFlowId/);

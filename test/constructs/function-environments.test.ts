@@ -73,7 +73,7 @@ describe('every function of the synthesized stack loads its configuration from t
       features: { eventsDatasetId: EVENTS, spec, exportIntervalHours: 6 },
       bucket: { prefixes: { egress: 'features-out/', ingress: 'scores-in/' } },
       model: { name: 'churn_model', promotionTolerance: 0.02 },
-      audience: { low: 0.3, high: 0.7 },
+      audience: { low: 0.3, high: 0.7, onDemandPerDay: 1, onDemandPerYear: 20 },
     });
     const configs = Object.fromEntries(deployedEnvironments(stack, pipeline).map(({ name, definition, env }) => [name, loadFunctionConfig(definition, env).config])) as Record<
       StageName | 'provision',
@@ -87,7 +87,7 @@ describe('every function of the synthesized stack loads its configuration from t
     expect(configs.score).toMatchObject({ model: { name: 'churn_model' }, datasets: { scores: DEPLOYED.scoresDatasetId } });
     expect(configs.score.storage.prefixes).toMatchObject({ ingress: 'scores-in/', staging: 'scores-in_staging/' });
     expect(configs['ingestion-check'].namePrefix).toBe('churn');
-    expect(configs.audience.audience).toEqual({ definitionId: DEPLOYED.definitionId, low: 0.3, high: 0.7 });
+    expect(configs.audience.audience).toEqual({ definitionId: DEPLOYED.definitionId, low: 0.3, high: 0.7, onDemandPerDay: 1, onDemandPerYear: 20 });
     // Each function is given only what its stage reads: the scorer knows nothing of the promotion rule.
     expect(configs.score.model.promotionTolerance).toBe(0);
     expect(configs.train.datasets.scores).toBeUndefined();
@@ -99,6 +99,9 @@ describe('every function of the synthesized stack loads its configuration from t
     expect(() => new PropensityPipeline(stack, 'Pipeline', { aep: { imsOrgId: ORG }, features: { eventsDatasetId: EVENTS }, model: { promotionTolerance: 0.9 } })).toThrow(
       /PropensityPipeline test\/Pipeline: Invalid settings:\n {2}- model\.promotionTolerance \(PIPELINE_MODEL_PROMOTION_TOLERANCE\): must be at most 0\.5/,
     );
+    expect(
+      () => new PropensityPipeline(newStack().stack, 'Pipeline', { aep: { imsOrgId: ORG }, features: { eventsDatasetId: EVENTS }, audience: { low: 0.8, high: 1, onDemandPerDay: 3 } }),
+    ).toThrow(/audience\.onDemandPerDay \(PIPELINE_AUDIENCE_ON_DEMAND_PER_DAY\): must be at most 2/);
   });
 });
 

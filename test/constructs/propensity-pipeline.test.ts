@@ -86,6 +86,12 @@ describe('PropensityPipeline', () => {
     expect(() => pipeline({ features: { eventsDatasetId: EVENTS, spec: bad as typeof WEEK2_FEATURES } })).toThrow(/duplicate name/);
   });
 
+  it('passes retainFeatureDatasets to the provisioning input, deleting the feature datasets on destroy by default', () => {
+    const input = (json: SynthesizedStack) => JSON.parse(onlyResource(json, 'aws_lambda_invocation').input);
+    expect(input(pipeline().json).features).toEqual({ retainDatasetsOnDestroy: false });
+    expect(input(pipeline({ aep: { imsOrgId: ORG, retainFeatureDatasets: true } }).json).features).toEqual({ retainDatasetsOnDestroy: true });
+  });
+
   it('provisions the scores ingestion from its own bucket and ingress folder, with bucket and folder only in the input', () => {
     const { construct, json } = pipeline();
     const input = JSON.parse(onlyResource(json, 'aws_lambda_invocation').input);
@@ -133,7 +139,7 @@ describe('PropensityPipeline', () => {
         .filter((s) => s.actions.includes(action))
         .flatMap((s) => s.resources.map((r) => r.replace(/^\$\{aws_s3_bucket\.\w+\.arn\}\//, '')));
     // The scorer deletes its staged parts, and its own copies when publishing fails; nothing else may.
-    expect(resourcesFor(byStage('Score'), 's3:DeleteObject').sort()).toEqual(['ingress/*', 'ingress_staging/*']);
+    expect(resourcesFor(byStage('Score'), 's3:DeleteObject').sort()).toEqual(['ingress_staging/*', 'runs/*']);
     expect(resourcesFor(byStage('Train'), 's3:DeleteObject')).toEqual([]);
     expect(resourcesFor(byStage('Score'), 's3:PutObject').sort()).toEqual(['ingress/*', 'ingress_staging/*', 'runs/*']);
     expect(resourcesFor(byStage('Train'), 's3:PutObject').sort()).toEqual(['models/*', 'runs/*']);
@@ -142,6 +148,25 @@ describe('PropensityPipeline', () => {
       expect(part).toBeDefined();
     }
     expect(() => pipeline({ model: { promotionTolerance: -0.1 } })).toThrow('model.promotionTolerance (PIPELINE_MODEL_PROMOTION_TOLERANCE): must be 0 or more');
+  });
+
+  it("gives the train stage its floor, its training window and the bucket's egress retention, and refuses a window the retention does not cover", () => {
+    const trainEnvironment = (json: SynthesizedStack) =>
+      (Object.entries(resourcesOf(json, 'aws_lambda_function')).find(([id]) => id.includes('_Train_'))?.[1] as Record<string, any>).environment.variables;
+    const defaults = trainEnvironment(pipeline().json);
+    expect(defaults).toMatchObject({ PIPELINE_EGRESS_RETENTION_DAYS: '30' });
+    expect(defaults.PIPELINE_MODEL_TRAINING_WINDOW_DAYS).toBeUndefined();
+    const tuned = trainEnvironment(pipeline({ bucket: { egressExpirationDays: 60 }, model: { trainingWindowDays: 45, minAuc: 0.7, baselineMargin: 0.02 } }).json);
+    expect(tuned).toMatchObject({ PIPELINE_EGRESS_RETENTION_DAYS: '60', PIPELINE_MODEL_TRAINING_WINDOW_DAYS: '45', PIPELINE_MODEL_MIN_AUC: '0.7', PIPELINE_MODEL_BASELINE_MARGIN: '0.02' });
+
+    expect(() => pipeline({ bucket: { egressExpirationDays: 20 } })).toThrow(
+      "PropensityPipeline test/Pipeline: the training window of 28 days (model.trainingWindowDays) must be shorter than the egress retention of 20 days (the bucket's egressExpirationDays) by at least a day",
+    );
+    expect(() => pipeline({ model: { trainingWindowDays: 30 } })).toThrow('the training window of 30 days (model.trainingWindowDays) must be shorter than the egress retention of 30 days');
+    expect(() => pipeline({ model: { minAuc: 0.4 } })).toThrow('model.minAuc (PIPELINE_MODEL_MIN_AUC): must be at least 0.5');
+    // A bucket managed elsewhere keeps its own lifecycle: the window is not checked against it.
+    const existing = trainEnvironment(pipeline({ bucket: { existingBucket: { name: 'features-bucket' } }, model: { trainingWindowDays: 90 } }).json);
+    expect(existing.PIPELINE_EGRESS_RETENTION_DAYS).toBeUndefined();
   });
 
   it("keeps a stage's own memory and timeout when functionOptions gives them as undefined, as JavaScript callers can", () => {

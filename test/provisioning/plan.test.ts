@@ -5,9 +5,14 @@ import { PROFILE_CLASS } from '../../lib/xdm/schema';
 
 describe('provisioning plan', () => {
   it('retains the scores dataset on destroy unless told otherwise', () => {
-    expect(parseProvisioningPlan({ namePrefix: 'acme' })).toEqual({ namePrefix: 'acme', scores: { retainDatasetOnDestroy: true } });
+    expect(parseProvisioningPlan({ namePrefix: 'acme' })).toEqual({ namePrefix: 'acme', scores: { retainDatasetOnDestroy: true }, features: { retainDatasetsOnDestroy: false } });
     expect(parseProvisioningPlan({ namePrefix: 'acme', scores: {} }).scores.retainDatasetOnDestroy).toBe(true);
     expect(parseProvisioningPlan({ namePrefix: 'acme', scores: { retainDatasetOnDestroy: false } }).scores.retainDatasetOnDestroy).toBe(false);
+  });
+
+  it('deletes the feature datasets on destroy unless told otherwise, naming a bad flag', () => {
+    expect(parseProvisioningPlan({ namePrefix: 'acme', features: { retainDatasetsOnDestroy: true } }).features.retainDatasetsOnDestroy).toBe(true);
+    expect(() => parseProvisioningPlan({ namePrefix: 'acme', features: { retainDatasetsOnDestroy: 'yes' } })).toThrow(/features\.retainDatasetsOnDestroy: must be true or false/);
   });
 
   it('accepts 1 to 40 letters, digits, spaces, "_" and "-", with no space at either end', () => {

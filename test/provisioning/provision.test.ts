@@ -336,7 +336,8 @@ describe('delete', () => {
         fieldGroup: created.fieldGroupId,
       },
       retained: {},
-      absent: [],
+      // This pipeline never featurized: it has no feature datasets to delete.
+      absent: ['trainingFeaturesDataset', 'scoringFeaturesDataset'],
     });
     expect(recorder.calls.filter((c) => c.startsWith('DELETE ')).map((c) => c.split('/').slice(-2, -1)[0])).toEqual([
       'dataSets',
@@ -349,7 +350,7 @@ describe('delete', () => {
     expect(await tableColumns(created.scoresTable)).toEqual([]);
 
     const again = (await run('delete', plan)) as DeprovisionResult;
-    expect(again).toEqual({ tenantId: platform.tenantId, deleted: {}, retained: {}, absent: ['scoresDataset', 'descriptor', 'schema', 'fieldGroup'] });
+    expect(again).toEqual({ tenantId: platform.tenantId, deleted: {}, retained: {}, absent: ['trainingFeaturesDataset', 'scoringFeaturesDataset', 'scoresDataset', 'descriptor', 'schema', 'fieldGroup'] });
   });
 
   it('keeps the dataset and what it is built on when retained (the default), and can be run again', async () => {
@@ -364,7 +365,7 @@ describe('delete', () => {
         schema: created.schemaId,
         fieldGroup: created.fieldGroupId,
       },
-      absent: [],
+      absent: ['trainingFeaturesDataset', 'scoringFeaturesDataset'],
     };
     expect(await run('delete', plan)).toEqual(expected);
     expect(await run('delete', plan)).toEqual(expected);
@@ -379,7 +380,7 @@ describe('delete', () => {
     await aep.catalog.deleteDataset(created.scoresDatasetId);
     const result = (await run('delete', plan)) as DeprovisionResult;
     expect(result.deleted).toEqual({ descriptor: created.descriptorId, schema: created.schemaId, fieldGroup: created.fieldGroupId });
-    expect(result.absent).toEqual(['scoresDataset']);
+    expect(result.absent).toEqual(['trainingFeaturesDataset', 'scoringFeaturesDataset', 'scoresDataset']);
   });
 
   it('names the step and AEP answer when a deletion fails', async () => {
@@ -391,7 +392,7 @@ describe('delete', () => {
     );
     const result = (await run('delete', plan)) as DeprovisionResult;
     expect(Object.keys(result.deleted)).toEqual(['schema', 'fieldGroup']);
-    expect(result.absent).toEqual(['scoresDataset', 'descriptor']);
+    expect(result.absent).toEqual(['trainingFeaturesDataset', 'scoringFeaturesDataset', 'scoresDataset', 'descriptor']);
   });
 });
 
@@ -419,6 +420,23 @@ describe('export destination', () => {
     expect(result.exportTargetConnectionId).toBe(held.target!.id);
     expect(held.target!.params).toMatchObject({ bucketName: 'pipeline-bucket', path: 'egress', datasetFileType: 'PARQUET', compression: 'GZIP' });
     expect(JSON.stringify(held.base)).toContain(ROLE);
+  });
+
+  it('refuses an update that changes the bucket or the role under the same names, naming each change, before any AEP call', async () => {
+    const plan = withExport('exp moved');
+    const before = await create(plan);
+    const moved = withExport('exp moved', { export: { roleArn: 'arn:aws:iam::123456789012:role/other', bucket: 'new-bucket', path: 'egress' } });
+    const calls = traffic();
+    const refused = run('update', moved, plan);
+    await expect(refused).rejects.toThrow(/export destination of "exp moved" cannot change in place/);
+    await expect(refused).rejects.toThrow(/export\.bucket: changed from "pipeline-bucket" to "new-bucket"/);
+    await expect(refused).rejects.toThrow(/export\.roleArn: changed from "arn:aws:iam::123456789012:role\/aep-access" to "arn:aws:iam::123456789012:role\/other"/);
+    calls.stop();
+    expect(calls.calls).toEqual([]);
+    expect((await connections('exp moved')).target?.id).toBe(before.exportTargetConnectionId);
+    // Unchanged export settings update as before.
+    expect(await run('update', plan, plan)).toMatchObject({ exportTargetConnectionId: before.exportTargetConnectionId });
+    await run('delete', plan);
   });
 
   it('is idempotent: a second create finds the same connections', async () => {
@@ -459,7 +477,7 @@ describe('export destination', () => {
 
     const again = (await run('delete', plan)) as DeprovisionResult;
     expect(again.deleted).toEqual({});
-    expect(again.absent).toEqual(['exportTargetConnection', 'exportBaseConnection', 'scoresDataset', 'descriptor', 'schema', 'fieldGroup']);
+    expect(again.absent).toEqual(['exportTargetConnection', 'exportBaseConnection', 'trainingFeaturesDataset', 'scoringFeaturesDataset', 'scoresDataset', 'descriptor', 'schema', 'fieldGroup']);
   });
 
   it('removes the connections of a retained plan too, keeping the dataset', async () => {

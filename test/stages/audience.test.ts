@@ -16,7 +16,6 @@ import { provision, type ProvisionResult } from '../../lib/provisioning/provisio
 import { outputsOf } from '../helpers/ledger';
 import { startTestPlatform } from '../helpers/platform';
 import { ingestProfileScores } from '../helpers/profile-scores';
-import { recordingClock } from '../helpers/recording-clock';
 
 type Platform = Awaited<ReturnType<typeof startTestPlatform>>;
 let platform: Platform;
@@ -147,26 +146,26 @@ describe('evaluateAudience', () => {
     expect(await scoresIngested(ledger, scoreRun.runId)).toBe(false);
   });
 
-  it('once ingested, runs one segment job; the audience size equals the scored profiles in the band', async () => {
+  it('once ingested, reads the audience size from AEP\'s scheduled segmentation, starting no segment job', async () => {
     await ingestProfileScores(aep, scores.scoresDatasetId, scores.tenantId, rows.map((r) => ({ userid: r.userId, propensity: r.prediction })));
     await confirmIngested([scoreRun.runId]);
     expect(await scoresIngested(ledger, scoreRun.runId)).toBe(true);
     const jobs = jobRequests();
 
-    // No time to wait: the job is started and recorded, still queued.
-    const impatient = await evaluateAudience(deps(recordingClock()), options({ jobWaitBudgetMs: 0 }));
-    expect(impatient.status).toBe('skipped');
-    expect(impatient.reason).toMatch(/Segment job [\w-]+ is still (NEW|QUEUED|PROCESSING) after 0 s; a later run records its count/);
-    const jobId = outputsOf(impatient).segmentJobId;
-    expect(jobId).toEqual(expect.any(String));
+    // A scheduled job from before the scores were ingested does not describe them.
+    await platform.aep.scheduledSegmentation.run(new Date(Date.now() - 60 * 60 * 1000));
+    const waiting = await evaluateAudience(deps(), options());
+    expect(waiting.status).toBe('skipped');
+    expect(waiting.reason).toMatch(new RegExp(`scheduled segmentation has not evaluated "${AUDIENCE_NAME}" since the scores of run ${scoreRun.runId} were ingested`));
 
-    // The next run waits for that same job, by the definition's id this time, and records its count.
+    await platform.aep.scheduledSegmentation.run(new Date());
     const run = await evaluateAudience(deps(), options({ definition: { id: audience.definitionId } }));
     jobs.stop();
     expect(run.status).toBe('succeeded');
     const outputs = outputsOf(run);
-    expect(outputs.segmentJobId).toBe(jobId);
-    expect(jobs.count()).toBe(1);
+    expect(outputs.segmentJobSource).toBe('scheduled');
+    expect(outputs.segmentJobId).toEqual(expect.any(String));
+    expect(jobs.count()).toBe(0);
     expect(outputs.qualifiedProfiles).toBe(inBand);
     expect(outputs.qualifiedProfiles).toBe(outputs.summary.band.count);
     expect(outputs.totalProfiles).toBe(rows.length);
@@ -183,10 +182,70 @@ describe('evaluateAudience', () => {
     const { run: newer } = await recordScoreRun(rescored);
     await ingestProfileScores(aep, scores.scoresDatasetId, scores.tenantId, rescored.map((r) => ({ userid: r.userId, propensity: r.prediction })));
     await confirmIngested([newer.runId]);
+    const jobs = jobRequests();
+
+    // Asked for, an on-demand job runs at once; given no time, the next run waits for that same job.
+    const impatient = await evaluateAudience(deps(shiftedClock(0)), options({ onDemand: true, jobWaitBudgetMs: 0 }));
+    expect(impatient.status).toBe('skipped');
+    expect(impatient.reason).toMatch(/Segment job [\w-]+ is still (NEW|QUEUED|PROCESSING) after 0 s; a later run records its count/);
     const run = await evaluateAudience(deps(), options());
+    jobs.stop();
     expect(run.status).toBe('succeeded');
-    expect(outputsOf(run).scoreRunId).toBe(newer.runId);
+    expect(outputsOf(run)).toMatchObject({ scoreRunId: newer.runId, segmentJobSource: 'on-demand', segmentJobId: outputsOf(impatient).segmentJobId });
     expect(outputsOf(run).qualifiedProfiles).toBe(rows.length / 2);
+    expect(jobs.count()).toBe(1);
+  });
+});
+
+/** The system clock moved by `offsetMs`; its sleeps take real time, so segment jobs finish while it waits. */
+function shiftedClock(offsetMs: number) {
+  return { now: () => new Date(Date.now() + offsetMs), sleep: (ms: number) => systemClock.sleep(ms) };
+}
+
+describe('the on-demand budget', () => {
+  const rows = predictions(50, 11);
+  const YEAR = 365 * 24 * 60 * 60 * 1000;
+  // Far from the other tests' spending, which the budget must not see.
+  let offset = 10 * YEAR;
+
+  /** New scores on the profiles, with no scheduled job since: only an on-demand job can count them. */
+  async function askOnDemand(budget?: AudienceOptions['onDemandBudget']) {
+    const { run: scoreRun } = await recordScoreRun(rows);
+    await confirmIngested([scoreRun.runId]);
+    return evaluateAudience(deps(shiftedClock(offset)), options({ onDemand: true, onDemandBudget: budget }));
+  }
+
+  it('allows two on-demand jobs a day, refuses the third naming the limit, and allows it again a day later', async () => {
+    const jobs = jobRequests();
+    expect((await askOnDemand()).status).toBe('succeeded');
+    expect((await askOnDemand()).status).toBe('succeeded');
+    await expect(askOnDemand()).rejects.toThrow(/On-demand segment job refused: 2 already started in the last 24 hours, the budget allows 2 a day/);
+    expect(jobs.count()).toBe(2);
+    offset += 25 * 60 * 60 * 1000;
+    expect((await askOnDemand()).status).toBe('succeeded');
+    jobs.stop();
+    expect(jobs.count()).toBe(3);
+  });
+
+  it('counts the year across runs in the ledger: past the yearly budget every request is refused', async () => {
+    offset += 2 * 24 * 60 * 60 * 1000;
+    const jobs = jobRequests();
+    await expect(askOnDemand({ perYear: 3 })).rejects.toThrow(/3 already started in the last 365 days, the budget allows 3 a year/);
+    jobs.stop();
+    expect(jobs.count()).toBe(0);
+    // The default yearly budget (50 outside a development sandbox) still has room.
+    expect((await askOnDemand()).status).toBe('succeeded');
+  });
+
+  it('never starts an on-demand job unless asked', async () => {
+    offset += 2 * 24 * 60 * 60 * 1000;
+    const jobs = jobRequests();
+    const { run: scoreRun } = await recordScoreRun(rows);
+    await confirmIngested([scoreRun.runId]);
+    const run = await evaluateAudience(deps(shiftedClock(offset)), options());
+    jobs.stop();
+    expect(run.status).toBe('skipped');
+    expect(jobs.count()).toBe(0);
   });
 });
 
@@ -224,5 +283,54 @@ describe('bad input', () => {
     await expect(evaluateAudience(deps(), options())).rejects.toThrow(`Score file ${outputs.files[0]} has no "prediction" column (its header: userId, score)`);
     await recordScoreRun(predictions(6, 14), { recordedRows: 7 });
     await expect(evaluateAudience(deps(), options())).rejects.toThrow('The score files hold 6 predictions, but the score run recorded 7: the scores are incomplete');
+  });
+});
+
+describe("when the sandbox's scheduled segmentation runs after the audience stage each day", () => {
+  const users = predictions(1200, 7).map((r) => r.userId);
+  /** A day's scores of the same users as the tests above, so the profiles in the band are exactly that day's. */
+  const day = (seed: number): Prediction[] => predictions(users.length, seed).map((r, i) => ({ userId: users[i]!, prediction: r.prediction }));
+  const inBandOf = (rows: Prediction[]) => rows.filter((r) => r.prediction >= BAND.low && r.prediction <= BAND.high).length;
+
+  beforeAll(() => {
+    // A ledger of its own: the score runs above are not this pipeline's days.
+    ledger = new RunLedger(platform.bucket, 'runs-late-segmentation/', systemClock);
+  });
+
+  /** The score stage, AEP's ingestion and the ingestion check of one day, then the audience stage. */
+  async function scoreAndReport(rows: Prediction[]): Promise<{ scoreRun: RunRecord<'score'>; audienceRun: RunRecord<'audience'> }> {
+    const { run: scoreRun } = await recordScoreRun(rows);
+    await ingestProfileScores(aep, scores.scoresDatasetId, scores.tenantId, rows.map((r) => ({ userid: r.userId, propensity: r.prediction })));
+    await confirmIngested([scoreRun.runId]);
+    return { scoreRun, audienceRun: await evaluateAudience(deps(), options()) };
+  }
+
+  it("reports each day on the scores the last scheduled job evaluated, rather than skipping every day", async () => {
+    const jobs = jobRequests();
+    const first = day(31);
+    const second = day(32);
+    expect(inBandOf(first)).not.toBe(inBandOf(second));
+
+    const one = await scoreAndReport(first);
+    expect(one.audienceRun.status).toBe('skipped');
+    await platform.aep.scheduledSegmentation.run(new Date());
+
+    const two = await scoreAndReport(second);
+    expect(two.audienceRun.status).toBe('succeeded');
+    // The job counted the first day's scores: the second day's reached the profiles after it ran.
+    expect(outputsOf(two.audienceRun)).toMatchObject({ scoreRunId: one.scoreRun.runId, segmentJobSource: 'scheduled', qualifiedProfiles: inBandOf(first) });
+    expect(outputsOf(two.audienceRun).summary.band.count).toBe(inBandOf(first));
+    await platform.aep.scheduledSegmentation.run(new Date());
+
+    const three = await scoreAndReport(first);
+    expect(outputsOf(three.audienceRun)).toMatchObject({ scoreRunId: two.scoreRun.runId, segmentJobSource: 'scheduled', qualifiedProfiles: inBandOf(second) });
+    expect(outputsOf(three.audienceRun).segmentJobId).not.toBe(outputsOf(two.audienceRun).segmentJobId);
+
+    // The same day again: the newest scores wait for the next job; the older ones are reported already.
+    const again = await evaluateAudience(deps(), options());
+    expect(again.status).toBe('skipped');
+    expect(again.reason).toMatch(new RegExp(`scheduled segmentation has not evaluated "${AUDIENCE_NAME}" since the scores of run ${three.scoreRun.runId} were ingested`));
+    jobs.stop();
+    expect(jobs.count()).toBe(0);
   });
 });

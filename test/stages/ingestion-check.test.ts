@@ -255,6 +255,14 @@ describe('the ingestion dataflow on the embedded platform', () => {
 });
 
 describe('what the checks remember', () => {
+  it('names a folder a score run left half-published as pending, until the next score run finishes it', async () => {
+    const folder = `ingress/${provisioned.scoresDatasetId}/exportTime=20260301053000/`;
+    await ledger.intend('score', '20260301T053000000Z-dead01', { startedAt: '2026-03-01T05:30:00.000Z', outputs: { folder }, parts: [] });
+    const check = await checkIngestion(deps(), { flowId: provisioned.ingestionFlowId! });
+    expect(check).toMatchObject({ status: 'skipped', reason: `No score run awaits confirmation of its ingestion; ${folder}: stopped while publishing; the next score run finishes it` });
+    expect(outputsOf(check).pending).toEqual([{ scoreRunId: '20260301T053000000Z-dead01', folder, reason: 'stopped while publishing; the next score run finishes it' }]);
+  });
+
   it('confirms each score run once, however many checks ran since, and keeps a later run confirmed while an earlier one waits', async () => {
     const first = await writeScores([[`${ecid(101)},0.1`]]);
     await ingested(first.outputs);

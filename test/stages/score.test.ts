@@ -4,10 +4,10 @@ import { predictRow, type GbtModel } from '../../lib/model/gbt';
 import { ParquetReadError } from '../../lib/parquet/rows';
 import type { Clock } from '../../lib/ports/clock';
 import { silentLog, type Log } from '../../lib/ports/logger';
-import type { ObjectStore } from '../../lib/ports/object-store';
 import type { ExportOutputs } from '../../lib/stages/export';
 import { formatPrediction, scoreProfiles, ScoreInputError, type ScoreManifest, type ScoreOptions } from '../../lib/stages/score';
 import { outputsOf } from '../helpers/ledger';
+import { recordingStore } from '../helpers/object-store';
 import { startTestPlatform } from '../helpers/platform';
 import {
   profileFeatures,
@@ -36,32 +36,6 @@ afterAll(async () => platform?.dispose());
 function tickingClock(start = Date.parse('2026-03-01T12:00:00Z')): Clock {
   let now = start;
   return { now: () => new Date((now += 1000)), sleep: async (ms) => void (now += ms) };
-}
-
-/** The bucket, recording every write, copy and delete in order (the stage talks to the real store through it). */
-function recordingStore(store: ObjectStore): ObjectStore & { operations: string[] } {
-  const operations: string[] = [];
-  return {
-    operations,
-    bucket: store.bucket,
-    put: async (key, body, contentType) => {
-      await store.put(key, body, contentType);
-      operations.push(`put ${key}`);
-    },
-    get: (key) => store.get(key),
-    getStream: (key) => store.getStream(key),
-    getRange: (key, offset, length) => store.getRange(key, offset, length),
-    copy: async (from, to) => {
-      await store.copy(from, to);
-      operations.push(`copy ${to}`);
-    },
-    head: (key) => store.head(key),
-    list: (prefix) => store.list(prefix),
-    delete: async (key) => {
-      await store.delete(key);
-      operations.push(`delete ${key}`);
-    },
-  };
 }
 
 let sequence = 0;

@@ -3,6 +3,9 @@ import { createAepServices, type AepServices } from '../../lib/aep';
 import { MODEL_DEFAULTS } from '../../lib/config/schema';
 import { extendSpec, inputFeatures, trainingColumns, WEEK2_FEATURES } from '../../lib/features/spec';
 import { newRunId, RunLedger, type RunRecord } from '../../lib/ledger/run-ledger';
+import { seededRng, shuffleInPlace } from '../../lib/model/random';
+import type { ObjectStore } from '../../lib/ports/object-store';
+import { scoreProfiles } from '../../lib/stages/score';
 import { ModelRegistry } from '../../lib/model/registry';
 import { parquetRows, type ParquetRow } from '../../lib/parquet/rows';
 import { parquetFile } from '../../lib/parquet/write';
@@ -15,11 +18,17 @@ import { generateUsers } from '../../lib/synthetic/generator';
 import { seedSyntheticData } from '../../lib/synthetic/seed';
 import { version as packageVersion } from '../../package.json';
 import { outputsOf } from '../helpers/ledger';
+import { interceptedStore } from '../helpers/object-store';
 import { startTestPlatform } from '../helpers/platform';
 import { exportColumnType } from '../helpers/scoring-data';
 import { featurizeAndExport as featurizeAndExportNow } from '../helpers/week2';
 
 const NOW = new Date('2026-03-01T12:00:00Z');
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** An export folder's `exportTime` for a time, as AEP names it. */
+const exportTimeOf = (at: Date) => at.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+/** Crafted exports are written now, inside the training window. */
+const EXPORT_TIME = exportTimeOf(new Date());
 const MODEL = 'propensity';
 const FEATURES = inputFeatures(WEEK2_FEATURES).map((f) => f.name);
 type Platform = Awaited<ReturnType<typeof startTestPlatform>>;
@@ -77,9 +86,8 @@ async function putTrainingParquet(key: string, rows: ParquetRow[], drop: string[
   await platform.bucket.put(key, await parquetFile(columns, records));
 }
 
-/** Records an export run whose training files are `files`, as the export stage would. */
-async function recordExport(on: RunLedger, folder: string, files: string[], rows: number): Promise<RunRecord<'export'>> {
-  const now = new Date();
+/** Records an export run whose training files are `files`, as the export stage would, started at `now`. */
+async function recordExport(on: RunLedger, folder: string, files: string[], rows: number, now = new Date()): Promise<RunRecord<'export'>> {
   const training = { datasetId: 'crafted', folder, rows, files };
   const run: RunRecord<'export'> = {
     stage: 'export',
@@ -126,9 +134,14 @@ describe('the train stage on the embedded platform', () => {
     expect(outputs.heldOut.auc).toBeGreaterThan(0.85);
     expect(outputs.heldOut.auc).toBeGreaterThanOrEqual(outputs.baseline.auc);
     expect(outputs.baseline.auc).toBeGreaterThan(0.6);
-    expect(outputs).toMatchObject({ promoted: true, reason: 'No production model yet', champion: null, rows: exported.training.rows });
+    expect(outputs).toMatchObject({ promoted: true, champion: null, rows: exported.training.rows, policy: { minAuc: 0.6, baselineMargin: 0.01, tolerance: 0 } });
+    expect(outputs.reason).toBe(`No production model yet; Challenger AUC ${outputs.heldOut.auc.toFixed(4)} >= floor 0.6, >= baseline ${outputs.baseline.auc.toFixed(4)} + margin 0.01`);
     expect(outputs.heldOut.rows).toBe(Math.round((outputs.rows - outputs.positives) * 0.2) + Math.round(outputs.positives * 0.2));
-    expect(first.inputs).toEqual({ newestExportRunId: firstExport.runId, exportRunIds: [firstExport.runId] });
+    expect(first.inputs).toEqual({
+      newestExportRunId: firstExport.runId,
+      exportRunIds: [firstExport.runId],
+      trainingWindow: { days: 28, from: new Date(Date.parse(first.startedAt) - 28 * DAY_MS).toISOString() },
+    });
 
     const models = registry();
     expect(await models.versions()).toEqual([first.runId]);
@@ -165,12 +178,22 @@ describe('the train stage on the embedded platform', () => {
     expect(metrics.data.missing.minutes_since_propositionDismiss).toBeGreaterThan(0);
     expect(metrics.data.missing.minutes_since_emailOpened).toBeGreaterThan(0);
     expect(metrics.data.missing.emailsReceived).toBe(0);
-    expect(metrics.decision).toEqual({ promoted: true, reason: 'No production model yet', tolerance: 0 });
+    expect(metrics.decision).toEqual({
+      promoted: true,
+      reason: outputs.reason,
+      tolerance: 0,
+      minAuc: 0.6,
+      baselineMargin: 0.01,
+      challengerAuc: outputs.heldOut.auc,
+      baselineAuc: outputs.baseline.auc,
+      championAuc: null,
+      productionIssue: null,
+    });
   });
 
   it('skips when no export is newer than the one it trained on, and when there is no export', async () => {
     expect(await trainNow()).toMatchObject({ status: 'skipped', reason: `Export ${firstExport.runId} was trained on by run ${first.runId}; nothing newer` });
-    expect(await trainNow({}, new RunLedger(platform.bucket, 'runs-none/', systemClock))).toMatchObject({ status: 'skipped', reason: 'No export to train on yet' });
+    expect(await trainNow({}, new RunLedger(platform.bucket, 'runs-none/', systemClock))).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/^No export written in the training window of 28 days \(since /) });
     expect(await registry().versions()).toEqual([first.runId]);
   });
 
@@ -214,7 +237,7 @@ describe('the train stage on the embedded platform', () => {
 
   it('promotes a worse model when the tolerance allows it', async () => {
     const good = await trainNow({ modelName: 'lenient' }, await ledgerWith('runs-good/', [firstExport]));
-    const lenient = await trainNow({ modelName: 'lenient', gbt: { nTrees: 1, maxDepth: 1 }, promotionTolerance: 0.5 }, await ledgerWith('runs-lenient/', [firstExport]));
+    const lenient = await trainNow({ modelName: 'lenient', gbt: { nTrees: 10, maxDepth: 2 }, promotionTolerance: 0.5 }, await ledgerWith('runs-lenient/', [firstExport]));
     const outputs = outputsOf(lenient);
     expect(outputs).toMatchObject({ promoted: true, champion: { version: good.runId, rescored: true } });
     expect(outputs.heldOut.auc).toBeLessThan(outputs.champion!.auc);
@@ -274,21 +297,21 @@ describe('the train stage on bad input: fails naming the problem, registers noth
     expect(await productionState()).toEqual(before);
   }
   async function craftedExport(name: string, rows: ParquetRow[], drop: string[] = []): Promise<RunRecord<'export'>> {
-    const folder = `egress/crafted/${name}/exportTime=20260301120000/`;
+    const folder = `egress/crafted/${name}/exportTime=${EXPORT_TIME}/`;
     await putTrainingParquet(`${folder}part-00000.parquet`, rows, drop);
     return recordExport(new RunLedger(platform.bucket, `runs-crafted-${name}/`, systemClock), folder, [`${folder}part-00000.parquet`], rows.length);
   }
 
   it('a corrupt parquet file, named by key', async () => {
-    const key = 'egress/crafted/corrupt/exportTime=20260301120000/part-00000.parquet';
+    const key = `egress/crafted/corrupt/exportTime=${EXPORT_TIME}/part-00000.parquet`;
     await platform.bucket.put(key, Buffer.concat([Buffer.from('PAR1'), randomBytes(500), Buffer.from('PAR1')]));
-    const corrupt = await recordExport(new RunLedger(platform.bucket, 'runs-crafted-corrupt/', systemClock), 'egress/crafted/corrupt/exportTime=20260301120000/', [key], 100);
+    const corrupt = await recordExport(new RunLedger(platform.bucket, 'runs-crafted-corrupt/', systemClock), `egress/crafted/corrupt/exportTime=${EXPORT_TIME}/`, [key], 100);
     await expectFailure([firstExport, corrupt], `Export file ${key} is not readable parquet`);
   });
 
   it('an export file that is gone, named by key', async () => {
-    const key = 'egress/crafted/gone/exportTime=20260301120000/part-00000.parquet';
-    const gone = await recordExport(new RunLedger(platform.bucket, 'runs-crafted-gone/', systemClock), 'egress/crafted/gone/exportTime=20260301120000/', [key], 100);
+    const key = `egress/crafted/gone/exportTime=${EXPORT_TIME}/part-00000.parquet`;
+    const gone = await recordExport(new RunLedger(platform.bucket, 'runs-crafted-gone/', systemClock), `egress/crafted/gone/exportTime=${EXPORT_TIME}/`, [key], 100);
     await expectFailure([firstExport, gone], `Parquet file ${key} does not exist`);
   });
 
@@ -300,7 +323,7 @@ describe('the train stage on bad input: fails naming the problem, registers noth
 
   it('an empty export, naming it', async () => {
     const empty = await craftedExport('empty', []);
-    await expectFailure([firstExport, empty], `Export ${empty.runId} holds no training rows (egress/crafted/empty/exportTime=20260301120000/); nothing new to learn from`);
+    await expectFailure([firstExport, empty], `Export ${empty.runId} holds no training rows (egress/crafted/empty/exportTime=${EXPORT_TIME}/); nothing new to learn from`);
   });
 
   it('labels of a single class', async () => {
@@ -320,6 +343,142 @@ describe('the train stage on bad input: fails naming the problem, registers noth
     const unlabelled = await craftedExport('unlabelled', rows);
     const key = (outputsOf(unlabelled).training.files)[0];
     await expectFailure([unlabelled], `Export file ${key} row 17: the label subscriptionOccurred must be 0 or 1, got null`);
+  });
+});
+
+/** Writes `rows` as an export's training file, written at `at` as AEP would name its folder, and records the export run. */
+async function writeExport(on: RunLedger, name: string, rows: ParquetRow[], at = new Date()): Promise<RunRecord<'export'>> {
+  const folder = `egress/written/${name}/exportTime=${exportTimeOf(at)}/`;
+  await putTrainingParquet(`${folder}part-00000.parquet`, rows);
+  return recordExport(on, folder, [`${folder}part-00000.parquet`], rows.length, at);
+}
+
+/** An object store that reports every object read and every key listed under `prefix`. */
+function watched(store: ObjectStore, prefix: string): { store: ObjectStore; read: string[]; listed: string[] } {
+  const read: string[] = [];
+  const listed: string[] = [];
+  const intercepted = interceptedStore(store, { beforeCall: (call, key) => void (call.startsWith('get') && key.startsWith(prefix) && read.push(key)) });
+  return {
+    read,
+    listed,
+    store: {
+      ...intercepted,
+      async *list(listPrefix, options) {
+        for await (const object of intercepted.list(listPrefix, options)) {
+          if (object.key.startsWith(prefix)) listed.push(object.key);
+          yield object;
+        }
+      },
+    },
+  };
+}
+
+describe('training over time: the window inside the egress retention', () => {
+  let goodRows: ParquetRow[];
+  beforeAll(async () => {
+    goodRows = await rowsOf(outputsOf(firstExport).training.files);
+  });
+  const daysAgo = (days: number) => new Date(Date.now() - days * DAY_MS);
+
+  it('trains on what the lifecycle left: exports older than the retention are gone, the run succeeds on those in the window', async () => {
+    const on = new RunLedger(platform.bucket, 'runs-retention/', systemClock);
+    const expired = [await writeExport(on, 'day-45', goodRows.slice(0, 400), daysAgo(45)), await writeExport(on, 'day-31', goodRows.slice(400, 800), daysAgo(31))];
+    // As the bucket's 30-day lifecycle rule does.
+    for (const run of expired) for (const key of outputsOf(run).training.files) await platform.bucket.delete(key);
+    const beyondWindow = await writeExport(on, 'day-29', goodRows.slice(800, 1200), daysAgo(29));
+    const inWindow = await writeExport(on, 'day-10', goodRows.slice(1200, 1600), daysAgo(10));
+    await on.record(firstExport);
+
+    const run = await trainNow({ modelName: 'retention', egressRetentionDays: 30 }, on);
+    expect(run.status).toBe('succeeded');
+    expect(run.inputs).toMatchObject({ newestExportRunId: firstExport.runId, exportRunIds: [inWindow.runId, firstExport.runId] });
+    expect(run.inputs?.exportRunIds).not.toContain(beyondWindow.runId);
+    expect((await registry('retention').manifest(run.runId))?.trainedOn.exportRunIds).toEqual([inWindow.runId, firstExport.runId]);
+  });
+
+  it('reads no ledger record from before the window, however many past runs there are', async () => {
+    const seeded = new RunLedger(platform.bucket, 'runs-history/', systemClock);
+    for (let day = 400; day > 30; day -= 10) await recordExport(seeded, `egress/expired/day-${day}/exportTime=${exportTimeOf(daysAgo(day))}/`, [`egress/expired/day-${day}/gone.parquet`], 100, daysAgo(day));
+    for (let day = 400; day > 30; day -= 10) await seeded.record({ stage: 'train', runId: newRunId(daysAgo(day - 1)), startedAt: daysAgo(day - 1).toISOString(), finishedAt: daysAgo(day - 1).toISOString(), status: 'skipped', reason: 'old' });
+    await seeded.record(firstExport);
+
+    const bucket = watched(platform.bucket, 'runs-history/');
+    const run = await trainModel({ store: bucket.store, ledger: new RunLedger(bucket.store, 'runs-history/', systemClock), clock: systemClock, log: silentLog }, trainOptions({ modelName: 'history' }));
+    expect(run.status).toBe('succeeded');
+    expect(bucket.read).toEqual([`runs-history/export/${firstExport.runId}.json`]);
+    expect(bucket.listed.filter((key) => key.startsWith('runs-history/export/'))).toEqual([`runs-history/export/${firstExport.runId}.json`]);
+    // The stage's lease lies beside its records, after them in key order; no past train record is listed.
+    expect(bucket.listed.filter((key) => key.startsWith('runs-history/train/'))).toEqual(['runs-history/train/_lease.json']);
+  });
+
+  it('refuses a window the egress retention does not cover, naming both', async () => {
+    await expect(trainNow({ trainingWindowDays: 30, egressRetentionDays: 30 })).rejects.toThrow(
+      "Cannot train: the training window of 30 days (model.trainingWindowDays) must be shorter than the egress retention of 30 days (the bucket's egressExpirationDays) by at least a day",
+    );
+  });
+});
+
+describe('the promotion floor', () => {
+  let goodRows: ParquetRow[];
+  beforeAll(async () => {
+    goodRows = await rowsOf(outputsOf(firstExport).training.files);
+  });
+  /** Every user of the first export with the labels shuffled among them: features that predict nothing. */
+  function scrambled(seed: number): ParquetRow[] {
+    const labels = goodRows.map((_, i) => i);
+    shuffleInPlace(labels, seededRng(seed));
+    return goodRows.map((row, i) => ({ ...row, subscriptionOccurred: goodRows[labels[i]!]!.subscriptionOccurred ?? null }));
+  }
+
+  it('never lets a challenger trained on scrambled labels replace a good champion, whatever the seed', async () => {
+    const decisions: Array<{ seed: number; promoted: boolean; auc: number; championAuc: number | undefined; reason: string }> = [];
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const modelName = `scrambled-${seed}`;
+      const on = await ledgerWith(`runs-scrambled-${seed}/`, [firstExport]);
+      const champion = await trainNow({ modelName, seed }, on);
+      expect(champion.outputs).toMatchObject({ promoted: true });
+      await writeExport(on, `scrambled-${seed}`, scrambled(seed));
+      const challenger = outputsOf(await trainNow({ modelName, seed }, on));
+      decisions.push({ seed, promoted: challenger.promoted, auc: challenger.heldOut.auc, championAuc: challenger.champion?.auc, reason: challenger.reason });
+      expect((await registry(modelName).productionPointer())?.version).toBe(champion.runId);
+    }
+    expect(decisions.filter((d) => d.promoted)).toEqual([]);
+    for (const d of decisions) expect(d.reason).toMatch(/^Challenger AUC 0\.\d{4} < floor 0\.6; /);
+  });
+
+  it('does not promote a first model below the floor; the score stage then skips, saying no model is in production', async () => {
+    const on = new RunLedger(platform.bucket, 'runs-no-skill/', systemClock);
+    await writeExport(on, 'no-skill', scrambled(11));
+    const run = await trainNow({ modelName: 'no-skill' }, on);
+    const outputs = outputsOf(run);
+    expect(outputs).toMatchObject({ promoted: false, champion: null });
+    expect(outputs.heldOut.auc).toBeLessThan(0.6);
+    expect(outputs.reason).toMatch(/^Challenger AUC 0\.\d{4} < floor 0\.6; .*production is unchanged$/);
+    const models = registry('no-skill');
+    expect(await models.productionPointer()).toBeUndefined();
+    expect(await models.versions()).toEqual([run.runId]);
+    expect(await models.history()).toEqual([expect.objectContaining({ challenger: run.runId, promoted: false, minAuc: 0.6, baselineMargin: 0.01, baselineAuc: outputs.baseline.auc })]);
+
+    const scored = await scoreProfiles({ store: platform.bucket, ledger: on, clock: systemClock, log: silentLog }, { ingressPrefix: 'ingress-no-skill/', modelsPrefix: 'models/', modelName: 'no-skill', scoresDatasetId: 'scores1' });
+    expect(scored).toMatchObject({ status: 'skipped', reason: 'No production version of model no-skill yet' });
+  });
+
+  it('does not let a corrupt production model.json block training: recorded, treated as absent, replaced by a valid challenger; scoring names the file', async () => {
+    const on = await ledgerWith('runs-corrupt-production/', [firstExport]);
+    const first = await trainNow({ modelName: 'corrupted' }, on);
+    const key = `models/corrupted/${first.runId}/model.json`;
+    const bytes = await platform.bucket.get(key);
+    await platform.bucket.put(key, bytes.subarray(0, 1000));
+
+    const scoring = { ingressPrefix: 'ingress-corrupted/', modelsPrefix: 'models/', modelName: 'corrupted', scoresDatasetId: 'scores1' };
+    await expect(scoreProfiles({ store: platform.bucket, ledger: on, clock: systemClock, log: silentLog }, scoring)).rejects.toThrow(`model file ${key} is not valid JSON`);
+
+    await writeExport(on, 'after-corruption', goodRows);
+    const run = await trainNow({ modelName: 'corrupted' }, on);
+    const outputs = outputsOf(run);
+    expect(outputs).toMatchObject({ promoted: true, champion: null, productionIssue: expect.stringContaining(`model file ${key} is not valid JSON (1000 bytes, truncated or corrupt)`) });
+    expect(outputs.reason).toMatch(/^No production model yet; .* \(production is treated as absent: Model corrupted: model file /);
+    expect((await registry('corrupted').production())?.pointer.version).toBe(run.runId);
   });
 });
 

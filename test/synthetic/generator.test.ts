@@ -229,8 +229,8 @@ describe('summarize', () => {
   it('counts users, events, subscribers and events by type', () => {
     const ev = (eventType: string): XdmExperienceEvent => ({ _id: 'x', timestamp: NOW.toISOString(), eventType });
     const users: SyntheticUser[] = [
-      { index: 0, email: 'a', ecid: '1', subscribed: true, events: [ev('web.webpagedetails.pageViews'), ev('web.formFilledOut')] },
-      { index: 1, email: 'b', ecid: '2', subscribed: false, events: [ev('advertising.impressions'), ev('advertising.impressions'), ev('custom.type')] },
+      { index: 0, email: 'a', ecid: '1', subscribed: true, propensity: 0.5, events: [ev('web.webpagedetails.pageViews'), ev('web.formFilledOut')] },
+      { index: 1, email: 'b', ecid: '2', subscribed: false, propensity: 0.1, events: [ev('advertising.impressions'), ev('advertising.impressions'), ev('custom.type')] },
     ];
     const s = summarize(users);
     expect(s).toMatchObject({ users: 2, events: 5, eventsPerUser: 2.5, subscribers: 1, subscriberShare: 0.5 });

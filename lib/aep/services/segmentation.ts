@@ -22,6 +22,11 @@ export interface SegmentJob {
   /** NEW, QUEUED, PROCESSING, SUCCEEDED, FAILED, CANCELLING, CANCELLED, or one AEP adds later. */
   status: string;
   segments?: Array<{ segmentId: string }>;
+  /** `api` for an on-demand job, `scheduler` for one of the sandbox's batch segmentation schedule. */
+  source?: string;
+  /** When the job was requested, in milliseconds since the epoch. */
+  creationTime?: number;
+  sandbox?: { sandboxName?: string; type?: string; [key: string]: unknown };
   metrics?: { segmentedProfileCounter?: Record<string, number>; totalProfiles?: number; [key: string]: unknown };
   errors?: Array<{ code?: string; msg?: string; message?: string }>;
   [key: string]: unknown;
@@ -103,6 +108,15 @@ export class Segmentation {
         body: segmentIds.map((segmentId) => ({ segmentId })),
       })
     ).data;
+  }
+
+  /**
+   * The newest segment jobs, newest first, on-demand and scheduled alike (`source` tells them apart):
+   * one page of `limit`, as far back as a stage needs to look.
+   */
+  async recentJobs(options: { status?: string; limit?: number } = {}): Promise<SegmentJob[]> {
+    const query = { sort: 'creationTime:desc', limit: options.limit ?? 25, ...(options.status ? { status: options.status } : {}) };
+    return (await this.client.request<{ children?: SegmentJob[] }>({ method: 'GET', path: `${BASE}/segment/jobs`, query })).data.children ?? [];
   }
 
   async getJob(id: string): Promise<SegmentJob> {

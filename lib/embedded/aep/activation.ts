@@ -67,7 +67,7 @@ export class Activation {
         if (!requests.some((r) => r.flowId === d.flowId && r.datasetId === ds.id)) requests.push({ flowId: d.flowId as string, datasetId: ds.id });
       });
     });
-    const now = Date.now();
+    const now = this.catalog.clock.now().getTime();
     for (const r of requests) this.check(r.flowId, r.datasetId, now);
     const order = requests.flatMap((r) =>
       this.flows.startExportRuns(this.flows.flows.get(r.flowId)!, r.datasetId).map((run) => ({

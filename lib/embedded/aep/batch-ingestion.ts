@@ -92,7 +92,7 @@ export class BatchIngestion {
     if (tags !== undefined && !(isPlainObject(tags) && Object.values(tags).every((v) => Array.isArray(v)))) {
       throw ingestError(400, "'tags' must be an object of string arrays");
     }
-    const now = Date.now();
+    const now = this.catalog.clock.now().getTime();
     const id = batchId(now);
     const externalId = typeof body.externalId === 'string' ? body.externalId : id;
     const rec: BatchRecord = {
@@ -135,7 +135,7 @@ export class BatchIngestion {
     if (!name || name.split('/').some((s) => s === '..')) throw ingestError(400, `Invalid file path '${name}'`);
     const replaced = batch.files.has(name);
     batch.files.set(name, ctx.rawBody);
-    batch.updated = Date.now();
+    batch.updated = this.catalog.clock.now().getTime();
     return { status: replaced ? 200 : 201 };
   }
 
@@ -164,7 +164,7 @@ export class BatchIngestion {
 
   private finish(batch: BatchRecord, status: 'success' | 'failed' | 'aborted'): void {
     batch.status = status;
-    batch.updated = Date.now();
+    batch.updated = this.catalog.clock.now().getTime();
     batch.completed = batch.updated;
     batch.versionPatch += 1;
     this.catalog.noteBatchOutcome(batch);
@@ -179,7 +179,7 @@ export class BatchIngestion {
     const dataset = this.catalog.datasets.get(batch.datasetId);
     const target = dataset ? this.catalog.tableTarget(dataset) : undefined;
     batch.status = 'processing';
-    batch.started = Date.now();
+    batch.started = this.catalog.clock.now().getTime();
     batch.updated = batch.started;
     batch.versionPatch += 1;
     const files = [...batch.files.entries()].map(([name, data]) => ({ name, data }));

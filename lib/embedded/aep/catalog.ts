@@ -3,6 +3,7 @@
  * table named in its `adobe/pqs/table` tag, and the batches Batch Ingestion loads into them.
  */
 import type { PGlite } from '@electric-sql/pglite';
+import type { Clock } from '../../ports/clock';
 import { withExclusiveSession } from '../postgres';
 import { catalogError } from './errors';
 import { ApiError, cloneJson, intParam, isPlainObject, objectBody, Reply, RequestContext, Router } from './http';
@@ -29,6 +30,8 @@ export interface CatalogContext {
   orgId: string;
   clientId: string;
   sandbox: string;
+  /** The platform's clock, which stamps every record (a simulated run's virtual clock). */
+  clock: Clock;
 }
 
 export interface DatasetRecord {
@@ -107,6 +110,11 @@ export class Catalog {
     });
   }
 
+  /** The platform's clock; batch loads and ingestion runs stamp their records with it too. */
+  get clock(): Clock {
+    return this.ctx.clock;
+  }
+
   register(router: Router): void {
     const b = CATALOG_BASE;
     router.add('GET', 'catalog', `${b}/dataSets`, (c) => this.listDatasets(c));
@@ -153,7 +161,7 @@ export class Catalog {
     if (existing) return existing;
     let name = table;
     for (let i = 2; this.datasetNameTaken(name); i++) name = `${table} (${i})`;
-    const now = Date.now();
+    const now = this.ctx.clock.now().getTime();
     const rec: DatasetRecord = {
       id: catalogId(),
       name,
@@ -175,7 +183,7 @@ export class Catalog {
    * Service does: a successful batch of `records` rows, and the dataset's last batch.
    */
   noteQueryBatch(datasetId: string, id: string, records: number): void {
-    const now = Date.now();
+    const now = this.ctx.clock.now().getTime();
     const rec: BatchRecord = {
       id,
       datasetId,
@@ -291,7 +299,7 @@ export class Catalog {
     const tables = new Set([...this.datasets.values()].map((d) => d.table));
     const table = tableNameFor(name, (t) => relations.has(t) || tables.has(t));
     await createTable(this.db, table, columnsFor(schema.properties));
-    const now = Date.now();
+    const now = this.ctx.clock.now().getTime();
     const rec: DatasetRecord = { id: catalogId(), name, table, created: now, updated: now, versionMinor: 0, schemaRef: ref, fields };
     this.datasets.set(rec.id, rec);
     return {
@@ -329,7 +337,7 @@ export class Catalog {
     if (this.datasetNameTaken(name, d.id)) throw catalogError(409, `A dataset named '${name}' already exists in sandbox '${this.ctx.sandbox}'`, '1202');
     d.fields = this.userFields(next);
     d.name = name;
-    d.updated = Date.now();
+    d.updated = this.ctx.clock.now().getTime();
     d.versionMinor += 1;
     return { status: 200, body: [`@/dataSets/${d.id}`] };
   }

@@ -10,6 +10,7 @@
  *   EXPRESSION (Data Prep functions) is refused with a 400.
  * - Times (`createdDate`, `modifiedDate`) are epoch milliseconds, as the file's examples and AEP show.
  */
+import type { Clock } from '../../ports/clock';
 import { dataPrepError } from './errors';
 import { cloneJson, intParam, isPlainObject, objectBody, Reply, RequestContext, Router } from './http';
 import { randomHex } from './ids';
@@ -75,6 +76,7 @@ export class DataPrep {
   constructor(
     private readonly registry: SchemaRegistry,
     private readonly clientId: string,
+    private readonly clock: Clock,
   ) {}
 
   register(router: Router): void {
@@ -181,7 +183,7 @@ export class DataPrep {
 
   private create(ctx: RequestContext): Reply {
     const parsed = this.parse(objectBody(ctx, dataPrepError));
-    const now = Date.now();
+    const now = this.clock.now().getTime();
     const set: MappingSetRecord = { id: randomHex(16), version: 0, createdDate: now, modifiedDate: now, ...parsed };
     if (set.name === undefined) delete set.name;
     if (set.inputSchema === undefined) delete set.inputSchema;
@@ -203,7 +205,7 @@ export class DataPrep {
   private update(ctx: RequestContext): Reply {
     const set = this.mustGet(ctx.param('id'));
     const parsed = this.parse(objectBody(ctx, dataPrepError));
-    Object.assign(set, parsed, { version: set.version + 1, modifiedDate: Math.max(Date.now(), set.modifiedDate + 1) });
+    Object.assign(set, parsed, { version: set.version + 1, modifiedDate: Math.max(this.clock.now().getTime(), set.modifiedDate + 1) });
     if (parsed.name === undefined) delete set.name;
     if (parsed.inputSchema === undefined) delete set.inputSchema;
     return { status: 200, body: this.render(set) };

@@ -2,7 +2,8 @@
  * Fault injection for tests: make the next N matching requests fail the way AEP's gateway or a
  * service does under load or on an outage (429 with Retry-After, 5xx), before the request reaches
  * authentication or the service; or make the next runs the stand-in starts on its own (scheduled
- * ingestion) fail.
+ * ingestion) fail. A policy decides per request for a fault injector that runs longer than a test
+ * (a simulator drawing faults from a seed); faults added with `add` come before it.
  */
 export interface FaultSpec {
   /** HTTP method to match (any when absent). */
@@ -22,6 +23,30 @@ export interface InjectedFault {
   status: number;
   body: unknown;
   headers: Record<string, string>;
+}
+
+/**
+ * The request is served as usual but its response is held this long before it is sent, as a gateway
+ * that stalls: longer than the client's timeout, the client gives up on a request whose work was done.
+ */
+export interface HeldResponse {
+  holdMs: number;
+}
+
+export type RequestFault = InjectedFault | HeldResponse;
+
+/** Decides, per request, whether it fails or is held; undefined serves it as usual. */
+export type FaultPolicy = (method: string, path: string) => RequestFault | undefined;
+
+export function isHeldResponse(fault: RequestFault): fault is HeldResponse {
+  return 'holdMs' in fault;
+}
+
+/** AEP's gateway answer for `status`, with Retry-After when given. */
+export function gatewayFault(status: number, retryAfterSeconds?: number): InjectedFault {
+  const headers: Record<string, string> = {};
+  if (retryAfterSeconds !== undefined) headers['retry-after'] = String(retryAfterSeconds);
+  return { status, body: defaultBody(status), headers };
 }
 
 interface ActiveFault extends FaultSpec {
@@ -60,6 +85,12 @@ export interface RunFaultSpec {
 export class FaultInjector {
   private faults: ActiveFault[] = [];
   private runFaults: Array<{ kind: RunKind; message: string; remaining: number }> = [];
+  private policy: FaultPolicy | undefined;
+
+  /** Consulted for every request no added fault matches; undefined (or `clear`) removes it. */
+  setPolicy(policy: FaultPolicy | undefined): void {
+    this.policy = policy;
+  }
 
   /** Adds a fault; faults are consulted in the order they were added. */
   add(spec: FaultSpec): void {
@@ -89,6 +120,7 @@ export class FaultInjector {
   clear(): void {
     this.faults = [];
     this.runFaults = [];
+    this.policy = undefined;
   }
 
   /** Number of injected failures still to be served. */
@@ -96,8 +128,8 @@ export class FaultInjector {
     return this.faults.reduce((n, f) => n + f.remaining, 0) + this.runFaults.reduce((n, f) => n + f.remaining, 0);
   }
 
-  /** Consumes and returns the fault for this request, if one matches. */
-  take(method: string, path: string): InjectedFault | undefined {
+  /** Consumes and returns the fault for this request, if one matches, else asks the policy. */
+  take(method: string, path: string): RequestFault | undefined {
     for (const fault of this.faults) {
       if (fault.remaining <= 0) continue;
       if (fault.method && fault.method.toUpperCase() !== method.toUpperCase()) continue;
@@ -109,6 +141,6 @@ export class FaultInjector {
       if (fault.retryAfterSeconds !== undefined) headers['retry-after'] = String(fault.retryAfterSeconds);
       return { status: fault.status, body: fault.body ?? defaultBody(fault.status), headers };
     }
-    return undefined;
+    return this.policy?.(method, path);
   }
 }

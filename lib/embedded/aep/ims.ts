@@ -2,6 +2,7 @@
  * IMS stand-in: OAuth server-to-server (`client_credentials`) tokens, `POST /ims/token/v3`.
  */
 import { randomBytes } from 'crypto';
+import type { Clock } from '../../ports/clock';
 import { imsError } from './errors';
 import { mediaType, header, Reply, RequestContext, Router } from './http';
 
@@ -10,6 +11,8 @@ export interface ImsOptions {
   clientSecret: string;
   orgId: string;
   tokenTtlSeconds: number;
+  /** Decides when a token was issued and whether it has expired. */
+  clock: Clock;
 }
 
 interface IssuedToken {
@@ -30,7 +33,7 @@ export class TokenStore {
 
   /** Issues a JWT-shaped access token (IMS tokens are JWTs; this one is not signed by anyone). */
   issue(scope: string): { token: string; expiresIn: number } {
-    const now = Date.now();
+    const now = this.options.clock.now().getTime();
     const ttl = this.options.tokenTtlSeconds;
     const head = base64url(JSON.stringify({ alg: 'RS256', x5u: 'ims_na1-key-at-1.cer', kid: 'ims_na1-key-at-1', itt: 'at' }));
     const payload = base64url(
@@ -55,7 +58,7 @@ export class TokenStore {
   isValid(token: string): boolean {
     const t = this.tokens.get(token);
     if (!t) return false;
-    if (Date.now() >= t.expiresAt) {
+    if (this.options.clock.now().getTime() >= t.expiresAt) {
       this.tokens.delete(token);
       return false;
     }

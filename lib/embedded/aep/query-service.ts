@@ -4,6 +4,7 @@
  * the wire-protocol connection parameters.
  */
 import type { PGlite } from '@electric-sql/pglite';
+import type { Clock } from '../../ports/clock';
 import { withExclusiveSession } from '../postgres';
 import type { JobRunner } from './batch-ingestion';
 import type { Catalog } from './catalog';
@@ -21,6 +22,8 @@ export interface QueryServiceContext {
   sandbox: string;
   clientId: string;
   queryService: { host: string; port: number };
+  /** The platform's clock, which stamps every record (a simulated run's virtual clock). */
+  clock: Clock;
 }
 
 type QueryState = 'SUBMITTED' | 'IN_PROGRESS' | 'SUCCESS' | 'FAILED' | 'KILLED';
@@ -145,7 +148,7 @@ export class QueryService {
 
   /** Creation times strictly increase, so paging by `start` (a timestamp) never skips a tie. */
   private stamp(): string {
-    this.lastStamp = Math.max(Date.now(), this.lastStamp + 1);
+    this.lastStamp = Math.max(this.ctx.clock.now().getTime(), this.lastStamp + 1);
     return new Date(this.lastStamp).toISOString();
   }
 
@@ -174,7 +177,7 @@ export class QueryService {
       state: q.state,
       created: q.created,
       updated: q.updated,
-      elapsedTime: q.state === 'IN_PROGRESS' && q.startedAt ? Date.now() - q.startedAt : q.elapsedTime,
+      elapsedTime: q.state === 'IN_PROGRESS' && q.startedAt ? this.ctx.clock.now().getTime() - q.startedAt : q.elapsedTime,
       userId: this.userId,
       client: 'API',
       errors: q.errors.map((e) => ({ ...e })),
@@ -267,14 +270,14 @@ export class QueryService {
   private async execute(q: QueryRecord): Promise<void> {
     if (q.cancelRequested) return;
     const touch = () => {
-      q.updated = new Date().toISOString();
+      q.updated = this.ctx.clock.now().toISOString();
     };
     try {
       // The query stays SUBMITTED (and cancellable) until it gets the database session.
       const results = await withExclusiveSession(this.db, async () => {
         if (q.cancelRequested) return undefined;
         q.state = 'IN_PROGRESS';
-        q.startedAt = Date.now();
+        q.startedAt = this.ctx.clock.now().getTime();
         touch();
         const before = await existingRelations(this.db);
         const targets = writeTargets(q.effectiveSQL);
@@ -305,7 +308,7 @@ export class QueryService {
           const snapshotId = await nextSnapshotId(this.db);
           await adoptQueryTable(this.db, table, snapshotId);
           const counted = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${quoteIdent(table)}`);
-          const batch = batchId();
+          const batch = batchId(this.ctx.clock.now().getTime());
           await recordSnapshot(this.db, table, snapshotId, batch);
           written.push({ table, created: true, rows: counted.rows[0]!.n, batchId: batch, snapshotId }); // an aggregate returns one row
         }
@@ -313,7 +316,7 @@ export class QueryService {
           if (written.some((w) => w.table === table)) continue;
           const rows = await rowsInSnapshot(this.db, table, snapshotId);
           if (rows === 0) continue;
-          const batch = batchId();
+          const batch = batchId(this.ctx.clock.now().getTime());
           await recordSnapshot(this.db, table, snapshotId, batch);
           written.push({ table, created: false, rows, batchId: batch, snapshotId });
         }
@@ -340,7 +343,7 @@ export class QueryService {
       q.errors = [{ code: typeof e.code === 'string' ? e.code : '58000', message: e.message, errorType: 'USER_ERROR' }];
       q.state = 'FAILED';
     } finally {
-      if (q.startedAt !== undefined) q.elapsedTime = Date.now() - q.startedAt;
+      if (q.startedAt !== undefined) q.elapsedTime = this.ctx.clock.now().getTime() - q.startedAt;
       if (q.state !== 'KILLED') touch();
     }
   }
@@ -358,12 +361,12 @@ export class QueryService {
       }
       q.cancelRequested = true;
       q.state = 'KILLED';
-      q.updated = new Date().toISOString();
+      q.updated = this.ctx.clock.now().toISOString();
       return { status: 202, body: { message: 'Query cancel request received', statusCode: 202 } };
     }
     if (body.op === 'soft_delete') {
       q.softDeleted = true;
-      q.updated = new Date().toISOString();
+      q.updated = this.ctx.clock.now().toISOString();
       return { status: 202, body: { message: 'Query soft delete request received', statusCode: 202 } };
     }
     throw queryError(400, `'op' must be 'cancel' or 'soft_delete', got '${String(body.op)}'`);
@@ -488,7 +491,7 @@ export class QueryService {
     t.sql = def.sql;
     if (def.queryParameters) t.queryParameters = def.queryParameters;
     else delete t.queryParameters;
-    t.updated = new Date().toISOString();
+    t.updated = this.ctx.clock.now().toISOString();
     return { status: 202, body: this.renderTemplate(t, ctx.baseUrl) };
   }
 

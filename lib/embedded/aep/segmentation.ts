@@ -5,6 +5,7 @@
  * NEW -> QUEUED -> PROCESSING -> SUCCEEDED | FAILED, with the documented metrics
  * (`segmentedProfileCounter[segmentId]`, `totalProfiles`, ...).
  */
+import type { Clock } from '../../ports/clock';
 import type { JobRunner } from './batch-ingestion';
 import { segmentationError } from './errors';
 import { ApiError, cloneJson, intParam, isPlainObject, objectBody, Reply, RequestContext, Router } from './http';
@@ -25,6 +26,8 @@ export interface SegmentationContext {
   orgId: string;
   sandbox: string;
   sandboxId: string;
+  /** The platform's clock, which stamps every record (a simulated run's virtual clock). */
+  clock: Clock;
   /** How long a job waits (QUEUED) before it is evaluated, to observe unfinished jobs; default 0. */
   jobDelayMs?: number;
 }
@@ -53,6 +56,10 @@ interface JobRecord {
   id: string;
   requestId: string;
   status: JobStatus;
+  /** `api` for an on-demand job (flexible audience evaluation), `scheduler` for the daily scheduled segmentation. */
+  source: 'api' | 'scheduler';
+  /** A scheduled job's schedule and run. */
+  properties?: { scheduleId: string; runId: string };
   /** The definitions as they were when the job was requested. */
   segments: Array<{ segmentId: string; version: number; expression: Expression; rule: PqlExpression }>;
   creationTime: number;
@@ -86,6 +93,7 @@ export class Segmentation {
     router.add('GET', 'segmentation', `${b}/segment/definitions/:id`, (c) => this.getDefinition(c));
     router.add('PATCH', 'segmentation', `${b}/segment/definitions/:id`, (c) => this.patchDefinition(c));
     router.add('DELETE', 'segmentation', `${b}/segment/definitions/:id`, (c) => this.deleteDefinition(c));
+    router.add('GET', 'segmentation', `${b}/segment/jobs`, (c) => this.listJobs(c));
     router.add('POST', 'segmentation', `${b}/segment/jobs`, (c) => this.createJob(c));
     router.add('GET', 'segmentation', `${b}/segment/jobs/:id`, (c) => this.getJob(c));
   }
@@ -202,7 +210,7 @@ export class Segmentation {
     if (this.nameTaken(fields.name)) {
       throw segmentationError(422, `A segment definition named '${fields.name}' already exists; change it with PATCH instead`, '1202');
     }
-    const now = Date.now();
+    const now = this.ctx.clock.now().getTime();
     const record: DefinitionRecord = { id: uuid(), ...fields, creationTime: now, updateTime: now, version: 1 };
     this.definitions.set(record.id, record);
     return { status: 200, body: this.renderDefinition(record), headers: { 'x-location': `${ctx.baseUrl}${SEGMENTATION_BASE}/segment/definitions/${record.id}` } };
@@ -220,7 +228,7 @@ export class Segmentation {
     }
     const fields = this.definitionFields(objectBody(ctx, segmentationError), current);
     if (this.nameTaken(fields.name, current.id)) throw segmentationError(422, `A segment definition named '${fields.name}' already exists`, '1202');
-    Object.assign(current, fields, { updateTime: Date.now(), version: current.version + 1 });
+    Object.assign(current, fields, { updateTime: this.ctx.clock.now().getTime(), version: current.version + 1 });
     return { status: 200, body: this.renderDefinition(current), headers: { 'x-location': `${ctx.baseUrl}${SEGMENTATION_BASE}/segment/definitions/${current.id}` } };
   }
 
@@ -289,7 +297,7 @@ export class Segmentation {
       imsOrgId: this.ctx.orgId,
       sandbox: { sandboxId: this.ctx.sandboxId, sandboxName: this.ctx.sandbox, type: this.ctx.sandbox === 'prod' ? 'production' : 'development', default: this.ctx.sandbox === 'prod' },
       profileInstanceId: 'ups',
-      source: 'api',
+      source: job.source,
       status: job.status,
       segments: job.segments.map((s) => ({
         segmentId: s.segmentId,
@@ -305,6 +313,7 @@ export class Segmentation {
       metrics,
       requestId: job.requestId,
       schema: { name: PROFILE_SCHEMA_NAME },
+      ...(job.properties ? { properties: { ...job.properties } } : {}),
       _links: { cancel: { href, method: 'DELETE' }, checkStatus: { href, method: 'GET' } },
       creationTime: job.creationTime,
       updateTime: job.updateTime,
@@ -323,11 +332,57 @@ export class Segmentation {
       if (!definition) throw this.bad(`Item ${index}: segment definition '${item.segmentId}' does not exist in sandbox '${this.ctx.sandbox}'`);
       return { segmentId: definition.id, version: definition.version, expression: { ...definition.expression }, rule: parsePql(definition.expression.value) };
     });
-    const now = Date.now();
-    const job: JobRecord = { id: uuid(), requestId: ctx.requestId, status: 'NEW', segments, creationTime: now, updateTime: now };
+    const now = this.ctx.clock.now().getTime();
+    const job: JobRecord = { id: uuid(), requestId: ctx.requestId, status: 'NEW', source: 'api', segments, creationTime: now, updateTime: now };
     this.jobRecords.set(job.id, job);
     this.jobs.run(`segment job ${job.id}`, () => this.evaluate(job));
     return { status: 200, body: this.renderJob(job, ctx.baseUrl) };
+  }
+
+  /**
+   * The job a batch segmentation schedule starts at `at`: every definition with batch evaluation on
+   * (`["*"]`) or the listed ones that have it, as AEP's daily scheduled segmentation does. Resolves when
+   * the job has ended; no definition to evaluate makes no job.
+   */
+  async runScheduledJob(schedule: { id: string; segments: readonly string[] }, at: Date): Promise<string | undefined> {
+    const wanted = schedule.segments.includes('*') ? undefined : new Set(schedule.segments);
+    const segments = [...this.definitions.values()]
+      .filter((d) => isPlainObject(d.evaluationInfo.batch) && d.evaluationInfo.batch.enabled === true && (!wanted || wanted.has(d.id)))
+      .map((d) => ({ segmentId: d.id, version: d.version, expression: { ...d.expression }, rule: parsePql(d.expression.value) }));
+    if (segments.length === 0) return undefined;
+    const runId = uuid();
+    const created = at.getTime();
+    const job: JobRecord = {
+      id: uuid(),
+      requestId: `${schedule.id}-${created}`,
+      status: 'NEW',
+      source: 'scheduler',
+      properties: { scheduleId: schedule.id, runId },
+      segments,
+      creationTime: created,
+      updateTime: created,
+    };
+    this.jobRecords.set(job.id, job);
+    await this.evaluate(job);
+    return job.id;
+  }
+
+  /** Newest first unless `sort` says `creationTime:asc`; `status` filters; pages by `start` (offset) and `limit`. */
+  private listJobs(ctx: RequestContext): Reply {
+    const limit = intParam(ctx.query, 'limit', DEFAULT_LIMIT, segmentationError, { min: 1, max: MAX_LIMIT });
+    const start = intParam(ctx.query, 'start', 0, segmentationError, { min: 0 });
+    const sort = ctx.query.get('sort') ?? 'creationTime:desc';
+    if (sort !== 'creationTime:desc' && sort !== 'creationTime:asc') {
+      throw this.bad(`Query parameter 'sort' must be creationTime:desc or creationTime:asc on the embedded platform; got '${sort}'`);
+    }
+    const status = ctx.query.get('status');
+    const all = sortBy(
+      [...this.jobRecords.values()].filter((j) => status === null || j.status === status.toUpperCase()),
+      [{ field: 'creationTime', descending: sort.endsWith(':desc') }, { field: 'id', descending: false }],
+      (j, field) => (j as unknown as Record<string, unknown>)[field],
+    );
+    const items = all.slice(start, start + limit);
+    return { status: 200, body: { _page: { totalCount: all.length, pageSize: items.length }, children: items.map((j) => this.renderJob(j, ctx.baseUrl)) } };
   }
 
   private getJob(ctx: RequestContext): Reply {
@@ -339,13 +394,13 @@ export class Segmentation {
   private async evaluate(job: JobRecord): Promise<void> {
     const touch = (status: JobStatus) => {
       job.status = status;
-      job.updateTime = Date.now();
+      job.updateTime = this.ctx.clock.now().getTime();
     };
     try {
       const delay = this.ctx.jobDelayMs ?? 0;
       if (delay > 0) {
         touch('QUEUED');
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        await this.ctx.clock.sleep(delay);
       }
       touch('PROCESSING');
       job.processingStart = job.updateTime;
@@ -371,11 +426,11 @@ export class Segmentation {
       job.totalProfiles = profiles.size;
       job.counts = counts;
       job.byNamespace = byNamespace;
-      job.endTime = Date.now();
+      job.endTime = this.ctx.clock.now().getTime();
       touch('SUCCEEDED');
     } catch (error) {
       job.errors = [{ code: '0500', msg: `The segment job could not be evaluated: ${(error as Error)?.message ?? String(error)}` }];
-      job.endTime = Date.now();
+      job.endTime = this.ctx.clock.now().getTime();
       touch('FAILED');
     }
   }

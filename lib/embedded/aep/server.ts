@@ -7,13 +7,15 @@
 import * as http from 'http';
 import type { AddressInfo } from 'net';
 import type { PGlite } from '@electric-sql/pglite';
+import { systemClock, type Clock } from '../../ports/clock';
+import type { TimedWork } from '../time/timed-work';
 import { BatchIngestion, JobRunner } from './batch-ingestion';
 import { Catalog } from './catalog';
 import { Activation } from './activation';
 import { DataPrep } from './data-prep';
 import { activationError, catalogError, dataPrepError, flowServiceError, gatewayError, imsError, ingestError, queryError, segmentationError, xdmError } from './errors';
 import { FlowService, type ObjectStoreAccess } from './flow-service';
-import { FaultInjector } from './faults';
+import { FaultInjector, isHeldResponse } from './faults';
 import { ApiError, ErrorFactory, header, isJsonMediaType, mediaType, Reply, RequestContext, Router, ServiceName } from './http';
 import { requestId as newRequestId, uuid } from './ids';
 import { registerIms, TokenStore } from './ims';
@@ -21,6 +23,7 @@ import { ProfileStore } from './profile-store';
 import { QueryService } from './query-service';
 import { SchemaRegistry } from './schema-registry';
 import { Segmentation } from './segmentation';
+import { DEFAULT_SEGMENTATION_SCHEDULE, SegmentationSchedules } from './segmentation-schedules';
 import { installSnapshots } from './snapshots';
 import { withExclusiveSession } from '../postgres';
 
@@ -58,11 +61,21 @@ export interface AepStandInOptions {
   /** How long a segment job stays queued before it is evaluated (to observe unfinished jobs); default 0. */
   segmentJobDelayMs?: number;
   /**
+   * The sandbox's batch segmentation schedule (Quartz cron, once a day, UTC), active from the start;
+   * null leaves the sandbox without one. Default `0 30 6 * * ?`, daily at 06:30 UTC.
+   */
+  segmentationSchedule?: string | null;
+  /**
    * How often the CloudStorageToAEP dataflows look for new files in the object store, in milliseconds.
    * AEP runs them on the flow's schedule (every 15 minutes at the most); the stand-in compresses that.
    * 0 turns the schedule off. Default 1000.
    */
   ingestionIntervalMs?: number;
+  /**
+   * The clock that stamps records, times jobs and expires tokens; default the system clock. A simulator
+   * passes its virtual clock, sets `ingestionIntervalMs` to 0 and runs `timedWork` itself.
+   */
+  clock?: Clock;
 }
 
 type HeaderMap = Record<string, string | string[] | undefined>;
@@ -84,6 +97,9 @@ export interface RecordedExchange {
 }
 
 export type ExchangeListener = (exchange: RecordedExchange) => void;
+
+/** Told of each request as it arrives, before its body is read or any fault or check applies. */
+export type RequestObserver = (method: string, path: string) => void;
 
 /** Largest request body accepted (AEP's small-file upload limit is 256 MB). */
 const MAX_BODY_BYTES = 512 * 1024 * 1024;
@@ -124,7 +140,9 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
 
 export class AepStandIn {
   readonly faults = new FaultInjector();
-  private readonly options: Required<Omit<AepStandInOptions, 'host' | 'port' | 'objectStore'>> & {
+  /** AEP's daily scheduled segmentation, for a simulator to run at its time (a plain run calls `run` itself). */
+  readonly scheduledSegmentation: TimedWork;
+  private readonly options: Required<Omit<AepStandInOptions, 'host' | 'port' | 'objectStore' | 'segmentationSchedule'>> & {
     host: string;
     port: number;
     objectStore?: ObjectStoreAccess;
@@ -132,6 +150,9 @@ export class AepStandIn {
   private readonly tokens: TokenStore;
   private readonly router = new Router();
   private readonly listeners = new Set<ExchangeListener>();
+  private readonly observers = new Set<RequestObserver>();
+  /** Responses held by a fault, released at once when the server stops. */
+  private readonly holds = new Map<NodeJS.Timeout, () => void>();
   private readonly jobs = new Set<Promise<void>>();
   private server: http.Server | undefined;
   private url: string | undefined;
@@ -156,6 +177,7 @@ export class AepStandIn {
       exportRowsPerFile: options.exportRowsPerFile ?? 500_000,
       segmentJobDelayMs: options.segmentJobDelayMs ?? 0,
       ingestionIntervalMs: options.ingestionIntervalMs ?? 1000,
+      clock: options.clock ?? systemClock,
     };
     for (const k of ['exportReadyAfterMs', 'exportRunDelayMs', 'segmentJobDelayMs', 'ingestionIntervalMs'] as const) {
       if (!Number.isFinite(this.options[k]) || this.options[k] < 0) throw new Error(`AepStandIn: option '${k}' must be a number of milliseconds >= 0`);
@@ -163,23 +185,23 @@ export class AepStandIn {
     if (!Number.isInteger(this.options.exportRowsPerFile) || this.options.exportRowsPerFile < 1) {
       throw new Error('AepStandIn: option exportRowsPerFile must be a positive integer');
     }
-    const { orgId, sandbox, clientId, clientSecret, tenantId, db } = this.options;
-    this.tokens = new TokenStore({ clientId, clientSecret, orgId, tokenTtlSeconds: this.options.tokenTtlSeconds });
+    const { orgId, sandbox, clientId, clientSecret, tenantId, db, clock } = this.options;
+    this.tokens = new TokenStore({ clientId, clientSecret, orgId, tokenTtlSeconds: this.options.tokenTtlSeconds, clock });
     const jobs: JobRunner = { run: (name, job) => this.runJob(name, job) };
     const sandboxId = uuid();
-    this.registry = new SchemaRegistry({ orgId, sandbox, sandboxId, tenantId, clientId });
-    this.catalog = new Catalog({ orgId, clientId, sandbox }, db, this.registry);
+    this.registry = new SchemaRegistry({ orgId, sandbox, sandboxId, tenantId, clientId, clock });
+    this.catalog = new Catalog({ orgId, clientId, sandbox, clock }, db, this.registry);
     const ingestion = new BatchIngestion(db, this.catalog, jobs);
-    const query = new QueryService({ orgId, sandbox, clientId, queryService: this.options.queryService }, db, this.catalog, jobs);
-    registerIms(this.router, this.tokens, { clientId, clientSecret, orgId, tokenTtlSeconds: this.options.tokenTtlSeconds });
+    const query = new QueryService({ orgId, sandbox, clientId, queryService: this.options.queryService, clock }, db, this.catalog, jobs);
+    registerIms(this.router, this.tokens, { clientId, clientSecret, orgId, tokenTtlSeconds: this.options.tokenTtlSeconds, clock });
     this.registry.register(this.router);
     this.catalog.register(this.router);
     ingestion.register(this.router);
     query.register(this.router);
-    const dataPrep = new DataPrep(this.registry, clientId);
+    const dataPrep = new DataPrep(this.registry, clientId, clock);
     dataPrep.register(this.router);
     this.flowService = new FlowService(
-      { orgId, sandbox, sandboxId, clientId },
+      { orgId, sandbox, sandboxId, clientId, clock },
       db,
       this.catalog,
       jobs,
@@ -194,7 +216,14 @@ export class AepStandIn {
     this.flowService.register(this.router);
     new Activation(this.flowService, this.catalog, { exportReadyAfterMs: this.options.exportReadyAfterMs }).register(this.router);
     const profiles = new ProfileStore(db, this.catalog, this.registry);
-    new Segmentation({ orgId, sandbox, sandboxId, jobDelayMs: this.options.segmentJobDelayMs }, profiles, jobs).register(this.router);
+    const segmentation = new Segmentation({ orgId, sandbox, sandboxId, clock, jobDelayMs: this.options.segmentJobDelayMs }, profiles, jobs);
+    segmentation.register(this.router);
+    const schedules = new SegmentationSchedules(segmentation, {
+      clock,
+      defaultSchedule: options.segmentationSchedule === null ? undefined : (options.segmentationSchedule ?? DEFAULT_SEGMENTATION_SCHEDULE),
+    });
+    schedules.register(this.router);
+    this.scheduledSegmentation = schedules;
   }
 
   /** Base URL (scheme, host and port) of the running server, for both IMS and the platform. */
@@ -242,6 +271,11 @@ export class AepStandIn {
     const server = this.server;
     this.server = undefined;
     this.flowService.stopSchedules();
+    for (const [timer, release] of this.holds) {
+      clearTimeout(timer);
+      release();
+    }
+    this.holds.clear();
     if (server) {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -260,6 +294,27 @@ export class AepStandIn {
     };
   }
 
+  /** Calls `observer` with every request as it arrives; returns a function that removes it. */
+  onRequest(observer: RequestObserver): () => void {
+    this.observers.add(observer);
+    return () => {
+      this.observers.delete(observer);
+    };
+  }
+
+  /**
+   * The work AEP does on its own schedule, for a simulator to run on its clock: the ingestion dataflows'
+   * looks for new files (every 15 minutes, AEP's least interval for cloud storage sources).
+   */
+  get timedWork(): TimedWork[] {
+    return [this.flowService.ingestionWork, this.scheduledSegmentation];
+  }
+
+  /** Every enabled ingestion dataflow looks for new files now, off its schedule; resolves when those runs end. */
+  lookForNewFiles(): Promise<void> {
+    return this.flowService.lookForNewFiles();
+  }
+
   /** Makes every token issued so far invalid, as if they had expired. */
   revokeTokens(): void {
     this.tokens.revokeAll();
@@ -268,6 +323,16 @@ export class AepStandIn {
   /** Resolves when no batch load, query or export run is queued or running (for tests that inspect the results). */
   async idle(): Promise<void> {
     while (this.jobs.size > 0) await Promise.allSettled([...this.jobs]);
+  }
+
+  private hold(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.holds.delete(timer);
+        resolve();
+      }, ms);
+      this.holds.set(timer, resolve);
+    });
   }
 
   private runJob(name: string, job: () => Promise<void>): void {
@@ -289,9 +354,17 @@ export class AepStandIn {
     const method = (req.method ?? 'GET').toUpperCase();
     const requestId = header(req.headers, 'x-request-id') || newRequestId();
     const url = new URL(req.url ?? '/', this.url ?? 'http://127.0.0.1');
+    for (const observer of this.observers) {
+      try {
+        observer(method, url.pathname);
+      } catch {
+        // A failing observer must not break the server.
+      }
+    }
     let service: ServiceName = 'gateway';
     let reply: Reply;
     let parsedBody: unknown;
+    let holdMs = 0;
     try {
       let rawBody: Buffer;
       try {
@@ -300,8 +373,13 @@ export class AepStandIn {
         if (err instanceof BodyTooLarge) throw gatewayError(413, '413000', `Request body larger than ${MAX_BODY_BYTES} bytes`);
         throw err;
       }
-      const result = await this.dispatch(method, url, req.headers, rawBody, requestId, (s) => (service = s), (b) => (parsedBody = b));
-      reply = result;
+      const fault = this.faults.take(method, url.pathname);
+      if (fault && !isHeldResponse(fault)) {
+        reply = { status: fault.status, body: fault.body, headers: fault.headers };
+      } else {
+        holdMs = fault?.holdMs ?? 0;
+        reply = await this.dispatch(method, url, req.headers, rawBody, requestId, (s) => (service = s), (b) => (parsedBody = b));
+      }
     } catch (err) {
       if (err instanceof ApiError) {
         reply = { status: err.status, body: err.body, headers: err.headers };
@@ -320,8 +398,12 @@ export class AepStandIn {
     } else {
       responseHeaders['content-length'] = '0';
     }
-    res.writeHead(reply.status, responseHeaders);
-    res.end(payload);
+    if (holdMs > 0) await this.hold(holdMs);
+    // A client that gave up on a held response has closed its socket; the work is done all the same.
+    if (!res.destroyed) {
+      res.writeHead(reply.status, responseHeaders);
+      res.end(payload);
+    }
     if (this.listeners.size > 0) {
       const exchange: RecordedExchange = {
         method,
@@ -354,9 +436,6 @@ export class AepStandIn {
     setBody: (b: unknown) => void,
   ): Promise<Reply> {
     const path = url.pathname;
-    const fault = this.faults.take(method, path);
-    if (fault) return { status: fault.status, body: fault.body, headers: fault.headers };
-
     const match = this.router.match(method, path);
     if (!match) {
       if (path.startsWith('/ims/')) throw imsError(404, 'not_found', `No IMS endpoint at ${path}`);

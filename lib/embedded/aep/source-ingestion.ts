@@ -243,7 +243,7 @@ export async function ingest(
   target: IngestionTarget | string,
   injectedFailure?: string,
 ): Promise<void> {
-  const now = Date.now();
+  const now = catalog.clock.now().getTime();
   const batch: BatchRecord | undefined =
     typeof target === 'string'
       ? undefined
@@ -320,7 +320,7 @@ export async function ingest(
   } catch (err) {
     fail([{ code: 'INGEST-1003-500', message: `The run failed on ${names}: ${(err as Error).message}` }]);
   } finally {
-    run.completedAt = Math.max(Date.now(), run.startedAt);
+    run.completedAt = Math.max(catalog.clock.now().getTime(), run.startedAt);
     run.updatedAt = run.completedAt;
     if (batch) {
       batch.updated = run.completedAt;

@@ -18,8 +18,13 @@ export const methodNotAllowed = () => new S3Error(405, 'MethodNotAllowed', 'The 
 export const notImplemented = (what: string) => new S3Error(501, 'NotImplemented', `${what} is not implemented by the local object store.`);
 export const invalidArgument = (message: string) => new S3Error(400, 'InvalidArgument', message);
 export const preconditionFailed = () => new S3Error(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
+export const conditionalRequestConflict = () =>
+  new S3Error(409, 'ConditionalRequestConflict', 'A conflicting operation occurred. If using PutObject you can retry the request. If using multipart upload you should initiate another CreateMultipartUpload request and re-upload each part.');
 export const keyConflict = (key: string) =>
   new S3Error(409, 'KeyPathConflict', `Key "${key}" conflicts with an existing object or key prefix: the local store keeps objects as plain files, so "a" and "a/b" cannot both exist.`);
+/** S3's answers when it fails on its side; the AWS SDK retries both. */
+export const internalError = () => new S3Error(500, 'InternalError', 'We encountered an internal error. Please try again.');
+export const slowDown = () => new S3Error(503, 'SlowDown', 'Please reduce your request rate.');
 export const malformedXml = () =>
   new S3Error(400, 'MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
 

@@ -112,6 +112,11 @@ async function collectListing(store: FileStore, bucket: string, prefix: string, 
   return { items: items.filter((i) => i.isPrefix || contents.has(i.key)), contents, truncated };
 }
 
+/** Every key of a bucket under `prefix`, in S3's order. */
+export function bucketKeys(store: FileStore, bucket: string, prefix = ''): AsyncGenerator<string> {
+  return walk(store.bucketDir(bucket), '', prefix, '', () => undefined);
+}
+
 export async function listObjects(store: FileStore, res: http.ServerResponse, bucket: string, query: URLSearchParams, version: 1 | 2): Promise<void> {
   const prefix = query.get('prefix') ?? '';
   const delimiter = query.get('delimiter') ?? '';

@@ -9,7 +9,7 @@ import { Checksum } from './checksums';
 import { errCode, invalidArgument, malformedXml, noSuchUpload, S3Error } from './errors';
 import { header, quote, sendEmpty, sendXml } from './http';
 import { MAX_PARTS } from './keys';
-import { descriptiveFromRequest } from './objects';
+import { descriptiveFromRequest, writeConditionsOf } from './objects';
 import { DescriptiveMeta, FileStore, randomId } from './store';
 import { el, xmlDocument, xmlElements, xmlText } from './xml';
 
@@ -49,7 +49,7 @@ export async function createMultipartUpload(store: FileStore, req: http.Incoming
   await drainRequest(req);
   await store.requireBucket(bucket);
   const uploadId = randomId(16);
-  const info: UploadInfo = { bucket, key, initiated: new Date().toISOString(), ...descriptiveFromRequest(req) };
+  const info: UploadInfo = { bucket, key, initiated: store.clock.now().toISOString(), ...descriptiveFromRequest(req) };
   const dir = store.uploadDir(uploadId);
   await fsp.mkdir(dir, { recursive: true });
   await store.writeJsonAtomic(path.join(dir, 'upload.json'), info);
@@ -106,6 +106,7 @@ export async function completeMultipartUpload(
   await store.requireBucket(bucket);
   const uploadId = query.get('uploadId');
   await loadUpload(store, bucket, key, uploadId);
+  const conditions = await writeConditionsOf(store, req, bucket, key, segments);
   const xml = await readXmlBody(req);
   await store.locks.run(`upload:${uploadId}`, async () => {
     // Re-read under the lock: a concurrent Complete or Abort may have consumed the upload.
@@ -142,7 +143,7 @@ export async function completeMultipartUpload(
         fs.createWriteStream(tmp, { flags: 'wx' }),
       );
       const etag = `${crypto.createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${requested.length}`;
-      await store.commitObject({}, bucket, key, segments, tmp, {
+      await store.commitObject(conditions, bucket, key, segments, tmp, {
         contentType: info.contentType,
         userMetadata: info.userMetadata,
         headers: info.headers,
@@ -183,4 +184,20 @@ export async function removeUploadsOfBucket(store: FileStore, bucket: string): P
     const info = await store.readJson<UploadInfo>(path.join(uploadsRoot, id, 'upload.json'));
     if (info?.bucket === bucket) await fsp.rm(path.join(uploadsRoot, id), { recursive: true, force: true });
   }
+}
+
+/** The unfinished uploads of the store, with where each goes and when it was initiated. */
+export async function unfinishedUploads(store: FileStore): Promise<Array<{ uploadId: string; bucket: string; key: string; initiated: number }>> {
+  const uploadsRoot = store.uploadsRoot();
+  const uploads: Array<{ uploadId: string; bucket: string; key: string; initiated: number }> = [];
+  for (const uploadId of await fsp.readdir(uploadsRoot).catch(() => [] as string[])) {
+    const info = await store.readJson<UploadInfo>(path.join(uploadsRoot, uploadId, 'upload.json'));
+    if (info) uploads.push({ uploadId, bucket: info.bucket, key: info.key, initiated: Date.parse(info.initiated) });
+  }
+  return uploads;
+}
+
+/** Aborts an upload as AbortMultipartUpload does, waiting for a part or completion under way. */
+export async function discardUpload(store: FileStore, uploadId: string): Promise<void> {
+  await store.locks.run(`upload:${uploadId}`, () => fsp.rm(store.uploadDir(uploadId), { recursive: true, force: true }));
 }

@@ -3,10 +3,10 @@ import * as http from 'http';
 import { pipeline } from 'stream/promises';
 import { drainRequest, readXmlBody, receiveToFile } from './body';
 import { DigestStream } from './checksums';
-import { invalidArgument, malformedXml, preconditionFailed, S3Error } from './errors';
+import { invalidArgument, malformedXml, notImplemented, preconditionFailed, S3Error } from './errors';
 import { header, quote, sendEmpty, sendXml } from './http';
 import { decodePathPart, evaluatePreconditions, isValidBucketName, keySegments, MAX_PARTS, parseRange, RangeResult } from './keys';
-import { DEFAULT_CONTENT_TYPE, DescriptiveMeta, FileStore } from './store';
+import { DEFAULT_CONTENT_TYPE, DescriptiveMeta, FileStore, type WriteConditions } from './store';
 import { el, xmlDocument, xmlElements, xmlText } from './xml';
 
 const fsp = fs.promises;
@@ -42,12 +42,24 @@ export function descriptiveFromRequest(req: http.IncomingMessage): DescriptiveMe
   return { contentType: header(req, 'content-type') || DEFAULT_CONTENT_TYPE, userMetadata, headers };
 }
 
+/**
+ * The conditions of a write request, with the key's ETag as the request arrives. S3 takes only `*` in
+ * a write's If-None-Match.
+ */
+export async function writeConditionsOf(store: FileStore, req: http.IncomingMessage, bucket: string, key: string, segments: string[]): Promise<WriteConditions> {
+  const ifMatch = header(req, 'if-match');
+  const ifNoneMatch = header(req, 'if-none-match');
+  if (ifMatch === undefined && ifNoneMatch === undefined) return {};
+  if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') throw notImplemented('If-None-Match with a value other than *');
+  return { ifMatch, ifNoneMatch, seenAtStart: await store.currentEtag(bucket, key, segments) };
+}
+
 export async function putObject(store: FileStore, req: http.IncomingMessage, res: http.ServerResponse, bucket: string, key: string, segments: string[]): Promise<void> {
   await store.requireBucket(bucket);
+  const conditions = await writeConditionsOf(store, req, bucket, key, segments);
   const tmp = store.tmpPath();
   const body = await receiveToFile(req, tmp);
   try {
-    const conditions = { ifMatch: header(req, 'if-match'), ifNoneMatch: header(req, 'if-none-match') };
     const meta = await store.commitObject(conditions, bucket, key, segments, tmp, {
       ...descriptiveFromRequest(req),
       etag: body.md5.toString('hex'),
@@ -164,6 +176,7 @@ export async function deleteObjects(store: FileStore, req: http.IncomingMessage,
 export async function copyObject(store: FileStore, req: http.IncomingMessage, res: http.ServerResponse, bucket: string, key: string, segments: string[]): Promise<void> {
   await drainRequest(req);
   await store.requireBucket(bucket);
+  const conditions = await writeConditionsOf(store, req, bucket, key, segments);
   const source = (header(req, 'x-amz-copy-source') ?? '').split('?')[0]!; // split gives at least one part
   const decoded = decodePathPart(source).replace(/^\//, '');
   const slash = decoded.indexOf('/');
@@ -195,7 +208,7 @@ export async function copyObject(store: FileStore, req: http.IncomingMessage, re
         : descriptiveFromRequest(req);
     // The bytes are identical, so a verified whole-object checksum still holds; the ETag becomes a
     // plain MD5 even for a multipart source, as in S3.
-    const meta = await store.commitObject({}, bucket, key, segments, tmp, {
+    const meta = await store.commitObject(conditions, bucket, key, segments, tmp, {
       ...descriptive,
       etag: digest.md5.toString('hex'),
       checksum: srcMeta.parts ? undefined : srcMeta.checksum,

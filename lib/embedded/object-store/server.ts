@@ -10,6 +10,8 @@
  */
 import * as http from 'http';
 import * as path from 'path';
+import type { Clock } from '../../ports/clock';
+import type { TimedWork } from '../time/timed-work';
 import { drainRequest } from './body';
 import { createBucket, deleteBucket, getBucketLocation, headBucket, listBuckets } from './buckets';
 import { invalidArgument, methodNotAllowed, notImplemented, S3Error } from './errors';
@@ -18,8 +20,33 @@ import { decodePathPart, isValidBucketName, keySegments } from './keys';
 import { listObjects } from './listing';
 import { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, uploadPart } from './multipart';
 import { copyObject, deleteObject, deleteObjects, getObject, putObject } from './objects';
+import { BucketLifecycles, type LifecycleSweep } from './lifecycle';
 import { FileStore, randomId } from './store';
 import { el } from './xml';
+
+/** A request as the store's hooks see it, when it arrives (before its body is read). */
+export interface ObjectStoreRequest {
+  method: string;
+  /** Empty for the service (ListBuckets). */
+  bucket: string;
+  /** Empty for a bucket request (listing, lifecycle, ...). */
+  key: string;
+  query: URLSearchParams;
+  /** The access key the request was signed with (signatures are not verified), if it was signed. */
+  accessKeyId: string | undefined;
+}
+
+/** Decides whether a request fails with an S3 error before it is served; undefined serves it. */
+export type ObjectStoreFaultPolicy = (request: ObjectStoreRequest) => S3Error | undefined;
+export type ObjectStoreRequestObserver = (request: ObjectStoreRequest) => void;
+
+/** The access key id in a SigV4 Authorization header or presigned URL. */
+export function signingAccessKeyId(authorization: string | undefined, query: URLSearchParams): string | undefined {
+  const credential = /Credential=([^,\s]+)/.exec(authorization ?? '')?.[1] ?? query.get('X-Amz-Credential') ?? undefined;
+  if (credential === undefined) return undefined;
+  const slash = credential.indexOf('/');
+  return slash < 0 ? credential : credential.slice(0, slash);
+}
 
 export interface ObjectStoreServerOptions {
   rootDir: string;
@@ -27,6 +54,8 @@ export interface ObjectStoreServerOptions {
   host?: string;
   /** Port to listen on; 0 (the default) lets the OS choose. */
   port?: number;
+  /** Stamps LastModified and upload initiation, and dates lifecycle expiry; default the system clock. */
+  clock?: Clock;
 }
 
 // Subresources we recognise but do not implement; answering 501 beats silently treating them as a
@@ -40,14 +69,18 @@ const UNSUPPORTED_SUBRESOURCES = [
 
 export class ObjectStoreServer {
   private readonly store: FileStore;
+  private readonly lifecycles: BucketLifecycles;
   private readonly host: string;
   private readonly port: number;
   private server?: http.Server | undefined;
   private info?: { endpoint: string; port: number } | undefined;
+  private faultPolicy: ObjectStoreFaultPolicy | undefined;
+  private readonly observers = new Set<ObjectStoreRequestObserver>();
 
   constructor(options: ObjectStoreServerOptions) {
     if (!options.rootDir) throw new Error('ObjectStoreServer: rootDir is required');
-    this.store = new FileStore(path.resolve(options.rootDir));
+    this.store = new FileStore(path.resolve(options.rootDir), options.clock);
+    this.lifecycles = new BucketLifecycles(this.store);
     this.host = options.host ?? '127.0.0.1';
     this.port = options.port ?? 0;
   }
@@ -60,6 +93,7 @@ export class ObjectStoreServer {
   async start(): Promise<{ endpoint: string; port: number }> {
     if (this.info) return this.info;
     await this.store.init();
+    await this.lifecycles.init();
 
     const server = http.createServer((req, res) => this.handle(req, res));
     // Large uploads from slow producers must not be cut off by Node's default 5-minute request timeout.
@@ -77,6 +111,32 @@ export class ObjectStoreServer {
     this.server = server;
     this.info = { endpoint: `http://${hostPart}:${address.port}`, port: address.port };
     return this.info;
+  }
+
+  /**
+   * The buckets' lifecycle sweep, for a simulator to run at each 00:00 UTC of its clock (S3 applies
+   * lifecycle rules once a day); due only while some bucket has a rule that removes anything.
+   */
+  get timedWork(): TimedWork[] {
+    return [this.lifecycles.timedWork];
+  }
+
+  /** Removes now what the lifecycle rules have made eligible by `at`, and says what. */
+  sweepLifecycles(at: Date): Promise<LifecycleSweep> {
+    return this.lifecycles.sweep(at);
+  }
+
+  /** Consulted for every request after the observers; undefined removes it. */
+  setFaultPolicy(policy: ObjectStoreFaultPolicy | undefined): void {
+    this.faultPolicy = policy;
+  }
+
+  /** Calls `observer` with every request as it arrives; returns a function that removes it. */
+  onRequest(observer: ObjectStoreRequestObserver): () => void {
+    this.observers.add(observer);
+    return () => {
+      this.observers.delete(observer);
+    };
   }
 
   async stop(): Promise<void> {
@@ -99,7 +159,14 @@ export class ObjectStoreServer {
 
   // ---- request dispatch ----
 
+  /**
+   * Object reads (GET and HEAD) served so far, by method: the simulator reads the count before and
+   * after an invocation to see how many objects a run reads.
+   */
+  readonly reads = { GET: 0, HEAD: 0 };
+
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (req.method === 'GET' || req.method === 'HEAD') this.reads[req.method]++;
     const requestId = randomId(8).toUpperCase();
     res.setHeader('x-amz-request-id', requestId);
     res.setHeader('x-amz-id-2', Buffer.from(randomId(24)).toString('base64'));
@@ -147,6 +214,18 @@ export class ObjectStoreServer {
     const bucket = decodePathPart(slash < 0 ? rest : rest.slice(0, slash));
     const key = slash < 0 ? '' : decodePathPart(rest.slice(slash + 1));
     const method = req.method ?? 'GET';
+    if (this.observers.size > 0 || this.faultPolicy) {
+      const request: ObjectStoreRequest = { method, bucket, key, query, accessKeyId: signingAccessKeyId(header(req, 'authorization'), query) };
+      for (const observer of this.observers) {
+        try {
+          observer(request);
+        } catch {
+          // A failing observer must not break the server.
+        }
+      }
+      const fault = this.faultPolicy?.(request);
+      if (fault) throw fault;
+    }
 
     if (bucket === '') {
       if (method === 'GET' || method === 'HEAD') return listBuckets(this.store, req, res, query);
@@ -158,6 +237,12 @@ export class ObjectStoreServer {
     const unsupported = UNSUPPORTED_SUBRESOURCES.find((s) => query.has(s));
 
     if (key === '') {
+      if (query.has('lifecycle')) {
+        if (method === 'PUT') return this.lifecycles.put(req, res, bucket);
+        if (method === 'GET') return this.lifecycles.get(req, res, bucket);
+        if (method === 'DELETE') return this.lifecycles.delete(res, bucket);
+        throw methodNotAllowed();
+      }
       switch (method) {
         case 'PUT':
           if (unsupported) throw notImplemented(`PUT ?${unsupported}`);
@@ -166,7 +251,8 @@ export class ObjectStoreServer {
           return headBucket(this.store, res, bucket);
         case 'DELETE':
           if (unsupported) throw notImplemented(`DELETE ?${unsupported}`);
-          return deleteBucket(this.store, res, bucket);
+          await deleteBucket(this.store, res, bucket);
+          return this.lifecycles.forget(bucket);
         case 'GET':
           if (unsupported) throw notImplemented(`GET ?${unsupported}`);
           if (query.has('location')) return getBucketLocation(this.store, res, bucket);

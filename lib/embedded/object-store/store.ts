@@ -1,9 +1,10 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { systemClock, type Clock } from '../../ports/clock';
 import { Checksum, md5OfHandle } from './checksums';
 import { KeyedLock } from './concurrency';
-import { errCode, invalidArgument, keyConflict, noSuchBucket, noSuchKey, noSuchUpload, preconditionFailed, S3Error } from './errors';
+import { conditionalRequestConflict, errCode, invalidArgument, keyConflict, noSuchBucket, noSuchKey, noSuchUpload, preconditionFailed, S3Error } from './errors';
 import { etagMatches, keySegments, metaDirSegment } from './keys';
 
 /*
@@ -40,6 +41,17 @@ export interface ObjectMeta {
   parts?: number[];
 }
 
+/**
+ * The If-Match / If-None-Match of a write (PutObject, CopyObject's destination, CompleteMultipartUpload),
+ * and the key's ETag when the request arrived (null: no object), to tell a failed condition (412) from
+ * a write that lost a race with another one completing meanwhile (409).
+ */
+export interface WriteConditions {
+  ifMatch?: string | undefined;
+  ifNoneMatch?: string | undefined;
+  seenAtStart?: string | null | undefined;
+}
+
 export type DescriptiveMeta = Pick<ObjectMeta, 'contentType' | 'userMetadata' | 'headers'>;
 
 export interface OpenedObject {
@@ -60,7 +72,11 @@ export class FileStore {
   /** Held per "<bucket>/<key>" by writers of an object, and per "upload:<id>[:<part>]" by multipart steps. */
   readonly locks = new KeyedLock();
 
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    /** Stamps objects' LastModified and uploads' initiation, which lifecycle rules count days from. */
+    readonly clock: Clock = systemClock,
+  ) {}
 
   async init(): Promise<void> {
     for (const dir of [this.root, path.join(this.root, META_DIR), path.join(this.root, UPLOADS_DIR)]) {
@@ -237,12 +253,25 @@ export class FileStore {
     throw new S3Error(503, 'SlowDown', 'Could not place the object because its folder kept disappearing; please retry.');
   }
 
+  /** The object's ETag now, or null when the key holds no object: what a conditional write is checked against. */
+  async currentEtag(bucket: string, key: string, segments: string[], lockHeld = false): Promise<string | null> {
+    try {
+      const opened = await this.openObject(bucket, key, segments, lockHeld);
+      await opened.handle.close();
+      return opened.meta.etag;
+    } catch (e) {
+      if (e instanceof S3Error && e.code === 'NoSuchKey') return null;
+      throw e;
+    }
+  }
+
   /**
    * Commits a temp file as an object. Data is renamed first, then the sidecar is written, both while
    * holding the key lock; readers that catch the gap see a mismatching sidecar and wait on the lock.
+   * The conditions are checked under that lock, so of two conditional writers of a key only one wins.
    */
   async commitObject(
-    conditions: { ifMatch?: string | undefined; ifNoneMatch?: string | undefined },
+    conditions: WriteConditions,
     bucket: string,
     key: string,
     segments: string[],
@@ -251,20 +280,20 @@ export class FileStore {
   ): Promise<ObjectMeta> {
     return this.locks.run(`${bucket}/${key}`, async () => {
       await this.requireBucket(bucket);
-      const { ifMatch, ifNoneMatch } = conditions;
+      const { ifMatch, ifNoneMatch, seenAtStart } = conditions;
       if (ifNoneMatch !== undefined || ifMatch !== undefined) {
-        let existing: ObjectMeta | undefined;
-        try {
-          const opened = await this.openObject(bucket, key, segments, true);
-          existing = opened.meta;
-          await opened.handle.close();
-        } catch (e) {
-          if (!(e instanceof S3Error && e.code === 'NoSuchKey')) throw e;
-        }
-        if (ifMatch !== undefined && !existing) throw noSuchKey();
-        if (ifMatch !== undefined && existing && !etagMatches(ifMatch, existing.etag)) throw preconditionFailed();
-        if (ifNoneMatch !== undefined && existing && etagMatches(ifNoneMatch, existing.etag)) throw preconditionFailed();
+        const existing = await this.currentEtag(bucket, key, segments, true);
+        // S3: If-Match on a key that holds no object is answered 404 NoSuchKey.
+        if (ifMatch !== undefined && existing === null) throw noSuchKey();
+        if (ifMatch !== undefined && existing !== null && !etagMatches(ifMatch, existing)) throw preconditionFailed();
+        if (ifNoneMatch !== undefined && existing !== null && seenAtStart !== null && etagMatches(ifNoneMatch, existing)) throw preconditionFailed();
+        // The condition held when the request arrived, but another write to the key completed while
+        // this one was uploading: S3 answers 409, and the client retries from the start.
+        if (seenAtStart !== undefined && seenAtStart !== existing) throw conditionalRequestConflict();
       }
+      // LastModified is the file's mtime, set from the store's clock so a simulated run ages its objects.
+      const written = this.clock.now();
+      await fsp.utimes(tmp, written, written);
       const st = await fsp.stat(tmp);
       const meta: ObjectMeta = { ...described, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
       await this.placeFile(tmp, this.objectPath(bucket, segments), key);

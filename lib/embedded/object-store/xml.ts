@@ -65,3 +65,47 @@ const OWNER_ID = '6c6f63616c2d6f626a6563742d73746f72652d6f776e65722d303030303030
 const OWNER_NAME = 'local';
 /** The single owner every bucket and object is reported to have. */
 export const OWNER_XML = `<Owner>${el('ID', OWNER_ID)}${el('DisplayName', OWNER_NAME)}</Owner>`;
+
+/** An element of a parsed request document: its local name, child elements and unescaped text. */
+export interface XmlNode {
+  name: string;
+  children: XmlNode[];
+  text: string;
+}
+
+/**
+ * Parses a request document whose structure matters (a lifecycle configuration nests Filter, And and
+ * Tag), refusing anything that is not well-formed with S3's MalformedXML. Namespaces are dropped from
+ * names; attributes, comments and the prolog are skipped.
+ */
+export function parseXmlDocument(xml: string): XmlNode {
+  const malformed = () => new S3Error(400, 'MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
+  const token = /<!--[\s\S]*?-->|<\?[\s\S]*?\?>|<!\[CDATA\[([\s\S]*?)\]\]>|<(\/?)([A-Za-z_][\w.:-]*)((?:\s+[\w.:-]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>|([^<]+)|(<)/g;
+  const stack: XmlNode[] = [];
+  let root: XmlNode | undefined;
+  for (let m = token.exec(xml); m; m = token.exec(xml)) {
+    const [whole, cdata, closing, rawName, , selfClosing, text, stray] = m;
+    if (stray !== undefined) throw malformed();
+    const top = stack[stack.length - 1];
+    if (text !== undefined || cdata !== undefined) {
+      const value = cdata ?? xmlUnescape(text!); // one of the two matched
+      if (top) top.text += value;
+      else if (value.trim() !== '') throw malformed();
+      continue;
+    }
+    if (rawName === undefined) continue; // comment or processing instruction
+    const name = rawName.includes(':') ? rawName.slice(rawName.indexOf(':') + 1) : rawName;
+    if (closing) {
+      if (!top || top.name !== name || whole.endsWith('/>')) throw malformed();
+      stack.pop();
+      continue;
+    }
+    const node: XmlNode = { name, children: [], text: '' };
+    if (top) top.children.push(node);
+    else if (root) throw malformed();
+    else root = node;
+    if (!selfClosing) stack.push(node);
+  }
+  if (!root || stack.length > 0) throw malformed();
+  return root;
+}

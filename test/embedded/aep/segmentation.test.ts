@@ -177,6 +177,57 @@ describe('segment jobs', () => {
   });
 });
 
+describe('the scheduled segmentation', () => {
+  type Schedule = { id: string; name: string; type: string; schedule: string; state: string; properties: { segments: string[] } };
+  const schedules = () => aep.client.request<{ _page: { totalCount: number }; children: Schedule[] }>({ method: 'GET', path: `${UPS}/config/schedules` });
+
+  it('is the sandbox\'s one daily batch_segmentation schedule, active at its configured time, fired once a day', async () => {
+    const listed = (await schedules()).data;
+    expect(listed._page.totalCount).toBe(1);
+    const [schedule] = listed.children;
+    expect(schedule).toMatchObject({ type: 'batch_segmentation', schedule: '0 30 6 * * ?', state: 'active', properties: { segments: ['*'] } });
+    const work = platform.aep.scheduledSegmentation;
+    expect(work.nextAt(new Date('2025-03-01T05:00:00Z'))).toEqual(new Date('2025-03-01T06:30:00Z'));
+    expect(work.nextAt(new Date('2025-03-01T06:30:00Z'))).toEqual(new Date('2025-03-02T06:30:00Z'));
+    expect((await rejection(aep.client.request({ method: 'POST', path: `${UPS}/config/schedules`, body: { name: 'twin', type: 'batch_segmentation', properties: { segments: ['*'] }, schedule: '0 0 1 * * ?' } }))).message).toMatch(
+      /already has a batch_segmentation schedule/,
+    );
+  });
+
+  it('changes time and state by JSON Patch; refuses a schedule that fires more than once a day', async () => {
+    const id = (await schedules()).data.children[0]!.id;
+    const patch = (body: unknown) => aep.client.request({ method: 'PATCH', path: `${UPS}/config/schedules/${id}`, body });
+    expect((await rejection(patch([{ op: 'add', path: '/schedule', value: '0 0 */6 * * ?' }]))).message).toMatch(/does not fire once every day at a fixed time/);
+    await patch([{ op: 'add', path: '/schedule', value: '0 15 2 * * ?' }, { op: 'add', path: '/state', value: 'inactive' }]);
+    // The OpenAPI file asks for Content-Type even on this GET.
+    const read = await aep.client.request<Schedule>({ method: 'GET', path: `${UPS}/config/schedules/${id}`, headers: { 'Content-Type': 'application/json' } });
+    expect(read.data).toMatchObject({ schedule: '0 15 2 * * ?', state: 'inactive' });
+    expect(platform.aep.scheduledSegmentation.nextAt(new Date('2025-03-01T00:00:00Z'))).toBeUndefined();
+    await patch([{ op: 'add', path: '/schedule', value: '0 30 6 * * ?' }, { op: 'add', path: '/state', value: 'active' }]);
+    expect(platform.aep.scheduledSegmentation.nextAt(new Date('2025-03-01T00:00:00Z'))).toEqual(new Date('2025-03-01T06:30:00Z'));
+  });
+
+  it('evaluates every definition with batch evaluation on, listed by GET /segment/jobs as a scheduler job with its counts', async () => {
+    const batch = await aep.segmentation.ensureDefinition(definition('scheduled band', propensityBandPql(tenant, { low: 0.5, high: 1 })));
+    const streaming = await aep.segmentation.ensureDefinition({
+      ...definition('streaming only', `_${tenant}.propensity >= 0.5`),
+      evaluationInfo: { batch: { enabled: false }, continuous: { enabled: true }, synchronous: { enabled: false } },
+    });
+    const at = new Date('2025-03-01T06:30:00Z');
+    await platform.aep.scheduledSegmentation.run(at);
+    const newest = (await aep.segmentation.recentJobs({ status: 'SUCCEEDED', limit: 5 })).find((j) => j.source === 'scheduler');
+    expect(newest).toMatchObject({ source: 'scheduler', status: 'SUCCEEDED', creationTime: at.getTime(), properties: { scheduleId: expect.any(String), runId: expect.any(String) } });
+    const evaluated = newest!.segments!.map((s) => s.segmentId);
+    expect(evaluated).toContain(batch.resource.id);
+    expect(evaluated).not.toContain(streaming.resource.id);
+    const onDemand = await runJob([batch.resource.id]);
+    expect(newest!.metrics?.segmentedProfileCounter?.[batch.resource.id]).toBe(onDemand.metrics?.segmentedProfileCounter?.[batch.resource.id]);
+    const listed = await aep.segmentation.recentJobs({ limit: 100 });
+    expect(listed.map((j) => j.creationTime)).toEqual(listed.map((j) => j.creationTime).sort((a, b) => b! - a!));
+    expect(listed.filter((j) => j.source === 'scheduler').map((j) => j.id)).toEqual([newest!.id]);
+  });
+});
+
 describe('the segmentation traffic', () => {
   it('matches Adobe\'s OpenAPI file, but for the documented deviations', () => {
     const contract = OpenApiContract.load();
@@ -184,10 +235,15 @@ describe('the segmentation traffic', () => {
     const operations = new Set(calls.map((e) => `${e.method} ${contract.findOperation(e.method, e.url)?.path ?? '(undocumented)'}`));
     expect([...operations].sort()).toEqual([
       'DELETE /segment/definitions/{SEGMENT_ID}',
+      'GET /config/schedules',
+      'GET /config/schedules/{SCHEDULE_ID}',
       'GET /segment/definitions',
       'GET /segment/definitions/{SEGMENT_ID}',
+      'GET /segment/jobs',
       'GET /segment/jobs/{SEGMENT_JOB_ID}',
+      'PATCH /config/schedules/{SCHEDULE_ID}',
       'PATCH /segment/definitions/{SEGMENT_ID}',
+      'POST /config/schedules',
       'POST /segment/definitions',
       'POST /segment/jobs',
     ]);

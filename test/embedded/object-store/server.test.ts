@@ -2,7 +2,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Readable, Transform } from 'stream';
+import { PassThrough, Readable, Transform } from 'stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -55,6 +55,11 @@ async function expectS3Error(p: Promise<unknown>, name: string, status?: number)
 async function bodyBytes(out: { Body?: unknown }): Promise<Buffer> {
   const body = out.Body as { transformToByteArray(): Promise<Uint8Array> };
   return Buffer.from(await body.transformToByteArray());
+}
+
+/** Resolves once `condition` holds, looking again every few milliseconds. */
+async function waitFor(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
 function listTree(dir: string): string[] {
@@ -270,6 +275,73 @@ describe('ObjectStoreServer', () => {
     expect(fs.readFileSync(path.join(root, bucket, 'cond.txt'), 'utf8')).toBe('v1');
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'cond-new.txt', Body: 'x', IfNoneMatch: '*' }));
     expect(fs.readFileSync(path.join(root, bucket, 'cond-new.txt'), 'utf8')).toBe('x');
+  });
+
+  it('takes a conditional PutObject as S3 does: If-Match replaces only the ETag given, and not a missing key', async () => {
+    const first = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'lease.json', Body: 'holder a', IfNoneMatch: '*' }));
+    await expectS3Error(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'lease.json', Body: 'holder b', IfMatch: `"${md5('other')}"` })), 'PreconditionFailed', 412);
+    const second = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'lease.json', Body: 'holder b', IfMatch: first.ETag }));
+    expect(second.ETag).toBe(`"${md5('holder b')}"`);
+    // The ETag read before the other writer's update no longer matches.
+    await expectS3Error(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'lease.json', Body: 'holder c', IfMatch: first.ETag })), 'PreconditionFailed', 412);
+    expect(fs.readFileSync(path.join(root, bucket, 'lease.json'), 'utf8')).toBe('holder b');
+    await expectS3Error(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'no-lease.json', Body: 'x', IfMatch: first.ETag })), 'NoSuchKey', 404);
+    await expectS3Error(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'no-lease.json', Body: 'x', IfNoneMatch: first.ETag })), 'NotImplemented', 501);
+    expect(fs.existsSync(path.join(root, bucket, 'no-lease.json'))).toBe(false);
+  });
+
+  it("answers a failed write condition with S3's XML error document", async () => {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'xml-412.txt', Body: 'v1' }));
+    const response = await fetch(`${server.endpoint}/${bucket}/xml-412.txt`, { method: 'PUT', body: 'v2', headers: { 'If-None-Match': '*' } });
+    expect(response.status).toBe(412);
+    const xml = await response.text();
+    expect(xml).toContain('<Code>PreconditionFailed</Code>');
+    expect(xml).toContain('<Message>At least one of the pre-conditions you specified did not hold</Message>');
+  });
+
+  it('lets exactly one of two writers create a key with If-None-Match: *', async () => {
+    const results = await Promise.allSettled(
+      ['one', 'two', 'three'].map((body) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'race.txt', Body: body, IfNoneMatch: '*' }))),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    for (const r of results) {
+      if (r.status === 'rejected') expect(['PreconditionFailed', 'ConditionalRequestConflict']).toContain((r.reason as Error).name);
+    }
+  });
+
+  it('answers 409 ConditionalRequestConflict when another write of the key completes during a conditional upload', async () => {
+    const slow = new PassThrough();
+    const pending = s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'conflict.txt', Body: slow, ContentLength: 4, IfNoneMatch: '*' }));
+    slow.write('sl');
+    // The slow upload has arrived (its condition held then); another writer creates the key meanwhile.
+    await waitFor(() => fs.existsSync(path.join(root, '.tmp')) && fs.readdirSync(path.join(root, '.tmp')).length > 0);
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'conflict.txt', Body: 'fast' }));
+    slow.end('ow');
+    await expectS3Error(pending, 'ConditionalRequestConflict', 409);
+    expect(fs.readFileSync(path.join(root, bucket, 'conflict.txt'), 'utf8')).toBe('fast');
+  });
+
+  it('honours If-None-Match and If-Match on CompleteMultipartUpload and on the destination of CopyObject', async () => {
+    const upload = async (key: string, conditions: { IfNoneMatch?: string | undefined; IfMatch?: string | undefined }) => {
+      const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+      const part = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: 'whole' }));
+      try {
+        return await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] }, ...conditions }));
+      } catch (error) {
+        // As in S3, a refused completion leaves the upload open; it is the client's to abort.
+        await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId }));
+        throw error;
+      }
+    };
+    const created = await upload('mpu-cond.bin', { IfNoneMatch: '*' });
+    await expectS3Error(upload('mpu-cond.bin', { IfNoneMatch: '*' }), 'PreconditionFailed', 412);
+    await expectS3Error(upload('mpu-cond.bin', { IfMatch: `"${md5('nothing')}"` }), 'PreconditionFailed', 412);
+    await upload('mpu-cond.bin', { IfMatch: created.ETag });
+
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'copy-src.txt', Body: 'source' }));
+    await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy-dst.txt', CopySource: `${bucket}/copy-src.txt`, IfNoneMatch: '*' }));
+    await expectS3Error(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy-dst.txt', CopySource: `${bucket}/mpu-cond.bin`, IfNoneMatch: '*' })), 'PreconditionFailed', 412);
+    expect(fs.readFileSync(path.join(root, bucket, 'copy-dst.txt'), 'utf8')).toBe('source');
   });
 
   it('deletes single objects (204 even when missing) and prunes emptied folders', async () => {

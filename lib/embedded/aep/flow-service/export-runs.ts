@@ -35,10 +35,6 @@ export function exportTimestamp(ms: number): string {
   return new Date(ms).toISOString().replace(/[-:T]/g, '').slice(0, 14);
 }
 
-function delay(ms: number): Promise<void> {
-  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
-}
-
 /** A failure the run reports with its own error code, rather than the generic one. */
 class RunFailure extends Error {
   constructor(
@@ -109,12 +105,12 @@ export class ExportRunner {
 
   private async execute(run: ExportRun): Promise<void> {
     const touch = () => {
-      run.updatedAt = Date.now();
+      run.updatedAt = this.store.ctx.clock.now().getTime();
       run.etag = etag();
     };
-    await delay(this.settings.exportRunDelayMs);
+    await (this.settings.exportRunDelayMs > 0 ? this.store.ctx.clock.sleep(this.settings.exportRunDelayMs) : Promise.resolve());
     run.state = 'inProgress';
-    run.startedAt = Date.now();
+    run.startedAt = this.store.ctx.clock.now().getTime();
     touch();
     try {
       const target = this.store.targetConnections.get(run.targetConnectionId);
@@ -156,7 +152,7 @@ export class ExportRunner {
       run.files = [];
       run.state = 'failed';
     } finally {
-      run.completedAt = Date.now();
+      run.completedAt = this.store.ctx.clock.now().getTime();
       touch();
     }
   }

@@ -12,6 +12,7 @@
  *   or `*`): another value is 412. Names need not be unique, as in AEP.
  */
 import type { PGlite } from '@electric-sql/pglite';
+import type { TimedWork } from '../../time/timed-work';
 import type { JobRunner } from '../batch-ingestion';
 import type { Catalog } from '../catalog';
 import type { Router } from '../http';
@@ -77,7 +78,17 @@ export class FlowService {
     router.add('GET', 'flowservice', `${b}/runs/:id`, (x) => records.getRun(x));
   }
 
-  /** Starts the ingestion dataflows' schedule (every `ingestionIntervalMs`). */
+  /** The ingestion dataflows' schedules, for a simulator to run on its clock. */
+  get ingestionWork(): TimedWork {
+    return this.ingestion.timedWork;
+  }
+
+  /** Every enabled ingestion dataflow looks for new files now; resolves when the runs end. */
+  lookForNewFiles(): Promise<void> {
+    return this.ingestion.lookNow();
+  }
+
+  /** Starts the ingestion dataflows' compressed schedule (every `ingestionIntervalMs`). */
   startSchedules(): void {
     this.ingestion.start();
   }

@@ -9,6 +9,7 @@ import type { Readable } from 'stream';
 import type { JobRunner } from '../batch-ingestion';
 import type { Catalog } from '../catalog';
 import type { DataPrep } from '../data-prep';
+import type { TimedWork } from '../../time/timed-work';
 import type { FaultInjector } from '../faults';
 import { uuid } from '../ids';
 import { ingest, inLocation, INGESTION_SPECS, sourceLocation, type IngestionRun, type IngestionTarget, type SourceFile } from '../source-ingestion';
@@ -41,6 +42,8 @@ export class IngestionRunner {
   /** Per ingestion flow, the last error listing its source, so a lasting one is recorded once. */
   private readonly listingFailures = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
+  /** Per ingestion flow, the scheduled look (epoch ms) it last made on a simulated clock. */
+  private readonly scheduledLooks = new Map<string, number>();
 
   constructor(
     private readonly store: FlowStore,
@@ -51,10 +54,10 @@ export class IngestionRunner {
     private readonly objectStore: ObjectStore,
   ) {}
 
-  /** Starts the schedule (every `ingestionIntervalMs`). */
+  /** Starts the compressed schedule (every `ingestionIntervalMs`), for runs without a simulated clock. */
   start(): void {
     if (this.timer || this.settings.ingestionIntervalMs <= 0) return;
-    this.timer = setInterval(() => this.tick(), this.settings.ingestionIntervalMs);
+    this.timer = setInterval(() => void this.look(() => true), this.settings.ingestionIntervalMs);
     this.timer.unref();
   }
 
@@ -64,15 +67,61 @@ export class IngestionRunner {
     this.timer = undefined;
   }
 
-  /** One tick of the schedule: each enabled ingestion flow whose start time has come looks for new files. */
-  private tick(): void {
-    const nowSeconds = Date.now() / 1000;
-    for (const flow of this.store.flows.values()) {
-      if (flow.flowSpec.id !== INGESTION_SPECS.cloudStorageFlow || flow.state !== 'enabled' || this.ingesting.has(flow.id)) continue;
-      if (Number(flow.scheduleParams.startTime) > nowSeconds) continue;
+  /**
+   * Each enabled ingestion flow whose start time has come looks for new files now, whatever its
+   * schedule; resolves once the runs this started have finished.
+   */
+  lookNow(): Promise<void> {
+    return this.look(() => true);
+  }
+
+  /**
+   * The flows' schedules as AEP keeps them, for a simulated clock: each enabled flow looks at its
+   * `startTime` and then every `interval` of its `frequency` (15 minutes at the least). `nextAt` answers
+   * for the flows that exist when it is asked, so a flow made later is seen the next time it is asked.
+   */
+  readonly timedWork: TimedWork = {
+    name: 'AEP ingestion dataflows (cloud storage source schedule)',
+    nextAt: (after) => {
+      let next: number | undefined;
+      for (const flow of this.ingestionFlows()) {
+        const at = nextScheduledLook(flow.scheduleParams, after.getTime());
+        if (at !== undefined && (next === undefined || at < next)) next = at;
+      }
+      return next === undefined ? undefined : new Date(next);
+    },
+    run: (at) =>
+      this.look((flow) => {
+        const due = lastScheduledLook(flow.scheduleParams, at.getTime());
+        if (due === undefined || due <= (this.scheduledLooks.get(flow.id) ?? -Infinity)) return false;
+        this.scheduledLooks.set(flow.id, due);
+        return true;
+      }),
+  };
+
+  private ingestionFlows(): Flow[] {
+    return [...this.store.flows.values()].filter((flow) => flow.flowSpec.id === INGESTION_SPECS.cloudStorageFlow && flow.state === 'enabled');
+  }
+
+  /** The flows `due` picks (among the enabled ones whose start time has come) look for new files; resolves when their runs end. */
+  private look(due: (flow: Flow) => boolean): Promise<void> {
+    const nowSeconds = this.store.ctx.clock.now().getTime() / 1000;
+    const runs: Array<Promise<void>> = [];
+    for (const flow of this.ingestionFlows()) {
+      if (this.ingesting.has(flow.id) || Number(flow.scheduleParams.startTime) > nowSeconds || !due(flow)) continue;
       this.ingesting.add(flow.id);
-      this.jobs.run(`ingestion of flow ${flow.id}`, () => this.run(flow).finally(() => this.ingesting.delete(flow.id)));
+      runs.push(
+        new Promise<void>((resolve) =>
+          this.jobs.run(`ingestion of flow ${flow.id}`, () =>
+            this.run(flow).finally(() => {
+              this.ingesting.delete(flow.id);
+              resolve();
+            }),
+          ),
+        ),
+      );
     }
+    return Promise.all(runs).then(() => undefined);
   }
 
   /** The files of a source connection that are new or changed since the flow last took them. */
@@ -200,4 +249,29 @@ export class IngestionRunner {
       run.etag = etag();
     }
   }
+}
+
+const SCHEDULE_UNIT_MS: Record<string, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000, week: 604_800_000 };
+
+/** A validated source schedule as epoch ms: its start, and its period (undefined for `once`). */
+function schedule(params: Record<string, unknown>): { start: number; period: number | undefined } {
+  const start = Number(params.startTime) * 1000;
+  const unit = SCHEDULE_UNIT_MS[String(params.frequency)];
+  return { start, period: unit === undefined ? undefined : unit * Number(params.interval) };
+}
+
+/** The first look of the schedule strictly after `after`, or undefined when a `once` flow has had its look. */
+export function nextScheduledLook(params: Record<string, unknown>, after: number): number | undefined {
+  const { start, period } = schedule(params);
+  if (after < start) return start;
+  if (period === undefined) return undefined;
+  return start + (Math.floor((after - start) / period) + 1) * period;
+}
+
+/** The last look of the schedule at or before `at`, or undefined before its start. */
+export function lastScheduledLook(params: Record<string, unknown>, at: number): number | undefined {
+  const { start, period } = schedule(params);
+  if (at < start) return undefined;
+  if (period === undefined) return start;
+  return start + Math.floor((at - start) / period) * period;
 }

@@ -3,6 +3,7 @@
  * their types, and the checks every creation request makes, whether for a destination or a source.
  */
 import { randomBytes } from 'crypto';
+import type { Clock } from '../../../ports/clock';
 import type { ExportedFile } from '../dataset-export';
 import { flowServiceError } from '../errors';
 import { ApiError, isPlainObject } from '../http';
@@ -28,6 +29,8 @@ export interface FlowServiceContext {
   sandbox: string;
   sandboxId: string;
   clientId: string;
+  /** The platform's clock, which stamps every record (a simulated run's virtual clock). */
+  clock: Clock;
 }
 
 export type Collection = 'connections' | 'sourceConnections' | 'targetConnections' | 'flows';
@@ -179,7 +182,7 @@ export class FlowStore {
 
   /** Creation times strictly increase, so newest-first order never ties. */
   stamp(): number {
-    this.lastStamp = Math.max(Date.now(), this.lastStamp + 1);
+    this.lastStamp = Math.max(this.ctx.clock.now().getTime(), this.lastStamp + 1);
     return this.lastStamp;
   }
 

@@ -91,7 +91,7 @@ export class Descriptors {
       const dest = doc['xdm:destinationSchema'];
       if (typeof dest !== 'string' || !this.store.find('schemas', dest)) throw bad(`'xdm:destinationSchema' '${String(dest)}' is not a schema in this sandbox`);
     }
-    const now = Date.now();
+    const now = this.store.ctx.clock.now().getTime();
     const id = descriptorId();
     const rec: DescriptorRecord = { doc: { '@id': id, ...doc }, created: now, updated: now };
     this.store.descriptors.set(id, rec);

@@ -3,6 +3,7 @@
  * how they are found, and the registry's error shapes.
  */
 import { createHash } from 'crypto';
+import type { Clock } from '../../../ports/clock';
 import { xdmError } from '../errors';
 import type { ApiError } from '../http';
 import type { FieldTree, XdmClass } from '../xdm';
@@ -15,6 +16,8 @@ export interface RegistryContext {
   sandboxId: string;
   tenantId: string;
   clientId: string;
+  /** The platform's clock, which stamps every record (a simulated run's virtual clock). */
+  clock: Clock;
 }
 
 /** What the registry needs from Catalog: which datasets use a schema, and notice of schema changes. */

@@ -32,7 +32,7 @@ export class TenantResources {
     if (!isPlainObject(body)) throw bad('The request body must be a JSON object');
     const doc = stripServerKeys(cloneJson(body));
     const title = requireTitle(doc, kind === 'mixins' ? 'field group' : 'schema');
-    const now = Date.now();
+    const now = this.store.ctx.clock.now().getTime();
     const hex = xdmResourceId();
     const { tenantId } = this.store.ctx;
     const rec: XdmRecord = {
@@ -100,7 +100,7 @@ export class TenantResources {
       recomputed.set(schema.hex, after);
     }
     candidate.minor = rec.minor + 1;
-    candidate.updated = Date.now();
+    candidate.updated = this.store.ctx.clock.now().getTime();
     records.set(rec.hex, candidate);
     for (const [hex, after] of recomputed) {
       if (hex === rec.hex) continue;
