@@ -42,16 +42,18 @@ async function unsignedQuery(endpoint: string, service: string, params: Record<s
 }
 
 /**
- * Starts moto on a free loopback port, makes the operator user, then turns IAM enforcement on
+ * Starts moto (with the shim unless `shim: false`) on a free loopback port, makes the operator user, then turns IAM enforcement on
  * (`/moto-api/reset-auth`): from then on every call is checked against its caller's policies.
  */
-export async function startEmulator(logFile: string): Promise<Emulator> {
+export async function startEmulator(logFile: string, options: { shim?: boolean } = {}): Promise<Emulator> {
+  // Without the shim: moto as released, to show each gap the shim closes (test/rehearsal/moto-shim.test.ts).
+  const command = options.shim === false ? ['-m', 'moto.server'] : [SHIM];
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
   const log = fs.openSync(logFile, 'a');
   let child: ChildProcess;
   try {
-    child = spawn('python3', [SHIM, '-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', log, log] });
+    child = spawn('python3', [...command, '-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', log, log] });
   } finally {
     fs.closeSync(log);
   }
@@ -67,7 +69,7 @@ export async function startEmulator(logFile: string): Promise<Emulator> {
   try {
     const deadline = Date.now() + 60_000;
     for (;;) {
-      if (exited) throw new Error(`moto did not start (python3 ${SHIM}); see ${logFile}`);
+      if (exited) throw new Error(`moto did not start (python3 ${command.join(' ')}); see ${logFile}`);
       const up = await fetch(`${endpoint}/moto-api/`).then((r) => r.ok, () => false);
       if (up) break;
       if (Date.now() > deadline) throw new Error(`moto did not answer on ${endpoint} within 60 s; see ${logFile}`);

@@ -1,10 +1,11 @@
-"""Starts moto.server with three gaps of moto 5.2.1 closed, each where AWS behaves otherwise.
+"""Starts moto.server with four gaps of moto 5.2.1 closed, each where AWS behaves otherwise.
 
 Usage: python3 moto_shim.py [moto.server arguments], e.g. -H 127.0.0.1 -p 5000.
 Nothing here changes what the constructs send AWS; each patch makes moto answer as AWS does.
 """
 import sys
 
+from botocore.awsrequest import AWSRequest
 from moto.iam import access_control, policy_conditions
 from moto.s3 import models as s3_models
 from moto.s3 import responses as s3_responses
@@ -48,17 +49,35 @@ def get_bucket_lifecycle(self):
         del self.serialized
 
 
+s3_models.FakeBucket.set_lifecycle = set_lifecycle
+s3_responses.S3Response.get_bucket_lifecycle = get_bucket_lifecycle
+
+
 # 2. moto/iam/policy_conditions.py evaluates only StringEquals and treats any other operator as
-#    matching, and moto/s3/models.py FakeBucket.get_permission passes no request context, so the
-#    TLS-only statement (Deny when Bool aws:SecureTransport is false) denies every object call. Evaluate
-#    Bool, and give bucket policies the context of a TLS request: the loopback hop to this emulator stands
-#    in for AWS's HTTPS endpoint, which is the only one the SDK and the provider use there.
+#    matching; moto/iam/access_control.py IAMPolicyStatement.is_action_permitted answers DENIED when a
+#    statement's condition is not met, whatever its effect (in AWS the statement then does not apply);
+#    and moto/s3/models.py FakeBucket.get_permission passes no request context. So the TLS-only statement
+#    (Deny when Bool aws:SecureTransport is false) denies every object call. Evaluate Bool, let a statement
+#    whose condition is not met not apply, and give bucket policies the context of a TLS request: the
+#    loopback hop to this emulator stands in for AWS's HTTPS endpoint, the only one the SDK and the
+#    provider use there.
 def bool_equals(expected, actual):
     values = expected if isinstance(expected, list) else [expected]
     return str(actual).lower() in [str(value).lower() for value in values]
 
 
 policy_conditions.CONDITION_OPERATIONS["Bool"] = bool_equals
+
+original_statement_permitted = access_control.IAMPolicyStatement.is_action_permitted
+
+
+def statement_permitted(self, action, resource="*", principal=None, incoming_condition_values=None):
+    if self._statement.get("Condition") and not self._check_conditions(incoming_condition_values):
+        return access_control.PermissionResult.NEUTRAL
+    return original_statement_permitted(self, action, resource, principal, incoming_condition_values)
+
+
+access_control.IAMPolicyStatement.is_action_permitted = statement_permitted
 
 
 def get_permission(self, action, resource):
@@ -85,6 +104,27 @@ def secret_resource(self):
 
 
 secrets_responses.SecretsManagerResponse._determine_resource = secret_resource
+
+
+
+# 4. moto/core/responses.py setup_class fills a request's parameters with its headers when it has neither
+#    a query string nor a body, and moto/iam/access_control.py IAMRequestBase._create_aws_request signs
+#    `body or data` (data: a form POST's fields, whose raw body werkzeug has consumed), so with IAM
+#    enforcement on every GET, HEAD or DELETE (Lambda GetFunction, Scheduler GetSchedule, ...) is checked
+#    as if its body were its parameters, form-encoded: SignatureDoesNotMatch. The AWS provider's wait for
+#    a new function fails on it. Check these methods' requests with the empty body they were signed with.
+def create_aws_request(self):
+    if self._body or self._method not in ("GET", "HEAD", "DELETE"):
+        return original_create_aws_request(self)
+    signed_headers = self._get_string_between("SignedHeaders=", ",", self._headers["Authorization"]).split(";")
+    headers = self._create_headers_for_aws_request(signed_headers, self._headers)
+    request = AWSRequest(method=self._method, url=self._path, data=b"", headers=headers)
+    request.context["timestamp"] = headers["X-Amz-Date"]
+    return request
+
+
+original_create_aws_request = access_control.IAMRequestBase._create_aws_request
+access_control.IAMRequestBase._create_aws_request = create_aws_request
 
 
 if __name__ == "__main__":
