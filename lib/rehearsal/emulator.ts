@@ -9,6 +9,11 @@ export interface Emulator {
   endpoint: string;
   /** An IAM user allowed everything: what Terraform and the rehearsal act as once IAM is enforced. */
   operator: AwsCredentials;
+  /**
+   * The IAM user `lambda.amazonaws.com`, allowed `sts:AssumeRole` and `lambda:GetFunction`: what the
+   * Lambda front acts as, the shim taking it for the service principal execution roles trust.
+   */
+  lambdaService: AwsCredentials;
   stop(): Promise<void>;
 }
 
@@ -41,8 +46,28 @@ async function unsignedQuery(endpoint: string, service: string, params: Record<s
   return text;
 }
 
+/** The service principal Lambda execution roles trust; moto_shim.py lets the IAM user of this name stand for it. */
+export const LAMBDA_SERVICE_PRINCIPAL = 'lambda.amazonaws.com';
+
+async function createUser(endpoint: string, user: string, statements: unknown[]): Promise<AwsCredentials> {
+  await unsignedQuery(endpoint, 'iam', { Action: 'CreateUser', UserName: user, Version: '2010-05-08' });
+  await unsignedQuery(endpoint, 'iam', {
+    Action: 'PutUserPolicy',
+    UserName: user,
+    PolicyName: 'rehearsal',
+    PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: statements }),
+    Version: '2010-05-08',
+  });
+  const key = await unsignedQuery(endpoint, 'iam', { Action: 'CreateAccessKey', UserName: user, Version: '2010-05-08' });
+  const accessKeyId = /<AccessKeyId>([^<]+)</.exec(key)?.[1];
+  const secretAccessKey = /<SecretAccessKey>([^<]+)</.exec(key)?.[1];
+  if (!accessKeyId || !secretAccessKey) throw new Error(`moto's CreateAccessKey answered without a key: ${key.slice(0, 300)}`);
+  return { accessKeyId, secretAccessKey };
+}
+
 /**
- * Starts moto (with the shim unless `shim: false`) on a free loopback port, makes the operator user, then turns IAM enforcement on
+ * Starts moto (with the shim unless `shim: false`) on a free loopback port, makes the operator and
+ * Lambda service users, then turns IAM enforcement on
  * (`/moto-api/reset-auth`): from then on every call is checked against its caller's policies.
  */
 export async function startEmulator(logFile: string, options: { shim?: boolean } = {}): Promise<Emulator> {
@@ -75,22 +100,11 @@ export async function startEmulator(logFile: string, options: { shim?: boolean }
       if (Date.now() > deadline) throw new Error(`moto did not answer on ${endpoint} within 60 s; see ${logFile}`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    const user = 'rehearsal-operator';
-    await unsignedQuery(endpoint, 'iam', { Action: 'CreateUser', UserName: user, Version: '2010-05-08' });
-    await unsignedQuery(endpoint, 'iam', {
-      Action: 'PutUserPolicy',
-      UserName: user,
-      PolicyName: 'everything',
-      PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }),
-      Version: '2010-05-08',
-    });
-    const key = await unsignedQuery(endpoint, 'iam', { Action: 'CreateAccessKey', UserName: user, Version: '2010-05-08' });
-    const accessKeyId = /<AccessKeyId>([^<]+)</.exec(key)?.[1];
-    const secretAccessKey = /<SecretAccessKey>([^<]+)</.exec(key)?.[1];
-    if (!accessKeyId || !secretAccessKey) throw new Error(`moto's CreateAccessKey answered without a key: ${key.slice(0, 300)}`);
+    const operator = await createUser(endpoint, 'rehearsal-operator', [{ Effect: 'Allow', Action: '*', Resource: '*' }]);
+    const lambdaService = await createUser(endpoint, LAMBDA_SERVICE_PRINCIPAL, [{ Effect: 'Allow', Action: ['sts:AssumeRole', 'lambda:GetFunction'], Resource: '*' }]);
     const enforced = await fetch(`${endpoint}/moto-api/reset-auth`, { method: 'POST', body: '0' });
     if (!enforced.ok) throw new Error(`moto refused to enforce IAM: ${enforced.status}`);
-    return { endpoint, operator: { accessKeyId, secretAccessKey }, stop };
+    return { endpoint, operator, lambdaService, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -1,4 +1,4 @@
-"""Starts moto.server with four gaps of moto 5.2.1 closed, each where AWS behaves otherwise.
+"""Starts moto.server with five gaps of moto 5.2.1 closed, each where AWS behaves otherwise.
 
 Usage: python3 moto_shim.py [moto.server arguments], e.g. -H 127.0.0.1 -p 5000.
 Nothing here changes what the constructs send AWS; each patch makes moto answer as AWS does.
@@ -125,6 +125,29 @@ def create_aws_request(self):
 
 original_create_aws_request = access_control.IAMRequestBase._create_aws_request
 access_control.IAMRequestBase._create_aws_request = create_aws_request
+
+
+
+# 5. moto/iam/access_control.py IAMPolicyStatement._check_principal reads only a trust policy's "AWS"
+#    principals and fails (TypeError, answered 500) on a role trusting a service principal alone, as every
+#    Lambda execution role does ({"Service": "lambda.amazonaws.com"}); moto has no service identities. The
+#    rehearsal's Lambda front stands in for the Lambda service and signs as an IAM user named after the
+#    service principal: such a user matches that principal, and nothing else does.
+def check_principal(self, principal):
+    expected = self._statement.get("Principal")
+    if not expected or expected == "*":
+        return True
+
+    def listed(value):
+        return [] if value is None else value if isinstance(value, list) else [value]
+
+    aws = listed(expected.get("AWS"))
+    if "*" in aws or principal in aws:
+        return True
+    return any(principal.endswith(f":user/{service}") for service in listed(expected.get("Service")))
+
+
+access_control.IAMPolicyStatement._check_principal = check_principal
 
 
 if __name__ == "__main__":

@@ -113,7 +113,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
     const front = new LambdaFront({
       emulator: emulator.endpoint,
       region: REGION,
-      serviceCredentials: emulator.operator,
+      serviceCredentials: emulator.lambdaService,
       workDir: path.join(workDir, 'lambda'),
       projectRoot: root,
       environment: {
@@ -186,7 +186,7 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
     // IAM enforced: the featurize function's own role cannot write outside its prefixes.
     const featurizeRole = front.invocations.find((i) => /featurize/i.test(i.functionName))?.role;
     if (featurizeRole) {
-      const { Credentials: c } = await new STSClient(operatorClient).send(new AssumeRoleCommand({ RoleArn: featurizeRole, RoleSessionName: 'rehearsal-check' }));
+      const { Credentials: c } = await new STSClient({ ...operatorClient, credentials: emulator.lambdaService }).send(new AssumeRoleCommand({ RoleArn: featurizeRole, RoleSessionName: 'rehearsal-check' }));
       const s3 = new S3Client({ ...operatorClient, forcePathStyle: true, credentials: { accessKeyId: c!.AccessKeyId!, secretAccessKey: c!.SecretAccessKey!, sessionToken: c!.SessionToken! } });
       const bucket = JSON.parse(runCommand('terraform', ['output', '-json'], path.join(project, 'cdktf.out', 'stacks', 'marketing-data'), 'terraform output', env)) as Record<string, { value: string }>;
       const denied = await s3.send(new PutObjectCommand({ Bucket: bucket.bucket_name!.value, Key: 'models/intruder.json', Body: '{}' })).then(() => false, (e: Error) => /denied/i.test(e.name + e.message));

@@ -34,12 +34,14 @@ afterAll(async () => {
 
 const client = (emulator: Emulator) => ({ endpoint: emulator.endpoint, region, credentials: emulator.operator });
 const s3 = (emulator: Emulator) => new S3Client({ ...client(emulator), forcePathStyle: true });
-/** 'ok', 'denied' (403 AccessDenied; moto's JSON services answer it in XML, which the SDK cannot parse), or the error's name. */
+/** 'ok', 'denied' (403; moto's JSON services answer it in XML, which the SDK cannot parse), 'server error' (5xx), or the error's name. */
 const outcome = (call: Promise<unknown>) =>
   call.then(
     () => 'ok',
-    (error: Error & { $metadata?: { httpStatusCode?: number }; $response?: { statusCode?: number } }) =>
-      (error.$metadata?.httpStatusCode ?? error.$response?.statusCode) === 403 ? 'denied' : error.name,
+    (error: Error & { $metadata?: { httpStatusCode?: number }; $response?: { statusCode?: number } }) => {
+      const status = error.$metadata?.httpStatusCode ?? error.$response?.statusCode ?? 0;
+      return status === 403 ? 'denied' : status >= 500 ? 'server error' : error.name;
+    },
   );
 
 describe('moto shim', () => {
@@ -107,6 +109,19 @@ describe('moto shim', () => {
     };
     expect(await read(plain)).toEqual(['denied', 'denied']);
     expect(await read(shimmed)).toEqual(['ok', 'denied']);
+  });
+
+  it('lets the IAM user named lambda.amazonaws.com, and only it, assume a role that trusts the Lambda service', async () => {
+    const assume = async (emulator: Emulator) => {
+      const trust = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] };
+      const { Role: role } = await new IAMClient(client(emulator)).send(new CreateRoleCommand({ RoleName: 'execution', AssumeRolePolicyDocument: JSON.stringify(trust) }));
+      const as = (credentials: Emulator['operator']) =>
+        outcome(new STSClient({ endpoint: emulator.endpoint, region, credentials }).send(new AssumeRoleCommand({ RoleArn: role!.Arn, RoleSessionName: 'fn' })));
+      return [await as(emulator.lambdaService), await as(emulator.operator)];
+    };
+    // moto fails on the trust policy's service principal (TypeError, HTTP 500) whoever asks.
+    expect(await assume(plain)).toEqual(['server error', 'server error']);
+    expect(await assume(shimmed)).toEqual(['ok', 'denied']);
   });
 
   it('checks the signature of a GET without a query string (Lambda GetFunction, ListFunctions) over its empty body', () => {
