@@ -4,6 +4,7 @@ Usage: python3 moto_shim.py [moto.server arguments], e.g. -H 127.0.0.1 -p 5000.
 Nothing here changes what the constructs send AWS; each patch makes moto answer as AWS does.
 """
 import sys
+from urllib.parse import quote, unquote
 
 from botocore.awsrequest import AWSRequest
 from moto.iam import access_control, policy_conditions
@@ -107,25 +108,48 @@ secrets_responses.SecretsManagerResponse._determine_resource = secret_resource
 
 
 
-# 4. moto/core/responses.py setup_class fills a request's parameters with its headers when it has neither
-#    a query string nor a body, and moto/iam/access_control.py IAMRequestBase._create_aws_request signs
-#    `body or data` (data: a form POST's fields, whose raw body werkzeug has consumed), so with IAM
-#    enforcement on every GET, HEAD or DELETE (Lambda GetFunction, Scheduler GetSchedule, ...) is checked
-#    as if its body were its parameters, form-encoded: SignatureDoesNotMatch. The AWS provider's wait for
-#    a new function fails on it. Check these methods' requests with the empty body they were signed with.
+# 4. moto/iam/access_control.py IAMRequestBase checks a signature over a request rebuilt from what moto
+#    parsed, and gets two things wrong there:
+#    a. moto/core/responses.py setup_class fills a request's parameters with its headers when it has
+#       neither a query string nor a body, and _create_aws_request signs `body or data` (data: a form
+#       POST's fields, whose raw body werkzeug has consumed). So every GET, HEAD or DELETE of a JSON or
+#       REST service (Lambda GetFunction, Scheduler GetSchedule, ...) is checked as if its body were its
+#       parameters, form-encoded: SignatureDoesNotMatch, on which the AWS provider's wait for a new
+#       function fails. Checked here with the empty body it was signed with (S3 requests carry
+#       x-amz-content-sha256, which moto takes as the payload's hash, and are left as they are).
+#    b. The query string is taken from the URL as moto decoded it, so a value holding "/" (ListObjectsV2's
+#       prefix=runs/featurize/) no longer matches the %2F the SDKs signed: SignatureDoesNotMatch on every
+#       prefixed listing. Checked here with the query re-encoded as SigV4 encodes it. Likewise the path
+#       of a non-S3 request: a function named by its ARN (GetFunction arn:aws:lambda:...) was signed with
+#       its ":" encoded, then encoded again (SigV4 encodes non-S3 paths twice); moto's decoded path is
+#       encoded once by botocore. Checked here with the path as sent.
+def canonical_query(url, reencode_path=False):
+    path, _, query = url.partition("?")
+    if reencode_path:
+        path = quote(unquote(path), safe="/~")
+    if not query:
+        return path
+    pairs = []
+    for pair in query.split("&"):
+        key, equals, value = pair.partition("=")
+        pairs.append(quote(unquote(key), safe="-_.~") + equals + quote(unquote(value), safe="-_.~"))
+    return path + "?" + "&".join(pairs)
+
+
 def create_aws_request(self):
-    if self._body or self._method not in ("GET", "HEAD", "DELETE"):
-        return original_create_aws_request(self)
-    signed_headers = self._get_string_between("SignedHeaders=", ",", self._headers["Authorization"]).split(";")
-    headers = self._create_headers_for_aws_request(signed_headers, self._headers)
-    request = AWSRequest(method=self._method, url=self._path, data=b"", headers=headers)
-    request.context["timestamp"] = headers["X-Amz-Date"]
+    if self._body or self._method not in ("GET", "HEAD", "DELETE") or isinstance(self, access_control.S3IAMRequest):
+        request = original_create_aws_request(self)
+    else:
+        signed_headers = self._get_string_between("SignedHeaders=", ",", self._headers["Authorization"]).split(";")
+        headers = self._create_headers_for_aws_request(signed_headers, self._headers)
+        request = AWSRequest(method=self._method, url=self._path, data=b"", headers=headers)
+        request.context["timestamp"] = headers["X-Amz-Date"]
+    request.url = canonical_query(request.url, reencode_path=not isinstance(self, access_control.S3IAMRequest))
     return request
 
 
 original_create_aws_request = access_control.IAMRequestBase._create_aws_request
 access_control.IAMRequestBase._create_aws_request = create_aws_request
-
 
 
 # 5. moto/iam/access_control.py IAMPolicyStatement._check_principal reads only a trust policy's "AWS"

@@ -2,11 +2,13 @@ import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/cli
 import {
   CreateBucketCommand,
   GetBucketLifecycleConfigurationCommand,
+  ListObjectsV2Command,
   PutBucketLifecycleConfigurationCommand,
   PutBucketPolicyCommand,
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { GetFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { execFileSync } from 'child_process';
@@ -122,6 +124,20 @@ describe('moto shim', () => {
     // moto fails on the trust policy's service principal (TypeError, HTTP 500) whoever asks.
     expect(await assume(plain)).toEqual(['server error', 'server error']);
     expect(await assume(shimmed)).toEqual(['ok', 'denied']);
+  });
+
+  it('checks signatures over the query and path as signed: a listing by a prefix holding "/", a function named by its ARN', async () => {
+    const calls = async (emulator: Emulator, bucket: string) => {
+      const store = s3(emulator);
+      await store.send(new CreateBucketCommand({ Bucket: bucket }));
+      const lambda = new LambdaClient(client(emulator));
+      return [
+        await outcome(store.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'runs/featurize/' }))),
+        await outcome(lambda.send(new GetFunctionCommand({ FunctionName: 'arn:aws:lambda:us-east-1:123456789012:function:absent' }))),
+      ];
+    };
+    expect(await calls(plain, 'query-plain')).toEqual(['denied', 'denied']);
+    expect(await calls(shimmed, 'query-shim')).toEqual(['ok', 'ResourceNotFoundException']);
   });
 
   it('checks the signature of a GET without a query string (Lambda GetFunction, ListFunctions) over its empty body', () => {
