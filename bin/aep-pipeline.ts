@@ -70,12 +70,15 @@ syntheticDataOptions(program.command('run'), 20_000)
   .option('--audience-low <p>', 'lowest propensity in the audience, included', probability, DEFAULT_AUDIENCE_BAND.low)
   .option('--audience-high <p>', 'highest propensity in the audience, included', probability, DEFAULT_AUDIENCE_BAND.high)
   .option('--days <n>', 'deploy, then live this many simulated days: every schedule fires, new events arrive daily, invariants checked each day', count('number of days'))
-  .action(async (opts: { users: number; batchUsers: number; seed: number; runsDir: string; audienceLow: number; audienceHigh: number; days?: number }) => {
+  .option('--faults <seed>', 'with --days: inject faults drawn from this seed (AEP 429/5xx/timeouts, token revocations, object store errors, killed invocations) until 3 days before the end', integer)
+  .action(async (opts: { users: number; batchUsers: number; seed: number; runsDir: string; audienceLow: number; audienceHigh: number; days?: number; faults?: number }) => {
+    if (opts.faults !== undefined && opts.days === undefined) throw new InvalidArgumentError('--faults needs --days: faults are injected over simulated days');
     const out = process.stdout;
     if (opts.days !== undefined) {
       const { synthesizeLocalDeployment } = await import('../constructs/local-deployment');
       const { simulatePipeline } = await import('../lib/simulation/simulate');
-      out.write(`Embedded platform: seeding ${opts.users.toLocaleString('en-US')} synthetic users (seed ${opts.seed}), then ${opts.days} simulated days\n`);
+      const { formatPeriodSummary } = await import('../lib/simulation/day');
+      out.write(`Embedded platform: seeding ${opts.users.toLocaleString('en-US')} synthetic users (seed ${opts.seed}), then ${opts.days} simulated days${opts.faults === undefined ? '' : ` with faults (seed ${opts.faults})`}\n`);
       const progress = seedProgressReporter(out);
       const simulated = await simulatePipeline({
         deploy: synthesizeLocalDeployment,
@@ -95,8 +98,12 @@ syntheticDataOptions(program.command('run'), 20_000)
           out.write(`${line}\n`);
         },
         audience: { low: opts.audienceLow, high: opts.audienceHigh },
+        ...(opts.faults !== undefined && { faults: { seed: opts.faults } }),
       });
-      out.write(`\n${opts.days} days in ${(simulated.totalMs / 1000).toFixed(1)} s; every invariant held\nReport: ${path.relative(process.cwd(), simulated.reportFile)}\n`);
+      if (simulated.faults) out.write(`Faults stopped at ${simulated.faults.endAt.toISOString()}\n`);
+      out.write(`${formatPeriodSummary(simulated.days, simulated.faults?.byKind).join('\n')}\n`);
+      const perDay = simulated.days.reduce((total, day) => total + (day.wallMs ?? 0), 0) / simulated.days.length;
+      out.write(`\n${opts.days} days in ${(simulated.totalMs / 1000).toFixed(1)} s (${(perDay / 1000).toFixed(1)} s a simulated day); every invariant held\nReport: ${path.relative(process.cwd(), simulated.reportFile)}\n`);
       return;
     }
     const progress = seedProgressReporter(out);

@@ -81,7 +81,7 @@ const EMBEDDED_TIMING = { PIPELINE_POLL_INTERVAL_MS: '100', PIPELINE_WAIT_BUDGET
  * what the platform stands in for: its endpoints and the credential the secret would hold, and its
  * timing. This function plays Terraform (the provisioner's CRUD invocations) and EventBridge Scheduler.
  */
-function deployedFunctions(deployment: LocalDeployment, platformEnv: Record<string, string>, runDir: string, runtime: EmbeddedRuntimeOptions) {
+function deployedFunctions(deployment: LocalDeployment, platformEnv: Record<string, string>, runDir: string, runtime: EmbeddedRuntimeOptions, timing: Record<string, string>) {
   const start = (name: string, fn: SynthesizedFunction, values: DeployTimeValues) => {
     const { AEP_CREDENTIALS_SECRET_ARN: _secretArn, ...environment } = fn.environment;
     const resolved = Object.fromEntries(Object.entries(environment).map(([key, value]) => [key, deployment.resolve(value, values, `The ${name} function's ${key}`)]));
@@ -92,7 +92,7 @@ function deployedFunctions(deployment: LocalDeployment, platformEnv: Record<stri
       bundleDir: fn.bundleDir,
       handler: fn.handler,
       memorySize: fn.memorySize,
-      environment: { ...resolved, ...platformEnv, ...EMBEDDED_TIMING },
+      environment: { ...resolved, ...platformEnv, ...EMBEDDED_TIMING, ...timing },
       workDir: runDir,
     });
   };
@@ -175,7 +175,9 @@ export function prepareRunFolder(options: Pick<LocalRunOptions, 'runsRoot' | 'au
  */
 export async function deployLocalPipeline(
   platform: EmbeddedPlatform,
-  options: Omit<LocalRunOptions, 'runsRoot' | 'audience'> & { runDir: string; band: { low: number; high: number }; now: Date; clock: Clock; runtime?: EmbeddedRuntimeOptions; onUser?: (user: SyntheticUser) => void },
+  options: Omit<LocalRunOptions, 'runsRoot' | 'audience'> & { runDir: string; band: { low: number; high: number }; now: Date; clock: Clock; runtime?: EmbeddedRuntimeOptions; onUser?: (user: SyntheticUser) => void;
+    /** Timing settings the functions get on top of the embedded platform's (`AEP_HTTP_TIMEOUT_MS`, ...), as a simulator sets them. */
+    functionTiming?: Record<string, string> },
   timings: LocalRunResult['timings'],
 ): Promise<DeployedLocalPipeline> {
   const { runDir, band, now, clock } = options;
@@ -208,7 +210,7 @@ export async function deployLocalPipeline(
       audience: band,
     }),
   );
-  const functions = deployedFunctions(deployment, platform.connectionEnv, runDir, options.runtime ?? {});
+  const functions = deployedFunctions(deployment, platform.connectionEnv, runDir, options.runtime ?? {}, options.functionTiming ?? {});
   const provided: DeployTimeValues = {
     bucketName: platform.config.storage.bucket,
     bucketRegion: platform.config.storage.region,

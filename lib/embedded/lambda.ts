@@ -164,7 +164,8 @@ export class EmbeddedFunction {
 
   private constructor(
     readonly name: string,
-    private readonly environment: Record<string, string>,
+    /** The environment its processes get, as the deployment gave it. */
+    readonly environment: Readonly<Record<string, string>>,
     private readonly runnerFile: string,
     private readonly bundleDir: string,
     private readonly memorySize: number,

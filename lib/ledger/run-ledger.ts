@@ -48,6 +48,14 @@ type StageOf<M> = Extract<keyof M, string>;
 
 const STAGE_NAME = /^[a-z][a-z0-9-]{0,39}$/;
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+/**
+ * How far back `newest` lists first, and then again wider, before the whole folder: the run it looks for
+ * is almost always recent, while a stage's folder grows without end (the hourly check alone records 24
+ * runs a day), and a listing returns at most 1,000 keys a request.
+ */
+const NEWEST_LOOKBACK_DAYS = [2, 35] as const;
+
 /**
  * How long a run of a scheduled stage may hold its lease: its function's timeout, after which Lambda has
  * stopped it, so a lease still held then belongs to a dead run. Other stages (seed, explore, provision,
@@ -237,6 +245,12 @@ export class RunLedger<M extends object = LedgerOutputs> {
     return this.read(present.filter((key) => key !== undefined));
   }
 
+  /** The ids of the newest runs of a stage, newest first: a listing, no record is read. */
+  async runIds(stage: StageOf<M>, limit?: number): Promise<string[]> {
+    const prefix = this.stagePrefix(stage);
+    return (await this.keys(stage)).slice(0, limit).map((key) => key.slice(prefix.length, -'.json'.length));
+  }
+
   /** The newest runs of a stage, newest first. */
   async recent<S extends StageOf<M>>(stage: S, limit = 10): Promise<Array<StageRunRecord<S, M[S]>>> {
     return this.read((await this.keys(stage)).slice(0, limit));
@@ -251,28 +265,57 @@ export class RunLedger<M extends object = LedgerOutputs> {
   }
 
   /**
-   * The newest run of a stage that `accept` takes, reading records newest first a page at a time: a
-   * stage that often skips can have its last success far back. When `accept` narrows the record (as
-   * `(r) => r.status === 'succeeded'` does), so does the answer.
+   * The newest run of a stage that `accept` takes, reading records one at a time, newest first, and
+   * stopping at the first taken: what a lookup reads is the runs since the one it wants, not the stage's
+   * history. With `after`, only runs after that run id (or `runIdFloor`) are considered. Without it the
+   * folder is listed from a few days back, then further (NEWEST_LOOKBACK_DAYS), and whole only when no
+   * recent run is taken, so the listing does not grow with history either. When `accept` narrows the
+   * record (as `(r) => r.status === 'succeeded'` does), so does the answer.
    */
-  async newest<S extends StageOf<M>, R extends StageRunRecord<S, M[S]>>(stage: S, accept: (run: StageRunRecord<S, M[S]>) => run is R, pageSize?: number): Promise<R | undefined>;
-  async newest<S extends StageOf<M>>(stage: S, accept: (run: StageRunRecord<S, M[S]>) => boolean, pageSize?: number): Promise<StageRunRecord<S, M[S]> | undefined>;
-  async newest<S extends StageOf<M>>(stage: S, accept: (run: StageRunRecord<S, M[S]>) => boolean, pageSize = 25): Promise<StageRunRecord<S, M[S]> | undefined> {
-    const keys = await this.keys(stage);
-    for (let start = 0; start < keys.length; start += pageSize) {
-      const page = await this.read<StageRunRecord<S, M[S]>>(keys.slice(start, start + pageSize));
-      const found = page.find(accept);
+  async newest<S extends StageOf<M>, R extends StageRunRecord<S, M[S]>>(stage: S, accept: (run: StageRunRecord<S, M[S]>) => run is R, options?: { after?: string }): Promise<R | undefined>;
+  async newest<S extends StageOf<M>>(stage: S, accept: (run: StageRunRecord<S, M[S]>) => boolean, options?: { after?: string }): Promise<StageRunRecord<S, M[S]> | undefined>;
+  async newest<S extends StageOf<M>>(stage: S, accept: (run: StageRunRecord<S, M[S]>) => boolean, options: { after?: string } = {}): Promise<StageRunRecord<S, M[S]> | undefined> {
+    if (options.after !== undefined) return this.first(await this.keys(stage, options.after), accept);
+    const now = this.clock.now().getTime();
+    // Each wider listing reads only the runs the narrower one did not reach.
+    let readDownTo: string | undefined;
+    for (const floor of [...NEWEST_LOOKBACK_DAYS.map((days) => runIdFloor(new Date(now - days * DAY_MS))), '']) {
+      const keys = await this.keys(stage, floor);
+      const unread = readDownTo === undefined ? keys : keys.filter((key) => this.runIdOf(stage, key) <= readDownTo!);
+      const found = await this.first(unread, accept);
       if (found) return found;
+      readDownTo = floor;
+    }
+    return undefined;
+  }
+
+  private runIdOf(stage: string, key: string): string {
+    return key.slice(this.stagePrefix(stage).length, -'.json'.length);
+  }
+
+  /**
+   * The oldest run of a stage after the run `runId` (of any stage, or a `runIdFloor`) that `accept`
+   * takes, reading records one at a time, oldest first: for what followed a run soon after it.
+   */
+  async oldestAfter<S extends StageOf<M>>(stage: S, runId: string, accept: (run: StageRunRecord<S, M[S]>) => boolean): Promise<StageRunRecord<S, M[S]> | undefined> {
+    return this.first((await this.keys(stage, runId)).reverse(), accept);
+  }
+
+  private async first<R extends StoredRunRecord>(keys: readonly string[], accept: (run: R) => boolean): Promise<R | undefined> {
+    for (const key of keys) {
+      const [run] = await this.read<R>([key]);
+      if (run && accept(run)) return run;
     }
     return undefined;
   }
 
   /**
-   * The runs of a stage recorded after the run `runId` (of any stage, or a `runIdFloor`), newest first.
-   * Run ids sort by time, so only those records are listed and read.
+   * The runs of a stage recorded after the run `runId` (of any stage, or a `runIdFloor`; '' for all),
+   * newest first, the newest `limit` of them when given. Run ids sort by time, so only those records are
+   * listed, and only those returned are read.
    */
-  async after<S extends StageOf<M>>(stage: S, runId: string): Promise<Array<StageRunRecord<S, M[S]>>> {
-    return this.read(await this.keys(stage, runId));
+  async after<S extends StageOf<M>>(stage: S, runId: string, limit?: number): Promise<Array<StageRunRecord<S, M[S]>>> {
+    return this.read((await this.keys(stage, runId)).slice(0, limit));
   }
 
   /** The stages that have recorded runs: the folders under the prefix, as named on disk. */

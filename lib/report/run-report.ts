@@ -64,6 +64,8 @@ export interface PeriodDay {
   productionModel?: string | undefined;
   audience?: number | undefined;
   events: number;
+  /** With faults: those injected during the day, by kind. */
+  faults?: Partial<Record<string, number>> | undefined;
 }
 
 const PERIOD_STAGES = ['featurize', 'export', 'train', 'score', 'ingestion-check', 'audience'];
@@ -75,12 +77,28 @@ function periodSection(days: PeriodDay[]): string {
     return parts.join(', ');
   };
   const totals = days.reduce((t, d) => ({ rows: t.rows + d.rowsScored, trained: t.trained + d.modelsTrained, promoted: t.promoted + d.modelsPromoted }), { rows: 0, trained: 0, promoted: 0 });
+  const runs: PeriodDay['stages'] = {};
+  const faults: Record<string, number> = {};
+  for (const d of days) {
+    for (const [stage, t] of Object.entries(d.stages)) {
+      const sum = (runs[stage] ??= { runs: 0, succeeded: 0, skipped: 0, failed: 0 });
+      sum.runs += t.runs;
+      sum.succeeded += t.succeeded;
+      sum.skipped += t.skipped;
+      sum.failed += t.failed;
+    }
+    for (const [kind, n] of Object.entries(d.faults ?? {})) faults[kind] = (faults[kind] ?? 0) + (n ?? 0);
+  }
+  const withFaults = days.some((d) => d.faults !== undefined);
+  const faultText = (f: PeriodDay['faults']) => Object.entries(f ?? {}).map(([kind, n]) => `${kind} ${n}`).join(', ') || '–';
   return [
     `<h2>The period: ${days.length} simulated days</h2>`,
     `<p>${int(totals.rows)} rows scored; ${totals.trained} models trained, ${totals.promoted} promoted.</p>`,
+    `<p>Stage runs: ${escape(PERIOD_STAGES.filter((stage) => runs[stage]).map((stage) => `${stage} ${outcome(runs[stage])}`).join('; '))}.</p>`,
+    withFaults ? `<p>Faults injected: ${escape(faultText(faults))}.</p>` : '',
     table(
-      ['Day', 'Date', ...PERIOD_STAGES, 'Rows scored', 'Trained / promoted', 'Audience', 'Production model', 'New events'],
-      days.map((d) => [d.day, d.date, ...PERIOD_STAGES.map((stage) => outcome(d.stages[stage])), int(d.rowsScored), `${d.modelsTrained} / ${d.modelsPromoted}`, d.audience === undefined ? '–' : int(d.audience), d.productionModel ?? '–', int(d.events)]),
+      ['Day', 'Date', ...PERIOD_STAGES, 'Rows scored', 'Trained / promoted', 'Audience', 'Production model', 'New events', ...(withFaults ? ['Faults'] : [])],
+      days.map((d) => [d.day, d.date, ...PERIOD_STAGES.map((stage) => outcome(d.stages[stage])), int(d.rowsScored), `${d.modelsTrained} / ${d.modelsPromoted}`, d.audience === undefined ? '–' : int(d.audience), d.productionModel ?? '–', int(d.events), ...(withFaults ? [faultText(d.faults)] : [])]),
     ),
   ].join('\n');
 }

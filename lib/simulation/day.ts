@@ -1,3 +1,4 @@
+import type { FaultKind } from './faults';
 import type { StageInvocation } from './invariants';
 
 /** A simulated day's figures: the day line and the report's period table are made from them. */
@@ -23,6 +24,14 @@ export interface DayFigures {
   users: number;
   /** Failures of the day, `stage: reason`. */
   failures: string[];
+  /** Invocations whose process was killed, or that Lambda's timeout ended, by stage. */
+  killed: Record<string, number>;
+  timedOut: Record<string, number>;
+  /** With faults: those injected during the day, by kind. */
+  faults?: Partial<Record<FaultKind, number>> | undefined;
+  /** Wall time of the day, and by what took it (each stage's invocations, AEP's timed work, the day's events, the checks). */
+  wallMs?: number | undefined;
+  wallMsBy?: Record<string, number> | undefined;
 }
 
 const STAGE_ORDER = ['featurize', 'export', 'train', 'score', 'ingestion-check', 'audience'];
@@ -32,7 +41,7 @@ type Outputs = { rows?: number; promoted?: boolean; version?: string; modelVersi
 export function summarizeDay(day: number, dayStart: Date, runs: StageInvocation[], people: { events: number; joined: number; subscribed: number; users: number }, previous?: DayFigures): DayFigures {
   const stages: DayFigures['stages'] = {};
   const maxObjectReads: Record<string, number> = {};
-  const figures: DayFigures = { day, date: dayStart.toISOString().slice(0, 10), stages, rowsScored: 0, modelsTrained: 0, modelsPromoted: 0, productionModel: previous?.productionModel, audience: undefined, maxObjectReads, ...people, failures: [] };
+  const figures: DayFigures = { day, date: dayStart.toISOString().slice(0, 10), stages, rowsScored: 0, modelsTrained: 0, modelsPromoted: 0, productionModel: previous?.productionModel, audience: undefined, maxObjectReads, ...people, failures: [], killed: {}, timedOut: {} };
   for (const run of runs) {
     const tally = (stages[run.stage] ??= { runs: 0, succeeded: 0, skipped: 0, failed: 0 });
     tally.runs++;
@@ -40,7 +49,9 @@ export function summarizeDay(day: number, dayStart: Date, runs: StageInvocation[
     else if (run.outcome === 'skipped') tally.skipped++;
     else {
       tally.failed++;
-      figures.failures.push(`${run.stage}: ${run.reason ?? run.outcome}`);
+      figures.failures.push(`${run.stage}: ${run.fault ? `${run.fault}: ` : ''}${run.reason ?? run.outcome}`);
+      if (run.fault === 'killed') figures.killed[run.stage] = (figures.killed[run.stage] ?? 0) + 1;
+      if (run.fault === 'timed out') figures.timedOut[run.stage] = (figures.timedOut[run.stage] ?? 0) + 1;
     }
     maxObjectReads[run.stage] = Math.max(maxObjectReads[run.stage] ?? 0, run.objectReads);
     if (run.outcome !== 'succeeded') continue;
@@ -63,18 +74,67 @@ export function summarizeDay(day: number, dayStart: Date, runs: StageInvocation[
 
 const count = (n: number) => n.toLocaleString('en-US');
 
-/** `day 12  2026-01-13  featurize ok · export ok · train – · score ok 20,118 rows · ingestion-check 3/24 ok · audience 1,042  [model … production]` */
+/** A stage's runs of the day: `ok`, `skipped`, or each outcome counted when there were several. */
+function outcomeText(tally: DayFigures['stages'][string], killed = 0, timedOut = 0): string {
+  const lost = [killed > 0 && `${killed} killed`, timedOut > 0 && `${timedOut} timed out`].filter(Boolean).join(', ');
+  const failed = tally.failed > 0 ? `${tally.failed} FAILED${lost ? ` (${lost})` : ''}` : '';
+  if (tally.runs === 1) return failed ? `FAILED${lost ? ` (${lost})` : ''}` : tally.succeeded > 0 ? 'ok' : 'skipped';
+  return [tally.succeeded > 0 && `${tally.succeeded} ok`, tally.skipped > 0 && `${tally.skipped} skipped`, failed].filter(Boolean).join(', ');
+}
+
+/**
+ * `day 12  2026-01-13  featurize ok · export ok · train – · score ok 20,118 rows · ingestion-check 3 ok, 21 skipped · audience 1,042  [model … production]`,
+ * then the day's faults when there were any.
+ */
 export function formatDayLine(figures: DayFigures): string {
   const parts = STAGE_ORDER.map((stage) => {
     const tally = figures.stages[stage];
     if (!tally) return `${stage} –`;
-    if (stage === 'ingestion-check') return `${stage} ${tally.succeeded}/${tally.runs} ok`;
-    const outcome = tally.failed > 0 ? `FAILED${tally.runs > 1 ? ` ${tally.failed}/${tally.runs}` : ''}` : tally.succeeded > 0 ? 'ok' : 'skipped';
+    const outcome = outcomeText(tally, figures.killed[stage], figures.timedOut[stage]);
     if (stage === 'score' && tally.succeeded > 0) return `${stage} ${outcome} ${count(figures.rowsScored)} rows`;
     if (stage === 'train' && figures.modelsPromoted > 0) return `${stage} ${outcome} (promoted)`;
-    if (stage === 'audience' && figures.audience !== undefined) return `${stage} ${count(figures.audience)}`;
+    if (stage === 'audience' && figures.audience !== undefined && tally.failed === 0) return `${stage} ${count(figures.audience)}`;
     return `${stage} ${outcome}`;
   });
   const model = figures.productionModel ? `  [model ${figures.productionModel} production]` : '  [no production model]';
-  return `day ${String(figures.day).padStart(2)}  ${figures.date}  ${parts.join(' · ')}${model}`;
+  const faults = Object.entries(figures.faults ?? {});
+  const injected = faults.length > 0 ? `  faults: ${faults.map(([kind, n]) => `${kind} ${n}`).join(', ')}` : '';
+  return `day ${String(figures.day).padStart(2)}  ${figures.date}  ${parts.join(' · ')}${model}${injected}`;
+}
+
+/** The run's totals: stage runs by outcome, models trained and promoted, rows scored, faults by kind, invocations killed or timed out. */
+export function periodTotals(days: DayFigures[]) {
+  const stages: Record<string, { runs: number; succeeded: number; skipped: number; failed: number }> = {};
+  const faults: Partial<Record<FaultKind, number>> = {};
+  const totals = { stages, faults, modelsTrained: 0, modelsPromoted: 0, rowsScored: 0, killed: 0, timedOut: 0 };
+  for (const day of days) {
+    for (const [stage, tally] of Object.entries(day.stages)) {
+      const sum = (stages[stage] ??= { runs: 0, succeeded: 0, skipped: 0, failed: 0 });
+      sum.runs += tally.runs;
+      sum.succeeded += tally.succeeded;
+      sum.skipped += tally.skipped;
+      sum.failed += tally.failed;
+    }
+    for (const [kind, n] of Object.entries(day.faults ?? {}) as Array<[FaultKind, number]>) faults[kind] = (faults[kind] ?? 0) + n;
+    totals.modelsTrained += day.modelsTrained;
+    totals.modelsPromoted += day.modelsPromoted;
+    totals.rowsScored += day.rowsScored;
+    totals.killed += Object.values(day.killed).reduce((a, b) => a + b, 0);
+    totals.timedOut += Object.values(day.timedOut).reduce((a, b) => a + b, 0);
+  }
+  return totals;
+}
+
+/** The summary printed after the days: stage runs by outcome, models, and with faults, faults by kind. */
+export function formatPeriodSummary(days: DayFigures[], faultsByKind?: Record<FaultKind, number>): string[] {
+  const totals = periodTotals(days);
+  const lines = [
+    `Stage runs: ${STAGE_ORDER.filter((stage) => totals.stages[stage]).map((stage) => `${stage} ${outcomeText(totals.stages[stage]!)}`).join(' · ')}`,
+    `Models: ${totals.modelsTrained} trained, ${totals.modelsPromoted} promoted; ${count(totals.rowsScored)} rows scored`,
+  ];
+  if (faultsByKind) {
+    const total = Object.values(faultsByKind).reduce((a, b) => a + b, 0);
+    lines.push(`Faults injected: ${total} (${Object.entries(faultsByKind).map(([kind, n]) => `${kind} ${n}`).join(', ')}); invocations killed ${totals.killed}, timed out ${totals.timedOut}`);
+  }
+  return lines;
 }

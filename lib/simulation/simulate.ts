@@ -13,9 +13,13 @@ import { renderRunReport } from '../report/run-report';
 import type { StageName } from '../stages/registry';
 import { SyntheticPopulation } from '../synthetic/daily';
 import { ingestSyntheticUsers } from '../synthetic/seed';
-import { checkDay, DEFAULT_INVARIANTS, type Invariant, type StageInvocation } from './invariants';
+import { MODEL_DEFAULTS } from '../config/schema';
+import { ModelRegistry } from '../model/registry';
+import { ON_DEMAND_ALLOWANCE } from '../stages/audience';
+import { checkDay, defaultInvariants, type DayContext, type Invariant, type StageInvocation } from './invariants';
 import { fireTimes } from './schedule-expression';
 import { formatDayLine, summarizeDay, type DayFigures } from './day';
+import { attachFaults, FaultPlan, type FaultInjection, type FaultKind, type FaultRates } from './faults';
 
 export interface SimulationOptions extends Omit<LocalRunOptions, 'now'> {
   /** Days to live after the seed. */
@@ -27,8 +31,18 @@ export interface SimulationOptions extends Omit<LocalRunOptions, 'now'> {
   start?: Date;
   /** Told the line of each simulated day. */
   onDay?: (line: string, figures: DayFigures) => void;
-  /** @default DEFAULT_INVARIANTS */
+  /** @default defaultInvariants(), every one */
   invariants?: Invariant[];
+  /**
+   * Faults over time (`--faults <seed>`), drawn from the seed for invocations from the deployment until
+   * FAULT_FREE_DAYS before the last day, so the freshness of the scores is checked once they stop.
+   */
+  faults?: {
+    seed: number;
+    rates?: Partial<FaultRates> | undefined;
+    /** @default from the deployment to faultWindowEnd(start, days) */
+    window?: { start?: Date | undefined; end?: Date | undefined } | undefined;
+  };
 }
 
 export interface SimulationResult {
@@ -36,9 +50,37 @@ export interface SimulationResult {
   days: DayFigures[];
   reportFile: string;
   totalMs: number;
+  /** With faults: when they stopped, and how many of each kind were injected. */
+  faults?: { endAt: Date; byKind: Record<FaultKind, number> };
 }
 
 const DAY_MS = 86_400_000;
+
+/** The last days of a run with faults have none: the scores' freshness is checked there. */
+export const FAULT_FREE_DAYS = 3;
+/**
+ * With faults, the functions' AEP requests time out after this (AEP_HTTP_TIMEOUT_MS), and an injected
+ * timeout holds its response twice as long, so it becomes a client timeout.
+ */
+export const SIMULATED_HTTP_TIMEOUT_MS = 3_000;
+
+/** When the faults of a `days`-day run from `start` stop: FAULT_FREE_DAYS before the end, after day 1 at the earliest. */
+export function faultWindowEnd(start: Date, days: number): Date {
+  return new Date(start.getTime() + Math.max(1, days - FAULT_FREE_DAYS) * DAY_MS);
+}
+
+/** The faults of each kind between two tallies, the kinds with none left out. */
+function faultsSince(before: Record<FaultKind, number>, now: Record<FaultKind, number>): Partial<Record<FaultKind, number>> {
+  const out: Partial<Record<FaultKind, number>> = {};
+  for (const kind of Object.keys(now) as FaultKind[]) if (now[kind] > before[kind]) out[kind] = now[kind] - before[kind];
+  return out;
+}
+
+/** A setting from a function's environment, a number, else the default. */
+function numberSetting(environment: Readonly<Record<string, string>>, variable: string, fallback: number): number {
+  const raw = environment[variable];
+  return raw === undefined || raw.trim() === '' ? fallback : Number(raw);
+}
 
 /** The most recent Monday 00:00 UTC at or before `now`. */
 export function previousMonday(now: Date): Date {
@@ -70,10 +112,20 @@ export async function simulatePipeline(options: SimulationOptions): Promise<Simu
   const timings = [{ stage: 'platform', ms: Date.now() - started }];
   const population = new SyntheticPopulation({ seed: options.seed, tenantId: `_${platform.tenantId}`, start });
   const stopFunctions: Array<() => void> = [];
+  const faultsEndAt = options.faults && (options.faults.window?.end ?? faultWindowEnd(start, options.days));
   try {
     const pipeline = await deployLocalPipeline(
       platform,
-      { ...options, runDir, band, now: start, clock, runtime: { clock, reuseEnvironments: DEFAULT_ENVIRONMENT_LIMITS }, onUser: (user) => population.admit(user) },
+      {
+        ...options,
+        runDir,
+        band,
+        now: start,
+        clock,
+        runtime: { clock, reuseEnvironments: DEFAULT_ENVIRONMENT_LIMITS },
+        onUser: (user) => population.admit(user),
+        ...(options.faults && { functionTiming: { AEP_HTTP_TIMEOUT_MS: String(SIMULATED_HTTP_TIMEOUT_MS) } }),
+      },
       timings,
     );
     const { stage, aep, deployment } = pipeline;
@@ -86,22 +138,43 @@ export async function simulatePipeline(options: SimulationOptions): Promise<Simu
     }
     const deployedAt = clock.now();
 
+    let injection: FaultInjection | undefined;
+    if (options.faults && faultsEndAt) {
+      const plan = new FaultPlan({ seed: options.faults.seed, ...(options.faults.rates && { rates: options.faults.rates }), window: { start: options.faults.window?.start ?? deployedAt, end: faultsEndAt }, holdMs: 2 * SIMULATED_HTTP_TIMEOUT_MS });
+      injection = attachFaults(platform, plan, clock);
+      stopFunctions.push(() => injection?.detach());
+    }
+
     const invocations: StageInvocation[][] = [];
     const today = () => invocations[invocations.length - 1]!;
+    /** Wall time of the day by what took it: each stage's invocations, AEP's timed work, the day's events, the checks. */
+    let wall: Record<string, number> = {};
+    const timed = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
+      const began = Date.now();
+      try {
+        return await work();
+      } finally {
+        wall[what] = (wall[what] ?? 0) + Date.now() - began;
+      }
+    };
     const invoke = async (name: StageName, event: unknown, at: Date): Promise<void> => {
       const reads = () => platform.objectStore.reads.GET + platform.objectStore.reads.HEAD;
       const before = reads();
       let record: StageInvocation;
+      injection?.beginInvocation(name, () => stage[name].kill());
+      let run: RunRecord | undefined;
       try {
-        const run = (await stage[name].invoke(event)) as RunRecord;
-        record = { stage: name, at, outcome: run.status, reason: run.reason, objectReads: reads() - before, outputs: run.outputs };
-        // Query Service runs the featurize queries before the export schedule comes round.
-        if (run.stage === 'featurize' && run.status === 'succeeded') await waitForFeatureQueries(aep, run.outputs, clock);
+        run = (await timed(name, () => stage[name].invoke(event))) as RunRecord;
+        record = { stage: name, at, outcome: run.status, runId: run.runId, reason: run.reason, objectReads: reads() - before, outputs: run.outputs };
       } catch (error) {
         const reason = error instanceof EmbeddedFunctionError ? `${error.errorType}: ${error.errorMessage}` : error instanceof Error ? error.message : String(error);
-        record = { stage: name, at, outcome: 'error', reason, objectReads: reads() - before };
+        const timedOut = error instanceof EmbeddedFunctionError && error.errorType === 'Sandbox.Timedout';
+        record = { stage: name, at, outcome: 'error', reason, objectReads: reads() - before, ...(timedOut && { fault: 'timed out' as const }) };
       }
+      if (injection?.endInvocation().killed) record.fault = 'killed';
       today().push(record);
+      // Query Service runs the featurize queries before the export schedule comes round.
+      if (run?.stage === 'featurize' && run.status === 'succeeded') await timed('query service', () => waitForFeatureQueries(aep, run.outputs as never, clock));
     };
 
     const agenda: Due[] = [];
@@ -128,15 +201,66 @@ export async function simulatePipeline(options: SimulationOptions): Promise<Simu
         at: next,
         name: work.name,
         run: async (now) => {
-          await work.run(now);
+          await timed(work.name.replace(/ \(.*$/, ''), () => work.run(now));
           due.at = work.nextAt(now) ?? new Date(8.64e15);
         },
       };
       agenda.push(due);
     }
 
+    const environmentOf = (name: StageName) => stage[name].environment;
+    const scoreSchedule = deployment.schedules.find((schedule) => schedule.stage === 'score' && schedule.enabled);
+    const scorePeriodMs = (() => {
+      if (!scoreSchedule) return DAY_MS;
+      const times = fireTimes(scoreSchedule.expression, { timezone: scoreSchedule.timezone, startsAt: deployedAt });
+      const first = times.next(deployedAt);
+      const second = first && times.next(first);
+      return first && second ? second.getTime() - first.getTime() : DAY_MS;
+    })();
+    const tenantField = `_${platform.tenantId}`;
+    const registry = new ModelRegistry(platform.bucket, platform.config.storage.prefixes.models, environmentOf('train').PIPELINE_MODEL_NAME ?? platform.config.model.name);
+    const checks: Omit<DayContext, 'day' | 'now' | 'invocations'> = {
+      lifecycleRules: deployment.lifecycleRules,
+      listObjects: async () => {
+        const objects: Array<{ key: string; lastModified: Date }> = [];
+        for await (const o of platform.bucket.list('')) objects.push({ key: o.key, lastModified: o.lastModified ?? clock.now() });
+        return objects;
+      },
+      readObject: async (key) => ((await platform.bucket.head(key)) ? (await platform.bucket.get(key)).toString('utf8') : undefined),
+      scoresPrefix: `${environmentOf('score').PIPELINE_INGRESS_PREFIX ?? platform.config.storage.prefixes.ingress}${environmentOf('score').PIPELINE_SCORES_DATASET_ID}/`,
+      ingestionRuns: () => platform.aep.records.ingestionRuns(),
+      segmentJobs: () => platform.aep.records.segmentJobs(),
+      profileScores: async () => {
+        const scores = new Map<string, number>();
+        for (const profile of (await platform.aep.records.profiles([tenantField])).profiles.values()) {
+          const fields = profile[tenantField] as { userid?: unknown; propensity?: unknown } | undefined;
+          if (typeof fields?.userid === 'string' && typeof fields.propensity === 'number') scores.set(fields.userid, fields.propensity);
+        }
+        return scores;
+      },
+      production: async () => {
+        const pointer = await registry.productionPointer();
+        if (!pointer) return undefined;
+        const manifest = await registry.manifest(pointer.version);
+        const decision = (await registry.history()).filter((d) => d.challenger === pointer.version && d.promoted).pop();
+        return { version: pointer.version, heldOutAuc: manifest?.heldOut.auc ?? Number.NaN, decision };
+      },
+      settings: {
+        scorePeriodMs,
+        faultsEndAt,
+        minAuc: numberSetting(environmentOf('train'), 'PIPELINE_MODEL_MIN_AUC', MODEL_DEFAULTS.minAuc),
+        baselineMargin: numberSetting(environmentOf('train'), 'PIPELINE_MODEL_BASELINE_MARGIN', MODEL_DEFAULTS.baselineMargin),
+        onDemandPerDay: numberSetting(environmentOf('audience'), 'PIPELINE_AUDIENCE_ON_DEMAND_PER_DAY', ON_DEMAND_ALLOWANCE.perDay),
+        onDemandPerYear: numberSetting(environmentOf('audience'), 'PIPELINE_AUDIENCE_ON_DEMAND_PER_YEAR', ON_DEMAND_ALLOWANCE.perYearProduction),
+      },
+    };
+    const invariants = options.invariants ?? defaultInvariants();
+
     const days: DayFigures[] = [];
+    let faultsBefore = injection?.tally.byKind();
     for (let day = 1; day <= options.days; day++) {
+      const dayBegan = Date.now();
+      wall = {};
       invocations.push([]);
       const dayEnd = new Date(start.getTime() + day * DAY_MS);
       for (;;) {
@@ -148,19 +272,17 @@ export async function simulatePipeline(options: SimulationOptions): Promise<Simu
       // The day's events arrive as it ends, through Batch Ingestion into the seed's dataset.
       clock.advanceTo(dayEnd);
       const lived = population.live(day);
-      const ingested = await ingestSyntheticUsers(aep, { clock }, { datasetId: pipeline.seed.datasetId, users: lived.users, usersPerBatch: options.usersPerBatch, fileLabel: `day-${day}`, batchPollIntervalMs: 100 });
-      await checkDay(options.invariants ?? DEFAULT_INVARIANTS, {
-        day,
-        now: clock.now(),
-        invocations,
-        lifecycleRules: deployment.lifecycleRules,
-        listObjects: async () => {
-          const objects: Array<{ key: string; lastModified: Date }> = [];
-          for await (const o of platform.bucket.list('')) objects.push({ key: o.key, lastModified: o.lastModified ?? clock.now() });
-          return objects;
-        },
-      });
+      const ingested = await timed('daily events', () =>
+        ingestSyntheticUsers(aep, { clock }, { datasetId: pipeline.seed.datasetId, users: lived.users, usersPerBatch: options.usersPerBatch, fileLabel: `day-${day}`, batchPollIntervalMs: 100 }),
+      );
+      await timed('invariants', () => checkDay(invariants, { ...checks, day, now: clock.now(), invocations }));
+      const faultsNow = injection?.tally.byKind();
+      const faultsToday = faultsNow && faultsBefore ? faultsSince(faultsBefore, faultsNow) : undefined;
+      faultsBefore = faultsNow;
       const figures = summarizeDay(day, new Date(dayEnd.getTime() - DAY_MS), today(), { events: ingested.events, joined: lived.joined, subscribed: lived.subscribed, users: population.size }, days[days.length - 1]);
+      figures.faults = faultsToday;
+      figures.wallMs = Date.now() - dayBegan;
+      figures.wallMsBy = wall;
       days.push(figures);
       options.onDay?.(formatDayLine(figures), figures);
     }
@@ -180,7 +302,7 @@ export async function simulatePipeline(options: SimulationOptions): Promise<Simu
     const reportFile = path.join(runDir, 'report.html');
     fs.writeFileSync(reportFile, renderRunReport(report));
     fs.writeFileSync(path.join(runDir, 'days.json'), `${JSON.stringify(days, null, 2)}\n`);
-    return { runDir, days, reportFile, totalMs: Date.now() - started };
+    return { runDir, days, reportFile, totalMs: Date.now() - started, ...(injection && faultsEndAt && { faults: { endAt: faultsEndAt, byKind: injection.tally.byKind() } }) };
   } finally {
     stopFunctions.forEach((stop) => stop());
     await platform.stop();

@@ -37,6 +37,11 @@ const YEAR_MS = 365 * DAY_MS;
 export interface OnDemandSegmentJobOutputs {
   definitionId: string;
   scoreRunId: string;
+  /**
+   * When the on-demand jobs of the 365 days before this one started (ISO times, oldest first): what the
+   * budget counts, carried from record to record so the next job reads only this one.
+   */
+  spentBefore?: string[];
 }
 
 /** An on-demand segment job the budget does not allow; the message says which limit and when it frees up. */
@@ -183,12 +188,25 @@ interface Candidate {
  * The succeeded score runs among the newest `SCORE_RUNS_SEARCHED`, newest first, down to (not
  * including) the newest one already evaluated: scores older than an evaluated run are superseded.
  * When there are none (no scores, or the newest are evaluated), why to skip.
+ *
+ * An audience run only ever evaluates scores newer than those evaluated before, so the newest
+ * succeeded audience run names the newest evaluated score run, and only the score runs after it are
+ * read; the audience runs read are those since the oldest score run searched.
  */
 async function candidates(ledger: RunLedger): Promise<{ found: Candidate[] } | { skip: string }> {
-  const recent = await ledger.recent('score', SCORE_RUNS_SEARCHED);
+  const searched = await ledger.runIds('score', SCORE_RUNS_SEARCHED);
+  const oldestSearched = searched[searched.length - 1];
+  if (oldestSearched === undefined) return { skip: 'No succeeded score run to evaluate yet' };
+  const lastEvaluation = await ledger.newest('audience', (r) => r.status === 'succeeded', { after: oldestSearched });
+  const evaluated = lastEvaluation?.outputs.scoreRunId;
+  const recent = await ledger.after('score', evaluated ?? '', SCORE_RUNS_SEARCHED);
   const succeeded = recent.filter((r): r is ScoreRun => r.status === 'succeeded');
   const oldest = succeeded[succeeded.length - 1];
-  if (!oldest) return { skip: 'No succeeded score run to evaluate yet' };
+  if (!oldest) {
+    return lastEvaluation && evaluated !== undefined && evaluated >= oldestSearched
+      ? { skip: `Score run ${evaluated} is already evaluated (audience run ${lastEvaluation.runId}); nothing newer` }
+      : { skip: 'No succeeded score run to evaluate yet' };
+  }
   // Every run that looked at these scores came after them, however many runs that is.
   const audienceRuns = await ledger.after('audience', oldest.runId);
   const found: Candidate[] = [];
@@ -211,7 +229,8 @@ async function candidates(ledger: RunLedger): Promise<{ found: Candidate[] } | {
 
 /** When the scores of a confirmed score run were on the profiles: the check that confirmed them finished. */
 async function ingestedBy(ledger: RunLedger, scoreRun: ScoreRun): Promise<number> {
-  const confirmation = await ledger.newest('ingestion-check', (r) => r.outputs?.confirmed?.some((c) => c.scoreRunId === scoreRun.runId) ?? false);
+  // The confirming check came soon after the score run: checks are read from it on, oldest first.
+  const confirmation = await ledger.oldestAfter('ingestion-check', scoreRun.runId, (r) => r.outputs?.confirmed?.some((c) => c.scoreRunId === scoreRun.runId) ?? false);
   // A check confirms scores that were on the profiles by the time it finished; older checks lack the list.
   return Date.parse(confirmation?.finishedAt ?? scoreRun.finishedAt);
 }
@@ -356,8 +375,8 @@ function recordCount(
 
 /**
  * Records one on-demand segment job in the ledger (`on-demand-segment-job`), before it is requested, so
- * a crash after the request still counts; refuses it beyond the budget. Reads only the past year's
- * records, of which the budget allows at most `perYear`.
+ * a crash after the request still counts; refuses it beyond the budget. Reads only the newest record,
+ * which carries the past year's spending.
  */
 async function spendOnDemandBudget(
   deps: Pick<AudienceDeps, 'ledger' | 'clock' | 'log'>,
@@ -368,7 +387,16 @@ async function spendOnDemandBudget(
   const perDay = budget?.perDay ?? ON_DEMAND_ALLOWANCE.perDay;
   const perYear = budget?.perYear ?? (sandboxType === 'development' ? ON_DEMAND_ALLOWANCE.perYearDevelopment : ON_DEMAND_ALLOWANCE.perYearProduction);
   const now = deps.clock.now();
-  const spent = (await deps.ledger.after('on-demand-segment-job', newRunId(new Date(now.getTime() - YEAR_MS)))).map((r) => Date.parse(r.startedAt));
+  const yearAgo = now.getTime() - YEAR_MS;
+  const after = newRunId(new Date(yearAgo));
+  const last = await deps.ledger.newest('on-demand-segment-job', () => true, { after });
+  const carried = last?.outputs?.spentBefore;
+  // Records written before they carried the year's spending: the year's records are read instead.
+  const spent = (
+    last && Array.isArray(carried)
+      ? [...carried.map((t) => Date.parse(t)), Date.parse(last.startedAt)]
+      : (await deps.ledger.after('on-demand-segment-job', after)).map((r) => Date.parse(r.startedAt)).reverse()
+  ).filter((t) => t >= yearAgo);
   const today = spent.filter((t) => t > now.getTime() - DAY_MS);
   const refuse = (what: string, oldest: number, window: number) =>
     new OnDemandBudgetError(
@@ -378,6 +406,6 @@ async function spendOnDemandBudget(
   if (today.length >= perDay) throw refuse(`${today.length} already started in the last 24 hours, the budget allows ${perDay} a day`, Math.min(...today), DAY_MS);
   if (spent.length >= perYear) throw refuse(`${spent.length} already started in the last 365 days, the budget allows ${perYear} a year`, Math.min(...spent), YEAR_MS);
   const at = now.toISOString();
-  await deps.ledger.record({ stage: 'on-demand-segment-job', runId: newRunId(now), startedAt: at, finishedAt: at, status: 'succeeded', outputs: spend });
+  await deps.ledger.record({ stage: 'on-demand-segment-job', runId: newRunId(now), startedAt: at, finishedAt: at, status: 'succeeded', outputs: { ...spend, spentBefore: spent.map((t) => new Date(t).toISOString()) } });
   deps.log.info('On-demand segment job budget spent', { today: today.length + 1, perDay, year: spent.length + 1, perYear });
 }

@@ -2,7 +2,7 @@ import type { AepRestServices } from '../aep';
 import { AepError } from '../aep/errors';
 import { ensureExportDataflow, type ExportDataflowOptions } from '../dataflows/export-dataflow';
 import { trainingColumns, scoringColumns, type FeatureSpec } from '../features/spec';
-import type { RunLedger, RunRecord } from '../ledger/run-ledger';
+import { runIdFloor, type RunLedger, type RunRecord } from '../ledger/run-ledger';
 import type { Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
 import type { ObjectStore } from '../ports/object-store';
@@ -25,6 +25,10 @@ export interface ExportDeps {
   log: Log;
 }
 
+/** How many of the newest featurize runs not yet exported one export takes at most. */
+const PENDING_FEATURIZE_RUNS = 50;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
 /** What an export run hands the training and scoring stages through the ledger. */
 export interface ExportOutputs {
   featurizeRunId: string;
@@ -44,12 +48,10 @@ export async function exportFeatures(deps: ExportDeps, options: ExportOptions): 
   return deps.ledger.run('export', async () => {
     // Every featurization since the last export goes out in this one: the export is incremental, so
     // its files hold the rows of all of them (an export can be skipped while featurize runs again).
-    // The last success may lie behind any number of skipped runs; the newest ones are enough to know
-    // which folders earlier exports claimed.
+    // The last export names the featurization it took, so only the featurize runs after it are read.
     const lastExport = await deps.ledger.newest('export', (r) => r.status === 'succeeded');
     const lastExported = lastExport?.outputs?.featurizeRunId;
-    const earlierExports = (await deps.ledger.recent('export', 50)).filter((r) => r.status === 'succeeded');
-    const pending = (await deps.ledger.recent('featurize', 50)).filter((r) => r.status === 'succeeded').filter((r) => !lastExported || r.runId > lastExported);
+    const pending = (await deps.ledger.after('featurize', lastExported ?? '', PENDING_FEATURIZE_RUNS)).filter((r) => r.status === 'succeeded');
     const featurizeRun = pending[0];
     if (featurizeRun === undefined) {
       return { status: 'skipped', reason: lastExported ? `Featurization ${lastExported} is already exported; nothing newer` : 'No featurization to export yet' };
@@ -93,6 +95,9 @@ export async function exportFeatures(deps: ExportDeps, options: ExportOptions): 
     // it; they may come from an earlier run of this stage that started the export and ran out of time.
     // Export times have one-second resolution, so the claimed folders matter when runs come quickly.
     const since = featurizeRun.finishedAt.replace(/[-:T]/g, '').slice(0, 14);
+    // An export that claimed a folder written since then saw it before it finished, so it started at
+    // most its function's timeout before: a day before is enough, however many exports came earlier.
+    const earlierExports = (await deps.ledger.after('export', runIdFloor(new Date(Date.parse(featurizeRun.finishedAt) - DAY_MS)))).filter((r) => r.status === 'succeeded');
     const claimed = new Set(earlierExports.flatMap((r) => [r.outputs.training?.folder, r.outputs.scoring?.folder]));
     const newestFolder = async (datasetId: string) =>
       (await exportFolders(deps.store, options.egressPrefix, datasetId))

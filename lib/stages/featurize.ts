@@ -63,7 +63,7 @@ export async function featurize(deps: FeaturizeDeps, options: FeaturizeOptions):
       return { status: 'skipped', reason: `The events table ${eventsTable} holds no data yet`, inputs: { eventsTable } };
     }
 
-    const previous = (await deps.ledger.recent('featurize', 20)).find((r) => r.status === 'succeeded');
+    const previous = await deps.ledger.newest('featurize', (r) => r.status === 'succeeded');
     let from: number | null = null;
     if (previous) {
       const { outputs } = previous;

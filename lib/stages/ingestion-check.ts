@@ -15,7 +15,7 @@ export interface IngestionCheckDeps {
 export interface IngestionCheckOptions {
   /** The CloudStorageToAEP dataflow that ingests the score files (the provisioner's `ingestionFlowId`). */
   flowId: string;
-  /** How many of the newest score runs to look at. @default 50 */
+  /** How many of the newest score runs after the confirmed watermark to look at. @default 50 */
   lookback?: number;
 }
 
@@ -46,7 +46,7 @@ export interface IngestionCheckOutputs {
 /** What the checks so far have confirmed, from the newest check that recorded it. */
 export async function confirmedScores(ledger: RunLedger): Promise<{ through: string; also: Set<string> }> {
   // Checks recorded before checks carried the watermark have no confirmedThrough.
-  const last = await ledger.newest('ingestion-check', (r) => typeof r.outputs?.confirmedThrough === 'string', 5);
+  const last = await ledger.newest('ingestion-check', (r) => typeof r.outputs?.confirmedThrough === 'string');
   const outputs = last?.outputs;
   return { through: outputs?.confirmedThrough ?? '', also: new Set(outputs?.alsoConfirmed ?? []) };
 }
@@ -99,7 +99,8 @@ function runErrors(run: FlowRun): string {
 export async function checkIngestion(deps: IngestionCheckDeps, options: IngestionCheckOptions): Promise<RunRecord<'ingestion-check'>> {
   return deps.ledger.run('ingestion-check', async () => {
     const confirmedSoFar = await confirmedScores(deps.ledger);
-    const succeededScoreRuns = (await deps.ledger.recent('score', options.lookback ?? 50)).filter((r) => r.status === 'succeeded').reverse();
+    // Score runs up to the watermark are confirmed: only those after it are read.
+    const succeededScoreRuns = (await deps.ledger.after('score', confirmedSoFar.through, options.lookback ?? 50)).filter((r) => r.status === 'succeeded').reverse();
     const scoreRuns = succeededScoreRuns.filter((r) => r.runId > confirmedSoFar.through && !confirmedSoFar.also.has(r.runId));
     const outputs: IngestionCheckOutputs = {
       flowId: options.flowId,

@@ -20,6 +20,8 @@ export const MAX_PART_ROWS = 1_000_000;
 export const PREDICTION_DECIMALS = 6;
 export const SCORES_HEADER = [USER_ID_COLUMN, 'prediction'] as const;
 export const MANIFEST_NAME = '_manifest.json';
+/** How many of the newest exports after the last scored one are searched for the ones passed over. */
+const PASSED_OVER_SEARCHED = 20;
 
 export interface ScoreOptions {
   /** The bucket's ingress prefix, e.g. `ingress/`. AEP's ingestion dataflow watches `<ingress><scoresDatasetId>/`. */
@@ -343,8 +345,8 @@ export async function scoreProfiles(deps: ScoreDeps, options: ScoreOptions): Pro
     const inputs: Record<string, unknown> = { exportRunId: newestExport.runId, scoringFolder: scoring.folder };
     // Exports between the last scored one and the newest are passed over: scoring them after the newest
     // would overwrite newer scores with older features. Said, so an operator can score them by hand.
-    const passedOver = (await deps.ledger.recent('export', 20))
-      .filter((r) => r.status === 'succeeded' && r.runId < newestExport.runId && (!lastScoredExport || r.runId > lastScoredExport))
+    const passedOver = (await deps.ledger.after('export', lastScoredExport ?? '', PASSED_OVER_SEARCHED))
+      .filter((r) => r.status === 'succeeded' && r.runId < newestExport.runId)
       .map((r) => r.runId);
     if (passedOver.length > 0) {
       inputs.passedOverExportRunIds = passedOver;

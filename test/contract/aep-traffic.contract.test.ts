@@ -76,8 +76,8 @@ describe('traffic of the whole pipeline between the client and the AEP stand-in'
         'POST /mappingSets',
         'GET /runs',
         'POST /segment/definitions',
-        'POST /segment/jobs',
-        'GET /segment/jobs/{SEGMENT_JOB_ID}',
+        // The audience reads AEP's scheduled segmentation job; it starts none of its own unless asked.
+        'GET /segment/jobs',
       ]),
     );
   });

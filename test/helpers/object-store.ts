@@ -1,3 +1,4 @@
+import { Readable } from 'stream';
 import type { ObjectStore } from '../../lib/ports/object-store';
 
 /** A call that changes the bucket, and the key it changes. */
@@ -50,5 +51,55 @@ export function recordingStore(store: ObjectStore): ObjectStore & { operations: 
   return {
     operations,
     ...interceptedStore(store, { afterMutation: (m, applied) => void (applied && operations.push(`${verb[m.op]} ${m.key}`)) }),
+  };
+}
+
+/**
+ * An object store in memory with S3's semantics the ledger relies on: listing in key order from
+ * `startAfter`, ETags and conditional puts. For tests that write thousands of objects and only count calls.
+ */
+export function memoryStore(bucket = 'memory-bucket'): ObjectStore {
+  const objects = new Map<string, { body: Buffer; etag: string; lastModified: Date }>();
+  let version = 0;
+  const bytesOf = async (body: Buffer | string | Readable): Promise<Buffer> => {
+    if (typeof body === 'string') return Buffer.from(body, 'utf8');
+    if (Buffer.isBuffer(body)) return body;
+    const chunks: Buffer[] = [];
+    for await (const chunk of body) chunks.push(Buffer.from(chunk as Buffer));
+    return Buffer.concat(chunks);
+  };
+  const write = async (key: string, body: Buffer | string | Readable): Promise<string> => {
+    const etag = `"${(version += 1)}"`;
+    objects.set(key, { body: await bytesOf(body), etag, lastModified: new Date() });
+    return etag;
+  };
+  const found = (key: string) => {
+    const object = objects.get(key);
+    if (!object) throw Object.assign(new Error(`NoSuchKey: ${key}`), { name: 'NoSuchKey' });
+    return object;
+  };
+  return {
+    bucket,
+    put: async (key, body) => void (await write(key, body)),
+    putIfAbsent: async (key, body) => (objects.has(key) ? undefined : write(key, body)),
+    putIfMatch: async (key, body, etag) => (objects.get(key)?.etag === etag ? write(key, body) : undefined),
+    get: async (key) => found(key).body,
+    getStream: async (key) => Readable.from([found(key).body]),
+    getRange: async (key, offset, length) => found(key).body.subarray(offset, offset + length),
+    copy: async (from, to) => void (await write(to, found(from).body)),
+    head: async (key) => {
+      const object = objects.get(key);
+      return object && { key, size: object.body.length, lastModified: object.lastModified, etag: object.etag };
+    },
+    list: (prefix, options) => {
+      const keys = [...objects.keys()].filter((key) => key.startsWith(prefix) && (options?.startAfter === undefined || key > options.startAfter)).sort();
+      return (async function* () {
+        for (const key of keys) {
+          const object = objects.get(key);
+          if (object) yield { key, size: object.body.length, lastModified: object.lastModified, etag: object.etag };
+        }
+      })();
+    },
+    delete: async (key) => void objects.delete(key),
   };
 }

@@ -6,8 +6,9 @@ import { createS3Client, S3ObjectStore } from '../../lib/aws/s3-object-store';
 import { DEFAULT_PREFIXES } from '../../lib/config/schema';
 import { EMBEDDED_S3_CREDENTIALS } from '../../lib/embedded/platform';
 import { ObjectStoreServer } from '../../lib/embedded/object-store/server';
-import { RunLedger, type RunRecord } from '../../lib/ledger/run-ledger';
+import { newRunId, RunLedger, type RunRecord } from '../../lib/ledger/run-ledger';
 import { LEDGER_STAGES } from '../../lib/ledger/stage-outputs';
+import { interceptedStore } from '../helpers/object-store';
 import { recordingClock } from '../helpers/recording-clock';
 
 /** The ledger's mechanics on stages of the tests' own, each with its outputs, like LedgerOutputs for the pipeline. */
@@ -82,7 +83,7 @@ it('lists the newest runs first, up to the limit, and the stages that ran', asyn
   expect(await ledger.stages()).toEqual(expect.arrayContaining(['export', 'featurize', 'score']));
 });
 
-it('finds the newest matching run behind more runs than a page holds', async () => {
+it('finds the newest matching run behind runs it does not take', async () => {
   const clock = recordingClock(Date.parse('2026-06-01T00:00:00Z'));
   const ledger = new RunLedger<TestOutputs>(store, 'runs/', clock);
   const older = await ledger.run('newest', async () => ({ outputs: { n: 1 } }));
@@ -92,9 +93,9 @@ it('finds the newest matching run behind more runs than a page holds', async () 
     await clock.sleep(1000);
     await ledger.run('newest', async () => ({ status: 'skipped', reason: 'nothing new' }));
   }
-  expect((await ledger.newest('newest', (r) => r.status === 'succeeded', 3))?.runId).toBe(wanted.runId);
-  expect((await ledger.newest('newest', (r) => r.outputs?.n === 1, 3))?.runId).toBe(older.runId);
-  expect(await ledger.newest('newest', (r) => r.status === 'failed', 3)).toBeUndefined();
+  expect((await ledger.newest('newest', (r) => r.status === 'succeeded'))?.runId).toBe(wanted.runId);
+  expect((await ledger.newest('newest', (r) => r.outputs?.n === 1))?.runId).toBe(older.runId);
+  expect(await ledger.newest('newest', (r) => r.status === 'failed')).toBeUndefined();
   expect(await ledger.newest('never-ran', () => true)).toBeUndefined();
 });
 
@@ -112,6 +113,60 @@ it('reads only the runs recorded after a given run, newest first', async () => {
   expect((await ledger.after('audience', pivot.runId)).map((r) => r.runId)).toEqual(later.reverse());
   expect((await ledger.after('audience', later[0]!)).length).toBe(0); // three runs, the newest first
   expect((await ledger.after('audience', '')).map((r) => r.runId)).toContain(before.runId);
+});
+
+it('reads one record at a time, newest first, up to the one taken; oldest first after a run; the newest after a run up to a limit', async () => {
+  const clock = recordingClock(Date.parse('2026-08-01T00:00:00Z'));
+  let gets = 0;
+  const counted = interceptedStore(store, { beforeCall: (call) => void (call === 'get' && (gets += 1)) });
+  const ledger = new RunLedger<TestOutputs>(counted, 'runs-one-at-a-time/', clock);
+  const ids: string[] = [];
+  for (let n = 0; n < 30; n++) {
+    await clock.sleep(1000);
+    ids.push((await ledger.run('newest', async () => ({ outputs: { n } }))).runId);
+  }
+  const reads = async <T>(lookup: () => Promise<T>): Promise<{ result: T; gets: number }> => {
+    gets = 0;
+    const result = await lookup();
+    return { result, gets };
+  };
+  expect(await reads(async () => (await ledger.newest('newest', (r) => (r.outputs?.n ?? 0) <= 27))?.runId)).toEqual({ result: ids[27], gets: 3 });
+  expect(await reads(async () => (await ledger.newest('newest', () => true, { after: ids[29]! }))?.runId)).toEqual({ result: undefined, gets: 0 });
+  expect(await reads(async () => (await ledger.oldestAfter('newest', ids[4]!, (r) => (r.outputs?.n ?? 0) >= 6))?.runId)).toEqual({ result: ids[6], gets: 2 });
+  expect(await reads(async () => (await ledger.after('newest', ids[10]!, 3)).map((r) => r.runId))).toEqual({ result: [ids[29], ids[28], ids[27]], gets: 3 });
+  expect(await reads(() => ledger.runIds('newest', 2))).toEqual({ result: [ids[29], ids[28]], gets: 0 });
+});
+
+it('lists only recent runs to find the newest, further back only when none of them is taken', async () => {
+  const now = Date.parse('2026-06-01T00:00:00Z');
+  const hourly = new RunLedger<TestOutputs>(store, 'runs-lookback/', recordingClock(now));
+  // 60 days of an hourly stage's records, the oldest the only success.
+  const HOUR_MS = 3_600_000;
+  for (let hour = 60 * 24; hour >= 1; hour--) {
+    const at = new Date(now - hour * HOUR_MS);
+    const runId = newRunId(at);
+    const base = { stage: 'newest' as const, runId, startedAt: at.toISOString(), finishedAt: at.toISOString() };
+    await hourly.record(hour === 60 * 24 ? { ...base, status: 'succeeded', outputs: { n: 0 } } : { ...base, status: 'skipped', outputs: { n: hour } });
+  }
+  const listed: string[] = [];
+  const intercepted = interceptedStore(store, {});
+  const listing = {
+    ...intercepted,
+    async *list(prefix: string, options?: { startAfter?: string | undefined }) {
+      for await (const object of intercepted.list(prefix, options)) {
+        listed.push(object.key);
+        yield object;
+      }
+    },
+  };
+  const watched = new RunLedger<TestOutputs>(listing, 'runs-lookback/', recordingClock(now));
+  // The newest skipped run is an hour old: only the last two days are listed.
+  expect((await watched.newest('newest', (r) => r.status === 'skipped'))?.outputs?.n).toBe(1);
+  expect(listed.length).toBeLessThanOrEqual(2 * 24 + 1);
+  // The one success is 60 days old: found all the same, each record read once on the way.
+  listed.length = 0;
+  expect((await watched.newest('newest', (r) => r.status === 'succeeded'))?.outputs?.n).toBe(0);
+  expect(listed.filter((key) => key.endsWith('.json')).length).toBeGreaterThanOrEqual(60 * 24);
 });
 
 it('refuses a stage name that could escape its prefix', async () => {

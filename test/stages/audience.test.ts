@@ -237,6 +237,31 @@ describe('the on-demand budget', () => {
     expect((await askOnDemand()).status).toBe('succeeded');
   });
 
+  /** Records an on-demand job started `daysAgo` days before the budget's clock, carrying `spentBefore` when given. */
+  async function recordSpent(daysAgo: number, spentBefore?: string[]) {
+    const at = new Date(Date.now() + offset - daysAgo * 24 * 60 * 60 * 1000);
+    const outputs = { definitionId: audience.definitionId, scoreRunId: 'score-run', ...(spentBefore && { spentBefore }) };
+    await ledger.record({ stage: 'on-demand-segment-job', runId: newRunId(at), startedAt: at.toISOString(), finishedAt: at.toISOString(), status: 'succeeded', outputs });
+  }
+
+  it('counts jobs recorded without the year they carry (an earlier version) by reading the past year', async () => {
+    offset += 2 * YEAR;
+    await recordSpent(20);
+    await recordSpent(10);
+    await expect(askOnDemand({ perYear: 2 })).rejects.toThrow(/2 already started in the last 365 days, the budget allows 2 a year/);
+    expect((await askOnDemand({ perYear: 3 })).status).toBe('succeeded');
+    const [spent] = await ledger.recent('on-demand-segment-job', 1);
+    expect(spent?.outputs?.spentBefore).toHaveLength(2);
+  });
+
+  it('reads the year from the newest job, forgetting what it carries from over a year before', async () => {
+    offset += 2 * YEAR;
+    const daysAgo = (days: number) => new Date(Date.now() + offset - days * 24 * 60 * 60 * 1000).toISOString();
+    await recordSpent(10, [daysAgo(400), daysAgo(300)]);
+    await expect(askOnDemand({ perYear: 2 })).rejects.toThrow(/2 already started in the last 365 days, the budget allows 2 a year/);
+    expect((await askOnDemand({ perYear: 3 })).status).toBe('succeeded');
+  });
+
   it('never starts an on-demand job unless asked', async () => {
     offset += 2 * 24 * 60 * 60 * 1000;
     const jobs = jobRequests();

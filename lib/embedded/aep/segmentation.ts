@@ -98,6 +98,11 @@ export class Segmentation {
     router.add('GET', 'segmentation', `${b}/segment/jobs/:id`, (c) => this.getJob(c));
   }
 
+  /** Every segment job requested so far, on demand or scheduled: who asked and when, read-only. */
+  jobsRequested(): Array<Readonly<Pick<JobRecord, 'id' | 'source' | 'status' | 'creationTime'>>> {
+    return [...this.jobRecords.values()].map(({ id, source, status, creationTime }) => ({ id, source, status, creationTime }));
+  }
+
   // ---------------------------------------------------------------- definitions
 
   private bad(message: string): ApiError {

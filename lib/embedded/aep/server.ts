@@ -19,7 +19,8 @@ import { FaultInjector, isHeldResponse } from './faults';
 import { ApiError, ErrorFactory, header, isJsonMediaType, mediaType, Reply, RequestContext, Router, ServiceName } from './http';
 import { requestId as newRequestId, uuid } from './ids';
 import { registerIms, TokenStore } from './ims';
-import { ProfileStore } from './profile-store';
+import { ProfileStore, type MergedProfiles } from './profile-store';
+import type { IngestionRun } from './source-ingestion';
 import { QueryService } from './query-service';
 import { SchemaRegistry } from './schema-registry';
 import { Segmentation } from './segmentation';
@@ -159,6 +160,15 @@ export class AepStandIn {
   private readonly registry: SchemaRegistry;
   private readonly catalog: Catalog;
   private readonly flowService: FlowService;
+  /**
+   * What AEP holds, for a simulator's checks, read-only: the ingestion dataflows' runs (files and the
+   * records each loaded), the segment jobs requested, the profiles as Profile merges them.
+   */
+  readonly records: {
+    ingestionRuns(): readonly Readonly<IngestionRun>[];
+    segmentJobs(): ReturnType<Segmentation['jobsRequested']>;
+    profiles(topLevelFields: string[]): Promise<MergedProfiles>;
+  };
 
   constructor(options: AepStandInOptions) {
     for (const k of ['orgId', 'sandbox', 'clientId', 'clientSecret', 'tenantId'] as const) {
@@ -224,6 +234,12 @@ export class AepStandIn {
     });
     schedules.register(this.router);
     this.scheduledSegmentation = schedules;
+    const flowService = this.flowService;
+    this.records = {
+      ingestionRuns: () => [...flowService.ingestionRuns.values()],
+      segmentJobs: () => segmentation.jobsRequested(),
+      profiles: (fields) => profiles.merged(fields),
+    };
   }
 
   /** Base URL (scheme, host and port) of the running server, for both IMS and the platform. */
