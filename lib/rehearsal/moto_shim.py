@@ -123,10 +123,14 @@ secrets_responses.SecretsManagerResponse._determine_resource = secret_resource
 #       of a non-S3 request: a function named by its ARN (GetFunction arn:aws:lambda:...) was signed with
 #       its ":" encoded, then encoded again (SigV4 encodes non-S3 paths twice); moto's decoded path is
 #       encoded once by botocore. Checked here with the path as sent.
-def canonical_query(url, reencode_path=False):
+#    c. The same decoded path, for S3 (whose keys SigV4 encodes once, and botocore's S3 signer takes as
+#       given): an object key holding "=" or ":" (AEP's export writes egress/<id>/exportTime=<time>/...)
+#       was signed with %3D and %3A and is checked with "=" and ":": SignatureDoesNotMatch on every such
+#       PutObject. Checked here with the key encoded as SigV4 encodes it.
+def canonical_query(url):
     path, _, query = url.partition("?")
-    if reencode_path:
-        path = quote(unquote(path), safe="/~")
+    # Encoded once here; botocore's signer encodes a non-S3 path a second time, as SigV4 does, and an S3 path not.
+    path = quote(unquote(path), safe="/~")
     if not query:
         return path
     pairs = []
@@ -144,7 +148,7 @@ def create_aws_request(self):
         headers = self._create_headers_for_aws_request(signed_headers, self._headers)
         request = AWSRequest(method=self._method, url=self._path, data=b"", headers=headers)
         request.context["timestamp"] = headers["X-Amz-Date"]
-    request.url = canonical_query(request.url, reencode_path=not isinstance(self, access_control.S3IAMRequest))
+    request.url = canonical_query(request.url)
     return request
 
 

@@ -2,6 +2,7 @@ import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/cli
 import {
   CreateBucketCommand,
   GetBucketLifecycleConfigurationCommand,
+  GetObjectCommand,
   ListObjectsV2Command,
   PutBucketLifecycleConfigurationCommand,
   PutBucketPolicyCommand,
@@ -126,7 +127,9 @@ describe('moto shim', () => {
     expect(await assume(shimmed)).toEqual(['ok', 'denied']);
   });
 
-  it('checks signatures over the query and path as signed: a listing by a prefix holding "/", a function named by its ARN', async () => {
+  it('checks signatures over the query and path as signed: a listing by a prefix holding "/", a function named by its ARN, a key holding "=" and ":"', async () => {
+    // The key as AEP's export names its files (egress/<id>/exportTime=<time>/part-<n>.parquet).
+    const exported = 'egress/run-1/exportTime=2027-01-04T03:00:00Z/part-00000.parquet';
     const calls = async (emulator: Emulator, bucket: string) => {
       const store = s3(emulator);
       await store.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -134,10 +137,12 @@ describe('moto shim', () => {
       return [
         await outcome(store.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'runs/featurize/' }))),
         await outcome(lambda.send(new GetFunctionCommand({ FunctionName: 'arn:aws:lambda:us-east-1:123456789012:function:absent' }))),
+        await outcome(store.send(new PutObjectCommand({ Bucket: bucket, Key: exported, Body: 'rows' }))),
+        await outcome(store.send(new GetObjectCommand({ Bucket: bucket, Key: exported }))),
       ];
     };
-    expect(await calls(plain, 'query-plain')).toEqual(['denied', 'denied']);
-    expect(await calls(shimmed, 'query-shim')).toEqual(['ok', 'ResourceNotFoundException']);
+    expect(await calls(plain, 'query-plain')).toEqual(['denied', 'denied', 'denied', 'denied']);
+    expect(await calls(shimmed, 'query-shim')).toEqual(['ok', 'ResourceNotFoundException', 'ok', 'ok']);
   });
 
   it('checks the signature of a GET without a query string (Lambda GetFunction, ListFunctions) over its empty body', () => {
