@@ -1,5 +1,5 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListBucketsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetScheduleCommand, ListSchedulesCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
@@ -12,8 +12,9 @@ import { seedAndExplore } from '../cli/local-run';
 import { startEmbeddedPlatform } from '../embedded/platform';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/logger';
+import { added, aepResources } from './aep-resources';
 import { createConsumerProject, packLibrary, runCommand, runCommandAsync } from './consumer-project';
-import { REHEARSAL_MAIN } from './consumer-stack';
+import { REHEARSAL_MAIN, REHEARSAL_STACK } from './consumer-stack';
 import { startEmulator } from './emulator';
 import { LambdaFront } from './lambda-front';
 import { firings, type ReadSchedule } from './schedules';
@@ -33,6 +34,17 @@ export interface RehearsalResult {
   resourcesDeployed: number;
   firings: Array<{ at: string; schedule: string; status: string }>;
   leftAfterDestroy: string[];
+  /** AEP resources the destroy left that the deploy made: only those the README documents as retained. */
+  aepRetained: string[];
+}
+
+/**
+ * What `cdktf destroy` leaves in AEP by design (README, "Deploy to AWS"): the scores dataset with its
+ * schema chain (`aep.retainDatasetsOnDestroy`, default true) and the ingestion's mapping set, which Data
+ * Prep cannot delete. The consumer project's namePrefix is `rehearsal`.
+ */
+export function documentedAsRetained(entry: string): boolean {
+  return entry === 'dataset: rehearsal propensity scores' || /^(schema|fieldGroup|mappingSet): /.test(entry);
 }
 
 const REGION = 'us-east-1';
@@ -104,9 +116,10 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
       seedAndExplore(aep, platform.config, { clock: systemClock, log: options.log }, { users: options.users, usersPerBatch: options.users, seed: 7, now: new Date(), namePrefix: 'CMLE', batchPollIntervalMs: 100 }),
     );
 
+    const aepBefore = await aepResources(aep.client);
     // As a user does before deploying (README, "Deploy to AWS"): the credentials go into Secrets Manager outside Terraform.
     const secret = await new SecretsManagerClient(operatorClient).send(
-      new CreateSecretCommand({ Name: 'aep-pipeline/credentials', SecretString: JSON.stringify({ clientId: platform.connectionEnv.AEP_CLIENT_ID, clientSecret: platform.connectionEnv.AEP_CLIENT_SECRET }) }),
+      new CreateSecretCommand({ Name: REHEARSAL_SECRET_NAME, SecretString: JSON.stringify({ clientId: platform.connectionEnv.AEP_CLIENT_ID, clientSecret: platform.connectionEnv.AEP_CLIENT_SECRET }) }),
     );
 
     const { AEP_CLIENT_ID: _id, AEP_CLIENT_SECRET: _secret, AWS_ACCESS_KEY_ID: _key, AWS_SECRET_ACCESS_KEY: _secretKey, AWS_REGION: _region, ...standIns } = platform.connectionEnv;
@@ -170,12 +183,28 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
     const monday = new Date(Date.UTC(2027, 0, 4));
     const fired: RehearsalResult['firings'] = [];
     await timed('scheduled stages', async () => {
+      // AEP's daily scheduled segmentation (06:30 UTC by default) is the embedded platform's timed work,
+      // which runs on no timer of its own under the system clock: played here at its times among the firings,
+      // in real time like the invocations. (The ingestion dataflows do run on their timers.)
+      const segmentation = platform.aep.scheduledSegmentation;
+      let segmentedUntil = monday;
       for (const { at, schedule } of firings(schedules, monday, new Date(monday.getTime() + 3 * 86_400_000))) {
+        for (let due = segmentation.nextAt(segmentedUntil); due && due <= at; due = segmentation.nextAt(segmentedUntil)) {
+          await segmentation.run(new Date());
+          say(`${due.toISOString()} AEP scheduled segmentation: done`);
+          segmentedUntil = due;
+        }
         const answer = await lambda.send(new InvokeCommand({ FunctionName: schedule.targetArn, Payload: Buffer.from(schedule.input) }));
         const payload = JSON.parse(Buffer.from(answer.Payload ?? []).toString('utf8') || 'null') as { status?: string; errorMessage?: string; stage?: string } | null;
         const status = answer.FunctionError ? `error: ${payload?.errorMessage ?? ''}` : (payload?.status ?? 'done');
         fired.push({ at: at.toISOString(), schedule: schedule.name, status });
         say(`${at.toISOString()} ${schedule.name}: ${status}`);
+        if (answer.FunctionError) {
+          const functionName = schedule.targetArn.split(':').pop() ?? schedule.targetArn;
+          const logFile = path.join(workDir, 'lambda', 'logs', `${functionName}.log`);
+          const tail = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').slice(-2000) : '(no log)';
+          throw new Error(`${schedule.name} failed at ${at.toISOString()}: ${status}\n${tail}`);
+        }
         if ((JSON.parse(schedule.input) as { stage?: string }).stage === 'audience' && status === 'succeeded') return;
         // AEP's own timers (query runs, the 15-minute ingestion) run in real time on the embedded platform.
         await systemClock.sleep(1000);
@@ -183,17 +212,21 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
       throw new Error('The audience stage did not succeed within three days of schedules');
     });
 
-    // IAM enforced: the featurize function's own role cannot write outside its prefixes.
+    // IAM enforced: the featurize function's own role, under which its stage has just succeeded (it
+    // writes runs/), is denied a write and a read under models/, which it is not granted.
     const featurizeRole = front.invocations.find((i) => /featurize/i.test(i.functionName))?.role;
-    if (featurizeRole) {
-      const { Credentials: c } = await new STSClient({ ...operatorClient, credentials: emulator.lambdaService }).send(new AssumeRoleCommand({ RoleArn: featurizeRole, RoleSessionName: 'rehearsal-check' }));
-      const s3 = new S3Client({ ...operatorClient, forcePathStyle: true, credentials: { accessKeyId: c!.AccessKeyId!, secretAccessKey: c!.SecretAccessKey!, sessionToken: c!.SessionToken! } });
-      const bucket = JSON.parse(runCommand('terraform', ['output', '-json'], path.join(project, 'cdktf.out', 'stacks', 'marketing-data'), 'terraform output', env)) as Record<string, { value: string }>;
-      const denied = await s3.send(new PutObjectCommand({ Bucket: bucket.bucket_name!.value, Key: 'models/intruder.json', Body: '{}' })).then(() => false, (e: Error) => /denied/i.test(e.name + e.message));
-      if (!denied) throw new Error('IAM enforcement: the featurize role wrote outside its prefixes');
-      const deniedRead = await s3.send(new GetObjectCommand({ Bucket: bucket.bucket_name!.value, Key: 'models/anything.json' })).then(() => false, (e: Error) => /denied/i.test(e.name + e.message));
-      say(`featurize's role: PutObject models/ denied ${denied}, GetObject models/ denied ${deniedRead}`);
-    }
+    if (!featurizeRole) throw new Error('The featurize function was never invoked');
+    const { Credentials: c } = await new STSClient({ ...operatorClient, credentials: emulator.lambdaService }).send(new AssumeRoleCommand({ RoleArn: featurizeRole, RoleSessionName: 'rehearsal-check' }));
+    const asFeaturize = new S3Client({ ...operatorClient, forcePathStyle: true, credentials: { accessKeyId: c!.AccessKeyId!, secretAccessKey: c!.SecretAccessKey!, sessionToken: c!.SessionToken! } });
+    // The consumer project declares no outputs: the bucket is the one its stack named (`<stack>-propensity-bucket-…`).
+    const buckets = (await new S3Client({ ...operatorClient, forcePathStyle: true }).send(new ListBucketsCommand({}))).Buckets ?? [];
+    const bucketName = buckets.map((b) => b.Name ?? '').find((name) => name.startsWith(`${REHEARSAL_STACK}-propensity-bucket`));
+    if (!bucketName) throw new Error(`No pipeline bucket in moto among ${buckets.map((b) => b.Name).join(', ')}`);
+    const isDenied = (e: Error & { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode === 403 || /denied/i.test(e.name + e.message);
+    const deniedWrite = await asFeaturize.send(new PutObjectCommand({ Bucket: bucketName, Key: 'models/intruder.json', Body: '{}' })).then(() => false, isDenied);
+    const deniedRead = await asFeaturize.send(new GetObjectCommand({ Bucket: bucketName, Key: 'models/anything.json' })).then(() => false, isDenied);
+    say(`featurize's role: PutObject models/ denied ${deniedWrite}, GetObject models/ denied ${deniedRead}`);
+    if (!deniedWrite || !deniedRead) throw new Error("IAM enforcement: the featurize role reached models/, outside its prefixes");
 
     const planned = await timed('plan', () => cdktf(['diff'], 'cdktf diff'));
     if (!/No changes/.test(planned)) throw new Error(`A second plan shows changes:\n${planned.slice(-3000)}`);
@@ -205,23 +238,28 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalResu
     if (front.invocations.filter((i) => /provision/i.test(i.functionName)).length <= provisionerRuns) throw new Error('The update did not invoke the provisioner');
 
     await timed('destroy', () => cdktf(['destroy', '--auto-approve'], 'cdktf destroy'));
-    const leftAfterDestroy = await leftInEmulator(emulator.endpoint);
+    const leftAfterDestroy = leftInEmulator(emulator.endpoint, emulator.operator);
+    say(`left in moto after destroy: ${leftAfterDestroy.length === 0 ? 'nothing' : leftAfterDestroy.join(', ')}`);
+    const aepRetained = added(aepBefore, await aepResources(aep.client));
+    say(`left in AEP after destroy: ${aepRetained.join(', ') || 'nothing'}`);
+    const undocumented = aepRetained.filter((entry) => !documentedAsRetained(entry));
+    if (undocumented.length > 0) throw new Error(`cdktf destroy left AEP resources not documented as retained: ${undocumented.join(', ')}`);
+    if (leftAfterDestroy.length > 0) throw new Error(`cdktf destroy left AWS resources in moto: ${leftAfterDestroy.join(', ')}`);
     await timed('deploy after destroy', () => cdktf(['deploy', '--auto-approve'], 'cdktf deploy after destroy'));
     await timed('final destroy', () => cdktf(['destroy', '--auto-approve'], 'cdktf destroy (final)'));
-    return { timingsMs, resourcesDeployed, firings: fired, leftAfterDestroy };
+    return { timingsMs, resourcesDeployed, firings: fired, leftAfterDestroy, aepRetained };
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   }
 }
 
-/** What moto still holds, by service and model (its `/moto-api/data.json`), the rehearsal's own user and secret left out. */
-async function leftInEmulator(endpoint: string): Promise<string[]> {
-  const data = (await (await fetch(`${endpoint}/moto-api/data.json`)).json()) as Record<string, Record<string, unknown[]>>;
-  const left: string[] = [];
-  for (const [service, models] of Object.entries(data)) {
-    for (const [model, items] of Object.entries(models)) {
-      if (Array.isArray(items) && items.length > 0) left.push(`${service}.${model}: ${items.length}`);
-    }
-  }
-  return left;
+/** The secret the rehearsal puts into Secrets Manager before deploying, as a user does (README, "Deploy to AWS"). */
+const REHEARSAL_SECRET_NAME = 'aep-pipeline/credentials';
+
+/** What moto still holds of every kind the stack creates (moto_inventory.py), the rehearsal's own secret left out. */
+function leftInEmulator(endpoint: string, operator: { accessKeyId: string; secretAccessKey: string }): string[] {
+  const listed = JSON.parse(
+    runCommand('python3', [path.join(__dirname, 'moto_inventory.py'), endpoint, operator.accessKeyId, operator.secretAccessKey, REGION], __dirname, 'moto inventory'),
+  ) as string[];
+  return listed.filter((entry) => entry !== `secretsmanager secret: ${REHEARSAL_SECRET_NAME}`);
 }
