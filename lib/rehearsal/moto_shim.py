@@ -1,4 +1,4 @@
-"""Starts moto.server with five gaps of moto 5.2.1 closed, each where AWS behaves otherwise.
+"""Starts moto.server with six gaps of moto 5.2.1 closed, each where AWS behaves otherwise.
 
 Usage: python3 moto_shim.py [moto.server arguments], e.g. -H 127.0.0.1 -p 5000.
 Nothing here changes what the constructs send AWS; each patch makes moto answer as AWS does.
@@ -176,6 +176,15 @@ def check_principal(self, principal):
 
 
 access_control.IAMPolicyStatement._check_principal = check_principal
+
+
+# 6. moto/s3/models.py S3Backend.delete_object pops the whole key from a bucket that is not versioned
+#    (versioning suspended counts), moto/s3/utils.py _VersionedKeyStore.pop disposes every version, and
+#    FakeDeleteMarker has no dispose: AttributeError (HTTP 500) for a key with a delete marker. `cdktf
+#    destroy` meets it: destroying aws_s3_bucket_versioning suspends versioning, then force_destroy
+#    deletes every version and marker, retrying until it times out. A delete marker holds no data:
+#    disposing of it does nothing.
+s3_models.FakeDeleteMarker.dispose = lambda self, garbage=False: None
 
 
 if __name__ == "__main__":

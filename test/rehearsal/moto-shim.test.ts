@@ -1,11 +1,15 @@
 import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import {
   CreateBucketCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetBucketLifecycleConfigurationCommand,
   GetObjectCommand,
+  ListObjectVersionsCommand,
   ListObjectsV2Command,
   PutBucketLifecycleConfigurationCommand,
   PutBucketPolicyCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
@@ -143,6 +147,26 @@ describe('moto shim', () => {
     };
     expect(await calls(plain, 'query-plain')).toEqual(['denied', 'denied', 'denied', 'denied']);
     expect(await calls(shimmed, 'query-shim')).toEqual(['ok', 'ResourceNotFoundException', 'ok', 'ok']);
+  });
+
+  it("empties a once-versioned bucket as the provider's destroy does: versioning suspended, then every version and delete marker deleted (moto fails on the marker)", async () => {
+    const empty = async (emulator: Emulator, bucket: string) => {
+      const store = s3(emulator);
+      await store.send(new CreateBucketCommand({ Bucket: bucket }));
+      await store.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+      await store.send(new PutObjectCommand({ Bucket: bucket, Key: 'runs/a.json', Body: '{}' }));
+      await store.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'runs/a.json' }));
+      // Destroying aws_s3_bucket_versioning suspends versioning before the bucket goes.
+      await store.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Suspended' } }));
+      const listed = await store.send(new ListObjectVersionsCommand({ Bucket: bucket }));
+      const all = [...(listed.Versions ?? []), ...(listed.DeleteMarkers ?? [])].map((v) => ({ Key: v.Key!, VersionId: v.VersionId! }));
+      expect(all).toHaveLength(2);
+      const deleted = await outcome(store.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: all } })).then((r) => { if (r.Errors?.length) throw new Error(r.Errors[0]?.Message); }));
+      const left = await store.send(new ListObjectVersionsCommand({ Bucket: bucket }));
+      return [deleted, (left.Versions ?? []).length + (left.DeleteMarkers ?? []).length];
+    };
+    expect((await empty(plain, 'versions-plain'))[0]).not.toBe('ok');
+    expect(await empty(shimmed, 'versions-shim')).toEqual(['ok', 0]);
   });
 
   it('checks the signature of a GET without a query string (Lambda GetFunction, ListFunctions) over its empty body', () => {
