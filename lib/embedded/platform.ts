@@ -20,6 +20,12 @@ export interface EmbeddedPlatformOptions {
   sandbox?: string;
   tenantId?: string;
   /**
+   * The S3 API AEP's export runs write to and its ingestion dataflows read from, when the bucket lives
+   * elsewhere (an AWS emulator the stack was deployed into).
+   * @default the embedded object store
+   */
+  aepObjectStore?: AepStandInOptions['objectStore'];
+  /**
    * Options of the AEP stand-in, e.g. `exportReadyAfterMs` to see "not ready for dataset export" answers,
    * or `ingestionIntervalMs`, how often the ingestion dataflows look for new files (default 1000).
    */
@@ -119,7 +125,7 @@ export async function startEmbeddedPlatform(options: EmbeddedPlatformOptions): P
       tenantId,
       queryService: { host: postgres.host, port: postgres.port },
       // Dataset export runs write to the bucket through the store's S3 API, as AEP writes to S3.
-      objectStore: { endpoint: s3Endpoint, region: 'us-east-1', credentials: EMBEDDED_AEP_S3_CREDENTIALS },
+      objectStore: options.aepObjectStore ?? { endpoint: s3Endpoint, region: 'us-east-1', credentials: EMBEDDED_AEP_S3_CREDENTIALS },
       ...options.aep,
       clock,
       // A simulator runs the flows' schedules itself, on its clock.

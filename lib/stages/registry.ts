@@ -100,8 +100,9 @@ export const STAGES: { readonly [S in StageName]: StageDefinition & { readonly n
     required: ['datasets.scores'],
     // Parts are staged outside what AEP watches, copied in, then the staged copies deleted. Nothing is
     // deleted where AEP looks: a run that stops mid-publish is finished by the next one, which then
-    // deletes the run's publishing intent from the ledger.
-    bucket: { read: ['runs', 'egress', 'models', 'staging'], write: ['runs', 'ingress', 'staging'], delete: ['runs', 'staging'] },
+    // deletes the run's publishing intent from the ledger. It reads ingress/ too: publishing heads each
+    // part where AEP looks before copying it, and HeadObject needs s3:GetObject on the key.
+    bucket: { read: ['runs', 'egress', 'models', 'ingress', 'staging'], write: ['runs', 'ingress', 'staging'], delete: ['runs', 'staging'] },
     schedule: 'cron(30 5 * * ? *)',
     when: 'daily 05:30',
     memorySize: 1769,

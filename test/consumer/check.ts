@@ -5,10 +5,10 @@
  * `exactOptionalPropertyTypes`, synthesizes it with plain `node` (no esbuild installed), and checks the
  * synthesized stack. Exits non-zero naming the first thing that failed.
  */
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { createConsumerProject, packLibrary, runCommand } from '../../lib/rehearsal/consumer-project';
 import { checkConsumerStack } from './check-stack';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -37,23 +37,6 @@ const FLAVORS: Flavor[] = [
   },
 ];
 
-const STRICT_TSCONFIG = {
-  compilerOptions: {
-    target: 'ES2022',
-    module: 'commonjs',
-    moduleResolution: 'node',
-    lib: ['ES2022'],
-    strict: true,
-    noUncheckedIndexedAccess: true,
-    exactOptionalPropertyTypes: true,
-    noImplicitOverride: true,
-    skipLibCheck: true,
-    outDir: 'dist',
-    types: ['node'],
-  },
-  include: ['main.ts'],
-};
-
 function readmeExample(): string {
   const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
   const block = /<!-- consumer-example:start -->\n```ts\n([^]*?)```\n<!-- consumer-example:end -->/.exec(readme)?.[1];
@@ -61,25 +44,12 @@ function readmeExample(): string {
   return block;
 }
 
-function run(command: string, args: string[], cwd: string, what: string): string {
-  try {
-    return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CHECKPOINT_DISABLE: '1' } });
-  } catch (error) {
-    const failure = error as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`${what} failed: ${failure.message}\n${failure.stdout ?? ''}${failure.stderr ?? ''}`);
-  }
-}
-
 function main(): void {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'aep-consumer-'));
   const seconds = (since: number) => ((Date.now() - since) / 1000).toFixed(1);
   try {
     let started = Date.now();
-    run('npm', ['run', 'build'], root, 'npm run build');
-    // prepack builds too; it has just run, and its output would mix with the JSON.
-    const packed = JSON.parse(run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], root, 'npm pack')) as Array<{ filename: string; size: number; unpackedSize: number; entryCount: number; files: Array<{ path: string }> }>;
-    const tarball = packed[0];
-    if (!tarball) throw new Error('npm pack reported no tarball');
+    const tarball = packLibrary(root, work);
     const outside = tarball.files.map((f) => f.path).filter((p) => !/^(dist\/|package\.json$|README\.md$|LICENSE$|CHANGELOG\.md$)/.test(p));
     if (outside.length > 0) throw new Error(`The tarball carries files outside dist/: ${outside.join(', ')}`);
     const bundles = tarball.files.filter((f) => /^dist\/bundles\/[^/]+\/index\.js$/.test(f.path)).length;
@@ -90,25 +60,18 @@ function main(): void {
     const example = readmeExample();
     for (const flavor of FLAVORS) {
       const project = path.join(work, flavor.name);
-      fs.mkdirSync(project);
-      const dependencies = { 'aep-feature-pipelines': `file:${path.join(work, tarball.filename)}`, ...flavor.dependencies };
-      const devDependencies = { typescript: '~5.9', '@types/node': '^20' };
-      fs.writeFileSync(path.join(project, 'package.json'), `${JSON.stringify({ name: `consumer-${flavor.name}`, private: true, dependencies, devDependencies }, null, 2)}\n`);
-      fs.writeFileSync(path.join(project, 'tsconfig.json'), `${JSON.stringify(STRICT_TSCONFIG, null, 2)}\n`);
-      fs.writeFileSync(path.join(project, 'main.ts'), flavor.source(example));
-
       started = Date.now();
-      run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], project, `${flavor.name}: npm install`);
+      createConsumerProject(project, tarball.file, flavor.dependencies, flavor.source(example));
       const installed = seconds(started);
       if (fs.existsSync(path.join(project, 'node_modules', 'esbuild'))) throw new Error(`${flavor.name}: esbuild was installed into the consumer project`);
       for (const left of ['@electric-sql/pglite', 'commander', 'cli-table3', 'hyparquet-writer']) {
         if (fs.existsSync(path.join(project, 'node_modules', left))) throw new Error(`${flavor.name}: ${left} (the embedded platform's or the command line's) was installed into the consumer project`);
       }
       started = Date.now();
-      run('npx', ['tsc', '-p', '.'], project, `${flavor.name}: tsc under strict settings`);
+      runCommand('npx', ['tsc', '-p', '.'], project, `${flavor.name}: tsc under strict settings`);
       const compiled = seconds(started);
       started = Date.now();
-      run('node', ['dist/main.js'], project, `${flavor.name}: synth`);
+      runCommand('node', ['dist/main.js'], project, `${flavor.name}: synth`);
       const synthesized = seconds(started);
       const stackFile = path.join(project, 'cdktf.out', 'stacks', 'marketing-data', 'cdk.tf.json');
       checkConsumerStack(stackFile, flavor.name);

@@ -8,6 +8,7 @@ import type { ExportOutputs } from '../../lib/stages/export';
 import { formatPrediction, scoreProfiles, ScoreInputError, type ScoreManifest, type ScoreOptions } from '../../lib/stages/score';
 import { outputsOf } from '../helpers/ledger';
 import { interceptedStore, recordingStore } from '../helpers/object-store';
+import { STAGES, type BucketFolder } from '../../lib/stages/registry';
 import { startTestPlatform } from '../helpers/platform';
 import {
   profileFeatures,
@@ -390,4 +391,29 @@ it('writes a prediction with six decimals that reads back as the rounded probabi
   for (const p of [0.123456789, 1 / 3, 2 / 3, 0.1 + 0.2, 1e-300]) expect(Number(formatPrediction(p))).toBe(Math.round(p * 1e6) / 1e6);
   expect(() => formatPrediction(NaN)).toThrow('A prediction must be a probability, got NaN');
   expect(() => formatPrediction(1.5)).toThrow('got 1.5');
+});
+
+it("reads only the bucket folders its role may read (the stage table's `read`): a HeadObject under ingress/ needs s3:GetObject there", async () => {
+  const t = setup();
+  await t.exportFiles([scoringProfiles(0, 20)]);
+  // This test's prefixes, by the folder of the stage table each stands for.
+  const folders: Array<[string, BucketFolder]> = [
+    [`ingress-${t.n}_staging/`, 'staging'],
+    [`ingress-${t.n}/`, 'ingress'],
+    [`runs-${t.n}/`, 'runs'],
+    [`egress-${t.n}/`, 'egress'],
+    ['models/', 'models'],
+  ];
+  const read = new Set<string>();
+  const store = interceptedStore(platform.bucket, {
+    beforeCall: (call, key) => {
+      // Listing needs s3:ListBucket on the bucket, which every stage has; these need s3:GetObject on the key.
+      if (['get', 'getStream', 'getRange', 'head'].includes(call)) read.add(folders.find(([prefix]) => key.startsWith(prefix))?.[1] ?? key);
+    },
+  });
+  const run = await scoreProfiles({ store, ledger: t.ledger, clock: t.clock, log: silentLog }, t.options);
+
+  expect(run.status).toBe('succeeded');
+  expect(read).toContain('ingress');
+  expect([...read].filter((folder) => !(STAGES.score.bucket?.read ?? []).includes(folder as BucketFolder))).toEqual([]);
 });
