@@ -308,6 +308,11 @@ export const scoresFresh: Invariant = {
       .filter((run) => run.stage === 'export' && run.outcome === 'succeeded' && run.runId !== undefined && run.at.getTime() <= due)
       .pop();
     if (!exported) return [];
+    // Scores are only as fresh as the features they were computed from: an export stage failing day
+    // after day leaves every profile with the score of an ever older export.
+    if (exported.at.getTime() <= due - allowance) {
+      return [`no export succeeded from ${new Date(due - allowance).toISOString()} to ${new Date(due).toISOString()}: the newest scores AEP can hold are of export ${exported.runId} of ${exported.at.toISOString()}`];
+    }
     const ingested = ingestedFiles(context);
     const published = (await scoresFolders(context)).filter((f) => f.manifest && f.manifest.exportRunId >= exported.runId!);
     const first = published[0];

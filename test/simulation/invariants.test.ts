@@ -180,6 +180,18 @@ describe('once faults stop, every profile in the scoring set has a fresh score',
     await expect(checkDay([scoresFresh], ctx)).resolves.toBeUndefined();
   });
 
+  it('fails when no export has succeeded for longer than the score period and a day: every score is then stale', async () => {
+    const bucket = publishedScores([folder(3, 'e3', [['u1', 0.5], ['u2', 0.25]])]);
+    const failing = (day: number): StageInvocation => ({ ...run('export', day, 3, 'failed', 'Export holds 2239 rows; the query produced 6738') });
+    const ctx = context(8, [[], [], [exportRun(3, 'e3')], [failing(4)], [failing(5)], [failing(6)], [failing(7)], [failing(8)]], [], {
+      ...bucket,
+      ...afterFaults,
+      ingestionRuns: () => [loaded([part(3), 2])],
+      profileScores: () => Promise.resolve(new Map([['u1', 0.5], ['u2', 0.25]])),
+    });
+    await expect(checkDay([scoresFresh], ctx)).rejects.toThrow(/no export succeeded from .* the newest scores AEP can hold are of export e3/);
+  });
+
   it('fails naming a profile that holds an old score or none', async () => {
     const bucket = publishedScores([folder(3, 'e3', [['u1', 0.5], ['u2', 0.25]])]);
     const ctx = context(5, [[], [], [exportRun(3, 'e3')], [], []], [], {
