@@ -75,30 +75,39 @@ export interface PeriodDay {
 
 const PERIOD_STAGES = ['featurize', 'export', 'train', 'score', 'ingestion-check', 'audience'];
 
+/** A period's totals: stage runs by outcome, faults by kind, models trained and promoted, rows scored. */
+export function periodTotals(days: PeriodDay[]) {
+  const stages: PeriodDay['stages'] = {};
+  const faults: Record<string, number> = {};
+  const totals = { stages, faults, modelsTrained: 0, modelsPromoted: 0, rowsScored: 0 };
+  for (const day of days) {
+    for (const [stage, tally] of Object.entries(day.stages)) {
+      const sum = (stages[stage] ??= { runs: 0, succeeded: 0, skipped: 0, failed: 0 });
+      sum.runs += tally.runs;
+      sum.succeeded += tally.succeeded;
+      sum.skipped += tally.skipped;
+      sum.failed += tally.failed;
+    }
+    for (const [kind, n] of Object.entries(day.faults ?? {})) faults[kind] = (faults[kind] ?? 0) + (n ?? 0);
+    totals.modelsTrained += day.modelsTrained;
+    totals.modelsPromoted += day.modelsPromoted;
+    totals.rowsScored += day.rowsScored;
+  }
+  return totals;
+}
+
 function periodSection(days: PeriodDay[]): string {
   const outcome = (tally: PeriodDay['stages'][string] | undefined) => {
     if (!tally) return '–';
     const parts = [tally.succeeded && `${tally.succeeded} ok`, tally.skipped && `${tally.skipped} skipped`, tally.failed && `${tally.failed} failed`].filter(Boolean);
     return parts.join(', ');
   };
-  const totals = days.reduce((t, d) => ({ rows: t.rows + d.rowsScored, trained: t.trained + d.modelsTrained, promoted: t.promoted + d.modelsPromoted }), { rows: 0, trained: 0, promoted: 0 });
-  const runs: PeriodDay['stages'] = {};
-  const faults: Record<string, number> = {};
-  for (const d of days) {
-    for (const [stage, t] of Object.entries(d.stages)) {
-      const sum = (runs[stage] ??= { runs: 0, succeeded: 0, skipped: 0, failed: 0 });
-      sum.runs += t.runs;
-      sum.succeeded += t.succeeded;
-      sum.skipped += t.skipped;
-      sum.failed += t.failed;
-    }
-    for (const [kind, n] of Object.entries(d.faults ?? {})) faults[kind] = (faults[kind] ?? 0) + (n ?? 0);
-  }
+  const { stages: runs, faults, rowsScored, modelsTrained, modelsPromoted } = periodTotals(days);
   const withFaults = days.some((d) => d.faults !== undefined);
   const faultText = (f: PeriodDay['faults']) => Object.entries(f ?? {}).map(([kind, n]) => `${kind} ${n}`).join(', ') || '–';
   return [
     `<h2>The period: ${days.length} simulated days</h2>`,
-    `<p>${int(totals.rows)} rows scored; ${totals.trained} models trained, ${totals.promoted} promoted.</p>`,
+    `<p>${int(rowsScored)} rows scored; ${modelsTrained} models trained, ${modelsPromoted} promoted.</p>`,
     `<p>Stage runs: ${escape(PERIOD_STAGES.filter((stage) => runs[stage]).map((stage) => `${stage} ${outcome(runs[stage])}`).join('; '))}.</p>`,
     withFaults ? `<p>Faults injected: ${escape(faultText(faults))}.</p>` : '',
     table(

@@ -1,5 +1,5 @@
 import type { FaultKind } from './faults';
-import type { PeriodDay } from '../report/run-report';
+import { periodTotals as reportTotals, type PeriodDay } from '../report/run-report';
 import type { StageInvocation } from './invariants';
 
 /**
@@ -92,27 +92,14 @@ export function formatDayLine(figures: DayFigures): string {
   return `day ${String(figures.day).padStart(2)}  ${figures.date}  ${parts.join(' · ')}${model}${injected}`;
 }
 
-/** The run's totals: stage runs by outcome, models trained and promoted, rows scored, faults by kind, invocations killed or timed out. */
+/** The run's totals: the report's (stage runs by outcome, faults by kind, models, rows scored), and invocations killed or timed out. */
 export function periodTotals(days: DayFigures[]) {
-  const stages: Record<string, { runs: number; succeeded: number; skipped: number; failed: number }> = {};
-  const faults: Partial<Record<FaultKind, number>> = {};
-  const totals = { stages, faults, modelsTrained: 0, modelsPromoted: 0, rowsScored: 0, killed: 0, timedOut: 0 };
-  for (const day of days) {
-    for (const [stage, tally] of Object.entries(day.stages)) {
-      const sum = (stages[stage] ??= { runs: 0, succeeded: 0, skipped: 0, failed: 0 });
-      sum.runs += tally.runs;
-      sum.succeeded += tally.succeeded;
-      sum.skipped += tally.skipped;
-      sum.failed += tally.failed;
-    }
-    for (const [kind, n] of Object.entries(day.faults ?? {}) as Array<[FaultKind, number]>) faults[kind] = (faults[kind] ?? 0) + n;
-    totals.modelsTrained += day.modelsTrained;
-    totals.modelsPromoted += day.modelsPromoted;
-    totals.rowsScored += day.rowsScored;
-    totals.killed += Object.values(day.killed).reduce((a, b) => a + b, 0);
-    totals.timedOut += Object.values(day.timedOut).reduce((a, b) => a + b, 0);
-  }
-  return totals;
+  const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+  return {
+    ...reportTotals(days),
+    killed: days.reduce((n, day) => n + sum(day.killed), 0),
+    timedOut: days.reduce((n, day) => n + sum(day.timedOut), 0),
+  };
 }
 
 /** The summary printed after the days: stage runs by outcome, models, and with faults, faults by kind. */
