@@ -61,13 +61,20 @@ export async function inspectExportFolder(store: ObjectStore, prefix: string): P
   return { prefix, exportTime, files, rows: files.reduce((n, f) => n + f.rows, 0), columns: columns ?? [] };
 }
 
-/** Checks an export against what the featurize query produced. */
-export function verifyExport(folder: ExportedFolder, expected: { rows?: number; columns: string[] }): void {
-  const missing = expected.columns.filter((c) => !folder.columns.includes(c));
-  if (missing.length > 0) {
-    throw new ExportVerificationError(`Export ${folder.prefix} lacks the columns ${missing.join(', ')}`);
+/**
+ * Checks an export, the folders AEP wrote for one dataset since the last recorded export, against what
+ * the featurize queries produced: every folder has the expected columns, and together they hold the rows.
+ */
+export function verifyExport(folders: readonly ExportedFolder[], expected: { rows?: number; columns: string[] }): void {
+  for (const folder of folders) {
+    const missing = expected.columns.filter((c) => !folder.columns.includes(c));
+    if (missing.length > 0) {
+      throw new ExportVerificationError(`Export ${folder.prefix} lacks the columns ${missing.join(', ')}`);
+    }
   }
-  if (expected.rows !== undefined && folder.rows !== expected.rows) {
-    throw new ExportVerificationError(`Export ${folder.prefix} holds ${folder.rows} rows; the query produced ${expected.rows}`);
+  const rows = folders.reduce((n, f) => n + f.rows, 0);
+  if (expected.rows !== undefined && rows !== expected.rows) {
+    const where = folders.length === 1 ? `Export ${folders[0]!.prefix}` : `The ${folders.length} export folders ${folders.map((f) => f.prefix).join(', ')}`;
+    throw new ExportVerificationError(`${where} ${folders.length === 1 ? 'holds' : 'hold'} ${rows} rows; the query produced ${expected.rows}`);
   }
 }

@@ -2,7 +2,7 @@ import type { AepRestServices } from '../aep';
 import { AepError } from '../aep/errors';
 import { ensureExportDataflow, type ExportDataflowOptions } from '../dataflows/export-dataflow';
 import { trainingColumns, scoringColumns, type FeatureSpec } from '../features/spec';
-import { runIdFloor, type RunLedger, type RunRecord } from '../ledger/run-ledger';
+import type { RunLedger, RunRecord } from '../ledger/run-ledger';
 import type { Clock } from '../ports/clock';
 import type { Log } from '../ports/logger';
 import type { ObjectStore } from '../ports/object-store';
@@ -27,21 +27,35 @@ export interface ExportDeps {
 
 /** How many of the newest featurize runs not yet exported one export takes at most. */
 const PENDING_FEATURIZE_RUNS = 50;
-const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** One feature dataset's part of an export: the folders AEP wrote for it, oldest first. */
+export interface ExportedDataset {
+  datasetId: string;
+  /**
+   * The newest folder taken, by this export or (when AEP had no new rows for the dataset) an earlier
+   * one; the next export takes the folders after it. Empty when none was ever written.
+   */
+  folder: string;
+  /** Every folder taken, oldest first (older records hold only `folder`). */
+  folders?: string[];
+  rows: number;
+  files: string[];
+}
 
 /** What an export run hands the training and scoring stages through the ledger. */
 export interface ExportOutputs {
   featurizeRunId: string;
   flowId: string;
-  training: { datasetId: string; folder: string; rows: number; files: string[] };
-  scoring: { datasetId: string; folder: string; rows: number; files: string[] };
+  training: ExportedDataset;
+  scoring: ExportedDataset;
 }
 
 /**
  * Export (notebook week 2): once the newest featurization's queries have succeeded, runs the
  * dataset-export dataflow at once (ad hoc), waits for AEP to write the parquet files under
- * `egress/<datasetId>/exportTime=<ts>/`, verifies them (readable, expected columns, the training rows the
- * query produced) and records them. "Not ready, retry in 10 minutes" and "a run already exists" are
+ * `egress/<datasetId>/exportTime=<ts>/`, verifies them (readable, expected columns, the rows the
+ * queries produced) and records them. Folders AEP wrote for a run of this stage that died or ran out
+ * of time are taken over by the next run, with those written since. "Not ready, retry in 10 minutes" and "a run already exists" are
  * recorded as skipped: the next scheduled run continues.
  */
 export async function exportFeatures(deps: ExportDeps, options: ExportOptions): Promise<RunRecord<'export'>> {
@@ -91,32 +105,40 @@ export async function exportFeatures(deps: ExportDeps, options: ExportOptions): 
       datasetIds: [trainingDataset.id, scoringDataset.id],
       startTime: deps.clock.now(),
     });
-    // Files written after the featurization finished, and not claimed by an earlier export, belong to
-    // it; they may come from an earlier run of this stage that started the export and ran out of time.
-    // Export times have one-second resolution, so the claimed folders matter when runs come quickly.
-    const since = featurizeRun.finishedAt.replace(/[-:T]/g, '').slice(0, 14);
-    // An export that claimed a folder written since then saw it before it finished, so it started at
-    // most its function's timeout before: a day before is enough, however many exports came earlier.
-    const earlierExports = (await deps.ledger.after('export', runIdFloor(new Date(Date.parse(featurizeRun.finishedAt) - DAY_MS)))).filter((r) => r.status === 'succeeded');
-    const claimed = new Set(earlierExports.flatMap((r) => [r.outputs.training?.folder, r.outputs.scoring?.folder]));
-    const newestFolder = async (datasetId: string) =>
-      (await exportFolders(deps.store, options.egressPrefix, datasetId))
-        .filter((f) => !claimed.has(f) && (/exportTime=(\d{14})\/$/.exec(f)?.[1] ?? '') >= since)
-        .pop();
-    const written = async () => ({ training: await newestFolder(trainingDataset.id), scoring: await newestFolder(scoringDataset.id) });
+    // AEP's export is incremental: each of its runs writes a new folder per dataset holding the rows added
+    // since its previous run. So the folders after the newest one the last recorded export took hold the
+    // pending featurizations' rows, including any written by a run of this stage that died (or ran out of
+    // time) after starting an export: the folders in the bucket are the record of what AEP has done.
+    const takenUpTo = (side: 'training' | 'scoring', datasetId: string) => {
+      const taken = lastExport?.outputs?.[side];
+      return taken?.datasetId === datasetId ? taken.folder : undefined;
+    };
+    const untaken = async (side: 'training' | 'scoring', datasetId: string) => {
+      const after = takenUpTo(side, datasetId);
+      return (await exportFolders(deps.store, options.egressPrefix, datasetId)).filter((f) => after === undefined || f > after);
+    };
+    const inspectUntaken = async () => ({
+      training: await Promise.all((await untaken('training', trainingDataset.id)).map((f) => inspectExportFolder(deps.store, f))),
+      scoring: await Promise.all((await untaken('scoring', scoringDataset.id)).map((f) => inspectExportFolder(deps.store, f))),
+    });
+    const rowsIn = (folders: readonly ExportedFolder[]) => folders.reduce((n, f) => n + f.rows, 0);
 
-    let folders = await written();
-    if (!folders.training || !folders.scoring) {
+    // Done once the folders hold every pending row (a dataset with no new rows gets no folder).
+    const complete = (now: { training: ExportedFolder[]; scoring: ExportedFolder[] }) =>
+      rowsIn(now.training) >= expected.training && rowsIn(now.scoring) >= expected.scoring;
+    let exported = await inspectUntaken();
+    const adopted = [...exported.training, ...exported.scoring].map((f) => f.prefix);
+    if (!complete(exported)) {
       const outcome = await deps.aep.activation.runDatasetExport(flow.flowId, [trainingDataset.id, scoringDataset.id]);
       if (outcome.kind === 'not-ready') {
         return { status: 'skipped', reason: `AEP is not ready to export: ${outcome.message}`, inputs: { ...inputs, flowId: flow.flowId } };
       }
       const deadline = deps.clock.now().getTime() + options.waitBudgetMs;
-      while ((!folders.training || !folders.scoring) && deps.clock.now().getTime() < deadline) {
+      while (!complete(exported) && deps.clock.now().getTime() < deadline) {
         await deps.clock.sleep(options.pollIntervalMs);
-        folders = await written();
+        exported = await inspectUntaken();
       }
-      if (!folders.training || !folders.scoring) {
+      if (!complete(exported)) {
         return {
           status: 'skipped',
           reason: `The export of flow ${flow.flowId} is under way (${outcome.kind}); the next run verifies its files`,
@@ -124,21 +146,26 @@ export async function exportFeatures(deps: ExportDeps, options: ExportOptions): 
         };
       }
     }
-    const trainingFolder = folders.training;
-    const scoringFolder = folders.scoring;
+    if (adopted.length > 0) {
+      deps.log.warn('Took over export folders that no recorded export took (from a run that stopped or ran out of time)', { folders: adopted });
+    }
 
-    const training = await inspectExportFolder(deps.store, trainingFolder);
-    const scoring = await inspectExportFolder(deps.store, scoringFolder);
-    verifyExport(training, { rows: expected.training, columns: trainingColumns(options.spec) });
-    verifyExport(scoring, { rows: expected.scoring, columns: scoringColumns(options.spec) });
-    const summary = (datasetId: string, folder: ExportedFolder) => ({ datasetId, folder: folder.prefix, rows: folder.rows, files: folder.files.map((f) => f.key) });
+    verifyExport(exported.training, { rows: expected.training, columns: trainingColumns(options.spec) });
+    verifyExport(exported.scoring, { rows: expected.scoring, columns: scoringColumns(options.spec) });
+    const summary = (side: 'training' | 'scoring', datasetId: string, folders: ExportedFolder[]): ExportedDataset => ({
+      datasetId,
+      folder: folders[folders.length - 1]?.prefix ?? takenUpTo(side, datasetId) ?? '',
+      folders: folders.map((f) => f.prefix),
+      rows: rowsIn(folders),
+      files: folders.flatMap((f) => f.files.map((file) => file.key)),
+    });
     const outputs: ExportOutputs = {
       featurizeRunId: featurizeRun.runId,
       flowId: flow.flowId,
-      training: summary(trainingDataset.id, training),
-      scoring: summary(scoringDataset.id, scoring),
+      training: summary('training', trainingDataset.id, exported.training),
+      scoring: summary('scoring', scoringDataset.id, exported.scoring),
     };
-    deps.log.info('Features exported', { trainingRows: training.rows, scoringRows: scoring.rows, flowId: flow.flowId });
+    deps.log.info('Features exported', { trainingRows: outputs.training.rows, scoringRows: outputs.scoring.rows, flowId: flow.flowId });
     return { inputs, outputs };
   });
 }

@@ -90,12 +90,13 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const EXPORT_TIME = /exportTime=(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})\/?$/;
 
 /**
- * When an export's training files were written: AEP's `exportTime` folder name, which is what the
+ * When an export's oldest training files were written: AEP's `exportTime` folder name, which is what the
  * bucket's lifecycle counts their age from (give or take the upload), or the export run's start when
- * the folder does not say.
+ * the folder does not say. An export may take folders written days before it ran, by a run that died.
  */
 export function exportWrittenAt(run: RunRecord<'export'>): number {
-  const match = EXPORT_TIME.exec(run.outputs?.training?.folder ?? '');
+  const training = run.outputs?.training;
+  const match = EXPORT_TIME.exec(training?.folders?.[0] ?? training?.folder ?? '');
   if (!match) return Date.parse(run.startedAt);
   const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [number, number, number, number, number, number];
   return Date.UTC(year, month - 1, day, hour, minute, second);

@@ -9,6 +9,7 @@ import { featurize, type FeaturizeOutputs } from '../../lib/stages/featurize';
 import { seedSyntheticData } from '../../lib/synthetic/seed';
 import { outputsOf } from '../helpers/ledger';
 import { readParquet } from '../helpers/parquet';
+import { interceptedStore } from '../helpers/object-store';
 import { startTestPlatform } from '../helpers/platform';
 import { exportOptions } from '../helpers/week2';
 
@@ -134,6 +135,46 @@ describe('week 2 on the embedded platform: featurize and export', () => {
     expect(exported.status).toBe('succeeded');
     expect(exported.inputs?.featurizeRunIds).toHaveLength(2);
     expect(outputsOf(exported).training.rows).toBe(counts.reduce((sum, n) => sum + n, 0));
+  });
+
+  it('takes over the files of an export whose run died before recording them, with those of the featurizations since', async () => {
+    const { generateUsers } = await import('../../lib/synthetic/generator');
+    const featurizeNewUsers = async (start: number, count: number) => {
+      const batchId = await aep.ingestion.createBatch(eventsDatasetId, { format: 'json' });
+      const lines = [...generateUsers(start, count, { seed: 11, now: NOW, tenantId: `_${tenantId}` })].flatMap((u) => u.events.map((e) => JSON.stringify(e)));
+      await aep.ingestion.uploadFile(batchId, eventsDatasetId, `more-${start}.json`, Buffer.from(lines.join('\n')));
+      await aep.ingestion.completeBatch(batchId);
+      await aep.ingestion.waitForBatch(batchId, { clock: systemClock, timeoutMs: 60_000, pollIntervalMs: 20 });
+      const run = await featurizeNow();
+      await waitForQueries(outputsOf(run));
+      return { training: (await aep.queryService.get(outputsOf(run).trainingQueryId)).rowCount ?? 0, scoring: (await aep.queryService.get(outputsOf(run).scoringQueryId)).rowCount ?? 0 };
+    };
+    const first = await featurizeNewUsers(850, 30);
+    // The process dies as it records the run: AEP has written the export's folders, the ledger has no record.
+    const dying = new RunLedger(
+      interceptedStore(platform.bucket, {
+        beforeMutation: ({ op, key }) => {
+          if (op === 'put' && /^runs\/export\/[^_/][^/]*\.json$/.test(key)) throw new Error('Runtime exited: killed while recording');
+        },
+      }),
+      'runs/',
+      systemClock,
+    );
+    await expect(
+      exportFeatures({ aep, store: platform.bucket, ledger: dying, clock: systemClock, log: silentLog }, exportOptions('e2e', platform.config.storage.bucket)),
+    ).rejects.toThrow(/killed while recording/);
+    const second = await featurizeNewUsers(880, 45);
+
+    const exported = await exportNow();
+    expect(exported).toMatchObject({ status: 'succeeded' });
+    const outputs = outputsOf(exported);
+    expect(exported.inputs?.featurizeRunIds).toHaveLength(2);
+    expect(outputs.training.rows).toBe(first.training + second.training);
+    expect(outputs.scoring.rows).toBe(first.scoring + second.scoring);
+    // The dead run's folder and the new one, oldest first; the newest is the one the next export starts after.
+    expect(outputs.training.folders).toHaveLength(2);
+    expect(outputs.training.folder).toBe(outputs.training.folders![1]);
+    expect((await exportNow()).status).toBe('skipped');
   });
 
   it('surfaces a failed featurization query and exports nothing', async () => {

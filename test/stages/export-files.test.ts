@@ -28,7 +28,7 @@ it('reads every part of an export folder: rows and columns', async () => {
   const inspected = await inspectExportFolder(platform.bucket, folder);
   expect(inspected).toMatchObject({ exportTime: '20260301120000', rows: 3, columns: ['userId', 'emailsOpened'] });
   expect(inspected.files.map((f) => f.rows)).toEqual([2, 1]);
-  expect(() => verifyExport(inspected, { rows: 3, columns: ['userId', 'emailsOpened'] })).not.toThrow();
+  expect(() => verifyExport([inspected], { rows: 3, columns: ['userId', 'emailsOpened'] })).not.toThrow();
 });
 
 it('names a corrupt part file', async () => {
@@ -46,6 +46,18 @@ it('refuses a folder without parquet files', async () => {
 
 it('refuses an export missing a column or holding other than the query\'s rows', async () => {
   const folder = { prefix: 'egress/ds4/exportTime=20260301120000/', exportTime: '20260301120000', files: [], rows: 10, columns: ['userId'] };
-  expect(() => verifyExport(folder, { columns: ['userId', 'emailsOpened'] })).toThrow(/lacks the columns emailsOpened/);
-  expect(() => verifyExport(folder, { rows: 12, columns: ['userId'] })).toThrow(/holds 10 rows; the query produced 12/);
+  expect(() => verifyExport([folder], { columns: ['userId', 'emailsOpened'] })).toThrow(/lacks the columns emailsOpened/);
+  expect(() => verifyExport([folder], { rows: 12, columns: ['userId'] })).toThrow(/holds 10 rows; the query produced 12/);
+});
+
+it('counts the rows of every folder an export takes, and names them all when they fall short', () => {
+  const folder = (time: string, rows: number, columns = ['userId', 'emailsOpened']) => ({ prefix: `egress/ds5/exportTime=${time}/`, exportTime: time, files: [], rows, columns });
+  const folders = [folder('20260301120000', 10), folder('20260302120000', 5)];
+  expect(() => verifyExport(folders, { rows: 15, columns: ['userId', 'emailsOpened'] })).not.toThrow();
+  expect(() => verifyExport(folders, { rows: 16, columns: ['userId'] })).toThrow(
+    'The 2 export folders egress/ds5/exportTime=20260301120000/, egress/ds5/exportTime=20260302120000/ hold 15 rows; the query produced 16',
+  );
+  expect(() => verifyExport([folders[0]!, folder('20260303120000', 1, ['userId'])], { columns: ['userId', 'emailsOpened'] })).toThrow(
+    'Export egress/ds5/exportTime=20260303120000/ lacks the columns emailsOpened',
+  );
 });
