@@ -1,4 +1,5 @@
 import type { AepRestServices } from '../aep';
+import type { SubmitQuery } from '../aep/services/query-service';
 import { compileFeatureStatement } from '../features/compile';
 import type { FeatureSpec } from '../features/spec';
 import type { RunLedger, RunRecord } from '../ledger/run-ledger';
@@ -44,6 +45,70 @@ export function featureTableNames(namePrefix: string): { training: string; scori
   };
 }
 
+type Kind = 'training' | 'scoring';
+
+/**
+ * What a featurize run records in the ledger (`RunLedger.intend`) before it submits its first query:
+ * enough for the next run to find the queries by the marker in their SQL, submit one that was never
+ * submitted, and record the run.
+ */
+interface FeaturizeIntent {
+  runId: string;
+  startedAt: string;
+  inputs: Record<string, unknown>;
+  plan: Omit<FeaturizeOutputs, 'trainingQueryId' | 'scoringQueryId'>;
+  queries: Record<Kind, SubmitQuery>;
+}
+
+/** A comment that names the run and kind in the query's SQL, for Query Service's `sql~` look-up. */
+function submissionMarker(runId: string, kind: Kind): string {
+  return `featurize run ${runId} ${kind} features`;
+}
+
+function featurizeIntentOf(stored: { runId: string } & Record<string, unknown>): FeaturizeIntent {
+  const intent = stored as Partial<FeaturizeIntent>;
+  const query = (kind: Kind) => intent.queries?.[kind];
+  if (typeof intent.startedAt !== 'string' || typeof intent.plan?.snapshotTo !== 'number' || !(['training', 'scoring'] as const).every((k) => typeof query(k)?.sql === 'string')) {
+    throw new Error(`The intent of featurize run ${stored.runId} is not one a featurize run writes; see the ledger's featurize/_intents/`);
+  }
+  return intent as FeaturizeIntent;
+}
+
+/**
+ * Records the featurize runs that died (or failed) after announcing their queries: each of their
+ * queries Query Service holds is taken as submitted, one never submitted is submitted now, and the run is
+ * recorded succeeded as it would have been, so its rows, already on their way into the feature datasets,
+ * are exported once and never featurized again. A run that died before submitting anything is dropped.
+ * Runs holding the stage's lease, so those runs are over.
+ */
+async function finishInterruptedRuns(deps: FeaturizeDeps, runId: string, now: string): Promise<void> {
+  for (const stored of await deps.ledger.intents('featurize')) {
+    if (stored.runId === runId) continue;
+    const intent = featurizeIntentOf(stored);
+    const [recorded] = await deps.ledger.runs('featurize', [intent.runId]);
+    if (recorded?.status !== 'succeeded') {
+      const found = async (kind: Kind) => (await deps.aep.queryService.findBySql(submissionMarker(intent.runId, kind)))[0]?.id;
+      const ids = { training: await found('training'), scoring: await found('scoring') };
+      if (ids.training !== undefined || ids.scoring !== undefined) {
+        const trainingQueryId = ids.training ?? (await deps.aep.queryService.submit(intent.queries.training)).id;
+        const scoringQueryId = ids.scoring ?? (await deps.aep.queryService.submit(intent.queries.scoring)).id;
+        await deps.ledger.record({
+          stage: 'featurize',
+          runId: intent.runId,
+          startedAt: intent.startedAt,
+          finishedAt: now,
+          status: 'succeeded',
+          reason: `Stopped after submitting its queries; run ${runId} recorded them`,
+          inputs: intent.inputs,
+          outputs: { ...intent.plan, trainingQueryId, scoringQueryId },
+        });
+        deps.log.warn('Recorded the featurization of a run that stopped after submitting it', { featurizeRunId: intent.runId, trainingQueryId, scoringQueryId });
+      }
+    }
+    await deps.ledger.settle('featurize', intent.runId);
+  }
+}
+
 const FINISHED_OK = 'SUCCESS';
 const FINISHED_BAD = new Set(['FAILED', 'KILLED', 'CANCELLED', 'CANCELED', 'DELETED']);
 
@@ -54,7 +119,8 @@ const FINISHED_BAD = new Set(['FAILED', 'KILLED', 'CANCELLED', 'CANCELED', 'DELE
  * queries failed is redone from the same snapshot; a run still in progress makes this run skip.
  */
 export async function featurize(deps: FeaturizeDeps, options: FeaturizeOptions): Promise<RunRecord<'featurize'>> {
-  return deps.ledger.run('featurize', async () => {
+  return deps.ledger.run('featurize', async ({ runId, startedAt }) => {
+    await finishInterruptedRuns(deps, runId, startedAt);
     const tenantId = options.tenantId ?? (await deps.aep.schemaRegistry.tenantId());
     const eventsTable = await deps.aep.catalog.tableName(options.eventsDatasetId);
     const snapshots = await deps.query.query<{ snapshot_id: string | number }>(deps.dialect.snapshotIdsQuery(eventsTable));
@@ -83,32 +149,28 @@ export async function featurize(deps: FeaturizeDeps, options: FeaturizeOptions):
     const modes = { training: await modeOf(tables.training), scoring: await modeOf(tables.scoring) };
     // Training rows come from the users with new events; the scoring set is every profile as of now.
     const ranges = { training: { ...(from !== null ? { from } : {}), to: latest }, scoring: { to: latest } };
-    const submit = (kind: 'training' | 'scoring') =>
-      deps.aep.queryService.submit({
-        dbName: deps.aep.queryService.allDatabase,
-        name: `${options.namePrefix} ${kind} features ${kind === 'training' && from !== null ? from : 'start'}-${latest}`,
-        sql: compileFeatureStatement(options.spec, deps.dialect, {
-          kind,
-          eventsTable,
-          tenantId,
-          snapshots: ranges[kind],
-          outputTable: tables[kind],
-          mode: modes[kind],
-        }),
-      });
-    const training = await submit('training');
-    const scoring = await submit('scoring');
+    const statement = (kind: Kind): SubmitQuery => ({
+      dbName: deps.aep.queryService.allDatabase,
+      name: `${options.namePrefix} ${kind} features ${kind === 'training' && from !== null ? from : 'start'}-${latest}`,
+      sql: `${compileFeatureStatement(options.spec, deps.dialect, {
+        kind,
+        eventsTable,
+        tenantId,
+        snapshots: ranges[kind],
+        outputTable: tables[kind],
+        mode: modes[kind],
+      })}\n-- ${submissionMarker(runId, kind)}`,
+    });
+    const inputs = { eventsDatasetId: options.eventsDatasetId, eventsTable, tenantId };
+    const plan = { snapshotFrom: from, snapshotTo: latest, trainingTable: tables.training, scoringTable: tables.scoring, modes };
+    const queries = { training: statement('training'), scoring: statement('scoring') };
+    // A query once submitted inserts its rows whatever becomes of this run: announce them first.
+    await deps.ledger.intend('featurize', runId, { startedAt, inputs, plan, queries } satisfies Omit<FeaturizeIntent, 'runId'>);
+    const training = await deps.aep.queryService.submit(queries.training);
+    const scoring = await deps.aep.queryService.submit(queries.scoring);
     deps.log.info('Featurization submitted', { trainingQueryId: training.id, scoringQueryId: scoring.id, from, to: latest });
 
-    const outputs: FeaturizeOutputs = {
-      snapshotFrom: from,
-      snapshotTo: latest,
-      trainingTable: tables.training,
-      scoringTable: tables.scoring,
-      trainingQueryId: training.id,
-      scoringQueryId: scoring.id,
-      modes,
-    };
-    return { inputs: { eventsDatasetId: options.eventsDatasetId, eventsTable, tenantId }, outputs };
+    const outputs: FeaturizeOutputs = { ...plan, trainingQueryId: training.id, scoringQueryId: scoring.id };
+    return { inputs, outputs };
   });
 }

@@ -60,7 +60,8 @@ export const STAGES: { readonly [S in StageName]: StageDefinition & { readonly n
     description: 'submits the feature queries for new event snapshots (Query Service batch queries)',
     settings: [...CONNECTION, 'datasets.events', 'namePrefix', 'featureSpec'],
     required: ['datasets.events'],
-    bucket: { read: ['runs'], write: ['runs'], delete: [] },
+    // Deletes its own intents once their queries are recorded.
+    bucket: { read: ['runs'], write: ['runs'], delete: ['runs'] },
     schedule: 'cron(0 3 * * ? *)',
     when: 'daily 03:00',
     memorySize: 512,

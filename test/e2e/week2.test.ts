@@ -177,6 +177,76 @@ describe('week 2 on the embedded platform: featurize and export', () => {
     expect((await exportNow()).status).toBe('skipped');
   });
 
+  it('records a featurization whose run died after submitting its queries, and never submits them twice', async () => {
+    const { generateUsers } = await import('../../lib/synthetic/generator');
+    const ingestUsers = async (start: number, count: number) => {
+      const batchId = await aep.ingestion.createBatch(eventsDatasetId, { format: 'json' });
+      const lines = [...generateUsers(start, count, { seed: 11, now: NOW, tenantId: `_${tenantId}` })].flatMap((u) => u.events.map((e) => JSON.stringify(e)));
+      await aep.ingestion.uploadFile(batchId, eventsDatasetId, `more-${start}.json`, Buffer.from(lines.join('\n')));
+      await aep.ingestion.completeBatch(batchId);
+      await aep.ingestion.waitForBatch(batchId, { clock: systemClock, timeoutMs: 60_000, pollIntervalMs: 20 });
+    };
+    const featurizeWith = (services: AepServices, runLedger: RunLedger) =>
+      featurize(
+        { aep: services, query: services.queryConnections.runner(), dialect: dialectFor(platform.config.aep.queryService.dialect), ledger: runLedger, log: silentLog },
+        { eventsDatasetId, namePrefix: 'e2e', spec: WEEK2_FEATURES, tenantId },
+      );
+    const newestFeaturization = async () => outputsOf((await ledger.newest('featurize', (r) => r.status === 'succeeded'))!);
+
+    // Killed as it records the run, both queries submitted.
+    await ingestUsers(930, 25);
+    const dyingAtRecord = new RunLedger(
+      interceptedStore(platform.bucket, {
+        beforeMutation: ({ op, key }) => {
+          if (op === 'put' && /^runs\/featurize\/[^_/][^/]*\.json$/.test(key)) throw new Error('Runtime exited: killed while recording');
+        },
+      }),
+      'runs/',
+      systemClock,
+    );
+    await expect(featurizeWith(aep, dyingAtRecord)).rejects.toThrow(/killed while recording/);
+    const next = await featurizeWith(aep, ledger);
+    expect(next.status).toBe('skipped');
+    const recovered = await ledger.newest('featurize', (r) => r.status === 'succeeded');
+    expect(recovered?.reason).toMatch(new RegExp(`^Stopped after submitting its queries; run ${next.runId} recorded them`));
+    await waitForQueries(outputsOf(recovered!));
+    const once = await exportNow();
+    expect(once.status).toBe('succeeded');
+    expect(outputsOf(once).training.rows).toBe((await aep.queryService.get(outputsOf(recovered!).trainingQueryId)).rowCount);
+    expect(outputsOf(once).training.rows).toBeGreaterThan(0);
+
+    // Killed between its two queries: the next run submits the one never submitted.
+    await ingestUsers(955, 25);
+    let submits = 0;
+    const dyingQueryService = Object.create(aep.queryService) as AepServices['queryService'];
+    dyingQueryService.submit = async (query) => {
+      submits += 1;
+      if (submits === 2) throw new Error('Runtime exited: killed between the queries');
+      return aep.queryService.submit(query);
+    };
+    await expect(featurizeWith({ ...aep, queryService: dyingQueryService }, ledger)).rejects.toThrow(/killed between the queries/);
+    const before = await newestFeaturization();
+    expect((await featurizeWith(aep, ledger)).status).toBe('skipped');
+    const finishedRun = (await ledger.newest('featurize', (r) => r.status === 'succeeded'))!;
+    const finished = outputsOf(finishedRun);
+    expect(finished.snapshotTo).toBeGreaterThan(before.snapshotTo);
+    // Both queries carry the dead run's marker: the scoring one was submitted for it.
+    expect((await aep.queryService.get(finished.trainingQueryId)).sql).toContain(`featurize run ${finishedRun.runId} training`);
+    expect((await aep.queryService.get(finished.scoringQueryId)).sql).toContain(`featurize run ${finishedRun.runId} scoring`);
+    await waitForQueries(finished);
+    const twice = await exportNow();
+    expect(twice.status).toBe('succeeded');
+    expect(outputsOf(twice).training.rows).toBe((await aep.queryService.get(finished.trainingQueryId)).rowCount);
+    expect(outputsOf(twice).scoring.rows).toBe((await aep.queryService.get(finished.scoringQueryId)).rowCount);
+
+    const unreadable = 'runs/featurize/_intents/20200101T000000000Z-unreadable.json';
+    await platform.bucket.put(unreadable, JSON.stringify({ runId: '20200101T000000000Z-unreadable' }));
+    await expect(featurizeWith(aep, ledger)).rejects.toThrow(
+      "The intent of featurize run 20200101T000000000Z-unreadable is not one a featurize run writes; see the ledger's featurize/_intents/",
+    );
+    await platform.bucket.delete(unreadable);
+  });
+
   it('surfaces a failed featurization query and exports nothing', async () => {
     // A dataset whose table is not an events table: the feature query fails in Query Service.
     const q = await aep.queryService.submit({ dbName: aep.queryService.allDatabase, sql: 'CREATE TABLE not_events AS SELECT 1 AS x' });

@@ -75,6 +75,20 @@ export class QueryServiceApi {
     return (await this.client.request<Query>({ method: 'POST', path: `${BASE}/queries`, body: query })).data;
   }
 
+  /**
+   * The queries whose SQL contains `text`, oldest first: Query Service's `sql~` filter, which takes one
+   * string without a comma.
+   */
+  async findBySql(text: string, limit = 10): Promise<Query[]> {
+    if (text.includes(',')) throw new Error(`Query Service cannot look up SQL containing a comma: ${JSON.stringify(text)}`);
+    const response = await this.client.request<{ queries?: Query[] }>({
+      method: 'GET',
+      path: `${BASE}/queries`,
+      query: { property: `sql~${text}`, orderby: '+created', limit },
+    });
+    return response.data.queries ?? [];
+  }
+
   async get(id: string): Promise<Query> {
     return (await this.client.request<Query>({ method: 'GET', path: `${BASE}/queries/${encodeURIComponent(id)}` })).data;
   }

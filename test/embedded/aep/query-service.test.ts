@@ -168,6 +168,20 @@ describe('Query Service stand-in', () => {
     expect(next.data.queries[0].id).not.toBe(page.data.queries[1].id);
   });
 
+  it('finds queries by a string in their SQL (sql~), oldest first when asked', async () => {
+    const marked = [];
+    for (const n of [1, 2]) {
+      const res = await submit({ sql: `SELECT ${n} AS n\n-- marker run-42 kind-${n}` });
+      expectStatus(res, 202);
+      marked.push(res.data.id as string);
+    }
+    const both = await f.api.get(`${QUERY}/queries`, { params: { property: 'sql~marker run-42', orderby: '+created' } });
+    expectStatus(both, 200);
+    expect(both.data.queries.map((q: { id: string }) => q.id)).toEqual(marked);
+    const one = await f.api.get(`${QUERY}/queries`, { params: { property: 'sql~marker run-42 kind-2' } });
+    expect(one.data.queries.map((q: { id: string }) => q.id)).toEqual([marked[1]]);
+  });
+
   it('cancels a query that has not started, and answers unknown ids with 404', async () => {
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
