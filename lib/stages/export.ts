@@ -81,10 +81,7 @@ export async function exportFeatures(deps: ExportDeps, options: ExportOptions): 
           return { status: 'skipped', reason: `Featurization query ${query.id} is ${query.state}`, inputs };
         }
       }
-      if (training.state === 'SUCCESS' && scoring.state === 'SUCCESS') {
-        expected.training += training.rowCount ?? 0;
-        expected.scoring += scoring.rowCount ?? 0;
-      } else if (run === featurizeRun) {
+      if (run === featurizeRun && (training.state !== 'SUCCESS' || scoring.state !== 'SUCCESS')) {
         // An older failed featurization was redone by a newer one; the newest failing means nothing to export.
         const failed = training.state === 'SUCCESS' ? scoring : training;
         const reason = (failed.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(' ')).join('; ');
@@ -92,6 +89,9 @@ export async function exportFeatures(deps: ExportDeps, options: ExportOptions): 
           kind: 'failed-operation',
         });
       }
+      // A query that succeeded wrote its rows even when its sibling failed and a newer run redid the range.
+      if (training.state === 'SUCCESS') expected.training += training.rowCount ?? 0;
+      if (scoring.state === 'SUCCESS') expected.scoring += scoring.rowCount ?? 0;
     }
 
     const trainingDataset = await deps.aep.catalog.findDataset(features.trainingTable);

@@ -3,9 +3,11 @@ import { scoringColumns, trainingColumns, WEEK2_FEATURES } from '../../lib/featu
 import { RunLedger } from '../../lib/ledger/run-ledger';
 import { systemClock } from '../../lib/ports/clock';
 import { silentLog } from '../../lib/ports/logger';
+import { withExclusiveSession } from '../../lib/embedded/postgres';
 import { dialectFor } from '../../lib/sql/dialect';
 import { exportFeatures } from '../../lib/stages/export';
 import { featurize, type FeaturizeOutputs } from '../../lib/stages/featurize';
+import { generateUsers } from '../../lib/synthetic/generator';
 import { seedSyntheticData } from '../../lib/synthetic/seed';
 import { outputsOf } from '../helpers/ledger';
 import { readParquet } from '../helpers/parquet';
@@ -39,6 +41,15 @@ describe('week 2 on the embedded platform: featurize and export', () => {
       { aep, store: platform.bucket, ledger, clock: systemClock, log: silentLog },
       exportOptions('e2e', platform.config.storage.bucket),
     );
+
+  /** New users arrive in a new batch (a new snapshot) of the events dataset. */
+  const ingestUsers = async (start: number, count: number) => {
+    const batchId = await aep.ingestion.createBatch(eventsDatasetId, { format: 'json' });
+    const lines = [...generateUsers(start, count, { seed: 11, now: NOW, tenantId: `_${tenantId}` })].flatMap((u) => u.events.map((e) => JSON.stringify(e)));
+    await aep.ingestion.uploadFile(batchId, eventsDatasetId, `more-${start}.json`, Buffer.from(lines.join('\n')));
+    await aep.ingestion.completeBatch(batchId);
+    await aep.ingestion.waitForBatch(batchId, { clock: systemClock, timeoutMs: 60_000, pollIntervalMs: 20 });
+  };
 
   beforeAll(async () => {
     platform = await startTestPlatform();
@@ -96,13 +107,7 @@ describe('week 2 on the embedded platform: featurize and export', () => {
   });
 
   it('featurizes only the new snapshot next time, and exports only its rows', async () => {
-    // New users arrive in a new batch (a new snapshot) of the same dataset.
-    const batchId = await aep.ingestion.createBatch(eventsDatasetId, { format: 'json' });
-    const { generateUsers } = await import('../../lib/synthetic/generator');
-    const lines = [...generateUsers(600, 150, { seed: 11, now: NOW, tenantId: `_${tenantId}` })].flatMap((u) => u.events.map((e) => JSON.stringify(e)));
-    await aep.ingestion.uploadFile(batchId, eventsDatasetId, 'more.json', Buffer.from(lines.join('\n')));
-    await aep.ingestion.completeBatch(batchId);
-    await aep.ingestion.waitForBatch(batchId, { clock: systemClock, timeoutMs: 60_000, pollIntervalMs: 20 });
+    await ingestUsers(600, 150);
 
     const run = await featurizeNow();
     const outputs = outputsOf(run);
@@ -119,14 +124,9 @@ describe('week 2 on the embedded platform: featurize and export', () => {
   });
 
   it('exports two featurizations at once when an export was missed between them', async () => {
-    const { generateUsers } = await import('../../lib/synthetic/generator');
     const counts: number[] = [];
     for (const [start, count] of [[750, 40], [790, 60]] as const) {
-      const batchId = await aep.ingestion.createBatch(eventsDatasetId, { format: 'json' });
-      const lines = [...generateUsers(start, count, { seed: 11, now: NOW, tenantId: `_${tenantId}` })].flatMap((u) => u.events.map((e) => JSON.stringify(e)));
-      await aep.ingestion.uploadFile(batchId, eventsDatasetId, `more-${start}.json`, Buffer.from(lines.join('\n')));
-      await aep.ingestion.completeBatch(batchId);
-      await aep.ingestion.waitForBatch(batchId, { clock: systemClock, timeoutMs: 60_000, pollIntervalMs: 20 });
+      await ingestUsers(start, count);
       const run = await featurizeNow();
       await waitForQueries(outputsOf(run));
       counts.push((await aep.queryService.get(outputsOf(run).trainingQueryId)).rowCount ?? 0);
@@ -138,13 +138,8 @@ describe('week 2 on the embedded platform: featurize and export', () => {
   });
 
   it('takes over the files of an export whose run died before recording them, with those of the featurizations since', async () => {
-    const { generateUsers } = await import('../../lib/synthetic/generator');
     const featurizeNewUsers = async (start: number, count: number) => {
-      const batchId = await aep.ingestion.createBatch(eventsDatasetId, { format: 'json' });
-      const lines = [...generateUsers(start, count, { seed: 11, now: NOW, tenantId: `_${tenantId}` })].flatMap((u) => u.events.map((e) => JSON.stringify(e)));
-      await aep.ingestion.uploadFile(batchId, eventsDatasetId, `more-${start}.json`, Buffer.from(lines.join('\n')));
-      await aep.ingestion.completeBatch(batchId);
-      await aep.ingestion.waitForBatch(batchId, { clock: systemClock, timeoutMs: 60_000, pollIntervalMs: 20 });
+      await ingestUsers(start, count);
       const run = await featurizeNow();
       await waitForQueries(outputsOf(run));
       return { training: (await aep.queryService.get(outputsOf(run).trainingQueryId)).rowCount ?? 0, scoring: (await aep.queryService.get(outputsOf(run).scoringQueryId)).rowCount ?? 0 };
@@ -178,14 +173,6 @@ describe('week 2 on the embedded platform: featurize and export', () => {
   });
 
   it('records a featurization whose run died after submitting its queries, and never submits them twice', async () => {
-    const { generateUsers } = await import('../../lib/synthetic/generator');
-    const ingestUsers = async (start: number, count: number) => {
-      const batchId = await aep.ingestion.createBatch(eventsDatasetId, { format: 'json' });
-      const lines = [...generateUsers(start, count, { seed: 11, now: NOW, tenantId: `_${tenantId}` })].flatMap((u) => u.events.map((e) => JSON.stringify(e)));
-      await aep.ingestion.uploadFile(batchId, eventsDatasetId, `more-${start}.json`, Buffer.from(lines.join('\n')));
-      await aep.ingestion.completeBatch(batchId);
-      await aep.ingestion.waitForBatch(batchId, { clock: systemClock, timeoutMs: 60_000, pollIntervalMs: 20 });
-    };
     const featurizeWith = (services: AepServices, runLedger: RunLedger) =>
       featurize(
         { aep: services, query: services.queryConnections.runner(), dialect: dialectFor(platform.config.aep.queryService.dialect), ledger: runLedger, log: silentLog },
@@ -245,6 +232,38 @@ describe('week 2 on the embedded platform: featurize and export', () => {
       "The intent of featurize run 20200101T000000000Z-unreadable is not one a featurize run writes; see the ledger's featurize/_intents/",
     );
     await platform.bucket.delete(unreadable);
+  });
+
+  it('counts the rows of a feature query that succeeded while its sibling failed, once a newer run redid the range', async () => {
+    await ingestUsers(980, 20);
+    // Query Service waits while the database is held, so the scoring query is cancelled before it starts.
+    let release!: () => void;
+    let holding: Promise<void> | undefined;
+    const holdingQueryService = Object.create(aep.queryService) as AepServices['queryService'];
+    holdingQueryService.submit = async (query) => {
+      holding ??= withExclusiveSession(platform.postgres.db, () => new Promise<void>((resolve) => (release = resolve)));
+      return aep.queryService.submit(query);
+    };
+    const run = await featurize(
+      { aep: { ...aep, queryService: holdingQueryService }, query: aep.queryConnections.runner(), dialect: dialectFor('postgres'), ledger, log: silentLog },
+      { eventsDatasetId, namePrefix: 'e2e', spec: WEEK2_FEATURES, tenantId },
+    );
+    const halfFailed = outputsOf(run);
+    await aep.queryService.cancel(halfFailed.scoringQueryId);
+    release();
+    await holding;
+    await waitForQueries(halfFailed);
+    const trainingRows = (await aep.queryService.get(halfFailed.trainingQueryId)).rowCount ?? 0;
+    expect(trainingRows).toBeGreaterThan(0);
+    await expect(exportNow()).rejects.toThrow(new RegExp(`Featurization query ${halfFailed.scoringQueryId} ended KILLED`));
+
+    const redone = outputsOf(await featurizeNow());
+    expect(redone.snapshotFrom).toBe(halfFailed.snapshotFrom);
+    await waitForQueries(redone);
+    const exported = await exportNow();
+    expect(exported.status).toBe('succeeded');
+    // The cancelled run's training rows went into the dataset, and out with the export, as the redone ones did.
+    expect(outputsOf(exported).training.rows).toBe(trainingRows + ((await aep.queryService.get(redone.trainingQueryId)).rowCount ?? 0));
   });
 
   it('surfaces a failed featurization query and exports nothing', async () => {
