@@ -55,8 +55,8 @@ export interface ExportOutputs {
  * dataset-export dataflow at once (ad hoc), waits for AEP to write the parquet files under
  * `egress/<datasetId>/exportTime=<ts>/`, verifies them (readable, expected columns, the rows the
  * queries produced) and records them. Folders AEP wrote for a run of this stage that died or ran out
- * of time are taken over by the next run, with those written since. "Not ready, retry in 10 minutes" and "a run already exists" are
- * recorded as skipped: the next scheduled run continues.
+ * of time are taken over by the next run, with those written since. "Not ready, retry in 10 minutes"
+ * and "a run already exists" are recorded as skipped: the next scheduled run continues.
  */
 export async function exportFeatures(deps: ExportDeps, options: ExportOptions): Promise<RunRecord<'export'>> {
   return deps.ledger.run('export', async () => {
