@@ -143,9 +143,16 @@ export interface PropensityPipelineModelProps {
    */
   readonly trainingWindowDays?: number;
   /**
+   * Days between retrainings while production holds a model. The train function runs daily and skips
+   * until the last run that trained is this old; without a production model every run with a new
+   * export trains, so a failed or killed first training is retried the next day.
+   * @default 7
+   */
+  readonly retrainEveryDays?: number;
+  /**
    * Train: learns a model from the exports of its window, registers it, promotes it when it passes the
-   * floor and is at least as good as production.
-   * @default weekly, Mondays at 05:00 (`cron(0 5 ? * MON *)`), 3,008 MB, 15 minutes
+   * floor and is at least as good as production; runs daily and retrains every `retrainEveryDays`.
+   * @default daily at 05:00 (`cron(0 5 * * ? *)`), 3,008 MB, 15 minutes
    */
   readonly train?: StageOptions;
   /**
@@ -351,6 +358,7 @@ export class PropensityPipeline extends Construct {
       'model.minAuc': model.minAuc,
       'model.baselineMargin': model.baselineMargin,
       'model.trainingWindowDays': model.trainingWindowDays,
+      'model.retrainEveryDays': model.retrainEveryDays,
       'storage.egressRetentionDays': this.bucket.egressExpirationDays,
       'audience.definitionId': this.audience?.definitionId,
       'audience.low': this.audience?.low,

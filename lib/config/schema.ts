@@ -79,6 +79,8 @@ export const credentialsSchema = z.union(
  *   (the week-2 features give about 0.98).
  * - `baselineMargin`: trees that do not beat a logistic regression on the same rows by a point of AUC
  *   learned nothing the transparent baseline did not, and may have learned noise.
+ * - `retrainEveryDays`: weekly, the notebook's cadence; the train function runs daily, so a run that
+ *   fails or is killed is retried the next day rather than the next week.
  */
 export const MODEL_DEFAULTS = {
   seed: 42,
@@ -89,6 +91,7 @@ export const MODEL_DEFAULTS = {
   baselineMargin: 0.01,
   minRows: 200,
   trainingWindowDays: 28,
+  retrainEveryDays: 7,
 } as const;
 
 /**
@@ -250,6 +253,13 @@ export const pipelineConfigSchema = z
           .min(1, 'must be at least 1')
           .max(3650, 'must be at most 3650')
           .default(MODEL_DEFAULTS.trainingWindowDays),
+        /** Days between retrainings while production holds a model; without one, every run with a new export trains. */
+        retrainEveryDays: z.coerce
+          .number({ error: 'must be a whole number of days' })
+          .int('must be a whole number of days')
+          .min(1, 'must be at least 1')
+          .max(365, 'must be at most 365')
+          .default(MODEL_DEFAULTS.retrainEveryDays),
       })
       .strict()
       .default({ name: DEFAULT_MODEL_NAME, ...MODEL_DEFAULTS }),

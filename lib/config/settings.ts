@@ -66,6 +66,7 @@ export const SETTINGS = [
   { variable: 'PIPELINE_MODEL_MIN_AUC', path: 'model.minAuc', description: 'lowest held-out AUC a model may have and become production, the first one included, from 0.5 to below 1' },
   { variable: 'PIPELINE_MODEL_BASELINE_MARGIN', path: 'model.baselineMargin', description: "how far above the logistic baseline's held-out AUC, on the same rows, a model must be to become production, from 0 to 0.5" },
   { variable: 'PIPELINE_MODEL_MIN_ROWS', path: 'model.minRows', description: 'fewest users a model is trained on; fewer fails the run' },
+  { variable: 'PIPELINE_MODEL_RETRAIN_EVERY_DAYS', path: 'model.retrainEveryDays', description: 'days between retrainings while production holds a model; the train function runs daily and skips until then' },
   { variable: 'PIPELINE_MODEL_TRAINING_WINDOW_DAYS', path: 'model.trainingWindowDays', description: 'days of exports, counted back from the train run, a model learns from; shorter than the egress retention' },
   { variable: 'PIPELINE_AUDIENCE_DEFINITION_ID', path: 'audience.definitionId', description: "the audience's segment definition id", defaultText: 'found by name' },
   { variable: 'PIPELINE_AUDIENCE_NAME', path: 'audience.name', description: "the audience's segment definition name, when its id is not given" },

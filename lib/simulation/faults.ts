@@ -43,8 +43,8 @@ export interface FaultRates {
 
 /**
  * Sized on an estimate of a few hundred AEP and object store requests per simulated day from the
- * functions of a pipeline at a few thousand users (featurize, score and audience daily, train weekly,
- * with their polling and uploads), about 200 invocations in 60 days: each kind lands about 5 to 20 times
+ * functions of a pipeline at a few thousand users (featurize, score and audience daily, training
+ * weekly, with their polling and uploads), about 200 invocations in 60 days: each kind lands about 5 to 20 times
  * in such a run, few enough that retries and held responses don't make it crawl. The run's tally shows
  * what was drawn; tune from there.
  */

@@ -295,7 +295,8 @@ export function freshnessCheckedFrom(context: Pick<DayContext, 'day' | 'now' | '
  * in the scoring set holds a fresh score: the newest export at least a period plus a day old has been
  * scored (by its own score run or a newer one), those scores were ingested, and each of its profiles
  * holds in AEP the score of the newest published run that scored it. Scores need a model: before the
- * first promotion (a first weekly training lost to a fault waits for the next week) there is none to check.
+ * first promotion (a first training lost to a fault is retried by the next day's train run) there is none
+ * to check.
  */
 export const scoresFresh: Invariant = {
   name: 'once faults stop, every profile in the scoring set has a fresh score',

@@ -26,7 +26,7 @@ export interface SimulationOptions extends Omit<LocalRunOptions, 'now'> {
   days: number;
   /**
    * The instant the pipeline is deployed and seeded; day 1 starts then.
-   * @default the most recent Monday 00:00 UTC, so the weekly train runs on day 1
+   * @default the most recent Monday 00:00 UTC
    */
   start?: Date;
   /** Told the line of each simulated day. */

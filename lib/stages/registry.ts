@@ -87,8 +87,9 @@ export const STAGES: { readonly [S in StageName]: StageDefinition & { readonly n
     settings: [...CONNECTION, 'model', 'storage.prefixes.models', 'storage.egressRetentionDays', 'featureSpec'],
     required: [],
     bucket: { read: ['runs', 'egress', 'models'], write: ['runs', 'models'], delete: [] },
-    schedule: 'cron(0 5 ? * MON *)',
-    when: 'Mondays 05:00',
+    // Daily: a run that is not due skips; one that fails or is killed is retried the next day.
+    schedule: 'cron(0 5 * * ? *)',
+    when: 'daily 05:00, retraining weekly',
     // Training holds the exported rows and fits the trees in memory.
     memorySize: 3008,
     timeoutSeconds: 900,

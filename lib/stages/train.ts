@@ -48,6 +48,12 @@ export interface TrainOptions {
   baselineMargin: number;
   /** Days of exports, counted back from the run's start by when AEP wrote their files, that a model learns from. */
   trainingWindowDays: number;
+  /**
+   * Days between retrainings while production holds a model: a run sooner than that after the last run
+   * that trained skips. Without production, every run with a new export trains. Undefined: every run
+   * with a new export trains.
+   */
+  retrainEveryDays?: number | undefined;
   /** Days the bucket keeps exported files; when known, a window that does not fit inside it is refused. */
   egressRetentionDays?: number | undefined;
   /** Fewest users (rows after keeping each user's newest) a model is trained on. */
@@ -114,6 +120,29 @@ async function exportsInWindow(ledger: RunLedger, now: Date, windowDays: number)
   return { from, runs: runs.filter((r) => r.status === 'succeeded' && exportWrittenAt(r) >= from.getTime()).reverse() };
 }
 
+/** How early a scheduled run may come and still count as a whole retraining period later. */
+const RETRAIN_SLACK_MS = 60 * 60 * 1000;
+
+/**
+ * Why this run does not retrain yet, or undefined when it does: production holds a model and the last
+ * run that trained started less than `retrainEveryDays` ago. A missing or unreadable production model
+ * makes every run due, so the first model (or a replacement) does not wait for the next period when a
+ * run fails or is killed.
+ */
+async function retrainingNotDue(ledger: RunLedger, registry: ModelRegistry, now: Date, retrainEveryDays: number | undefined): Promise<string | undefined> {
+  if (retrainEveryDays === undefined) return undefined;
+  const production = await registry.productionPointer().catch((error: unknown) => {
+    if (error instanceof ModelRegistryError) return undefined;
+    throw error;
+  });
+  if (!production) return undefined;
+  const lastTrained = await ledger.newest('train', (r) => r.status === 'succeeded');
+  if (!lastTrained) return undefined;
+  const dueAt = Date.parse(lastTrained.startedAt) + retrainEveryDays * DAY_MS - RETRAIN_SLACK_MS;
+  if (now.getTime() >= dueAt) return undefined;
+  return `Run ${lastTrained.runId} trained less than ${retrainEveryDays} days ago; the next retraining is due from ${new Date(dueAt).toISOString()}`;
+}
+
 /** Held-out evaluation of one model's scores. */
 function evaluate(scores: Float64Array, test: Dataset, threshold: number) {
   const atThreshold = precisionRecallAt(scores, test.labels, threshold);
@@ -162,6 +191,9 @@ export async function trainModel(deps: TrainDeps, options: TrainOptions): Promis
     if (trainedOnNewest) {
       return { status: 'skipped', reason: `Export ${newest.runId} was trained on by run ${trainedOnNewest.runId}; nothing newer`, inputs: { newestExportRunId: newest.runId } };
     }
+    const registry = new ModelRegistry(deps.store, options.modelsPrefix, options.modelName);
+    const notDue = await retrainingNotDue(deps.ledger, registry, new Date(startedAt), options.retrainEveryDays);
+    if (notDue) return { status: 'skipped', reason: notDue, inputs: { newestExportRunId: newest.runId } };
 
     const sources: TrainingExport[] = exportRuns.map((run) => {
       const training = run.outputs?.training;
@@ -201,7 +233,6 @@ export async function trainModel(deps: TrainDeps, options: TrainOptions): Promis
     const model = evaluate(predict(gbt.result, test), test, options.threshold);
     const baseline = evaluate(predictLogistic(logistic.result, test), test, options.threshold);
 
-    const registry = new ModelRegistry(deps.store, options.modelsPrefix, options.modelName);
     const { champion, productionIssue } = await scoreChampion(registry, test);
     if (productionIssue) deps.log.warn('The production model cannot be used; it is treated as absent', { issue: productionIssue });
     const decision = decidePromotion({ challenger: model.auc, baseline: baseline.auc, champion: champion?.auc }, policy);

@@ -112,7 +112,7 @@ describe('loadConfig', () => {
   });
 
   it('reads the training settings, with defaults, and names a bad one with its variable', () => {
-    const defaults = { name: 'cmle_propensity_model', seed: 42, testFraction: 0.2, threshold: 0.5, promotionTolerance: 0, minAuc: 0.6, baselineMargin: 0.01, minRows: 200, trainingWindowDays: 28 };
+    const defaults = { name: 'cmle_propensity_model', seed: 42, testFraction: 0.2, threshold: 0.5, promotionTolerance: 0, minAuc: 0.6, baselineMargin: 0.01, minRows: 200, trainingWindowDays: 28, retrainEveryDays: 7 };
     expect(loadConfig({ env: validEnv }).config.model).toEqual(defaults);
     const { config } = loadConfig({
       env: {
@@ -125,19 +125,21 @@ describe('loadConfig', () => {
         PIPELINE_MODEL_BASELINE_MARGIN: '0.02',
         PIPELINE_MODEL_MIN_ROWS: '1000',
         PIPELINE_MODEL_TRAINING_WINDOW_DAYS: '14',
+        PIPELINE_MODEL_RETRAIN_EVERY_DAYS: '3',
         PIPELINE_EGRESS_RETENTION_DAYS: '30',
       },
     });
-    expect(config.model).toEqual({ ...defaults, seed: 7, testFraction: 0.25, threshold: 0.3, promotionTolerance: 0.005, minAuc: 0.7, baselineMargin: 0.02, minRows: 1000, trainingWindowDays: 14 });
+    expect(config.model).toEqual({ ...defaults, seed: 7, testFraction: 0.25, threshold: 0.3, promotionTolerance: 0.005, minAuc: 0.7, baselineMargin: 0.02, minRows: 1000, trainingWindowDays: 14, retrainEveryDays: 3 });
     expect(config.storage.egressRetentionDays).toBe(30);
     const error = configError(() =>
-      loadConfig({ env: { ...validEnv, PIPELINE_MODEL_TEST_FRACTION: '0.9', PIPELINE_MODEL_PROMOTION_TOLERANCE: '-1', PIPELINE_MODEL_MIN_AUC: '0.3', PIPELINE_MODEL_TRAINING_WINDOW_DAYS: '1.5' } }),
+      loadConfig({ env: { ...validEnv, PIPELINE_MODEL_TEST_FRACTION: '0.9', PIPELINE_MODEL_PROMOTION_TOLERANCE: '-1', PIPELINE_MODEL_MIN_AUC: '0.3', PIPELINE_MODEL_TRAINING_WINDOW_DAYS: '1.5', PIPELINE_MODEL_RETRAIN_EVERY_DAYS: '0' } }),
     );
     expect(error.issues.map((i) => [i.path, i.source, i.message])).toEqual([
       ['model.testFraction', 'PIPELINE_MODEL_TEST_FRACTION', 'must be below 0.5'],
       ['model.promotionTolerance', 'PIPELINE_MODEL_PROMOTION_TOLERANCE', 'must be 0 or more'],
       ['model.minAuc', 'PIPELINE_MODEL_MIN_AUC', 'must be at least 0.5'],
       ['model.trainingWindowDays', 'PIPELINE_MODEL_TRAINING_WINDOW_DAYS', 'must be a whole number of days'],
+      ['model.retrainEveryDays', 'PIPELINE_MODEL_RETRAIN_EVERY_DAYS', 'must be at least 1'],
     ]);
   });
 

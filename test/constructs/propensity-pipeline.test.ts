@@ -55,7 +55,7 @@ describe('PropensityPipeline', () => {
     }
   });
 
-  it('schedules every stage: featurize daily, export an hour later, train weekly, score after export, the ingestion check hourly', () => {
+  it('schedules every stage: featurize daily, export an hour later, train daily (retraining weekly), score after export, the ingestion check hourly', () => {
     const { construct, json } = pipeline({ features: { eventsDatasetId: EVENTS, featurize: { timezone: 'Europe/Paris' }, exportIntervalHours: 6 } });
     const schedules = Object.values(resourcesOf(json, 'aws_scheduler_schedule'));
     expect(schedules.map((s) => [JSON.parse(s.target.input).stage, s.schedule_expression, s.schedule_expression_timezone]).sort()).toEqual([
@@ -63,7 +63,7 @@ describe('PropensityPipeline', () => {
       ['featurize', 'cron(0 3 * * ? *)', 'Europe/Paris'],
       ['ingestion-check', 'cron(15 * * * ? *)', 'UTC'],
       ['score', 'cron(30 5 * * ? *)', 'UTC'],
-      ['train', 'cron(0 5 ? * MON *)', 'UTC'],
+      ['train', 'cron(0 5 * * ? *)', 'UTC'],
     ]);
     const functions = resourcesOf(json, 'aws_lambda_function');
     const byStage = (name: string) => Object.entries(functions).find(([id]) => id.includes(name))?.[1] as Record<string, any>;

@@ -35,7 +35,7 @@ describe('the translation of AWS cron to croner', () => {
 });
 
 describe('fire times', () => {
-  it('runs the construct defaults at their UTC times: daily, hourly at :15, Mondays', () => {
+  it('runs daily, hourly at :15 and weekly expressions at their UTC times', () => {
     expect(runs('cron(0 3 * * ? *)', '2026-01-01T03:00:00Z', 2)).toEqual(['2026-01-02T03:00:00.000Z', '2026-01-03T03:00:00.000Z']);
     expect(runs('cron(15 * * * ? *)', '2026-01-01T00:20:00Z', 2)).toEqual(['2026-01-01T01:15:00.000Z', '2026-01-01T02:15:00.000Z']);
     // 2026-01-05 is a Monday: day 2 in AWS's numbering, as MON.

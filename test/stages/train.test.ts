@@ -9,7 +9,7 @@ import { scoreProfiles } from '../../lib/stages/score';
 import { ModelRegistry } from '../../lib/model/registry';
 import { parquetRows, type ParquetRow } from '../../lib/parquet/rows';
 import { parquetFile } from '../../lib/parquet/write';
-import { systemClock } from '../../lib/ports/clock';
+import { systemClock, type Clock } from '../../lib/ports/clock';
 import { silentLog } from '../../lib/ports/logger';
 import type { ExportOutputs } from '../../lib/stages/export';
 import { trainModel, type TrainOptions } from '../../lib/stages/train';
@@ -39,8 +39,9 @@ let ledger: RunLedger;
 let eventsDatasetId: string;
 let firstExport: RunRecord<'export'>;
 
+/** The defaults, but every run with a new export trains: the retraining cadence has tests of its own. */
 function trainOptions(overrides: Partial<TrainOptions> = {}): TrainOptions {
-  return { modelName: MODEL, modelsPrefix: 'models/', spec: WEEK2_FEATURES, ...MODEL_DEFAULTS, ...overrides };
+  return { modelName: MODEL, modelsPrefix: 'models/', spec: WEEK2_FEATURES, ...MODEL_DEFAULTS, retrainEveryDays: undefined, ...overrides };
 }
 const trainNow = (overrides: Partial<TrainOptions> = {}, on: RunLedger = ledger) =>
   trainModel({ store: platform.bucket, ledger: on, clock: systemClock, log: silentLog }, trainOptions(overrides));
@@ -415,6 +416,35 @@ describe('training over time: the window inside the egress retention', () => {
     await expect(trainNow({ trainingWindowDays: 30, egressRetentionDays: 30 })).rejects.toThrow(
       "Cannot train: the training window of 30 days (model.trainingWindowDays) must be shorter than the egress retention of 30 days (the bucket's egressExpirationDays) by at least a day",
     );
+  });
+});
+
+describe('the retraining cadence: a daily schedule that retrains every retrainEveryDays', () => {
+  it('trains every day until a model is in production, then only once the period has passed', async () => {
+    const goodRows = await rowsOf(outputsOf(firstExport).training.files);
+    let now = Date.now();
+    const clock: Clock = { now: () => new Date(now), sleep: async (ms) => void (now += ms) };
+    const on = new RunLedger(platform.bucket, 'runs-cadence/', clock);
+    const train = () => trainModel({ store: platform.bucket, ledger: on, clock, log: silentLog }, trainOptions({ modelName: 'cadence', retrainEveryDays: 7 }));
+    const day = async (rows: ParquetRow[]) => {
+      now += DAY_MS;
+      await writeExport(on, `cadence-${now}`, rows, new Date(now - 60 * 60 * 1000));
+      return train();
+    };
+
+    // The first training fails (one class only): nothing in production, so the next day trains again.
+    const oneClass = goodRows.filter((row) => !row.subscriptionOccurred);
+    expect(oneClass.length).toBeGreaterThan(300);
+    await expect(day(oneClass.slice(0, 300))).rejects.toThrow(/class/);
+    const first = await day(goodRows);
+    expect(first).toMatchObject({ status: 'succeeded', outputs: { promoted: true } });
+
+    const early = await day(goodRows.slice(0, 2000));
+    const dueFrom = new Date(Date.parse(first.startedAt) + 7 * DAY_MS - 60 * 60 * 1000).toISOString();
+    expect(early).toMatchObject({ status: 'skipped', reason: `Run ${first.runId} trained less than 7 days ago; the next retraining is due from ${dueFrom}` });
+    // A schedule that fires a little early still counts as a whole period later.
+    now = Date.parse(first.startedAt) + 6 * DAY_MS - 30 * 60 * 1000;
+    expect((await day(goodRows.slice(0, 2000))).status).toBe('succeeded');
   });
 });
 
