@@ -69,6 +69,9 @@ export const credentialsSchema = z.union(
   { error: 'give either clientId and clientSecret, or secretArn (a Secrets Manager secret holding them)' },
 );
 
+/** A whole number of days, at least one. */
+const wholeDays = () => z.coerce.number({ error: 'must be a whole number of days' }).int('must be a whole number of days').min(1, 'must be at least 1');
+
 /**
  * Training defaults; a seed fixed by default so that scheduled runs are reproducible.
  *
@@ -160,7 +163,7 @@ export const pipelineConfigSchema = z
         endpoint: httpUrl.optional(),
         forcePathStyle: z.boolean().default(false),
         /** Days the bucket's lifecycle keeps exported features (PipelineBucket's egressExpirationDays); unknown for a bucket managed elsewhere. */
-        egressRetentionDays: z.coerce.number({ error: 'must be a whole number of days' }).int('must be a whole number of days').min(1, 'must be at least 1').optional(),
+        egressRetentionDays: wholeDays().optional(),
         prefixes: z
           .object({
             egress: prefix.default(DEFAULT_PREFIXES.egress),
@@ -247,19 +250,9 @@ export const pipelineConfigSchema = z
         /** Fewest training rows (users) a model is learned from. */
         minRows: z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(20, 'must be at least 20').default(MODEL_DEFAULTS.minRows),
         /** Days of exports a model learns from, counted back from the train run: inside the egress retention. */
-        trainingWindowDays: z.coerce
-          .number({ error: 'must be a whole number of days' })
-          .int('must be a whole number of days')
-          .min(1, 'must be at least 1')
-          .max(3650, 'must be at most 3650')
-          .default(MODEL_DEFAULTS.trainingWindowDays),
+        trainingWindowDays: wholeDays().max(3650, 'must be at most 3650').default(MODEL_DEFAULTS.trainingWindowDays),
         /** Days between retrainings while production holds a model; without one, every run with a new export trains. */
-        retrainEveryDays: z.coerce
-          .number({ error: 'must be a whole number of days' })
-          .int('must be a whole number of days')
-          .min(1, 'must be at least 1')
-          .max(365, 'must be at most 365')
-          .default(MODEL_DEFAULTS.retrainEveryDays),
+        retrainEveryDays: wholeDays().max(365, 'must be at most 365').default(MODEL_DEFAULTS.retrainEveryDays),
       })
       .strict()
       .default({ name: DEFAULT_MODEL_NAME, ...MODEL_DEFAULTS }),

@@ -42,6 +42,18 @@ describe('week 2 on the embedded platform: featurize and export', () => {
       exportOptions('e2e', platform.config.storage.bucket),
     );
 
+  /** The ledger of a process that dies as it records a run of `stage`: what the run did stays, its record is never written. */
+  const ledgerKilledWhileRecording = (stage: string) =>
+    new RunLedger(
+      interceptedStore(platform.bucket, {
+        beforeMutation: ({ op, key }) => {
+          if (op === 'put' && key.startsWith(`runs/${stage}/`) && !key.slice(`runs/${stage}/`.length).startsWith('_')) throw new Error('Runtime exited: killed while recording');
+        },
+      }),
+      'runs/',
+      systemClock,
+    );
+
   /** New users arrive in a new batch (a new snapshot) of the events dataset. */
   const ingestUsers = async (start: number, count: number) => {
     const batchId = await aep.ingestion.createBatch(eventsDatasetId, { format: 'json' });
@@ -146,15 +158,7 @@ describe('week 2 on the embedded platform: featurize and export', () => {
     };
     const first = await featurizeNewUsers(850, 30);
     // The process dies as it records the run: AEP has written the export's folders, the ledger has no record.
-    const dying = new RunLedger(
-      interceptedStore(platform.bucket, {
-        beforeMutation: ({ op, key }) => {
-          if (op === 'put' && /^runs\/export\/[^_/][^/]*\.json$/.test(key)) throw new Error('Runtime exited: killed while recording');
-        },
-      }),
-      'runs/',
-      systemClock,
-    );
+    const dying = ledgerKilledWhileRecording('export');
     await expect(
       exportFeatures({ aep, store: platform.bucket, ledger: dying, clock: systemClock, log: silentLog }, exportOptions('e2e', platform.config.storage.bucket)),
     ).rejects.toThrow(/killed while recording/);
@@ -182,15 +186,7 @@ describe('week 2 on the embedded platform: featurize and export', () => {
 
     // Killed as it records the run, both queries submitted.
     await ingestUsers(930, 25);
-    const dyingAtRecord = new RunLedger(
-      interceptedStore(platform.bucket, {
-        beforeMutation: ({ op, key }) => {
-          if (op === 'put' && /^runs\/featurize\/[^_/][^/]*\.json$/.test(key)) throw new Error('Runtime exited: killed while recording');
-        },
-      }),
-      'runs/',
-      systemClock,
-    );
+    const dyingAtRecord = ledgerKilledWhileRecording('featurize');
     await expect(featurizeWith(aep, dyingAtRecord)).rejects.toThrow(/killed while recording/);
     const next = await featurizeWith(aep, ledger);
     expect(next.status).toBe('skipped');
