@@ -174,8 +174,9 @@ function timed<T>(work: () => T): { result: T; ms: number } {
  * expired. It replaces the production model only when it passes the floor (a minimum AUC, and the
  * baseline's AUC plus a margin, on the same held-out rows) and its AUC is at least the champion's, less
  * the tolerance, the champion being re-scored on the same rows. A production model that cannot be read
- * is recorded and treated as absent. Runs once per new export. Bad data fails the run before anything
- * is registered, so production is left as it was.
+ * is recorded and treated as absent. Trains once per new export, and while production holds a model
+ * only every `retrainEveryDays`. Bad data fails the run before anything is registered, so production
+ * is left as it was.
  */
 export async function trainModel(deps: TrainDeps, options: TrainOptions): Promise<RunRecord<'train'>> {
   const windowIssue = trainingWindowIssue(options.trainingWindowDays, options.egressRetentionDays);
