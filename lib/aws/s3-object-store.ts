@@ -45,6 +45,20 @@ function conditionFailed(error: unknown): boolean {
   return name === 'PreconditionFailed' || name === 'ConditionalRequestConflict' || name === 'NoSuchKey' || status === 412 || status === 409;
 }
 
+/**
+ * Names the request and object in an S3 error's message, keeping the error itself (its class, name and
+ * status, which callers and the SDK's retry rules read). A 500 to a HEAD has no body, and the SDK's own
+ * message then says only "UnknownError".
+ */
+function located(error: unknown, request: string, bucket: string, key: string): unknown {
+  if (error instanceof Error && !(error instanceof ObjectNotFoundError)) {
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    const detail = error.message && error.message !== error.name ? `${error.name}: ${error.message}` : error.name;
+    error.message = `S3 ${request} of s3://${bucket}/${key} failed${status ? ` with HTTP ${status}` : ''}: ${detail}`;
+  }
+  return error;
+}
+
 export class S3ObjectStore implements ObjectStore {
   constructor(
     private readonly s3: S3Client,
@@ -53,7 +67,9 @@ export class S3ObjectStore implements ObjectStore {
 
   async put(key: string, body: Buffer | string | Readable, contentType?: string): Promise<void> {
     // Upload streams in parts, so an object of any size is sent without holding it in memory.
-    await new Upload({ client: this.s3, params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType } }).done();
+    await new Upload({ client: this.s3, params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType } }).done().catch((error: unknown) => {
+      throw located(error, 'PutObject', this.bucket, key);
+    });
   }
 
   async putIfAbsent(key: string, body: Buffer | string, contentType?: string): Promise<string | undefined> {
@@ -71,7 +87,7 @@ export class S3ObjectStore implements ObjectStore {
       return response.ETag;
     } catch (error) {
       if (conditionFailed(error)) return undefined;
-      throw error;
+      throw located(error, 'PutObject', this.bucket, key);
     }
   }
 
@@ -81,7 +97,7 @@ export class S3ObjectStore implements ObjectStore {
       return response.Body as Readable;
     } catch (error) {
       if (error instanceof NoSuchKey) throw new ObjectNotFoundError(this.bucket, key);
-      throw error;
+      throw located(error, 'GetObject', this.bucket, key);
     }
   }
 
@@ -102,7 +118,7 @@ export class S3ObjectStore implements ObjectStore {
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     } catch (error) {
       if (error instanceof NoSuchKey) throw new ObjectNotFoundError(this.bucket, key);
-      throw error;
+      throw located(error, 'GetObject (a range)', this.bucket, key);
     }
   }
 
@@ -112,7 +128,7 @@ export class S3ObjectStore implements ObjectStore {
       await this.s3.send(new CopyObjectCommand({ Bucket: this.bucket, Key: toKey, CopySource: source }));
     } catch (error) {
       if (error instanceof NoSuchKey) throw new ObjectNotFoundError(this.bucket, fromKey);
-      throw error;
+      throw located(error, `CopyObject from ${fromKey}`, this.bucket, toKey);
     }
   }
 
@@ -122,7 +138,7 @@ export class S3ObjectStore implements ObjectStore {
       return { key, size: response.ContentLength ?? 0, lastModified: response.LastModified, etag: response.ETag };
     } catch (error) {
       if (error instanceof NotFound || error instanceof NoSuchKey || (error as { name?: string }).name === 'NotFound') return undefined;
-      throw error;
+      throw located(error, 'HeadObject', this.bucket, key);
     }
   }
 
@@ -130,7 +146,11 @@ export class S3ObjectStore implements ObjectStore {
     let token: string | undefined;
     do {
       // S3 ignores StartAfter once a continuation token is given.
-      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, StartAfter: options.startAfter }));
+      const page = await this.s3
+        .send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, StartAfter: options.startAfter }))
+        .catch((error: unknown) => {
+          throw located(error, 'ListObjectsV2', this.bucket, prefix);
+        });
       for (const item of page.Contents ?? []) {
         if (item.Key) yield { key: item.Key, size: item.Size ?? 0, lastModified: item.LastModified };
       }
@@ -139,6 +159,8 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
-    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })).catch((error: unknown) => {
+      throw located(error, 'DeleteObject', this.bucket, key);
+    });
   }
 }

@@ -3,6 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { S3ObjectStore } from '../../lib/aws/s3-object-store';
+import { internalError } from '../../lib/embedded/object-store/errors';
 import { ObjectStoreServer } from '../../lib/embedded/object-store/server';
 
 let dir: string;
@@ -40,4 +41,20 @@ it('creates an object only where none is, and replaces it only while its ETag is
 it('lets one of several writers racing for a key create it', async () => {
   const results = await Promise.all(['1', '2', '3', '4'].map((body) => store.putIfAbsent('race.json', body)));
   expect(results.filter((etag) => etag !== undefined)).toHaveLength(1);
+});
+
+it('names the request and the object when S3 fails, a 500 to a HEAD (no body) included, and keeps the error S3 gave', async () => {
+  server.setFaultPolicy(({ key }) => (key === 'broken.json' ? internalError() : undefined));
+  try {
+    const head = await store.head('broken.json').catch((error: Error & { $metadata?: { httpStatusCode?: number } }) => error);
+    expect(head).toBeInstanceOf(Error);
+    expect((head as Error).message).toMatch(/^S3 HeadObject of s3:\/\/leases\/broken\.json failed with HTTP 500: \w+/);
+    expect((head as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode).toBe(500);
+    await expect(store.get('broken.json')).rejects.toThrow(
+      'S3 GetObject of s3://leases/broken.json failed with HTTP 500: InternalError: We encountered an internal error. Please try again.',
+    );
+    await expect(store.put('broken.json', 'x')).rejects.toThrow(/^S3 PutObject of s3:\/\/leases\/broken\.json failed with HTTP 500: InternalError/);
+  } finally {
+    server.setFaultPolicy(undefined);
+  }
 });
